@@ -1,0 +1,31 @@
+# shipline: `make demo` runs the main job, `make test` runs the tests. Each sets up .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: demo test lint validate bench deploy clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## the whole chain against an emulated AWS account on this machine
+	$(BIN)/shipline demo
+
+test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contract, local)
+	$(BIN)/ruff check functions shipline tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+validate: $(STAMP)
+	$(BIN)/sam validate --lint --region us-east-1
+
+deploy: $(STAMP)  ## ENV=dev|staging|prod
+	$(BIN)/sam deploy --config-env $${ENV:-dev}
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

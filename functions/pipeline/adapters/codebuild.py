@@ -1,0 +1,28 @@
+"""CodeBuild: start one build of the shared project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.adapters.clients import client
+from pipeline.adapters.errors import wrap
+from pipeline.domain.builds import BuildPlan
+
+
+def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) -> str:
+    """Start the build; returns its id."""
+    codebuild = codebuild or client("codebuild")
+    try:
+        response = codebuild.start_build(
+            projectName=project,
+            sourceVersion=plan.source_version,
+            environmentVariablesOverride=[
+                {"name": name, "value": value, "type": "PLAINTEXT"}
+                for name, value in plan.environment_overrides().items()
+            ],
+        )
+    except ClientError as exc:
+        raise wrap(exc, f"start build of {plan.service} at {plan.source_version}") from exc
+    return str(response["build"]["id"])

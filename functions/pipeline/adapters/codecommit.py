@@ -1,0 +1,38 @@
+"""CodeCommit: what a push changed, and a branch's head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.adapters.clients import client
+from pipeline.adapters.errors import wrap
+
+
+def changed_paths(repository: str, before: str | None, after: str, *, codecommit: Any | None = None) -> list[str]:
+    """Every path added, deleted, modified or renamed between two commits (GetDifferences,
+    all pages). With no `before` (a new branch), every path in `after`."""
+    codecommit = codecommit or client("codecommit")
+    args: dict[str, Any] = {"repositoryName": repository, "afterCommitSpecifier": after}
+    if before:
+        args["beforeCommitSpecifier"] = before
+    paths: list[str] = []
+    try:
+        for page in codecommit.get_paginator("get_differences").paginate(**args):
+            for difference in page.get("differences", []):
+                for side in ("beforeBlob", "afterBlob"):
+                    path = difference.get(side, {}).get("path")
+                    if path:
+                        paths.append(path)
+    except ClientError as exc:
+        raise wrap(exc, f"get differences {before}..{after} in {repository}") from exc
+    return paths
+
+
+def branch_head(repository: str, branch: str, *, codecommit: Any | None = None) -> str:
+    codecommit = codecommit or client("codecommit")
+    try:
+        return str(codecommit.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"])
+    except ClientError as exc:
+        raise wrap(exc, f"read head of {branch} in {repository}") from exc

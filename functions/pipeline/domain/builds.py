@@ -1,0 +1,86 @@
+"""Build planning: from a push (or schedule, or request) to one build per service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from pipeline.domain.changes import services_for_paths
+from pipeline.domain.manifest import Manifest
+from pipeline.domain.naming import LATEST, Target, is_commit, short_sha
+
+Trigger = Literal["codecommit", "github", "schedule", "request"]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """One CodeBuild build: a service at a commit (or at a branch head, for the schedule)."""
+
+    service: str
+    source_version: str  # a full commit SHA, or a branch named rebuild
+    dockerfile: str
+    context: str
+    repository_uri: str
+    tags: tuple[str, ...]  # empty: the buildspec tags with the resolved commit
+    trigger: Trigger
+    occasion: str = ""  # what makes a branch build unique (the schedule's event id)
+
+    @property
+    def idempotency_key(self) -> str:
+        """A commit is built once per service; a branch head once per occasion."""
+        key = f"{self.service}@{self.source_version}"
+        return f"{key}#{self.occasion}" if self.occasion else key
+
+    def environment_overrides(self) -> dict[str, str]:
+        """What the shared CodeBuild project needs to build this one service."""
+        return {
+            "SERVICE": self.service,
+            "DOCKERFILE": self.dockerfile,
+            "BUILD_CONTEXT": self.context,
+            "REPOSITORY_URI": self.repository_uri,
+            "IMAGE_TAGS": " ".join(self.tags),
+            "TRIGGER": self.trigger,
+        }
+
+
+def plan_builds(
+    manifest: Manifest,
+    target: Target,
+    *,
+    source_version: str,
+    trigger: Trigger,
+    changed_paths: Iterable[str] | None = None,
+    services: Iterable[str] | None = None,
+    occasion: str = "",
+) -> tuple[BuildPlan, ...]:
+    """Plan the builds for one push.
+
+    `changed_paths=None` and `services=None` mean "everything" (a truncated push, the
+    schedule). `services` names services explicitly and is checked against the manifest.
+    """
+    if services is not None:
+        wanted = tuple(dict.fromkeys(manifest.service(name).name for name in services))
+    elif changed_paths is not None:
+        wanted = services_for_paths(manifest, changed_paths)
+    else:
+        wanted = manifest.names
+    # A branch is tagged by the buildspec with the commit CodeBuild resolved. A scheduled
+    # rebuild, or a build of a branch head, is unique per occasion (the event id), so the
+    # nightly build happens even when the commit was built before; a commit is built once.
+    commit = is_commit(source_version)
+    tags = (short_sha(source_version), LATEST) if commit else ()
+    occasion = occasion if trigger == "schedule" or not commit else ""
+    return tuple(
+        BuildPlan(
+            service=name,
+            source_version=source_version,
+            dockerfile=manifest.services[name].dockerfile,
+            context=manifest.services[name].context,
+            repository_uri=target.repository_uri(name),
+            tags=tags,
+            trigger=trigger,
+            occasion=occasion,
+        )
+        for name in wanted
+    )

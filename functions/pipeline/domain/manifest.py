@@ -1,0 +1,196 @@
+"""The services manifest: which services exist and how each is built and run.
+
+Read from a TOML file (stdlib `tomllib`, so the Lambda runtime needs nothing extra) and
+validated with pydantic; any problem becomes one `ManifestError` naming the file and field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+Environment = Literal["dev", "staging", "prod"]
+
+# functions/services.toml is a link to the repository's services.toml, so the file travels
+# inside the Lambda package that `sam deploy` makes of functions/.
+DEFAULT_MANIFEST_PATH = Path(__file__).resolve().parents[2] / "services.toml"
+
+_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"  # what ECR accepts inside a repository name
+_ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+# Fargate's valid task sizes: cpu units -> allowed memory (MiB).
+_FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: range(1024, 4097, 1024),
+    1024: range(2048, 8193, 1024),
+    2048: range(4096, 16385, 1024),
+    4096: range(8192, 30721, 1024),
+    8192: range(16384, 61441, 4096),
+    16384: range(32768, 122881, 8192),
+}
+
+
+class ManifestError(ValueError):
+    """The services manifest cannot be used. Fix the named file and field, then retry."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthCheck(_Strict):
+    """An ECS container health check (CMD-SHELL), in seconds."""
+
+    command: Annotated[str, Field(min_length=1)]
+    interval: Annotated[int, Field(ge=5, le=300)] = 30
+    timeout: Annotated[int, Field(ge=2, le=120)] = 5
+    retries: Annotated[int, Field(ge=1, le=10)] = 3
+    start_period: Annotated[int, Field(ge=0, le=300)] = 10
+
+
+class SecretRef(_Strict):
+    """A value the task reads at start from Secrets Manager or SSM Parameter Store."""
+
+    name: Annotated[str, Field(pattern=_ENV_VAR)]
+    value_from: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(secretsmanager|ssm):")]
+
+
+class Sizing(_Strict):
+    cpu: int | None = None
+    memory: int | None = None
+
+
+class ServiceSpec(_Strict):
+    name: Annotated[str, Field(pattern=_NAME, max_length=64)]
+    description: str = ""
+    dockerfile: str
+    context: str = "."
+    paths: Annotated[tuple[str, ...], Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    cpu: int
+    memory: int
+    environment: dict[str, str] = {}
+    secrets: tuple[SecretRef, ...] = ()
+    health_check: HealthCheck
+    optional: bool = False
+    environments: dict[Environment, Sizing] = {}
+
+    @field_validator("dockerfile", "context")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if value.startswith("/") or ".." in Path(value).parts:
+            raise ValueError("must be a path inside the repository")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.match(_ENV_VAR, key):
+                raise ValueError(f"{key!r} is not a valid environment variable name")
+        return value
+
+    def sizing(self, environment: str) -> tuple[int, int]:
+        """cpu and memory for one environment: its override, else the service's own."""
+        override = self.environments.get(environment)  # type: ignore[call-overload]
+        cpu = override.cpu if override and override.cpu else self.cpu
+        memory = override.memory if override and override.memory else self.memory
+        return cpu, memory
+
+
+class ProjectSpec(_Strict):
+    name: Annotated[str, Field(pattern=_NAME, max_length=64)] = "multi-agent-orchestrator"
+    branch: Annotated[str, Field(min_length=1)] = "main"
+    shared_paths: tuple[str, ...] = ()
+
+
+class Manifest(_Strict):
+    project: ProjectSpec = ProjectSpec()
+    services: dict[str, ServiceSpec]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        if not self.services:
+            raise ValueError("at least one service is required")
+        for key, service in self.services.items():
+            if key != service.name:
+                raise ValueError(f"services.{key}: name does not match its key")
+            for env in (None, *service.environments):
+                cpu, memory = service.sizing(env or "")
+                allowed = _FARGATE_MEMORY.get(cpu)
+                if allowed is None or memory not in allowed:
+                    where = f"services.{key}" + (f".environments.{env}" if env else "")
+                    raise ValueError(f"{where}: cpu {cpu} with memory {memory} is not a Fargate task size")
+        return self
+
+    def service(self, name: str) -> ServiceSpec:
+        try:
+            return self.services[name]
+        except KeyError:
+            known = ", ".join(sorted(self.services))
+            raise UnknownServiceError(f"service {name!r} is not in the manifest (known: {known})") from None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.services)
+
+
+class UnknownServiceError(LookupError):
+    """A service name that the manifest does not list. Add it to services.toml or fix the name."""
+
+
+def parse_manifest(data: dict, source: str = "services.toml") -> Manifest:
+    """Validate an already-parsed manifest document."""
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}: the manifest must be a table")
+    defaults = data.get("defaults", {})
+    services = data.get("services")
+    if not isinstance(defaults, dict) or not isinstance(services, dict):
+        field = "defaults" if not isinstance(defaults, dict) else "services"
+        raise ManifestError(f"{source}: {field}: must be a table")
+    unknown = set(data) - {"project", "defaults", "services"}
+    if unknown:
+        raise ManifestError(f"{source}: {sorted(unknown)[0]}: unknown section")
+    filled = {}
+    for name, spec in services.items():
+        if not isinstance(spec, dict):
+            raise ManifestError(f"{source}: services.{name}: must be a table")
+        filled[name] = {"name": name, "cpu": 512, "memory": 1024, **defaults, **spec}
+    try:
+        return Manifest.model_validate({"project": data.get("project", {}), "services": filled})
+    except ValidationError as exc:
+        raise ManifestError(_describe(source, exc)) from None
+
+
+def load_manifest(path: str | Path = DEFAULT_MANIFEST_PATH) -> Manifest:
+    """Read and validate the manifest at `path`; every failure is one ManifestError."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path}: not valid TOML ({exc})") from None
+    return parse_manifest(data, str(path))
+
+
+@cache
+def default_manifest() -> Manifest:
+    """The deployed manifest, read once per process."""
+    return load_manifest(DEFAULT_MANIFEST_PATH)
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"] if part != "__root__")
+    message = error["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{source}: {location or 'manifest'}: {message}{more}"

@@ -1,0 +1,41 @@
+"""The "Build Requested" event: shipline's own request to build services at a commit.
+
+Anyone may put one on the bus (the GitHub webhook does; so does `shipline trigger`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+BUILD_REQUESTED = "Build Requested"
+SOURCE = "shipline"
+
+_FULL_SHA = r"^[0-9a-f]{40}$"
+
+
+class BuildRequest(BaseModel):
+    """Build `services` (all when absent) of `project`/`environment` at `commit`, or at the
+    head of `branch` when no commit is given."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    project: Annotated[str, Field(min_length=1)]
+    environment: Literal["dev", "staging", "prod"]
+    commit: Annotated[str | None, Field(pattern=_FULL_SHA)] = None
+    branch: Annotated[str | None, Field(min_length=1)] = None
+    services: tuple[str, ...] | None = None
+    trigger: Literal["github", "request"] = "request"
+    requested_by: Annotated[str, Field(alias="requestedBy")] = "unknown"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BuildRequest:
+        if (self.commit is None) == (self.branch is None):
+            raise ValueError("give exactly one of commit (a full 40-digit SHA) and branch")
+        if self.services is not None and not self.services:
+            raise ValueError("services, when given, must name at least one service")
+        return self
+
+    def detail(self) -> dict:
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")

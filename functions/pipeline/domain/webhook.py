@@ -1,0 +1,158 @@
+"""GitHub push webhooks: signature check and the decision what a delivery leads to.
+
+Status codes: 401 missing/wrong signature, 400 malformed body, 200 "ignored" (ping, other
+event, untracked branch, deleted branch, nothing to build), 202 accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.domain.changes import services_for_paths
+from pipeline.domain.manifest import Manifest
+from pipeline.domain.requests import BuildRequest
+
+# GitHub lists at most this many commits in a push payload; a full list may be cut short.
+GITHUB_MAX_COMMITS = 2048
+_ZERO_SHA = "0" * 40
+
+
+def signature_is_valid(secret: bytes, body: bytes, header: str | None) -> bool:
+    """X-Hub-Signature-256: HMAC-SHA256 of the raw body, compared in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The header GitHub would send for this body (for tests, the CLI and the local account)."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class _Commit(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    added: list[str] | None = None
+    removed: list[str] | None = None
+    modified: list[str] | None = None
+
+    def paths(self) -> list[str] | None:
+        if self.added is None or self.removed is None or self.modified is None:
+            return None
+        return [*self.added, *self.removed, *self.modified]
+
+
+class _Push(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    ref: str
+    before: str
+    after: str
+    created: bool = False
+    deleted: bool = False
+    forced: bool = False
+    commits: list[_Commit] | None = None
+    repository: dict = {}
+
+
+@dataclass(frozen=True)
+class WebhookDecision:
+    status: int
+    message: str
+    request: BuildRequest | None = None
+
+    def response(self) -> dict:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"message": self.message}),
+        }
+
+
+def decide(
+    *,
+    manifest: Manifest,
+    environment: str,
+    branch: str,
+    secret: bytes,
+    body: bytes,
+    headers: dict[str, str],
+) -> WebhookDecision:
+    """What one webhook delivery leads to. Pure: the caller puts the event on the bus."""
+    headers = {key.lower(): value for key, value in headers.items()}
+    if not signature_is_valid(secret, body, headers.get("x-hub-signature-256")):
+        return WebhookDecision(401, "signature missing or wrong")
+    event = headers.get("x-github-event", "")
+    if event == "ping":
+        return WebhookDecision(200, "ignored: ping")
+    if event != "push":
+        return WebhookDecision(200, f"ignored: event {event or '(none)'} is not a push")
+    try:
+        push = _Push.model_validate(_payload(body, headers.get("content-type", "")))
+    except (ValueError, ValidationError) as exc:
+        return WebhookDecision(400, f"malformed push payload: {_first_error(exc)}")
+
+    tracked = f"refs/heads/{branch}"
+    if push.ref != tracked:
+        return WebhookDecision(200, f"ignored: {push.ref} is not the tracked branch {tracked}")
+    if push.deleted or push.after == _ZERO_SHA:
+        return WebhookDecision(200, "ignored: branch deleted")
+    if len(push.after) != 40:
+        return WebhookDecision(400, "malformed push payload: after is not a commit SHA")
+
+    paths = _changed_paths(push)
+    services = None
+    if paths is not None:
+        services = services_for_paths(manifest, paths)
+        if not services:
+            return WebhookDecision(200, "ignored: no service's paths changed")
+    request = BuildRequest(
+        project=manifest.project.name,
+        environment=environment,  # type: ignore[arg-type]
+        commit=push.after.lower(),
+        services=services,
+        trigger="github",
+        requestedBy=str(push.repository.get("full_name", "github")),
+    )
+    which = ", ".join(services) if services else "all services"
+    return WebhookDecision(202, f"accepted: build {which} at {push.after[:7]}", request)
+
+
+def _payload(body: bytes, content_type: str) -> object:
+    text = body.decode("utf-8")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(text).get("payload")
+        if not values:
+            raise ValueError("form body has no payload field")
+        text = values[0]
+    return json.loads(text)
+
+
+def _changed_paths(push: _Push) -> list[str] | None:
+    """The pushed paths, or None when the payload cannot tell (rebuild everything)."""
+    if push.commits is None or push.created or push.forced:
+        return None
+    if len(push.commits) >= GITHUB_MAX_COMMITS:
+        return None
+    paths: list[str] = []
+    for commit in push.commits:
+        listed = commit.paths()
+        if listed is None:
+            return None
+        paths.extend(listed)
+    return paths
+
+
+def _first_error(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        error = exc.errors()[0]
+        return f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "body is not UTF-8"
+    return str(exc).splitlines()[0]

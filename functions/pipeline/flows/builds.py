@@ -1,0 +1,55 @@
+"""Start the planned builds: each once per commit and service, all attempted even when one
+fails to start."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from aws_lambda_powertools import Logger
+
+from pipeline.adapters import codebuild
+from pipeline.adapters.errors import AwsCallError
+from pipeline.domain.builds import BuildPlan
+from pipeline.flows.idempotency import once
+from pipeline.flows.repositories import ensure_repositories
+from pipeline.settings import Settings
+
+logger = Logger(child=True)
+
+
+class BuildsNotStartedError(RuntimeError):
+    """Some builds did not start. The invocation fails so that EventBridge retries it (the
+    builds that did start are not started again) or dead-letters it."""
+
+    def __init__(self, failures: dict[str, str], started: dict[str, str]):
+        self.failures = failures
+        self.started = started
+        names = ", ".join(f"{service} ({reason})" for service, reason in failures.items())
+        super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
+
+
+@dataclass(frozen=True)
+class BuildsStarted:
+    builds: dict[str, str]  # service -> build id
+    repositories: list
+
+
+def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarted:
+    """Ensure the repositories, then start one build per plan."""
+    repositories = ensure_repositories(settings, [plan.service for plan in plans])
+    project = settings.require("build_project")
+    started: dict[str, str] = {}
+    failures: dict[str, str] = {}
+    for plan in plans:
+        try:
+            started[plan.service] = once(plan.idempotency_key, partial(codebuild.start_build, project, plan))
+        except AwsCallError as exc:
+            logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
+            failures[plan.service] = str(exc)
+    for service, build_id in started.items():
+        logger.info("build started", extra={"service": service, "build_id": build_id})
+    if failures:
+        raise BuildsNotStartedError(failures, started)
+    return BuildsStarted(started, repositories)

@@ -1,0 +1,40 @@
+"""One place that maps domain exceptions to what an asynchronous invocation does.
+
+- Input that can never succeed (bad event, unknown service, not ours): one log line, a
+  metric, and the event is dropped (returned as "rejected" or "ignored").
+- Everything else (AWS failures, partial starts, a bad manifest or configuration) is
+  re-raised: Lambda retries the event, then sends it to the function's dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from pipeline.domain.manifest import UnknownServiceError
+from pipeline.domain.naming import InvalidCommitError
+from pipeline.flows.triggers import NotOursError
+from pipeline.handlers.events import InvalidEventError
+from pipeline.handlers.observability import logger, metrics
+
+REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError)
+IGNORED = (NotOursError,)
+
+
+def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> dict:
+        try:
+            return handler(event, context)
+        except IGNORED as exc:
+            logger.info(f"event ignored: {exc}")
+            return {"outcome": "ignored", "reason": str(exc)}
+        except REJECTED as exc:
+            logger.error(f"event rejected: {exc}")
+            metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+            return {"outcome": "rejected", "reason": str(exc)}
+
+    return wrapper

@@ -1,0 +1,63 @@
+"""Settings: a typed model read from the environment the template gives each function.
+
+Read on first use (never at import), so tests and the local account can set the
+environment first. Names match template.yaml's `Environment.Variables`.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pipeline.domain.naming import Target
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is incomplete or wrong. Fix template.yaml and redeploy."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    project: Annotated[str, Field(alias="PROJECT_NAME")] = "multi-agent-orchestrator"
+    environment: Annotated[Literal["dev", "staging", "prod"], Field(alias="ENVIRONMENT")] = "dev"
+    region: Annotated[str, Field(alias="AWS_REGION")] = "us-east-1"
+    account: Annotated[str, Field(alias="ACCOUNT_ID", pattern=r"^\d{12}$")] = "000000000000"
+    branch: Annotated[str, Field(alias="TRACKED_BRANCH")] = "main"
+    source_provider: Annotated[Literal["CodeCommit", "GitHub"], Field(alias="SOURCE_PROVIDER")] = "CodeCommit"
+    codecommit_repository: Annotated[str | None, Field(alias="CODECOMMIT_REPOSITORY")] = None
+    build_project: Annotated[str | None, Field(alias="BUILD_PROJECT")] = None
+    idempotency_table: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE")] = None
+    webhook_secret_arn: Annotated[str | None, Field(alias="WEBHOOK_SECRET_ARN")] = None
+    event_bus: Annotated[str, Field(alias="EVENT_BUS")] = "default"
+    ecr_encryption: Annotated[Literal["AES256", "KMS"], Field(alias="ECR_ENCRYPTION")] = "AES256"
+    ecr_kms_key: Annotated[str | None, Field(alias="ECR_KMS_KEY")] = None
+    untagged_expiry_days: Annotated[int, Field(alias="UNTAGGED_EXPIRY_DAYS", ge=1)] = 7
+    keep_images: Annotated[int, Field(alias="KEEP_IMAGES", ge=1)] = 30
+    idempotency_days: Annotated[int, Field(alias="IDEMPOTENCY_DAYS", ge=1)] = 30
+
+    @property
+    def target(self) -> Target:
+        return Target(self.project, self.environment, self.account, self.region)
+
+    def require(self, field: str) -> str:
+        value = getattr(self, field)
+        if not value:
+            alias = type(self).model_fields[field].alias
+            raise ConfigurationError(f"environment variable {alias} is not set for this function")
+        return str(value)
+
+
+@cache
+def get_settings() -> Settings:
+    fields = {f.alias for f in Settings.model_fields.values() if f.alias}
+    # Blank values (a template parameter left empty) mean "not set".
+    present = {name: os.environ[name] for name in fields if os.environ.get(name)}
+    try:
+        return Settings.model_validate(present)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigurationError(f"environment variable {error['loc'][0]}: {error['msg']}") from None

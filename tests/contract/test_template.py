@@ -1,0 +1,63 @@
+"""template.yaml is the truth: it validates, and the code agrees with it."""
+
+import importlib
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+from shipline.local.template import raw, resource
+from tests.support.paths import ROOT
+
+FUNCTIONS = [name for name, r in raw()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
+
+
+def test_sam_validate_lint_is_clean():
+    sam = Path(sys.executable).with_name("sam")
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--region", "us-east-1", "--template-file", "template.yaml"],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "SAM_CLI_TELEMETRY": "0"}, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is a valid SAM Template" in result.stdout
+    assert "W" not in "".join(line[:1] for line in result.stdout.splitlines() if line.startswith("[W"))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_handler_in_the_template_exists(function):
+    module, name = resource(function)["Properties"]["Handler"].rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module), name))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_environment_variable_is_one_settings_reads(function):
+    known = {field.alias for field in Settings.model_fields.values()} | {
+        "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+    }
+    env = {**raw()["Globals"]["Function"]["Environment"]["Variables"],
+           **resource(function)["Properties"].get("Environment", {}).get("Variables", {})}
+    assert set(env) <= known
+
+
+def test_powertools_layer_and_pypi_pin_are_the_same_release():
+    layer = raw()["Globals"]["Function"]["Layers"][0]["Fn::Sub"]
+    pin = next(d for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+               if d.startswith("aws-lambda-powertools"))
+    # Layer version 27 of AWSLambdaPowertoolsPythonV3 is release 3.23.0.
+    assert layer.endswith("AWSLambdaPowertoolsPythonV3-python313-arm64:27") and pin.endswith("==3.23.0")
+
+
+def test_functions_run_python313_on_arm64():
+    function = raw()["Globals"]["Function"]
+    assert function["Runtime"] == "python3.13" and function["Architectures"] == ["arm64"]
+
+
+def test_samconfig_has_the_three_environments():
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    for env in ("dev", "staging", "prod"):
+        overrides = config[env]["deploy"]["parameters"]["parameter_overrides"]
+        assert f"Environment={env}" in overrides

@@ -1,0 +1,185 @@
+"""The build trigger function against moto, with the environment template.yaml gives it."""
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pipeline.flows.builds import BuildsNotStartedError
+from pipeline.handlers import build_trigger
+from tests.integration.conftest import AFTER
+from tests.support.events import load_event
+
+SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
+
+
+@pytest.fixture
+def trigger(stack, codecommit_history, calls, monkeypatch, lambda_context):
+    stack.use_function("BuildTriggerFunction", monkeypatch)
+    calls.made.clear()
+    return lambda event: build_trigger.handler(event, lambda_context)
+
+
+def _started(calls) -> list[dict]:
+    return calls.of("codebuild", "StartBuild")
+
+
+def _overrides(params: dict) -> dict:
+    return {v["name"]: v["value"] for v in params["environmentVariablesOverride"]}
+
+
+def test_codecommit_push_touching_langgraph_starts_exactly_one_build(trigger, calls):
+    result = trigger(load_event("codecommit-push"))
+    (build,) = _started(calls)
+    assert list(result["builds"]) == ["langgraph"]
+    assert build["projectName"] == "multi-agent-orchestrator-dev-images"
+    assert build["sourceVersion"] == AFTER
+    assert _overrides(build) == {
+        "SERVICE": "langgraph",
+        "DOCKERFILE": "docker/langgraph/Dockerfile",
+        "BUILD_CONTEXT": ".",
+        "REPOSITORY_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/multi-agent-orchestrator-dev-langgraph",
+        "IMAGE_TAGS": "59d4fba latest",
+        "TRIGGER": "codecommit",
+    }
+
+
+def test_new_branch_builds_every_service(trigger, calls):
+    trigger(load_event("codecommit-branch-created"))
+    assert [_overrides(b)["SERVICE"] for b in _started(calls)] == SERVICES
+
+
+def test_repository_is_created_with_the_guide_settings(trigger):
+    trigger(load_event("codecommit-push"))
+    ecr = boto3.client("ecr")
+    (repo,) = ecr.describe_repositories()["repositories"]
+    assert repo["repositoryName"] == "multi-agent-orchestrator-dev-langgraph"
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["encryptionConfiguration"]["encryptionType"] == "AES256"
+    assert repo["imageTagMutability"] == "MUTABLE"
+    tags = {t["Key"]: t["Value"] for t in ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]}
+    assert tags == {"shipline:project": "multi-agent-orchestrator", "shipline:environment": "dev",
+                    "shipline:service": "langgraph"}
+    assert ecr.get_lifecycle_policy(repositoryName=repo["repositoryName"])["lifecyclePolicyText"]
+
+
+def test_repository_setup_twice_makes_no_second_change(trigger, calls):
+    from pipeline.flows.repositories import ensure_repositories
+    from pipeline.settings import get_settings
+
+    first = ensure_repositories(get_settings(), SERVICES)
+    calls.made.clear()
+    second = ensure_repositories(get_settings(), SERVICES)
+    assert {o.action for o in first} == {"created"}
+    assert {o.action for o in second} == {"unchanged"}
+    writes = [op for op in calls.operations() if not op.split(":")[1].startswith(("Describe", "Get", "List"))]
+    assert writes == []
+
+
+def test_drift_in_scan_on_push_and_lifecycle_is_corrected(trigger, calls):
+    from pipeline.flows.repositories import ensure_repositories
+    from pipeline.settings import get_settings
+
+    ensure_repositories(get_settings(), ["langgraph"])
+    ecr = boto3.client("ecr")
+    name = "multi-agent-orchestrator-dev-langgraph"
+    ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": False})
+    ecr.delete_lifecycle_policy(repositoryName=name)
+    (outcome,) = ensure_repositories(get_settings(), ["langgraph"])
+    assert outcome.action == "corrected"
+    assert outcome.corrections == ("scan_on_push", "lifecycle_policy")
+    repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+
+
+def test_existing_repository_encryption_is_left_alone(trigger):
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName="multi-agent-orchestrator-dev-langgraph",
+                          imageTagMutability="IMMUTABLE", imageScanningConfiguration={"scanOnPush": True})
+    trigger(load_event("codecommit-push"))
+    repo = ecr.describe_repositories()["repositories"][0]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+
+
+def test_replayed_event_starts_no_second_build(trigger, calls):
+    event = load_event("codecommit-push")
+    first = trigger(event)
+    second = trigger(event)
+    assert len(_started(calls)) == 1
+    assert first["builds"] == second["builds"]
+
+
+def test_build_requested_for_one_service_starts_that_build(trigger, calls):
+    trigger(load_event("build-requested"))
+    (build,) = _started(calls)
+    assert _overrides(build)["SERVICE"] == "langgraph" and _overrides(build)["TRIGGER"] == "request"
+
+
+def test_build_requested_for_a_service_missing_from_the_manifest_starts_nothing(trigger, calls):
+    event = load_event("build-requested")
+    event["detail"]["services"] = ["langgraph", "billing"]
+    result = trigger(event)
+    assert result["outcome"] == "rejected" and "'billing' is not in the manifest" in result["reason"]
+    assert calls.of("codebuild", "StartBuild") == [] and calls.of("ecr", "CreateRepository") == []
+
+
+def test_build_requested_for_another_environment_is_ignored(trigger, calls):
+    event = load_event("build-requested")
+    event["detail"]["environment"] = "prod"
+    assert trigger(event)["outcome"] == "ignored"
+    assert _started(calls) == []
+
+
+def test_schedule_rebuilds_every_service_from_the_branch_head(trigger, calls):
+    trigger(load_event("schedule-nightly"))
+    builds = _started(calls)
+    assert [_overrides(b)["SERVICE"] for b in builds] == SERVICES
+    assert {b["sourceVersion"] for b in builds} == {AFTER}
+
+
+def test_next_nights_schedule_rebuilds_the_same_commit_again(trigger, calls):
+    monday = load_event("schedule-nightly")
+    tuesday = load_event("schedule-nightly")
+    tuesday["id"] = "another-night"
+    trigger(monday)
+    trigger(tuesday)
+    assert len(_started(calls)) == 2 * len(SERVICES)
+
+
+def test_event_missing_a_field_is_rejected_with_one_message(trigger, calls):
+    event = load_event("codecommit-push")
+    del event["detail"]["commitId"]
+    result = trigger(event)
+    assert result["outcome"] == "rejected"
+    assert "commitId" in result["reason"] and "Field required" in result["reason"]
+    assert calls.made == []
+
+
+def test_one_build_failing_to_start_does_not_stop_the_others(trigger, calls, monkeypatch):
+    from pipeline.adapters import codebuild
+
+    real = codebuild.start_build
+
+    def flaky(project, plan, **kw):
+        if plan.service == "langgraph":
+            raise ClientError({"Error": {"Code": "AccountLimitExceededException", "Message": "limit"}}, "StartBuild")
+        return real(project, plan, **kw)
+
+    monkeypatch.setattr(codebuild, "start_build", lambda project, plan, **kw: _wrapped(flaky, project, plan))
+    with pytest.raises(BuildsNotStartedError, match=r"1 of 4 builds did not start: langgraph") as failure:
+        trigger(load_event("schedule-nightly"))
+    assert set(failure.value.started) == {"aws-agent-core", "snowflake-cortex", "langfuse"}
+
+    # The retry starts only the one that failed.
+    monkeypatch.setattr(codebuild, "start_build", real)
+    calls.made.clear()
+    trigger(load_event("schedule-nightly"))
+    assert [_overrides(b)["SERVICE"] for b in _started(calls)] == ["langgraph"]
+
+
+def _wrapped(fn, project, plan):
+    from pipeline.adapters.errors import wrap
+
+    try:
+        return fn(project, plan)
+    except ClientError as exc:
+        raise wrap(exc, f"start build of {plan.service}") from exc

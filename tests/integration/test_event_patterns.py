@@ -1,0 +1,61 @@
+"""The template's EventBridge patterns, run by moto's EventBridge against the sample events:
+each sample reaches exactly the rule that should take it."""
+
+import json
+
+import boto3
+import pytest
+
+from shipline.local.template import event_patterns
+from tests.support.events import load_event
+
+SAMPLES = {
+    "codecommit-push": "CodeCommitPush",
+    "codecommit-branch-created": "CodeCommitPush",
+    "build-requested": "BuildRequested",
+}
+
+
+@pytest.fixture
+def rules(stack):
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    queues = {}
+    for name, pattern in event_patterns("BuildTriggerFunction", stack.resolve).items():
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
+        queues[name] = url
+    return queues
+
+
+def _deliver(event: dict) -> None:
+    boto3.client("events").put_events(Entries=[{
+        "Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
+        "Resources": event["resources"],
+    }])
+
+
+def _received(rules) -> set[str]:
+    sqs = boto3.client("sqs")
+    return {name for name, url in rules.items() if sqs.receive_message(QueueUrl=url).get("Messages")}
+
+
+@pytest.mark.parametrize("sample, rule", SAMPLES.items())
+def test_sample_event_matches_its_rule_only(rules, sample, rule):
+    _deliver(load_event(sample))
+    assert _received(rules) == {rule}
+
+
+def test_push_to_another_branch_matches_no_rule(rules):
+    event = load_event("codecommit-push")
+    event["detail"]["referenceName"] = "feature"
+    _deliver(event)
+    assert _received(rules) == set()
+
+
+def test_build_request_for_another_project_matches_no_rule(rules):
+    event = load_event("build-requested")
+    event["detail"]["project"] = "someone-else"
+    _deliver(event)
+    assert _received(rules) == set()

@@ -1,0 +1,41 @@
+import pytest
+
+from pipeline.domain.changes import services_for_paths
+from pipeline.domain.manifest import load_manifest
+from tests.support.paths import MANIFEST
+
+ALL = ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return load_manifest(MANIFEST)
+
+
+def test_langgraph_dockerfile_rebuilds_langgraph_only(manifest):
+    assert services_for_paths(manifest, ["docker/langgraph/Dockerfile"]) == ("langgraph",)
+
+
+def test_workload_code_rebuilds_its_service(manifest):
+    assert services_for_paths(manifest, ["workload/snowflake_cortex/app.py"]) == ("snowflake-cortex",)
+
+
+def test_manifest_change_rebuilds_everything(manifest):
+    assert services_for_paths(manifest, ["services.toml"]) == ALL
+
+
+def test_shared_code_rebuilds_everything(manifest):
+    assert services_for_paths(manifest, ["workload/common/logging.py"]) == ALL
+
+
+def test_unclaimed_paths_rebuild_nothing(manifest):
+    assert services_for_paths(manifest, ["README.md", "tests/unit/test_x.py"]) == ()
+
+
+def test_several_services_come_back_in_manifest_order(manifest):
+    changed = ["docker/langfuse/Dockerfile", "docker/aws-agent-core/Dockerfile"]
+    assert services_for_paths(manifest, changed) == ("aws-agent-core", "langfuse")
+
+
+def test_a_directory_pattern_does_not_match_a_sibling_with_the_same_prefix(manifest):
+    assert services_for_paths(manifest, ["docker/langgraph-old/Dockerfile"]) == ()

@@ -1,0 +1,104 @@
+from pathlib import Path
+
+import pytest
+
+from pipeline.domain.manifest import ManifestError, UnknownServiceError, load_manifest, parse_manifest
+from tests.support.paths import MANIFEST, ROOT
+
+
+def _base() -> dict:
+    return {
+        "project": {"name": "demo"},
+        "services": {
+            "api": {
+                "dockerfile": "docker/api/Dockerfile",
+                "paths": ["docker/api/"],
+                "port": 8000,
+                "health_check": {"command": "true"},
+            }
+        },
+    }
+
+
+def test_repository_manifest_lists_the_four_services_with_the_guide_ports():
+    manifest = load_manifest(MANIFEST)
+    ports = {name: spec.port for name, spec in manifest.services.items()}
+    assert ports == {"aws-agent-core": 8000, "langgraph": 8001, "snowflake-cortex": 8002, "langfuse": 3000}
+    assert manifest.services["langfuse"].optional is True
+    assert manifest.project.name == "multi-agent-orchestrator" and manifest.project.branch == "main"
+
+
+def test_every_service_dockerfile_follows_the_guide_layout():
+    manifest = load_manifest(MANIFEST)
+    for name, spec in manifest.services.items():
+        assert spec.dockerfile == f"docker/{name}/Dockerfile"
+
+
+def test_lambda_package_manifest_is_the_repository_manifest():
+    packaged = ROOT / "functions" / "services.toml"
+    assert packaged.is_symlink() and packaged.resolve() == MANIFEST.resolve()
+
+
+def test_cpu_and_memory_default_to_512_and_1024():
+    spec = parse_manifest(_base()).services["api"]
+    assert (spec.cpu, spec.memory) == (512, 1024)
+
+
+def test_sizing_is_overridable_per_environment():
+    data = _base()
+    data["services"]["api"]["environments"] = {"prod": {"cpu": 1024, "memory": 2048}}
+    spec = parse_manifest(data).services["api"]
+    assert spec.sizing("prod") == (1024, 2048)
+    assert spec.sizing("dev") == (512, 1024)
+
+
+def test_missing_field_names_file_and_field():
+    data = _base()
+    del data["services"]["api"]["port"]
+    with pytest.raises(ManifestError, match=r"^services\.toml: services\.api\.port: Field required$"):
+        parse_manifest(data)
+
+
+def test_unknown_field_is_rejected_by_name():
+    data = _base()
+    data["services"]["api"]["prot"] = 8000
+    with pytest.raises(ManifestError, match=r"services\.api\.prot: Extra inputs are not permitted"):
+        parse_manifest(data)
+
+
+def test_impossible_fargate_size_is_rejected():
+    data = _base()
+    data["services"]["api"]["environments"] = {"prod": {"cpu": 512, "memory": 512}}
+    with pytest.raises(ManifestError, match=r"services\.api\.environments\.prod: cpu 512 with memory 512"):
+        parse_manifest(data)
+
+
+def test_port_out_of_range_is_rejected():
+    data = _base()
+    data["services"]["api"]["port"] = 70000
+    with pytest.raises(ManifestError, match=r"services\.api\.port"):
+        parse_manifest(data)
+
+
+def test_dockerfile_outside_the_repository_is_rejected():
+    data = _base()
+    data["services"]["api"]["dockerfile"] = "../elsewhere/Dockerfile"
+    with pytest.raises(ManifestError, match=r"services\.api\.dockerfile: must be a path inside the repository"):
+        parse_manifest(data)
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path):
+    path = tmp_path / "services.toml"
+    path.write_text("[services\n")
+    with pytest.raises(ManifestError, match=rf"^{path}: not valid TOML"):
+        load_manifest(path)
+
+
+def test_missing_file_names_the_file(tmp_path: Path):
+    with pytest.raises(ManifestError, match="file not found"):
+        load_manifest(tmp_path / "nope.toml")
+
+
+def test_unknown_service_lookup_says_which_exist():
+    with pytest.raises(UnknownServiceError, match=r"'billing' is not in the manifest \(known: api\)"):
+        parse_manifest(_base()).service("billing")

@@ -1,0 +1,113 @@
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from pipeline.domain.manifest import load_manifest
+from pipeline.domain.webhook import GITHUB_MAX_COMMITS, decide, sign, signature_is_valid
+from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
+from tests.support.paths import MANIFEST
+
+SECRET = LOCAL_WEBHOOK_SECRET
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return load_manifest(MANIFEST)
+
+
+def _push(**changes) -> dict:
+    body = json.loads(load_event("github-push")["body"])
+    body.update(changes)
+    return body
+
+
+def _decide(manifest, body, *, event="push", secret=SECRET, headers=None, raw=None):
+    payload = raw if raw is not None else json.dumps(body).encode()
+    base = {"X-GitHub-Event": event, "X-Hub-Signature-256": sign(secret, payload),
+            "Content-Type": "application/json"}
+    return decide(manifest=manifest, environment="dev", branch="main", secret=SECRET,
+                  body=payload, headers={**base, **(headers or {})})
+
+
+def test_signature_of_the_body_is_valid():
+    assert signature_is_valid(SECRET, b"{}", sign(SECRET, b"{}"))
+
+
+def test_signature_over_another_body_is_invalid():
+    assert not signature_is_valid(SECRET, b"{} ", sign(SECRET, b"{}"))
+
+
+def test_missing_or_sha1_signature_is_invalid():
+    assert not signature_is_valid(SECRET, b"{}", None)
+    assert not signature_is_valid(SECRET, b"{}", "sha1=" + "0" * 40)
+
+
+def test_bad_signature_answers_401_and_requests_nothing(manifest):
+    decision = _decide(manifest, _push(), secret=b"wrong")
+    assert (decision.status, decision.request) == (401, None)
+
+
+def test_push_touching_langgraph_is_accepted_for_langgraph(manifest):
+    decision = _decide(manifest, _push())
+    assert decision.status == 202
+    assert decision.request.services == ("langgraph",)
+    assert decision.request.commit == "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c"
+    assert decision.request.trigger == "github"
+
+
+def test_ping_is_ignored_with_200(manifest):
+    decision = _decide(manifest, {"zen": "hi"}, event="ping")
+    assert (decision.status, decision.message) == (200, "ignored: ping")
+
+
+def test_untracked_branch_is_ignored(manifest):
+    decision = _decide(manifest, _push(ref="refs/heads/feature"))
+    assert decision.status == 200 and "not the tracked branch" in decision.message
+    assert decision.request is None
+
+
+def test_malformed_json_answers_400(manifest):
+    decision = _decide(manifest, None, raw=b'{"ref": ')
+    assert decision.status == 400 and decision.message.startswith("malformed push payload")
+
+
+def test_payload_missing_ref_answers_400_naming_the_field(manifest):
+    body = _push()
+    del body["ref"]
+    decision = _decide(manifest, body)
+    assert decision.status == 400 and "ref: Field required" in decision.message
+
+
+def test_empty_push_is_ignored(manifest):
+    decision = _decide(manifest, _push(commits=[]))
+    assert (decision.status, decision.request) == (200, None)
+    assert decision.message == "ignored: no service's paths changed"
+
+
+def test_deleted_branch_is_ignored(manifest):
+    decision = _decide(manifest, _push(deleted=True, after="0" * 40))
+    assert (decision.status, decision.message) == (200, "ignored: branch deleted")
+
+
+def test_truncated_commit_list_rebuilds_everything(manifest):
+    commit = _push()["commits"][0]
+    decision = _decide(manifest, _push(commits=[commit] * GITHUB_MAX_COMMITS))
+    assert decision.status == 202 and decision.request.services is None
+
+
+def test_commit_without_file_lists_rebuilds_everything(manifest):
+    commit = {"id": "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c", "message": "x"}
+    decision = _decide(manifest, _push(commits=[commit]))
+    assert decision.status == 202 and decision.request.services is None
+
+
+def test_form_encoded_delivery_is_read_from_its_payload_field(manifest):
+    raw = urlencode({"payload": json.dumps(_push())}).encode()
+    decision = _decide(manifest, None, raw=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert decision.status == 202 and decision.request.services == ("langgraph",)
+
+
+def test_other_github_events_are_ignored(manifest):
+    decision = _decide(manifest, {"action": "opened"}, event="pull_request")
+    assert decision.status == 200 and "not a push" in decision.message
