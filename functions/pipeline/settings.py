@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.naming import Target
 
 
@@ -38,6 +39,21 @@ class Settings(BaseModel):
     untagged_expiry_days: Annotated[int, Field(alias="UNTAGGED_EXPIRY_DAYS", ge=1)] = 7
     keep_images: Annotated[int, Field(alias="KEEP_IMAGES", ge=1)] = 30
     idempotency_days: Annotated[int, Field(alias="IDEMPOTENCY_DAYS", ge=1)] = 30
+    ledger_table: Annotated[str | None, Field(alias="LEDGER_TABLE")] = None
+    notification_topic_arn: Annotated[str | None, Field(alias="NOTIFICATION_TOPIC_ARN")] = None
+    task_execution_role_arn: Annotated[str | None, Field(alias="TASK_EXECUTION_ROLE_ARN")] = None
+    registration_gate: Annotated[Literal["none", "scan"] | None, Field(alias="REGISTRATION_GATE")] = None
+    scan_threshold: Annotated[
+        Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"], Field(alias="SCAN_THRESHOLD")
+    ] = "CRITICAL"
+    task_definition_mode: Annotated[Literal["clone", "render"], Field(alias="TASK_DEFINITION_MODE")] = "clone"
+
+    @property
+    def gate(self) -> GateMode:
+        return gate_for(self.environment, self.registration_gate)
+
+    def ledger_key(self, service: str) -> str:
+        return f"{self.project}#{self.environment}#{service}"
 
     @property
     def target(self) -> Target:

@@ -61,3 +61,23 @@ def test_samconfig_has_the_three_environments():
     for env in ("dev", "staging", "prod"):
         overrides = config[env]["deploy"]["parameters"]["parameter_overrides"]
         assert f"Environment={env}" in overrides
+
+
+def test_stack_creates_one_ecs_log_group_per_manifest_service():
+    from pipeline.domain.manifest import load_manifest
+    from tests.support.paths import MANIFEST
+
+    groups = {
+        r["Properties"]["LogGroupName"]["Fn::Sub"]
+        for r in raw()["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup" and "/ecs/" in str(r["Properties"]["LogGroupName"])
+    }
+    expected = {f"/ecs/${{ProjectName}}-${{Environment}}-{name}" for name in load_manifest(MANIFEST).names}
+    assert groups == expected
+
+
+def test_image_push_rule_ignores_the_build_cache_tag_in_its_pattern():
+    from pipeline.flows.images import BUILD_CACHE_TAG
+
+    pattern = resource("ImageEventsFunction")["Properties"]["Events"]["ImagePushed"]["Properties"]["Pattern"]
+    assert pattern["detail"]["image-tag"] == [{"anything-but": BUILD_CACHE_TAG}]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -52,6 +53,20 @@ class Stack:
 
     refs: dict[str, str]
     resolve: Resolver
+    notifications_queue: str = ""
+
+    def notifications(self) -> list[dict]:
+        """Every message published to the topic so far: {subject, message}."""
+        sqs = boto3.client("sqs")
+        found = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=self.notifications_queue, MaxNumberOfMessages=10).get("Messages")
+            if not messages:
+                return found
+            for message in messages:
+                body = json.loads(message["Body"])
+                found.append({"subject": body.get("Subject"), "message": body["Message"]})
+                sqs.delete_message(QueueUrl=self.notifications_queue, ReceiptHandle=message["ReceiptHandle"])
 
     def use_function(self, logical_id: str, monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         """Give the process the environment the template gives this function."""
@@ -83,9 +98,21 @@ def stack(aws, calls: Calls) -> Stack:
                      "computeType": "BUILD_GENERAL1_SMALL"},
         serviceRole="arn:aws:iam::123456789012:role/shipline-build",
     )
+    ledger = "shipline-ledger"
+    session.client("dynamodb").create_table(TableName=ledger, **table_definition("LedgerTable"))
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic = sns.create_topic(Name="shipline-notifications")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="notifications")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    role = session.client("iam").create_role(
+        RoleName="shipline-task-execution", AssumeRolePolicyDocument=json.dumps(
+            resource("TaskExecutionRole")["Properties"]["AssumeRolePolicyDocument"], default=str)
+    )["Role"]["Arn"]
     calls.made.clear()
-    refs = {"IdempotencyTable": table, "WebhookSecret": secret, "BuildProject": project}
-    return Stack(refs=refs, resolve=Resolver(refs))
+    refs = {"IdempotencyTable": table, "WebhookSecret": secret, "BuildProject": project, "LedgerTable": ledger,
+            "NotificationTopic": topic, "TaskExecutionRole.Arn": role}
+    return Stack(refs=refs, resolve=Resolver(refs), notifications_queue=inbox)
 
 
 BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"

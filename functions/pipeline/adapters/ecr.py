@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -9,6 +11,7 @@ from botocore.exceptions import ClientError
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import error_code, wrap
 from pipeline.domain.repositories import RepositorySpec, RepositoryState
+from pipeline.domain.scans import Finding
 
 
 def _ecr(ecr: Any | None) -> Any:
@@ -79,3 +82,69 @@ def put_lifecycle_policy(spec: RepositorySpec, *, ecr: Any | None = None) -> Non
         _ecr(ecr).put_lifecycle_policy(repositoryName=spec.name, lifecyclePolicyText=spec.lifecycle_policy_text())
     except ClientError as exc:
         raise wrap(exc, f"put lifecycle policy on {spec.name}") from exc
+
+
+class ImageGoneError(LookupError):
+    """The digest is no longer in the repository (deleted or expired): nothing to register."""
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: str  # ISO 8601, UTC
+
+
+def describe_image(repository: str, digest: str, *, ecr: Any | None = None) -> StoredImage:
+    try:
+        detail = _ecr(ecr).describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+            "imageDetails"
+        ][0]
+    except ClientError as exc:
+        if error_code(exc) in {"ImageNotFoundException", "RepositoryNotFoundException"}:
+            raise ImageGoneError(f"{repository}@{digest} no longer exists") from None
+        raise wrap(exc, f"describe image {repository}@{digest}") from exc
+    pushed = detail.get("imagePushedAt")
+    return StoredImage(
+        repository=repository,
+        digest=digest,
+        tags=tuple(detail.get("imageTags", [])),
+        pushed_at=pushed.astimezone(UTC).isoformat() if pushed else "",
+    )
+
+
+def scan_findings(repository: str, digest: str, *, limit: int = 100, ecr: Any | None = None) -> list[Finding]:
+    """Findings of the image's last scan: basic (`findings`) and enhanced (`enhancedFindings`)."""
+    try:
+        result = _ecr(ecr).describe_image_scan_findings(
+            repositoryName=repository, imageId={"imageDigest": digest}, maxResults=limit
+        )["imageScanFindings"]
+    except ClientError as exc:
+        if error_code(exc) in {"ScanNotFoundException", "ImageNotFoundException"}:
+            return []
+        raise wrap(exc, f"describe scan findings of {repository}@{digest}") from exc
+    findings = [
+        Finding(
+            id=f.get("name", ""),
+            severity=f.get("severity", "UNDEFINED"),
+            package=_attribute(f, "package_name"),
+            version=_attribute(f, "package_version"),
+        )
+        for f in result.get("findings", [])
+    ]
+    for f in result.get("enhancedFindings", []):
+        details = f.get("packageVulnerabilityDetails", {})
+        package = (details.get("vulnerablePackages") or [{}])[0]
+        findings.append(Finding(
+            id=details.get("vulnerabilityId", f.get("title", "")),
+            severity=f.get("severity", "UNDEFINED"),
+            package=package.get("name", ""),
+            version=package.get("version", ""),
+            fixed_in=package.get("fixedInVersion", "") if package.get("fixedInVersion") != "NotAvailable" else "",
+        ))
+    return findings
+
+
+def _attribute(finding: dict, key: str) -> str:
+    return next((a.get("value", "") for a in finding.get("attributes", []) if a.get("key") == key), "")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import codebuild
+from pipeline.adapters import codebuild, ledger
 from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.builds import BuildPlan
 from pipeline.flows.idempotency import once
@@ -30,6 +31,15 @@ class BuildsNotStartedError(RuntimeError):
         super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
+def _record_start(settings: Settings, plan: BuildPlan, build_id: str) -> None:
+    if not settings.ledger_table:
+        return
+    ledger.record(settings.ledger_table, settings.ledger_key(plan.service), f"build#{build_id}", {
+        "buildId": build_id, "status": "STARTED", "commit": plan.source_version, "trigger": plan.trigger,
+        "at": datetime.now(UTC).isoformat(),
+    })
+
+
 @dataclass(frozen=True)
 class BuildsStarted:
     builds: dict[str, str]  # service -> build id
@@ -48,8 +58,10 @@ def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarte
         except AwsCallError as exc:
             logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
             failures[plan.service] = str(exc)
-    for service, build_id in started.items():
-        logger.info("build started", extra={"service": service, "build_id": build_id})
+    for plan in plans:
+        if plan.service in started:
+            _record_start(settings, plan, started[plan.service])
+            logger.info("build started", extra={"service": plan.service, "build_id": started[plan.service]})
     if failures:
         raise BuildsNotStartedError(failures, started)
     return BuildsStarted(started, repositories)

@@ -14,13 +14,15 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from pipeline.adapters.ecr import ImageGoneError
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.domain.naming import InvalidCommitError
+from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.flows.triggers import NotOursError
 from pipeline.handlers.events import InvalidEventError
 from pipeline.handlers.observability import logger, metrics
 
-REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError)
+REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError)
 IGNORED = (NotOursError,)
 
 

@@ -1,0 +1,159 @@
+"""Messages people can act on: readable as plain email, and usable by AWS Chatbot.
+
+Published with SNS MessageStructure=json: email and SQS subscribers get the plain text;
+everything else (Chatbot over HTTPS, Lambda) gets a Chatbot custom notification.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from pipeline.domain.naming import Target
+from pipeline.domain.scans import Finding, ScanVerdict
+
+SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    text: str
+    title: str
+    description: str
+    event_type: str
+    resources: tuple[str, ...] = ()
+    context: dict[str, str] = field(default_factory=dict)
+
+    def chatbot(self) -> dict:
+        return {
+            "version": "1.0",
+            "source": "custom",
+            "content": {"textType": "client-markdown", "title": self.title, "description": self.description},
+            "metadata": {
+                "summary": self.subject,
+                "eventType": self.event_type,
+                "relatedResources": list(self.resources),
+                "additionalContext": self.context,
+            },
+        }
+
+    def sns_message(self) -> str:
+        return json.dumps({"default": json.dumps(self.chatbot()), "email": self.text, "sqs": self.text})
+
+
+def _subject(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+
+
+def image_console_link(target: Target, repository: str, digest: str) -> str:
+    return (
+        f"https://{target.region}.console.aws.amazon.com/ecr/repositories/private/{target.account}/"
+        f"{repository}/_/image/{digest}/details?region={target.region}"
+    )
+
+
+def build_console_link(target: Target, project: str, build_id: str) -> str:
+    return (
+        f"https://{target.region}.console.aws.amazon.com/codesuite/codebuild/{target.account}/projects/"
+        f"{project}/build/{quote(build_id, safe='')}/?region={target.region}"
+    )
+
+
+def scan_notification(
+    *,
+    target: Target,
+    service: str,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    verdict: ScanVerdict,
+    findings: list[Finding],
+    registration: str,
+    scanner: str,
+) -> Notification:
+    label = tag or digest.removeprefix("sha256:")[:12]
+    worst = verdict.worst or "no findings"
+    link = image_console_link(target, repository, digest)
+    lines = [
+        f"Service:      {service} ({target.project}, {target.environment})",
+        f"Image:        {repository}:{label}",
+        f"Digest:       {digest}",
+        f"Scanner:      {scanner}",
+        f"Findings:     {verdict.summary()}",
+        f"Registration: {registration}",
+        "",
+    ]
+    if findings:
+        lines.append("Top findings:")
+        lines.extend(
+            f"  {f.severity:<13} {f.id:<20} {f.package}{' ' + f.version if f.version else ''}"
+            f"{' (fixed in ' + f.fixed_in + ')' if f.fixed_in else ''}"
+            for f in findings
+        )
+        lines.append("")
+    lines.append(f"Console: {link}")
+    text = "\n".join(lines)
+    markdown = "\n".join([
+        f"*Findings:* {verdict.summary()}",
+        f"*Registration:* {registration}",
+        *(f"• `{f.severity}` {f.id} {f.package} {('→ ' + f.fixed_in) if f.fixed_in else ''}".rstrip()
+          for f in findings[:5]),
+        f"<{link}|Open in the ECR console>",
+    ])
+    return Notification(
+        subject=_subject(f"[shipline] {service}:{label} scanned: {worst}"),
+        text=text,
+        title=f"{service}:{label} scan: {worst}",
+        description=markdown,
+        event_type="ImageScanned",
+        resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
+        context={"service": service, "digest": digest, "worst": worst, "registration": registration},
+    )
+
+
+def held_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
+                      reason: str) -> Notification:
+    label = tag or digest.removeprefix("sha256:")[:12]
+    link = image_console_link(target, repository, digest)
+    text = "\n".join([
+        f"Service: {service} ({target.project}, {target.environment})",
+        f"Image:   {repository}:{label}",
+        f"Digest:  {digest}",
+        f"No task-definition revision was registered: {reason}.",
+        "",
+        f"Console: {link}",
+    ])
+    return Notification(
+        subject=_subject(f"[shipline] {service}:{label} held back by the scan gate"),
+        text=text,
+        title=f"{service}:{label} held back",
+        description=f"No revision registered: {reason}.\n<{link}|Open in the ECR console>",
+        event_type="RegistrationHeld",
+        context={"service": service, "digest": digest, "reason": reason},
+    )
+
+
+def build_failure_notification(*, target: Target, service: str, commit: str, status: str, phase: str,
+                               project: str, build_id: str, log_link: str | None) -> Notification:
+    link = log_link or build_console_link(target, project, build_id)
+    short = commit[:7] if commit else "unknown"
+    text = "\n".join([
+        f"Service: {service} ({target.project}, {target.environment})",
+        f"Commit:  {commit or 'unknown'}",
+        f"Status:  {status} in phase {phase}",
+        f"Build:   {build_id}",
+        "",
+        f"Logs: {link}",
+    ])
+    return Notification(
+        subject=_subject(f"[shipline] {service} build {status} at {short} ({phase})"),
+        text=text,
+        title=f"{service} build {status} at {short}",
+        description=f"Phase *{phase}*. <{link}|Open the build logs>",
+        event_type="BuildFailed",
+        resources=(build_id,),
+        context={"service": service, "commit": commit, "phase": phase},
+    )

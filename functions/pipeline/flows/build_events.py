@@ -1,0 +1,37 @@
+"""CodeBuild state changes: the ledger learns each build's end; failures become notifications."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+
+from pipeline.adapters import ledger, sns
+from pipeline.domain.manifest import Manifest
+from pipeline.domain.notifications import build_failure_notification
+from pipeline.flows.idempotency import once
+from pipeline.flows.triggers import NotOursError
+from pipeline.handlers.events import BuildStateDetail
+from pipeline.settings import Settings
+
+FAILED = {"FAILED", "STOPPED", "FAULT", "TIMED_OUT"}
+
+
+def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDetail) -> dict:
+    if detail.project_name != settings.build_project:
+        raise NotOursError(f"build of project {detail.project_name} is not ours")
+    service = manifest.service(detail.variable("SERVICE")).name
+    commit = detail.additional_information.source_version
+    ledger.record(settings.require("ledger_table"), settings.ledger_key(service), f"build#{detail.build_id}", {
+        "buildId": detail.build_id, "status": detail.build_status, "phase": detail.current_phase,
+        "commit": commit, "at": datetime.now(UTC).isoformat(),
+    })
+    if detail.build_status not in FAILED:
+        return {"outcome": "recorded", "service": service, "status": detail.build_status}
+    notification = build_failure_notification(
+        target=settings.target, service=service, commit=commit, status=detail.build_status,
+        phase=detail.current_phase, project=detail.project_name, build_id=detail.build_id,
+        log_link=detail.additional_information.logs.deep_link,
+    )
+    once(f"build-notice:{detail.build_id}:{detail.build_status}",
+         partial(sns.publish, settings.require("notification_topic_arn"), notification))
+    return {"outcome": "notified", "service": service, "status": detail.build_status}

@@ -1,0 +1,28 @@
+"""CodeBuild state changes of our project: recorded in the ledger; failures notified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline.domain.manifest import default_manifest
+from pipeline.flows.build_events import on_build_state
+from pipeline.flows.idempotency import register_lambda_context
+from pipeline.handlers.events import parse_build_state
+from pipeline.handlers.observability import logger, metrics, tracer
+from pipeline.handlers.outcomes import event_outcomes
+from pipeline.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@event_outcomes
+def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    register_lambda_context(context)
+    result = on_build_state(get_settings(), default_manifest(), parse_build_state(event).detail)
+    if result["outcome"] == "notified":
+        metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
+    return result

@@ -1,0 +1,58 @@
+"""Image events: ECR pushes and scans, Inspector scans and findings. A push (or a passing
+scan, under the scan gate) becomes a task-definition revision; a scan becomes a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pipeline.domain.manifest import default_manifest
+from pipeline.domain.scans import Finding
+from pipeline.flows.idempotency import register_lambda_context
+from pipeline.flows.images import on_finding, on_push, on_scan
+from pipeline.handlers.events import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
+from pipeline.handlers.observability import logger, metrics, tracer
+from pipeline.handlers.outcomes import event_outcomes
+from pipeline.settings import get_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@event_outcomes
+def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    register_lambda_context(context)
+    settings, manifest = get_settings(), default_manifest()
+    parsed = parse_image_event(event)
+    if isinstance(parsed, EcrImagePushed):
+        d = parsed.detail
+        result = on_push(settings, manifest, d.repository_name, d.image_digest, d.image_tag)
+    elif isinstance(parsed, EcrImageScanned | InspectorImageScanned):
+        d2 = parsed.detail
+        scanner = "ECR basic scanning" if isinstance(parsed, EcrImageScanned) else "Amazon Inspector"
+        result = on_scan(settings, manifest, repository=d2.repository_name, digest=d2.image_digest,
+                         tags=d2.image_tags, counts=d2.finding_severity_counts, scanner=scanner)
+        for severity, count in result.get("counts", {}).items():
+            metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
+    else:
+        f = parsed.detail
+        image = f.resources[0].details.aws_ecr_container_image
+        vulnerability = f.package_vulnerability_details
+        package = vulnerability.vulnerable_packages[0] if vulnerability and vulnerability.vulnerable_packages else None
+        finding = Finding(
+            id=vulnerability.vulnerability_id if vulnerability else f.title, severity=f.severity,
+            package=package.name if package else "", version=package.version if package else "",
+            fixed_in=package.fixed_in_version if package and package.fixed_in_version != "NotAvailable" else "",
+        )
+        result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
+                            tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status)
+    _count(result)
+    return result
+
+
+def _count(result: dict) -> None:
+    names = {"registered": "RevisionsRegistered", "held": "ImagesHeld", "hold": "ImagesHeld"}
+    if result.get("outcome") in names:
+        metrics.add_metric(name=names[result["outcome"]], unit=MetricUnit.Count, value=1)

@@ -1,0 +1,254 @@
+"""The image events function against moto: pushes and scans become revisions and messages."""
+
+import hashlib
+import json
+
+import boto3
+import pytest
+
+from pipeline.handlers import image_events
+from shipline.local import ecr as local_ecr
+from tests.support.events import load_event
+
+REPO = "multi-agent-orchestrator-dev-langgraph"
+URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPO}"
+FAMILY = REPO
+
+
+def digest_of(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+SAMPLE_DIGEST = load_event("ecr-image-push")["detail"]["image-digest"]
+
+
+@pytest.fixture
+def images(stack, calls, monkeypatch, lambda_context):
+    """Run the function with the template's environment; `gate` overrides the registration gate."""
+    local_ecr.install()
+    boto3.client("ecr").create_repository(repositoryName=REPO, imageScanningConfiguration={"scanOnPush": True})
+
+    def run(event, gate=None):
+        if gate is not None:
+            monkeypatch.setenv("REGISTRATION_GATE", gate)
+            from pipeline.settings import get_settings
+            get_settings.cache_clear()
+        return image_events.handler(event, lambda_context)
+
+    stack.use_function("ImageEventsFunction", monkeypatch)
+    calls.made.clear()
+    yield run
+    local_ecr.FINDINGS.clear()
+
+
+def push_image(tag: str, digest: str = SAMPLE_DIGEST, repository: str = REPO, seconds_ago: int = 0) -> str:
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"digest": digest, "size": 1, "mediaType": "application/vnd.oci.image.config.v1+json"},
+                           "layers": []})
+    boto3.client("ecr").put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
+                                  imageDigest=digest)
+    if seconds_ago:  # ECR's push time has one-second resolution; set it apart for ordering tests
+        from moto.ecr.models import ecr_backends
+
+        for image in ecr_backends["123456789012"]["us-east-1"].repositories[repository].images:
+            if image.get_image_digest() == digest:
+                image.image_pushed_at -= seconds_ago
+    return digest
+
+
+def push_event(tag: str, digest: str = SAMPLE_DIGEST) -> dict:
+    event = load_event("ecr-image-push")
+    event["detail"].update({"image-tag": tag, "image-digest": digest})
+    event["id"] = f"push-{tag}-{digest[-6:]}"
+    return event
+
+
+def revisions() -> list[dict]:
+    ecs = boto3.client("ecs")
+    arns = ecs.list_task_definitions(familyPrefix=FAMILY)["taskDefinitionArns"]
+    return [ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"] for arn in arns]
+
+
+def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images):
+    push_image("59d4fba")
+    push_image("latest")
+    images(load_event("ecr-image-push"))
+    images(load_event("ecr-image-push-latest"))
+    (revision,) = revisions()
+    container = revision["containerDefinitions"][0]
+    assert container["image"] == f"{URI}@{SAMPLE_DIGEST}"
+    assert container["dockerLabels"]["org.opencontainers.image.revision.short"] == "59d4fba"
+
+
+def test_first_revision_is_rendered_from_the_manifest(images, stack):
+    push_image("59d4fba")
+    images(load_event("ecr-image-push"))
+    (revision,) = revisions()
+    container = revision["containerDefinitions"][0]
+    assert revision["family"] == FAMILY
+    assert revision["requiresCompatibilities"] == ["FARGATE"] and revision["networkMode"] == "awsvpc"
+    assert (revision["cpu"], revision["memory"]) == ("512", "1024")
+    assert revision["executionRoleArn"] == stack.refs["TaskExecutionRole.Arn"]
+    assert container["portMappings"] == [{"containerPort": 8001, "protocol": "tcp"}]
+    assert {"name": "SNOWFLAKE_CORTEX_ENDPOINT", "value": "http://snowflake-cortex:8002"} in container["environment"]
+    assert container["logConfiguration"] == {"logDriver": "awslogs", "options": {
+        "awslogs-group": f"/ecs/{REPO}", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "ecs"}}
+    assert container["healthCheck"]["command"][0] == "CMD-SHELL"
+    assert "8001/health" in container["healthCheck"]["command"][1]
+
+
+def test_later_revision_keeps_edits_and_changes_only_our_container(images):
+    push_image("59d4fba")
+    images(load_event("ecr-image-push"))
+    (first,) = revisions()
+    edited = {k: v for k, v in first.items() if k in ("family", "networkMode", "requiresCompatibilities", "cpu",
+                                                      "memory", "executionRoleArn", "containerDefinitions")}
+    edited["containerDefinitions"][0]["environment"].append({"name": "FEATURE_FLAG", "value": "on"})
+    sidecar = {"name": "otel-collector", "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0",
+               "essential": False}
+    edited["containerDefinitions"].append(sidecar)
+    boto3.client("ecs").register_task_definition(**edited)
+
+    newer = push_image("a1b2c3d", digest_of("newer"))
+    images(push_event("a1b2c3d", newer))
+    latest = revisions()[-1]
+    ours, other = latest["containerDefinitions"]
+    assert latest["revision"] == 3
+    assert ours["image"] == f"{URI}@{newer}"
+    assert {"name": "FEATURE_FLAG", "value": "on"} in ours["environment"]
+    assert other["image"] == sidecar["image"]
+
+
+def test_digest_already_in_the_latest_revision_gives_none(images):
+    push_image("59d4fba")
+    images(load_event("ecr-image-push"))
+    event = push_event("59d4fba")
+    event["id"] = "a-different-delivery-of-the-same-image"
+    assert images(event)["outcome"] in {"registered", "already current"}
+    assert len(revisions()) == 1
+
+
+def test_build_cache_tag_is_ignored(images):
+    assert images(load_event("ecr-image-push-buildcache"))["outcome"] == "ignored"
+    assert revisions() == []
+
+
+def test_repository_of_another_project_is_ignored(images):
+    event = load_event("ecr-image-push")
+    event["detail"]["repository-name"] = "someone-else-dev-langgraph"
+    assert images(event)["outcome"] == "ignored"
+
+
+def test_repository_not_in_the_manifest_is_rejected(images, calls):
+    event = load_event("ecr-image-push")
+    event["detail"]["repository-name"] = "multi-agent-orchestrator-dev-billing"
+    result = images(event)
+    assert result["outcome"] == "rejected" and "'billing' is not in the manifest" in result["reason"]
+    assert calls.of("ecs", "RegisterTaskDefinition") == []
+
+
+def test_digest_that_no_longer_exists_is_rejected_without_a_revision(images):
+    result = images(load_event("ecr-image-push"))  # never pushed to the emulated ECR
+    assert result["outcome"] == "rejected" and "no longer exists" in result["reason"]
+    assert revisions() == []
+
+
+def test_family_without_a_container_for_the_repository_is_rejected(images):
+    boto3.client("ecs").register_task_definition(
+        family=FAMILY, containerDefinitions=[{"name": "other", "image": "public.ecr.aws/nginx/nginx:1.27"}],
+        requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="512", memory="1024")
+    push_image("59d4fba")
+    result = images(load_event("ecr-image-push"))
+    assert result["outcome"] == "rejected" and "has no container from" in result["reason"]
+    assert len(revisions()) == 1
+
+
+def test_scan_gate_holds_an_image_with_a_critical_finding(images, stack):
+    push_image("59d4fba")
+    local_ecr.report(REPO, SAMPLE_DIGEST, {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 3})
+    images(load_event("ecr-image-push"), gate="scan")
+    images(load_event("ecr-image-scan"), gate="scan")
+    assert revisions() == []
+    (note,) = stack.notifications()
+    assert "langgraph" in note["subject"] and "CRITICAL" in note["subject"]
+    assert "CRITICAL 1" in note["message"] and "held back" in note["message"]
+    assert "CVE-2026-1000" in note["message"]
+
+
+def test_scan_gate_registers_after_a_clean_scan(images):
+    push_image("59d4fba")
+    assert images(load_event("ecr-image-push"), gate="scan")["outcome"] == "wait"
+    images(load_event("ecr-image-scan-clean"), gate="scan")
+    assert len(revisions()) == 1
+
+
+def test_scan_before_push_registers_once(images):
+    push_image("59d4fba")
+    images(load_event("ecr-image-scan-clean"), gate="scan")
+    images(load_event("ecr-image-push"), gate="scan")
+    images(load_event("ecr-image-push-latest"), gate="scan")
+    assert len(revisions()) == 1
+
+
+def test_swapped_pushes_leave_the_newer_image_registered(images):
+    older = push_image("1111111", digest_of("older"), seconds_ago=60)
+    newer = push_image("2222222", digest_of("newer"))
+    images(push_event("2222222", newer))
+    images(push_event("1111111", older))
+    (revision,) = revisions()
+    assert revision["containerDefinitions"][0]["image"] == f"{URI}@{newer}"
+
+
+def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, stack):
+    push_image("59d4fba")
+    result = images(load_event("inspector2-scan"))
+    assert result["service"] == "langgraph" and result["worst"] == "HIGH"
+    (note,) = stack.notifications()
+    assert note["subject"].startswith("[shipline] langgraph:59d4fba scanned: HIGH")
+
+
+def test_basic_scan_counts_leave_out_empty_severities(images, stack):
+    push_image("59d4fba")
+    images(load_event("ecr-image-scan-clean"))
+    (note,) = stack.notifications()
+    assert "scanned: no findings" in note["subject"] and "Findings:     no findings" in note["message"]
+
+
+def test_replayed_scan_event_sends_one_message(images, stack):
+    push_image("59d4fba")
+    images(load_event("ecr-image-scan"))
+    images(load_event("ecr-image-scan"))
+    assert len(stack.notifications()) == 1
+
+
+def test_critical_inspector_finding_is_notified_once(images, stack):
+    images(load_event("inspector2-finding"))
+    images(load_event("inspector2-finding"))
+    (note,) = stack.notifications()
+    assert "CVE-2026-0001" in note["message"] and "fixed in 3.0.2-0ubuntu1.18" in note["message"]
+
+
+def test_replayed_push_has_no_second_effect(images, calls):
+    push_image("59d4fba")
+    images(load_event("ecr-image-push"))
+    images(load_event("ecr-image-push"))
+    assert len(calls.of("ecs", "RegisterTaskDefinition")) == 1
+
+
+def test_event_missing_a_field_is_rejected(images):
+    event = load_event("ecr-image-push")
+    del event["detail"]["image-digest"]
+    result = images(event)
+    assert result["outcome"] == "rejected" and "image-digest" in result["reason"]
+
+
+def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images, calls):
+    push_image("59d4fba")
+    images(load_event("ecr-image-scan"))
+    (publish,) = calls.of("sns", "Publish")
+    message = json.loads(publish["Message"])
+    assert publish["MessageStructure"] == "json"
+    assert message["email"].startswith("Service:      langgraph")
+    chatbot = json.loads(message["default"])
+    assert chatbot["version"] == "1.0" and chatbot["source"] == "custom"
+    assert chatbot["content"]["textType"] == "client-markdown"
