@@ -26,6 +26,17 @@ _EXAMPLES = {
 }
 
 
+def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1) -> str:
+    """An OCI image manifest, as the emulated registry stores it."""
+    return json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": size}
+                   for d in layer_digests],
+    }, sort_keys=True)
+
+
 def report(repository: str, digest: str, counts: dict[str, int]) -> None:
     """From now on, the scan of repository@digest reports these counts."""
     FINDINGS[(repository, digest)] = severity_counts(counts)
@@ -49,9 +60,9 @@ def findings_for(repository: str, digest: str) -> list[dict]:
 def _describe_image_scan_findings(self: ECRResponse) -> str:
     repository = self._get_param("repositoryName")
     image_id = self._get_param("imageId")
-    digest = image_id.get("imageDigest") or self.ecr_backend.describe_images(
+    digest = image_id.get("imageDigest") or list(self.ecr_backend.describe_images(
         repository_name=repository, registry_id=None, image_ids=[image_id]
-    )[0].get_image_digest()
+    ))[0].get_image_digest()
     counts = FINDINGS.get((repository, digest), {})
     return json.dumps({
         "registryId": self.current_account,

@@ -42,9 +42,7 @@ def images(stack, calls, monkeypatch, lambda_context):
 
 
 def push_image(tag: str, digest: str = SAMPLE_DIGEST, repository: str = REPO, seconds_ago: int = 0) -> str:
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"digest": digest, "size": 1, "mediaType": "application/vnd.oci.image.config.v1+json"},
-                           "layers": []})
+    manifest = local_ecr.image_manifest(digest)
     boto3.client("ecr").put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
                                   imageDigest=digest)
     if seconds_ago:  # ECR's push time has one-second resolution; set it apart for ordering tests
