@@ -1,0 +1,537 @@
+"""The local account: the whole pipeline on an emulated AWS account, driven by template.yaml.
+
+A moto server on a free loopback port (or any emulator at --endpoint-url) holds the stack's
+resources. Events reach the functions through the emulator's own EventBridge pattern
+matching: each function's rules target an SQS inbox, which a dispatcher drains by invoking
+the handler in this process with the environment the template gives that function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pipeline.domain.manifest import Manifest, default_manifest
+from shipline.local import codebuild as local_codebuild
+from shipline.local import codecommit as local_codecommit
+from shipline.local import ecr as local_ecr
+from shipline.local.provision import ACCOUNT, REGION, Function, Resolver, Stack, TemplateError, parameter_values
+from shipline.local.provision import physical_names, references, translate
+from shipline.local.template import TEMPLATE, raw
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEBHOOK_SECRET = "shipline-local-webhook-secret"
+STACK_NAME = "shipline-local"
+MAX_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
+
+_CREATION_ORDER = (
+    "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::DynamoDB::Table",
+    "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::SecretsManager::Secret", "AWS::IAM::Role",
+    "AWS::CodeBuild::Project", "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::Dashboard",
+)
+# Resources with no behaviour in a local run (permissions of the Lambda service, Function URLs).
+_NOT_EMULATED = ("AWS::Lambda::Permission", "AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig")
+
+
+@dataclass
+class FakeContext:
+    function_name: str
+    aws_request_id: str = "local"
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+@dataclass
+class Timeline:
+    started: float = field(default_factory=time.monotonic)
+    entries: list[tuple[float, str, str]] = field(default_factory=list)
+    on_entry: Callable[[float, str, str], None] | None = None
+
+    def add(self, actor: str, text: str) -> None:
+        at = time.monotonic() - self.started
+        self.entries.append((at, actor, text))
+        if self.on_entry:
+            self.on_entry(at, actor, text)
+
+
+class LocalAccount:
+    """A fresh emulated account with the stack in it. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        environment: str = "dev",
+        parameters: dict[str, str] | None = None,
+        endpoint_url: str | None = None,
+        repo_root: Path = ROOT,
+        findings: dict[str, dict[str, int]] | None = None,
+        webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
+        template: dict | None = None,
+        on_progress: Callable[[float, str, str], None] | None = None,
+    ):
+        self.environment = environment
+        self.parameters = {"Environment": environment, **(parameters or {})}
+        self.external_endpoint = endpoint_url
+        self.endpoint = endpoint_url or ""
+        self.repo_root = repo_root
+        self.findings = findings or {}
+        self.webhook_secret = webhook_secret
+        self.template = template if template is not None else raw(TEMPLATE)
+        self.timeline = Timeline(on_entry=on_progress)
+        self.webhook_responses: list[dict] = []
+        self.errors: list[str] = []
+        self.builds: dict[str, dict] = {}
+        self.notifications: list[dict] = []
+        self.invocations = 0
+        self._server: Any = None
+        self._saved_env: dict[str, str] = {}
+        self._builds_done = 0
+        self.stack: Stack | None = None
+        self._translated: dict = {}
+        self.manifest: Manifest = default_manifest()
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalAccount:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._saved_env = dict(os.environ)
+        if not self.external_endpoint:
+            from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            for extension in (local_codecommit, local_ecr, local_codebuild):
+                extension.install()
+            local_codebuild.STARTED.clear()
+            local_ecr.FINDINGS.clear()
+            self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._server.start()
+            # moto's CloudFormation reads TemplateURLs only from "localhost"; use it throughout.
+            self.endpoint = f"http://localhost:{self._server.get_host_and_port()[1]}"
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "shipline",
+        })
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            os.environ.pop(name, None)
+        self._reset_process_caches()
+        self.provision()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        os.environ.clear()
+        os.environ.update(self._saved_env)
+        self._reset_process_caches()
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(service, endpoint_url=self.endpoint, region_name=REGION)
+
+    # ------------------------------------------------------------------ provisioning
+    def provision(self) -> Stack:
+        translated = self._translated = translate(self.template)
+        parameters = parameter_values(translated, self.parameters)
+        resources = translated.get("Resources", {})
+        names = physical_names(STACK_NAME, resources)
+        values: dict[str, Any] = {
+            **parameters, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME, "AWS::URLSuffix": "amazonaws.com",
+            **references(STACK_NAME, resources, names, self.endpoint),
+        }
+        resolve = Resolver(values, translated.get("Conditions", {}))
+        stack = Stack(STACK_NAME, parameters)
+        order = {kind: index for index, kind in enumerate(_CREATION_ORDER)}
+        for logical, resource in sorted(resources.items(), key=lambda item: order.get(item[1]["Type"], 99)):
+            if "Condition" in resource and not resolve.condition(resource["Condition"]):
+                continue
+            try:
+                self._create(stack, logical, resource, names[logical], resolve)
+            except TemplateError:
+                raise
+            except Exception as exc:
+                raise TemplateError(f"{logical} ({resource['Type']}): {exc}") from exc
+        stack.refs = {k: v for k, v in values.items() if isinstance(v, str)}
+        self.stack = stack
+        self._subscribe_notifications(stack)
+        self._register_source_history(stack)
+        self.timeline.add("account", f"stack provisioned from template.yaml at {self.endpoint}")
+        return stack
+
+    def _create(self, stack: Stack, logical: str, resource: dict, name: str, resolve: Resolver) -> None:
+        kind = resource["Type"]
+        props = resolve(resource.get("Properties", {}))
+        if kind == "AWS::KMS::Key":
+            key = self.client("kms").create_key(Description=props.get("Description", logical))["KeyMetadata"]
+            resolve.values[logical], resolve.values[f"{logical}.Arn"] = key["KeyId"], key["Arn"]
+        elif kind == "AWS::Logs::LogGroup":
+            logs = self.client("logs")
+            logs.create_log_group(logGroupName=props.get("LogGroupName", name))
+            if "RetentionInDays" in props:
+                logs.put_retention_policy(logGroupName=props.get("LogGroupName", name),
+                                          retentionInDays=int(props["RetentionInDays"]))
+        elif kind == "AWS::SQS::Queue":
+            sqs = self.client("sqs")
+            url = sqs.create_queue(QueueName=props.get("QueueName", name))["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            resolve.values[logical], resolve.values[f"{logical}.Arn"] = url, arn
+            resolve.values[f"{logical}.QueueUrl"] = url
+        elif kind == "AWS::SQS::QueuePolicy":
+            for url in props["Queues"]:
+                self.client("sqs").set_queue_attributes(
+                    QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        elif kind == "AWS::DynamoDB::Table":
+            dynamodb = self.client("dynamodb")
+            table = props.get("TableName", name)
+            dynamodb.create_table(TableName=table, KeySchema=props["KeySchema"],
+                                  AttributeDefinitions=props["AttributeDefinitions"],
+                                  BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
+            ttl = props.get("TimeToLiveSpecification")
+            if ttl:
+                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+                    "AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])})
+        elif kind == "AWS::SNS::Topic":
+            attributes = {k: str(props[p]) for k, p in (("KmsMasterKeyId", "KmsMasterKeyId"),
+                                                       ("DisplayName", "DisplayName")) if p in props}
+            arn = self.client("sns").create_topic(Name=props.get("TopicName", name), Attributes=attributes)["TopicArn"]
+            resolve.values[logical] = resolve.values[f"{logical}.TopicArn"] = arn
+        elif kind == "AWS::SNS::Subscription":
+            self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
+                                         Endpoint=props["Endpoint"])
+        elif kind == "AWS::SecretsManager::Secret":
+            # GenerateSecretString would make a random one; locally it is the documented secret.
+            value = props.get("SecretString", self.webhook_secret)
+            arn = self.client("secretsmanager").create_secret(Name=props.get("Name", name), SecretString=value)["ARN"]
+            resolve.values[logical] = arn
+        elif kind == "AWS::IAM::Role":
+            iam = self.client("iam")
+            role = iam.create_role(RoleName=props.get("RoleName", name),
+                                   AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
+            resolve.values[f"{logical}.Arn"] = role["Arn"]
+            for policy in props.get("Policies", []):
+                iam.put_role_policy(RoleName=role["RoleName"], PolicyName=policy["PolicyName"],
+                                    PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        elif kind == "AWS::CodeBuild::Project":
+            source, environment = props["Source"], props["Environment"]
+            self.client("codebuild").create_project(
+                name=props.get("Name", name),
+                source={"type": source["Type"], "location": source.get("Location", ""),
+                        "buildspec": source.get("BuildSpec", "")},
+                artifacts={"type": props.get("Artifacts", {}).get("Type", "NO_ARTIFACTS")},
+                environment={"type": environment["Type"], "image": environment["Image"],
+                             "computeType": environment["ComputeType"],
+                             "privilegedMode": bool(environment.get("PrivilegedMode", False))},
+                serviceRole=props["ServiceRole"],
+            )
+        elif kind == "AWS::Lambda::Function":
+            function = Function(logical, props.get("FunctionName", name), props["Handler"],
+                                {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()})
+            sqs = self.client("sqs")
+            function.inbox_url = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
+            dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
+            function.environment["_SHIPLINE_DLQ"] = dead_letter or ""
+            stack.functions[logical] = function
+            resolve.values[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.name}"
+        elif kind == "AWS::Events::Rule":
+            self._create_rule(stack, logical, props, name)
+        elif kind == "AWS::CloudWatch::Alarm":
+            cloudwatch_alarm(self.client("cloudwatch"), props, name)
+        elif kind == "AWS::CloudWatch::Dashboard":
+            self.client("cloudwatch").put_dashboard(DashboardName=props.get("DashboardName", name),
+                                                    DashboardBody=props["DashboardBody"])
+        elif kind in _NOT_EMULATED:
+            stack.skipped.append(f"{logical} ({kind})")
+        else:
+            stack.skipped.append(f"{logical} ({kind}: not emulated)")
+
+    def _create_rule(self, stack: Stack, logical: str, props: dict, name: str) -> None:
+        events = self.client("events")
+        rule: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+        if "EventPattern" in props:
+            rule["EventPattern"] = json.dumps(props["EventPattern"])
+        if "ScheduleExpression" in props:
+            rule["ScheduleExpression"] = props["ScheduleExpression"]
+            stack.schedule_rules.append(name)
+        events.put_rule(**rule)
+        targets = []
+        by_arn = {f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f.name}": f for f in stack.functions.values()}
+        sqs = self.client("sqs")
+        for target in props.get("Targets", []):
+            function = by_arn.get(target["Arn"])
+            arn = target["Arn"]
+            if function:  # the handler runs here: deliver to its inbox
+                arn = sqs.get_queue_attributes(QueueUrl=function.inbox_url,
+                                               AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            entry = {"Id": target["Id"], "Arn": arn}
+            if "DeadLetterConfig" in target:
+                entry["DeadLetterConfig"] = target["DeadLetterConfig"]
+            if "RetryPolicy" in target:
+                entry["RetryPolicy"] = {k: int(v) for k, v in target["RetryPolicy"].items()}
+            targets.append(entry)
+        if targets:
+            events.put_targets(Rule=name, Targets=targets)
+
+    def _subscribe_notifications(self, stack: Stack) -> None:
+        """An SQS subscription on every topic, so the run can report what was published."""
+        sqs, sns = self.client("sqs"), self.client("sns")
+        self._notification_queue = sqs.create_queue(QueueName=f"{STACK_NAME}-notifications")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self._notification_queue,
+                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for topic in sns.list_topics()["Topics"]:
+            sns.subscribe(TopicArn=topic["TopicArn"], Protocol="sqs", Endpoint=arn)
+
+    def _register_source_history(self, stack: Stack) -> None:
+        """The CodeCommit repository of the template is this checkout."""
+        name = stack.parameters.get("CodeCommitRepositoryName")
+        if not name or self.external_endpoint:
+            return
+        self.client("codecommit").create_repository(repositoryName=name)
+        local_codecommit.HISTORIES[name] = local_codecommit.GitHistory(self.repo_root)
+
+    # ------------------------------------------------------------------ input
+    def put_event(self, envelope: dict) -> str:
+        """Put an event on the bus as its source would emit it."""
+        if envelope.get("detail-type") == "Scheduled Event" and envelope.get("source") == "aws.events":
+            return self._deliver_schedule(envelope)
+        response = self.client("events").put_events(Entries=[{
+            "Source": envelope["source"], "DetailType": envelope["detail-type"],
+            "Detail": json.dumps(envelope.get("detail", {})), "Resources": envelope.get("resources", []),
+        }])
+        if response.get("FailedEntryCount"):
+            raise TemplateError(f"the bus refused the event: {response['Entries'][0]}")
+        return str(response["Entries"][0].get("EventId", ""))
+
+    def _deliver_schedule(self, envelope: dict) -> str:
+        """A schedule rule's event goes straight to that rule's targets, as EventBridge does."""
+        assert self.stack is not None
+        events = self.client("events")
+        for rule in self.stack.schedule_rules:
+            for target in events.list_targets_by_rule(Rule=rule)["Targets"]:
+                queue = target["Arn"].rsplit(":", 1)[-1]
+                body = {**envelope, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"]}
+                sqs = self.client("sqs")
+                sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=json.dumps(body))
+        return str(envelope.get("id", ""))
+
+    def invoke_webhook(self, request: dict) -> dict:
+        """A Lambda Function URL request to the GitHub webhook function."""
+        function = self._function_with_url()
+        response = self._invoke(function, request, synchronous=True) or {}
+        answer = {"statusCode": response.get("statusCode"), "body": response.get("body")}
+        self.webhook_responses.append(answer)
+        self.timeline.add("webhook", f"{answer['statusCode']} {json.loads(answer['body'] or '{}').get('message', '')}")
+        return answer
+
+    def _function_with_url(self) -> Function:
+        assert self.stack is not None
+        for resource in self._translated["Resources"].values():
+            if resource["Type"] == "AWS::Lambda::Url":
+                target = resource["Properties"]["TargetFunctionArn"]
+                logical = target.get("Ref") if isinstance(target, dict) else None
+                if logical in self.stack.functions:
+                    return self.stack.functions[logical]
+        raise TemplateError("no function in template.yaml has a Function URL")
+
+    # ------------------------------------------------------------------ running
+    def run(self, max_rounds: int = 200) -> int:
+        """Drain inboxes and builds until nothing moves. Returns the invocations made."""
+        before = self.invocations
+        for _ in range(max_rounds):
+            moved = self._drain_inboxes() + self._run_builds()
+            if not moved:
+                break
+        self._collect_notifications()
+        return self.invocations - before
+
+    def _drain_inboxes(self) -> int:
+        assert self.stack is not None
+        sqs, moved = self.client("sqs"), 0
+        for function in self.stack.functions.values():
+            while True:
+                messages = sqs.receive_message(QueueUrl=function.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    sqs.delete_message(QueueUrl=function.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+                    self._invoke(function, json.loads(message["Body"]))
+                    moved += 1
+        return moved
+
+    def _invoke(self, function: Function, event: dict, synchronous: bool = False) -> Any:
+        module, attribute = function.handler.rsplit(".", 1)
+        label = event.get("detail-type") or "request"
+        for attempt in range(1, (1 if synchronous else MAX_ATTEMPTS) + 1):
+            self.invocations += 1
+            with self._function_environment(function):
+                try:
+                    handler = getattr(importlib.import_module(module), attribute)
+                    result = handler(event, FakeContext(function.name))
+                except Exception as exc:  # the Lambda runtime's view: the invocation failed
+                    failure = f"{function.logical_id}: {label}: {type(exc).__name__}: {exc}"
+                    if attempt < MAX_ATTEMPTS and not synchronous:
+                        continue
+                    self.errors.append(failure)
+                    self.timeline.add(function.logical_id, f"FAILED {label}: {exc}")
+                    self._dead_letter(function, event, failure)
+                    return None
+            self._record(function, label, result)
+            return result
+        return None
+
+    @contextmanager
+    def _function_environment(self, function: Function) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.update({k: v for k, v in function.environment.items() if not k.startswith("_SHIPLINE")})
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function.name
+        self._reset_process_caches(keep_clients=True)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _dead_letter(self, function: Function, event: dict, failure: str) -> None:
+        target = function.environment.get("_SHIPLINE_DLQ")
+        if not target:
+            return
+        sqs = self.client("sqs")
+        url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
+                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": failure[:1000]}})
+
+    def _record(self, function: Function, label: str, result: Any) -> None:
+        if not isinstance(result, dict) or "statusCode" in result:
+            return
+        outcome = result.get("outcome", "")
+        if outcome == "started":
+            text = f"{label}: started builds of {', '.join(result.get('builds', {}))}"
+        elif outcome == "registered":
+            text = f"{result.get('service')}: registered revision {result.get('revision')}"
+        elif outcome in ("rejected", "ignored"):
+            text = f"{label}: {outcome}: {result.get('reason', '')}"
+            if outcome == "rejected":
+                self.errors.append(f"{function.logical_id}: {label}: rejected: {result.get('reason', '')}")
+        else:
+            text = f"{label}: {outcome}" + (f" ({result['service']})" if result.get("service") else "")
+        self.timeline.add(function.logical_id, text)
+
+    def _pending_builds(self) -> list[dict]:
+        if self.external_endpoint:
+            codebuild = self.client("codebuild")
+            ids = [i for i in codebuild.list_builds().get("ids", []) if i not in self.builds]
+            found = codebuild.batch_get_builds(ids=ids).get("builds", []) if ids else []
+            return [{"id": b["id"], "project": b["projectName"], "sourceVersion": b.get("sourceVersion", ""),
+                     "environment": {v["name"]: v.get("value", "")
+                                     for v in b.get("environment", {}).get("environmentVariables", [])}}
+                    for b in found]
+        pending = local_codebuild.STARTED[self._builds_done:]
+        self._builds_done = len(local_codebuild.STARTED)
+        return pending
+
+    def _run_builds(self) -> int:
+        moved = 0
+        for build in self._pending_builds():
+            result = local_codebuild.run_build(build, repo_root=self.repo_root, account=ACCOUNT, region=REGION,
+                                               manifest=self.manifest, findings=self.findings,
+                                               ecr_client=self.client("ecr"))
+            self.builds[build["id"]] = {"service": result.service, "commit": result.commit, "status": result.status,
+                                        "digest": result.digest, "tags": list(result.tags), "reason": result.reason}
+            what = f"{result.status}, pushed {result.digest[:19]} as {' '.join(result.tags)}" \
+                if result.digest else f"{result.status} in {result.phase}: {result.reason}"
+            self.timeline.add("CodeBuild", f"{result.service} at {result.commit[:7]}: {what}")
+            for event in result.events:
+                self.put_event(event)
+            moved += 1
+        return moved
+
+    def _collect_notifications(self) -> None:
+        sqs = self.client("sqs")
+        while True:
+            messages = sqs.receive_message(QueueUrl=self._notification_queue, MaxNumberOfMessages=10).get("Messages")
+            if not messages:
+                return
+            for message in messages:
+                body = json.loads(message["Body"])
+                self.notifications.append({"subject": body.get("Subject"), "message": body.get("Message")})
+                self.timeline.add("SNS", body.get("Subject") or "(no subject)")
+                sqs.delete_message(QueueUrl=self._notification_queue, ReceiptHandle=message["ReceiptHandle"])
+
+    @staticmethod
+    def _reset_process_caches(keep_clients: bool = False) -> None:
+        from aws_lambda_powertools.utilities import parameters
+
+        from pipeline.adapters import clients
+        from pipeline.flows import idempotency
+        from pipeline.settings import get_settings
+
+        if not keep_clients:
+            clients.reset()
+        idempotency.reset()
+        get_settings.cache_clear()
+        parameters.clear_caches()
+
+    # ------------------------------------------------------------------ report
+    def report(self) -> dict:
+        ecr, ecs = self.client("ecr"), self.client("ecs")
+        repositories = ecr.describe_repositories().get("repositories", [])
+        images = []
+        for repo in repositories:
+            for detail in ecr.describe_images(repositoryName=repo["repositoryName"]).get("imageDetails", []):
+                images.append({"repository": repo["repositoryName"], "digest": detail["imageDigest"],
+                               "tags": sorted(detail.get("imageTags", []))})
+        task_definitions = []
+        for arn in ecs.list_task_definitions().get("taskDefinitionArns", []):
+            definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            task_definitions.append({
+                "family": definition["family"], "revision": definition["revision"],
+                "containers": [{"name": c["name"], "image": c["image"]} for c in definition["containerDefinitions"]],
+            })
+        return {
+            "repositories": [{"name": r["repositoryName"],
+                              "scanOnPush": r.get("imageScanningConfiguration", {}).get("scanOnPush", False),
+                              "encryption": r.get("encryptionConfiguration", {}).get("encryptionType", "AES256")}
+                             for r in repositories],
+            "builds": [{"service": b["service"], "commit": b["commit"], "status": b["status"]}
+                       for b in self.builds.values()],
+            "images": images,
+            "taskDefinitions": task_definitions,
+            "notifications": self.notifications,
+            "webhookResponses": self.webhook_responses,
+            "errors": self.errors,
+        }
+
+
+def cloudwatch_alarm(cloudwatch: Any, props: dict, name: str) -> None:
+    arguments = {k[0].upper() + k[1:]: v for k, v in props.items()}
+    arguments.setdefault("AlarmName", name)
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in arguments:
+            arguments[key] = int(arguments[key])
+    if "Threshold" in arguments:
+        arguments["Threshold"] = float(arguments["Threshold"])
+    cloudwatch.put_metric_alarm(**arguments)
