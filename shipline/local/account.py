@@ -108,6 +108,8 @@ class LocalAccount:
         self._builds_done = 0
         self.stack: Stack | None = None
         self._translated: dict = {}
+        self._session = boto3.session.Session()
+        self._clients: dict[str, Any] = {}
         self.manifest: Manifest = default_manifest()
 
     # ------------------------------------------------------------------ lifecycle
@@ -151,20 +153,22 @@ class LocalAccount:
         self._reset_process_caches()
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(service, endpoint_url=self.endpoint, region_name=REGION)
+        if service not in self._clients:
+            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint, region_name=REGION)
+        return self._clients[service]
 
     # ------------------------------------------------------------------ provisioning
     def provision(self) -> Stack:
         translated = self._translated = translate(self.template)
         parameters = parameter_values(translated, self.parameters)
         resources = translated.get("Resources", {})
-        names = physical_names(STACK_NAME, resources)
         values: dict[str, Any] = {
             **parameters, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME, "AWS::URLSuffix": "amazonaws.com",
-            **references(STACK_NAME, resources, names, self.endpoint),
         }
         resolve = Resolver(values, translated.get("Conditions", {}))
+        names = physical_names(STACK_NAME, resources, resolve)
+        values.update(references(STACK_NAME, resources, names, self.endpoint))
         stack = Stack(STACK_NAME, parameters)
         order = {kind: index for index, kind in enumerate(_CREATION_ORDER)}
         for logical, resource in sorted(resources.items(), key=lambda item: order.get(item[1]["Type"], 99)):
@@ -276,7 +280,6 @@ class LocalAccount:
             rule["EventPattern"] = json.dumps(props["EventPattern"])
         if "ScheduleExpression" in props:
             rule["ScheduleExpression"] = props["ScheduleExpression"]
-            stack.schedule_rules.append(name)
         events.put_rule(**rule)
         targets = []
         by_arn = {f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f.name}": f for f in stack.functions.values()}
@@ -293,7 +296,11 @@ class LocalAccount:
             if "RetryPolicy" in target:
                 entry["RetryPolicy"] = {k: int(v) for k, v in target["RetryPolicy"].items()}
             targets.append(entry)
-        if targets:
+        if "ScheduleExpression" in props:
+            # moto would send every event to a rule without a pattern; the schedule's targets are
+            # kept here and its events delivered to them directly (see put_event).
+            stack.schedule_targets.extend(t["Arn"] for t in targets)
+        elif targets:
             events.put_targets(Rule=name, Targets=targets)
 
     def _subscribe_notifications(self, stack: Stack) -> None:
@@ -329,13 +336,10 @@ class LocalAccount:
     def _deliver_schedule(self, envelope: dict) -> str:
         """A schedule rule's event goes straight to that rule's targets, as EventBridge does."""
         assert self.stack is not None
-        events = self.client("events")
-        for rule in self.stack.schedule_rules:
-            for target in events.list_targets_by_rule(Rule=rule)["Targets"]:
-                queue = target["Arn"].rsplit(":", 1)[-1]
-                body = {**envelope, "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"]}
-                sqs = self.client("sqs")
-                sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"], MessageBody=json.dumps(body))
+        sqs = self.client("sqs")
+        for target in self.stack.schedule_targets:
+            queue = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope))
         return str(envelope.get("id", ""))
 
     def invoke_webhook(self, request: dict) -> dict:
@@ -378,7 +382,10 @@ class LocalAccount:
                     break
                 for message in messages:
                     sqs.delete_message(QueueUrl=function.inbox_url, ReceiptHandle=message["ReceiptHandle"])
-                    self._invoke(function, json.loads(message["Body"]))
+                    event = json.loads(message["Body"])
+                    # moto's EventBridge leaves out the envelope's account; AWS always sends it.
+                    event.setdefault("account", ACCOUNT)
+                    self._invoke(function, event)
                     moved += 1
         return moved
 

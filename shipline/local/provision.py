@@ -61,7 +61,7 @@ class Stack:
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
-    schedule_rules: list[str] = field(default_factory=list)
+    schedule_targets: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
 
@@ -139,16 +139,19 @@ def parameter_values(template: dict, overrides: dict[str, str]) -> dict[str, str
     return values
 
 
-def physical_names(stack: str, resources: dict[str, dict]) -> dict[str, str]:
-    """Deterministic names, as CloudFormation would generate (shorter)."""
+def physical_names(stack: str, resources: dict[str, dict], resolve: Resolver) -> dict[str, str]:
+    """The template's own names where it gives one, else deterministic generated ones."""
     names = {}
     for logical, resource in resources.items():
         short = re.sub(r"[^A-Za-z0-9-]", "", logical)[:40]
         names[logical] = f"{stack}-{short}"
         props = resource.get("Properties", {})
         for key in ("Name", "TableName", "QueueName", "TopicName", "RoleName", "FunctionName"):
-            if isinstance(props.get(key), str):
-                names[logical] = props[key]
+            if key in props:
+                try:
+                    names[logical] = str(resolve(props[key]))
+                except TemplateError:
+                    pass  # a name made of another resource's (a permission's FunctionName): not a name
     return names
 
 

@@ -22,10 +22,17 @@ RETRIES = Config(
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One botocore session per process: each new one reloads the endpoint and model data.
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=RETRIES)  # type: ignore[call-overload]
+    return _session().client(service, config=RETRIES)  # type: ignore[call-overload]
 
 
 def reset() -> None:
-    """Forget every client (tests and the local account switch endpoints)."""
+    """Forget every client and the session (tests and the local account switch endpoints)."""
     client.cache_clear()
+    _session.cache_clear()

@@ -1,0 +1,3 @@
+from workload.langgraph.app import build
+
+build().run_forever()

@@ -1,0 +1,3 @@
+from workload.snowflake_cortex.app import build
+
+build().run_forever()
