@@ -12,9 +12,11 @@ import importlib
 import json
 import logging
 import os
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,18 @@ from pipeline.domain.manifest import Manifest, default_manifest
 from shipline.local import codebuild as local_codebuild
 from shipline.local import codecommit as local_codecommit
 from shipline.local import ecr as local_ecr
-from shipline.local.provision import ACCOUNT, REGION, Function, Resolver, Stack, TemplateError, parameter_values
-from shipline.local.provision import physical_names, references, translate
+from shipline.local.provision import (
+    ACCOUNT,
+    REGION,
+    Function,
+    Resolver,
+    Stack,
+    TemplateError,
+    parameter_values,
+    physical_names,
+    references,
+    translate,
+)
 from shipline.local.template import TEMPLATE, raw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +121,9 @@ class LocalAccount:
         self.stack: Stack | None = None
         self._translated: dict = {}
         self._session = boto3.session.Session()
+        # The functions' own logs (Powertools JSON, EMF metrics) go to a file, not the terminal.
+        self.log_path = Path(tempfile.mkdtemp(prefix="shipline-local-")) / "functions.log"
+        self._log = self.log_path.open("a", encoding="utf-8")
         self._clients: dict[str, Any] = {}
         self.manifest: Manifest = default_manifest()
 
@@ -145,6 +160,7 @@ class LocalAccount:
         self.provision()
 
     def stop(self) -> None:
+        self._log.close()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -154,7 +170,8 @@ class LocalAccount:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, endpoint_url=self.endpoint, region_name=REGION)
+            self._clients[service] = self._session.client(  # type: ignore[call-overload]
+                service, endpoint_url=self.endpoint, region_name=REGION)
         return self._clients[service]
 
     # ------------------------------------------------------------------ provisioning
@@ -342,6 +359,16 @@ class LocalAccount:
             sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope))
         return str(envelope.get("id", ""))
 
+    def listens_for(self, source: str, detail_type: str) -> bool:
+        """Whether any rule of the template names this source and detail-type (an event of that
+        kind which matched nothing was filtered on purpose, not left unhandled)."""
+        for resource in self._translated.get("Resources", {}).values():
+            pattern = resource.get("Properties", {}).get("EventPattern") if resource["Type"] == "AWS::Events::Rule" \
+                else None
+            if pattern and source in pattern.get("source", []) and detail_type in pattern.get("detail-type", []):
+                return True
+        return False
+
     def invoke_webhook(self, request: dict) -> dict:
         """A Lambda Function URL request to the GitHub webhook function."""
         function = self._function_with_url()
@@ -417,7 +444,9 @@ class LocalAccount:
         os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function.name
         self._reset_process_caches(keep_clients=True)
         try:
-            yield
+            with redirect_stdout(self._log), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="No application metrics to publish")
+                yield
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -542,3 +571,28 @@ def cloudwatch_alarm(cloudwatch: Any, props: dict, name: str) -> None:
     if "Threshold" in arguments:
         arguments["Threshold"] = float(arguments["Threshold"])
     cloudwatch.put_metric_alarm(**arguments)
+
+
+def prepare_for(account: LocalAccount, envelope: dict) -> None:
+    """Make the emulated account agree with an injected AWS event before it is put on the bus:
+    a pushed image exists in ECR; a scanned digest reports the event's counts."""
+    detail = envelope.get("detail", {})
+    ecr = account.client("ecr")
+    repository = str(detail.get("repository-name", ""))
+    repository = repository.split(":repository/", 1)[-1]
+    digest = detail.get("image-digest")
+    if not repository or not digest:
+        return
+    if envelope.get("detail-type") == "ECR Image Action" and detail.get("action-type") == "PUSH":
+        try:
+            ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})
+        except ecr.exceptions.RepositoryAlreadyExistsException:
+            pass
+        manifest = local_ecr.image_manifest(digest)
+        try:
+            ecr.put_image(repositoryName=repository, imageManifest=manifest, imageDigest=digest,
+                          imageTag=detail.get("image-tag") or "untagged")
+        except ecr.exceptions.ImageAlreadyExistsException:
+            pass
+    elif envelope.get("detail-type") in ("ECR Image Scan", "Inspector2 Scan"):
+        local_ecr.report(repository, digest, detail.get("finding-severity-counts", {}))

@@ -77,16 +77,16 @@ def run_build(build: dict[str, Any], *, repo_root: Path, account: str, region: s
     inputs = [*(spec.paths if spec else ()), *manifest.project.shared_paths]
     content_listing = _git(repo_root, "ls-tree", "-r", commit, "--", *inputs) if inputs else ""
     content = hashlib.sha256(f"{service}\n{context}\n{listing}\n{content_listing}".encode()).hexdigest()
-    manifest = local_ecr.image_manifest(f"sha256:{hashlib.sha256(('config' + content).encode()).hexdigest()}",
-                                        (f"sha256:{hashlib.sha256(('layer' + content).encode()).hexdigest()}",))
-    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    image = local_ecr.image_manifest(f"sha256:{hashlib.sha256(('config' + content).encode()).hexdigest()}",
+                                     (f"sha256:{hashlib.sha256(('layer' + content).encode()).hexdigest()}",))
+    digest = "sha256:" + hashlib.sha256(image.encode()).hexdigest()
     for tag in tags:
         try:
-            ecr_client.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag, imageDigest=digest)
+            ecr_client.put_image(repositoryName=repository, imageManifest=image, imageTag=tag, imageDigest=digest)
         except ecr_client.exceptions.ImageAlreadyExistsException:
             pass  # the same content, already pushed under this tag
-    counts = findings.get(service, {})
-    local_ecr.report(repository, digest, counts)
+    local_ecr.report(repository, digest, findings.get(service, {}))
+    counts = local_ecr.FINDINGS[(repository, digest)]
     events = [state("SUCCEEDED", "COMPLETED")]
     events += [_event("ECR Image Action", "aws.ecr", account, region, [], {
         "result": "SUCCESS", "repository-name": repository, "image-digest": digest, "action-type": "PUSH",
@@ -94,7 +94,7 @@ def run_build(build: dict[str, Any], *, repo_root: Path, account: str, region: s
     events.append(_event("ECR Image Scan", "aws.ecr", account, region,
                          [f"arn:aws:ecr:{region}:{account}:repository/{repository}"], {
                              "scan-status": "COMPLETE", "repository-name": repository, "image-digest": digest,
-                             "image-tags": list(tags), "finding-severity-counts": local_ecr.FINDINGS[(repository, digest)],
+                             "image-tags": list(tags), "finding-severity-counts": counts,
                          }))
     return BuildResult(build_id, service, commit, "SUCCEEDED", "COMPLETED", digest, tags, events=events)
 

@@ -161,7 +161,8 @@ def references(stack: str, resources: dict[str, dict], names: dict[str, str], en
     arn = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{rest}}"
     for logical, resource in resources.items():
         name, kind = names[logical], resource["Type"]
-        ref, attrs = name, {}
+        ref: Any = name
+        attrs: dict[str, Any] = {}
         if kind == "AWS::SQS::Queue":
             ref = f"{endpoint}/{ACCOUNT}/{name}"
             attrs = {"Arn": arn.format(service="sqs", rest=name), "QueueName": name, "QueueUrl": ref}

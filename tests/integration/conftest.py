@@ -115,8 +115,8 @@ def stack(aws, calls: Calls) -> Stack:
     return Stack(refs=refs, resolve=Resolver(refs), notifications_queue=inbox)
 
 
-BEFORE = "6113728f27ae82c7b1a177c8d03f9e96e0adf246"
-AFTER = "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c"
+BEFORE = "bd21c0fabadb82d5cd4dac09dd7408119895e81d"
+AFTER = "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
 
 
 @pytest.fixture

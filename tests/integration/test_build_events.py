@@ -16,8 +16,8 @@ def builds(stack, calls, monkeypatch, lambda_context):
 def test_failed_build_names_service_commit_phase_and_log_link(builds, stack):
     assert builds(load_event("codebuild-build-failed"))["outcome"] == "notified"
     (note,) = stack.notifications()
-    assert note["subject"] == "[shipline] langgraph build FAILED at 59d4fba (BUILD)"
-    assert "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c" in note["message"]
+    assert note["subject"] == "[shipline] langgraph build FAILED at 3b6258b (BUILD)"
+    assert "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2" in note["message"]
     assert "logEvent:group=/aws/codebuild/multi-agent-orchestrator-dev-images" in note["message"]
 
 

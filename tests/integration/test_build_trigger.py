@@ -38,7 +38,7 @@ def test_codecommit_push_touching_langgraph_starts_exactly_one_build(trigger, ca
         "DOCKERFILE": "docker/langgraph/Dockerfile",
         "BUILD_CONTEXT": ".",
         "REPOSITORY_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/multi-agent-orchestrator-dev-langgraph",
-        "IMAGE_TAGS": "59d4fba latest",
+        "IMAGE_TAGS": "3b6258b latest",
         "TRIGGER": "codecommit",
     }
 

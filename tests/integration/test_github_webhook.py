@@ -31,7 +31,7 @@ def test_signed_push_is_accepted_and_requests_a_langgraph_build(webhook, calls):
     assert detail == {
         "project": "multi-agent-orchestrator",
         "environment": "dev",
-        "commit": "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c",
+        "commit": "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2",
         "services": ["langgraph"],
         "trigger": "github",
         "requestedBy": "example-org/multi-agent-orchestrator",

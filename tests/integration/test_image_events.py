@@ -68,18 +68,18 @@ def revisions() -> list[dict]:
 
 
 def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images):
-    push_image("59d4fba")
+    push_image("3b6258b")
     push_image("latest")
     images(load_event("ecr-image-push"))
     images(load_event("ecr-image-push-latest"))
     (revision,) = revisions()
     container = revision["containerDefinitions"][0]
     assert container["image"] == f"{URI}@{SAMPLE_DIGEST}"
-    assert container["dockerLabels"]["org.opencontainers.image.revision.short"] == "59d4fba"
+    assert container["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"
 
 
 def test_first_revision_is_rendered_from_the_manifest(images, stack):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-push"))
     (revision,) = revisions()
     container = revision["containerDefinitions"][0]
@@ -96,7 +96,7 @@ def test_first_revision_is_rendered_from_the_manifest(images, stack):
 
 
 def test_later_revision_keeps_edits_and_changes_only_our_container(images):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-push"))
     (first,) = revisions()
     edited = {k: v for k, v in first.items() if k in ("family", "networkMode", "requiresCompatibilities", "cpu",
@@ -118,9 +118,9 @@ def test_later_revision_keeps_edits_and_changes_only_our_container(images):
 
 
 def test_digest_already_in_the_latest_revision_gives_none(images):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-push"))
-    event = push_event("59d4fba")
+    event = push_event("3b6258b")
     event["id"] = "a-different-delivery-of-the-same-image"
     assert images(event)["outcome"] in {"registered", "already current"}
     assert len(revisions()) == 1
@@ -155,14 +155,14 @@ def test_family_without_a_container_for_the_repository_is_rejected(images):
     boto3.client("ecs").register_task_definition(
         family=FAMILY, containerDefinitions=[{"name": "other", "image": "public.ecr.aws/nginx/nginx:1.27"}],
         requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="512", memory="1024")
-    push_image("59d4fba")
+    push_image("3b6258b")
     result = images(load_event("ecr-image-push"))
     assert result["outcome"] == "rejected" and "has no container from" in result["reason"]
     assert len(revisions()) == 1
 
 
 def test_scan_gate_holds_an_image_with_a_critical_finding(images, stack):
-    push_image("59d4fba")
+    push_image("3b6258b")
     local_ecr.report(REPO, SAMPLE_DIGEST, {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 3})
     images(load_event("ecr-image-push"), gate="scan")
     images(load_event("ecr-image-scan"), gate="scan")
@@ -174,14 +174,14 @@ def test_scan_gate_holds_an_image_with_a_critical_finding(images, stack):
 
 
 def test_scan_gate_registers_after_a_clean_scan(images):
-    push_image("59d4fba")
+    push_image("3b6258b")
     assert images(load_event("ecr-image-push"), gate="scan")["outcome"] == "wait"
     images(load_event("ecr-image-scan-clean"), gate="scan")
     assert len(revisions()) == 1
 
 
 def test_scan_before_push_registers_once(images):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-scan-clean"), gate="scan")
     images(load_event("ecr-image-push"), gate="scan")
     images(load_event("ecr-image-push-latest"), gate="scan")
@@ -198,22 +198,22 @@ def test_swapped_pushes_leave_the_newer_image_registered(images):
 
 
 def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, stack):
-    push_image("59d4fba")
+    push_image("3b6258b")
     result = images(load_event("inspector2-scan"))
     assert result["service"] == "langgraph" and result["worst"] == "HIGH"
     (note,) = stack.notifications()
-    assert note["subject"].startswith("[shipline] langgraph:59d4fba scanned: HIGH")
+    assert note["subject"].startswith("[shipline] langgraph:3b6258b scanned: HIGH")
 
 
 def test_basic_scan_counts_leave_out_empty_severities(images, stack):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-scan-clean"))
     (note,) = stack.notifications()
     assert "scanned: no findings" in note["subject"] and "Findings:     no findings" in note["message"]
 
 
 def test_replayed_scan_event_sends_one_message(images, stack):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-scan"))
     images(load_event("ecr-image-scan"))
     assert len(stack.notifications()) == 1
@@ -223,11 +223,11 @@ def test_critical_inspector_finding_is_notified_once(images, stack):
     images(load_event("inspector2-finding"))
     images(load_event("inspector2-finding"))
     (note,) = stack.notifications()
-    assert "CVE-2026-0001" in note["message"] and "fixed in 3.0.2-0ubuntu1.18" in note["message"]
+    assert "CVE-2026-0001" in note["message"] and "fixed in 3.0.15-1~deb12u2" in note["message"]
 
 
 def test_replayed_push_has_no_second_effect(images, calls):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-push"))
     images(load_event("ecr-image-push"))
     assert len(calls.of("ecs", "RegisterTaskDefinition")) == 1
@@ -241,7 +241,7 @@ def test_event_missing_a_field_is_rejected(images):
 
 
 def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images, calls):
-    push_image("59d4fba")
+    push_image("3b6258b")
     images(load_event("ecr-image-scan"))
     (publish,) = calls.of("sns", "Publish")
     message = json.loads(publish["Message"])

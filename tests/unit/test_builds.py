@@ -5,7 +5,7 @@ from pipeline.domain.manifest import UnknownServiceError, load_manifest
 from pipeline.domain.naming import InvalidCommitError, Target, short_sha
 from tests.support.paths import MANIFEST
 
-COMMIT = "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c"
+COMMIT = "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
 TARGET = Target("multi-agent-orchestrator", "dev", "123456789012", "us-east-1")
 
 
@@ -22,13 +22,13 @@ def test_push_of_langgraph_dockerfile_plans_one_build(manifest):
 
 def test_build_is_tagged_with_short_sha_and_latest(manifest):
     (plan,) = plan_builds(manifest, TARGET, source_version=COMMIT, trigger="codecommit", services=["langgraph"])
-    assert plan.tags == ("59d4fba", "latest")
+    assert plan.tags == ("3b6258b", "latest")
     assert plan.environment_overrides() == {
         "SERVICE": "langgraph",
         "DOCKERFILE": "docker/langgraph/Dockerfile",
         "BUILD_CONTEXT": ".",
         "REPOSITORY_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/multi-agent-orchestrator-dev-langgraph",
-        "IMAGE_TAGS": "59d4fba latest",
+        "IMAGE_TAGS": "3b6258b latest",
         "TRIGGER": "codecommit",
     }
 

@@ -52,7 +52,7 @@ def test_push_touching_langgraph_is_accepted_for_langgraph(manifest):
     decision = _decide(manifest, _push())
     assert decision.status == 202
     assert decision.request.services == ("langgraph",)
-    assert decision.request.commit == "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c"
+    assert decision.request.commit == "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
     assert decision.request.trigger == "github"
 
 
@@ -97,7 +97,7 @@ def test_truncated_commit_list_rebuilds_everything(manifest):
 
 
 def test_commit_without_file_lists_rebuilds_everything(manifest):
-    commit = {"id": "59d4fba3e7bb2dfa7ea3f02cd08e4ea7a6437b3c", "message": "x"}
+    commit = {"id": "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2", "message": "x"}
     decision = _decide(manifest, _push(commits=[commit]))
     assert decision.status == 202 and decision.request.services is None
 

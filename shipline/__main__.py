@@ -1,0 +1,5 @@
+import sys
+
+from shipline.cli import main
+
+sys.exit(main())

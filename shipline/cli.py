@@ -1,0 +1,358 @@
+"""shipline: the operator CLI. `shipline --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.adapters.errors import AwsCallError
+from pipeline.domain.manifest import (
+    DEFAULT_MANIFEST_PATH,
+    ENVIRONMENTS,
+    ManifestError,
+    UnknownServiceError,
+    load_manifest,
+)
+from pipeline.domain.naming import InvalidCommitError
+from pipeline.settings import ConfigurationError
+from shipline import output
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class CommandError(RuntimeError):
+    """A command that cannot go on; its message says what to change."""
+
+
+# Exceptions whose message is the whole story for the user: one line, exit code 2.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    CommandError, ManifestError, UnknownServiceError, InvalidCommitError, ConfigurationError, AwsCallError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from shipline.local.inputs import InputError
+    from shipline.local.provision import TemplateError
+
+    try:
+        return int(args.run(args) or 0)
+    except USER_ERRORS + (InputError, TemplateError) as exc:
+        print(f"shipline: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shipline", description="Git push to scanned ECR images and ECS task-definition revisions.")
+    parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST_PATH, help="services manifest")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def environment(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--environment", "-e", choices=ENVIRONMENTS, default="dev")
+
+    def endpoint(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--endpoint-url", help="use this AWS emulator (for example LocalStack) instead of moto")
+
+    def findings(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--findings", action="append", default=[], metavar="SERVICE=SEVERITY:N[,SEVERITY:N]",
+                       help="scan findings the emulated ECR reports for a service, e.g. langgraph=CRITICAL:1,HIGH:2")
+
+    demo = sub.add_parser("demo", help="the whole chain on a fresh local account, for this checkout's latest commit")
+    environment(demo)
+    endpoint(demo)
+    findings(demo)
+    demo.add_argument("--from", dest="from_rev", help="push from this revision (default: a new branch, all services)")
+    demo.add_argument("--to", dest="to_rev", default="HEAD", help="push to this revision (default HEAD)")
+    demo.add_argument("--json", action="store_true", help="print the report as JSON instead of tables")
+    demo.set_defaults(run=run_demo)
+
+    local = sub.add_parser("local", help="the local account: an emulated AWS with the stack in it")
+    local_sub = local.add_subparsers(metavar="ACTION")
+    run = local_sub.add_parser("run", help="inject events into a fresh local account and report what happened")
+    run.add_argument("--events", nargs="+", type=Path, required=True, metavar="FILE")
+    environment(run)
+    endpoint(run)
+    findings(run)
+    run.add_argument("--webhook-secret", default=None, help="GitHub webhook secret (default: the documented one)")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.set_defaults(run=run_local)
+    serve = local_sub.add_parser("serve", help="keep a local account up and print its endpoint")
+    environment(serve)
+    findings(serve)
+    serve.set_defaults(run=run_serve)
+
+    status = sub.add_parser("status", help="per service: latest revision, image, scan verdict and build")
+    environment(status)
+    endpoint(status)
+    status.add_argument("--table", help="ledger table (default: the LedgerTableName output of the stack)")
+    status.add_argument("--stack", help="stack name (default: shipline-<environment>, as in samconfig.toml)")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(run=run_status)
+
+    trigger = sub.add_parser("trigger", help='put a "Build Requested" event on the bus')
+    environment(trigger)
+    endpoint(trigger)
+    trigger.add_argument("--service", "-s", action="append", default=[],
+                         help="service to build (repeatable; default all)")
+    trigger.add_argument("--ref", "-r", default="HEAD", help="commit or branch (default HEAD, resolved with git)")
+    trigger.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
+    trigger.set_defaults(run=run_trigger)
+
+    plan = sub.add_parser("plan", help="which services a change rebuilds")
+    plan.add_argument("paths", nargs="*", help="changed paths (or use --from/--to)")
+    plan.add_argument("--from", dest="from_rev")
+    plan.add_argument("--to", dest="to_rev", default="HEAD")
+    plan.set_defaults(run=run_plan)
+
+    manifest = sub.add_parser("manifest", help="validate the services manifest and show it")
+    manifest.add_argument("--json", action="store_true")
+    manifest.set_defaults(run=run_manifest)
+    return parser
+
+
+# ---------------------------------------------------------------------------- commands
+def run_manifest(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest)
+    if args.json:
+        print(manifest.model_dump_json(indent=2))
+        return 0
+    rows = [[name, s.port, f"{s.cpu}/{s.memory}", s.dockerfile, "yes" if s.optional else "", " ".join(s.paths)]
+            for name, s in manifest.services.items()]
+    print(f"{args.manifest}: valid; project {manifest.project.name}, branch {manifest.project.branch}")
+    print(output.table(["service", "port", "cpu/mem", "dockerfile", "optional", "rebuilds on"], rows))
+    return 0
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from pipeline.domain.changes import services_for_paths
+
+    manifest = load_manifest(args.manifest)
+    paths = list(args.paths)
+    if args.from_rev:
+        paths += _git("diff", "--name-only", args.from_rev, args.to_rev).splitlines()
+    elif not paths:
+        raise CommandError("give changed paths, or --from REV [--to REV]")
+    services = services_for_paths(manifest, paths)
+    print("\n".join(services) if services else "(nothing to rebuild)")
+    return 0
+
+
+def run_trigger(args: argparse.Namespace) -> int:
+    from pipeline.adapters.eventbridge import put_event
+    from pipeline.domain.requests import BUILD_REQUESTED, SOURCE, BuildRequest
+
+    manifest = load_manifest(args.manifest)
+    services = tuple(manifest.service(name).name for name in args.service) or None
+    commit = _git("rev-parse", "--verify", "--quiet", f"{args.ref}^{{commit}}", check=False)
+    source = {"commit": commit} if commit else {"branch": args.ref}
+    request = BuildRequest(project=manifest.project.name, environment=args.environment, services=services,
+                           trigger="request", requestedBy=f"shipline trigger ({os.environ.get('USER', 'cli')})",
+                           **source)
+    if args.dry_run:
+        print(json.dumps({"source": SOURCE, "detail-type": BUILD_REQUESTED, "detail": request.detail()}, indent=2))
+        return 0
+    _use_endpoint(args.endpoint_url)
+    event_id = put_event(SOURCE, BUILD_REQUESTED, request.detail())
+    which = ", ".join(services) if services else "all services"
+    print(f"Build Requested for {which} at {commit[:7] if commit else args.ref} (event {event_id})")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from pipeline.adapters import ledger
+    from pipeline.adapters.clients import client
+    from pipeline.domain.status import summarize
+
+    _use_endpoint(args.endpoint_url)
+    manifest = load_manifest(args.manifest)
+    table = args.table or _stack_output(client("cloudformation"), args.stack or f"shipline-{args.environment}",
+                                        "LedgerTableName")
+    prefix = f"{manifest.project.name}#{args.environment}#"
+    statuses = [summarize(name, ledger.history(table, prefix + name)) for name in manifest.names]
+    print_status(statuses, as_json=args.json)
+    return 0
+
+
+def print_status(statuses: list, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([s.as_dict() for s in statuses], indent=2))
+        return
+    rows = [[s.service, s.revision or "-", s.tag or "-", (s.digest or "-")[:19], s.scan or "-",
+             f"{s.build or '-'} {s.build_commit or ''}".strip(), _when(s.registered_at or s.scanned_at or s.built_at)]
+            for s in statuses]
+    print(output.table(["service", "revision", "tag", "digest", "scan", "last build", "when"], rows))
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from shipline.local.account import LocalAccount
+    from shipline.local.inputs import parse_findings
+
+    manifest = load_manifest(args.manifest)
+    to_commit = _git("rev-parse", "--verify", f"{args.to_rev}^{{commit}}")
+    from_commit = _git("rev-parse", "--verify", f"{args.from_rev}^{{commit}}") if args.from_rev else None
+    found = parse_findings(args.findings, manifest.names)
+    progress = None if args.json else _progress_printer()
+    started = time.monotonic()
+    with LocalAccount(environment=args.environment, endpoint_url=args.endpoint_url, findings=found,
+                      on_progress=progress) as account:
+        assert account.stack is not None
+        repository = account.stack.parameters["CodeCommitRepositoryName"]
+        branch = account.stack.parameters["TrackedBranch"]
+        detail: dict[str, Any] = {
+            "event": "referenceUpdated" if from_commit else "referenceCreated", "repositoryName": repository,
+            "referenceType": "branch", "referenceName": branch, "referenceFullName": f"refs/heads/{branch}",
+            "commitId": to_commit, "callerUserArn": "arn:aws:iam::123456789012:user/shipline-demo",
+        }
+        if from_commit:
+            detail["oldCommitId"] = from_commit
+        if progress:
+            what = (f"{from_commit[:7]}..{to_commit[:7]}" if from_commit
+                    else f"{to_commit[:7]} (new branch: every service)")
+            print(f"shipline demo: a CodeCommit push of {branch} at {what}, environment {args.environment}\n")
+        account.put_event({"source": "aws.codecommit", "detail-type": "CodeCommit Repository State Change",
+                           "resources": [f"arn:aws:codecommit:us-east-1:123456789012:{repository}"], "detail": detail})
+        account.run()
+        report = account.report()
+        statuses = _local_status(account, manifest)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print()
+        print(output.summary(report))
+        print("\nshipline status (from the ledger):")
+        print_status(statuses, as_json=False)
+        print(f"\nDone in {time.monotonic() - started:.1f}s: {len(report['repositories'])} repositories, "
+              f"{len(report['builds'])} builds, {len(report['images'])} images, "
+              f"{len(report['taskDefinitions'])} revisions, {len(report['notifications'])} notifications, "
+              f"{len(report['errors'])} errors.")
+    return 1 if report["errors"] else 0
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from shipline.local.account import DEFAULT_WEBHOOK_SECRET, LocalAccount, prepare_for
+    from shipline.local.inputs import InputError, parse_findings, read_input
+
+    manifest = load_manifest(args.manifest)
+    found = parse_findings(args.findings, manifest.names)
+    problems: list[str] = []
+    ignored: list[str] = []
+    inputs = []
+    for path in args.events:
+        try:
+            inputs.append(read_input(path))
+        except InputError as exc:
+            problems.append(str(exc))
+    progress = None if args.json else _progress_printer()
+    with LocalAccount(environment=args.environment, endpoint_url=args.endpoint_url, findings=found,
+                      webhook_secret=args.webhook_secret or DEFAULT_WEBHOOK_SECRET, on_progress=progress) as account:
+        for item in inputs:
+            if item.kind == "function-url":
+                account.invoke_webhook(item.body)
+            else:
+                prepare_for(account, item.body)
+                account.put_event(item.body)
+            if not account.run() and item.kind == "eventbridge":
+                source, detail_type = item.body["source"], item.body["detail-type"]
+                if account.listens_for(source, detail_type):
+                    ignored.append(f"{item.path}: filtered out by the event patterns in template.yaml")
+                else:
+                    problems.append(f"{item.path}: nothing handles detail-type {detail_type!r} from {source!r} "
+                                    "(no rule in template.yaml names it)")
+        report = account.report()
+    report["errors"] = problems + report["errors"]
+    report["ignored"] = ignored
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(output.summary(report))
+    for problem in problems:
+        print(f"shipline: error: {problem}", file=sys.stderr)
+    return 1 if report["errors"] else 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from shipline.local.account import LocalAccount
+    from shipline.local.inputs import parse_findings
+
+    found = parse_findings(args.findings, load_manifest(args.manifest).names)
+    with LocalAccount(environment=args.environment, findings=found, on_progress=_progress_printer()) as account:
+        print(f"\nLocal account up at {account.endpoint} (account 123456789012, region us-east-1).")
+        print(f"  export AWS_ENDPOINT_URL={account.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+              "AWS_DEFAULT_REGION=us-east-1")
+        print("  aws ecr describe-repositories    shipline trigger --endpoint-url ... --service langgraph")
+        print("Events put on the bus are delivered to the functions as they arrive. Ctrl-C stops it.")
+        try:
+            while True:
+                account.run()
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nstopped")
+    return 0
+
+
+# ---------------------------------------------------------------------------- helpers
+def _local_status(account: Any, manifest: Any) -> list:
+    from pipeline.adapters import ledger
+    from pipeline.domain.status import summarize
+
+    table = account.stack.refs.get("LedgerTable")
+    prefix = f"{manifest.project.name}#{account.environment}#"
+    return [summarize(name, ledger.history(table, prefix + name, dynamodb=account.client("dynamodb")))
+            for name in manifest.names]
+
+
+def _progress_printer() -> Callable[[float, str, str], None]:
+    def show(at: float, actor: str, text: str) -> None:
+        print(f"  {at:5.2f}s  {actor:<22} {text}", flush=True)
+
+    return show
+
+
+def _use_endpoint(endpoint: str | None) -> None:
+    if endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        from pipeline.adapters import clients
+
+        clients.reset()
+
+
+def _stack_output(cloudformation: Any, stack: str, key: str) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    except (ClientError, BotoCoreError) as exc:
+        raise CommandError(f"cannot read stack {stack} ({exc}); pass --table or --stack") from None
+    for item in outputs:
+        if item["OutputKey"] == key:
+            return str(item["OutputValue"])
+    raise CommandError(f"stack {stack} has no output {key}; pass --table")
+
+
+def _git(*args: str, check: bool = True) -> str:
+    result = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False)
+    if result.returncode and check:
+        raise CommandError(f"git {' '.join(args)}: {result.stderr.strip() or 'failed'}")
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def _when(stamp: str | None) -> str:
+    return (stamp or "-").replace("T", " ")[:19]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
