@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import time
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -149,6 +150,8 @@ class LocalAccount:
             self._server.start()
             # moto's CloudFormation reads TemplateURLs only from "localhost"; use it throughout.
             self.endpoint = f"http://localhost:{self._server.get_host_and_port()[1]}"
+            # moto keeps its state per process, not per server: start from an empty account.
+            urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))
         os.environ.update({
             "AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION, "POWERTOOLS_TRACE_DISABLED": "true",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ def translate(template: dict | None = None) -> dict:
     document = copy.deepcopy(template if template is not None else raw(TEMPLATE))
     document.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = "s3://shipline-local/functions.zip"
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
     try:
         return transform(document, {}, _NoManagedPolicies())
     except Exception as exc:  # the translator raises several unrelated types

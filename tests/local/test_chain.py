@@ -1,0 +1,132 @@
+"""The whole chain on the local account, one trigger at a time: push, builds, images,
+revisions, notifications."""
+
+import copy
+
+from shipline.local.account import prepare_for
+from shipline.local.template import raw
+from tests.local.conftest import push_event
+from tests.support.events import load_event
+
+AFTER = load_event("codecommit-push")["detail"]["commitId"]
+SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
+
+
+def families(report) -> list[str]:
+    return sorted(t["family"].removeprefix("multi-agent-orchestrator-dev-") for t in report["taskDefinitions"])
+
+
+def test_codecommit_push_of_a_new_branch_registers_every_service(local_account):
+    account = local_account()
+    account.put_event(push_event(account, AFTER))
+    account.run()
+    report = account.report()
+    assert report["errors"] == []
+    assert sorted(r["name"] for r in report["repositories"]) == sorted(
+        f"multi-agent-orchestrator-dev-{s}" for s in SERVICES)
+    assert all(r["scanOnPush"] and r["encryption"] == "AES256" for r in report["repositories"])
+    assert sorted(b["service"] for b in report["builds"]) == sorted(SERVICES)
+    assert {b["status"] for b in report["builds"]} == {"SUCCEEDED"}
+    assert all(sorted(i["tags"]) == sorted([AFTER[:7], "latest"]) for i in report["images"])
+    assert families(report) == sorted(SERVICES)
+    image = report["taskDefinitions"][0]["containers"][0]["image"]
+    assert "@sha256:" in image
+    assert len(report["notifications"]) == 4
+
+
+def test_github_webhook_push_builds_and_registers_langgraph_only(local_account):
+    account = local_account()
+    response = account.invoke_webhook(load_event("github-push"))
+    account.run()
+    report = account.report()
+    assert response["statusCode"] == 202
+    assert [b["service"] for b in report["builds"]] == ["langgraph"]
+    assert families(report) == ["langgraph"]
+
+
+def test_schedule_rebuilds_every_service(local_account):
+    account = local_account()
+    account.put_event(load_event("schedule-nightly"))
+    account.run()
+    assert sorted(b["service"] for b in account.report()["builds"]) == sorted(SERVICES)
+
+
+def test_build_requested_builds_the_named_service(local_account):
+    account = local_account()
+    account.put_event(load_event("build-requested"))
+    account.run()
+    report = account.report()
+    assert [b["service"] for b in report["builds"]] == ["langgraph"] and families(report) == ["langgraph"]
+
+
+def test_staging_gate_holds_a_critical_image_and_says_why(local_account):
+    account = local_account(environment="staging", findings={"langgraph": {"CRITICAL": 1}})
+    account.put_event(push_event(account, AFTER))
+    account.run()
+    report = account.report()
+    assert "langgraph" not in families(report)
+    assert len(families(report)) == 3
+    (held,) = [n for n in report["notifications"] if "langgraph" in n["subject"]]
+    assert "CRITICAL" in held["subject"] and "held back" in held["message"]
+
+
+def test_a_push_that_changes_nothing_builds_nothing(local_account):
+    account = local_account()
+    account.put_event(push_event(account, AFTER, old=AFTER))
+    account.run()
+    assert account.report()["builds"] == []
+
+
+def test_replaying_the_push_changes_nothing_more(local_account):
+    account = local_account()
+    event = push_event(account, AFTER)
+    account.put_event(event)
+    account.run()
+    first = account.report()
+    account.put_event(event)
+    account.run()
+    again = account.report()
+    assert len(again["builds"]) == len(first["builds"]) == 4
+    assert again["taskDefinitions"] == first["taskDefinitions"]
+
+
+def test_a_broken_event_pattern_in_the_template_breaks_the_chain(local_account):
+    template = copy.deepcopy(raw())
+    pattern = template["Resources"]["ImageEventsFunction"]["Properties"]["Events"]["ImagePushed"]["Properties"]
+    pattern["Pattern"]["detail"]["action-type"] = ["PUSHED"]  # a typo AWS would accept, too
+    account = local_account(template=template)
+    account.put_event(push_event(account, AFTER))
+    account.run()
+    report = account.report()
+    assert len(report["images"]) == 4
+    assert report["taskDefinitions"] == []
+
+
+def test_injected_push_makes_the_image_exist_first(local_account):
+    account = local_account()
+    event = load_event("ecr-image-push")
+    prepare_for(account, event)
+    account.put_event(event)
+    account.run()
+    report = account.report()
+    assert [i["digest"] for i in report["images"]] == [event["detail"]["image-digest"]]
+    assert families(report) == ["langgraph"]
+
+
+def test_function_failure_after_retries_lands_in_the_dead_letter_queue(local_account, monkeypatch):
+    from pipeline.flows import builds
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("injected failure")
+
+    account = local_account()
+    monkeypatch.setattr(builds, "ensure_repositories", broken)
+    account.put_event(load_event("build-requested"))
+    account.run()
+    (error,) = account.report()["errors"]
+    assert "RuntimeError: injected failure" in error
+    sqs = account.client("sqs")
+    url = account.stack.refs["DeadLetterQueue"]
+    messages = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]).get("Messages", [])
+    assert len(messages) == 1
+    assert "injected failure" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]

@@ -1,0 +1,134 @@
+"""The shipline CLI: `local run` on every sample event, `status`, and bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shipline.cli import main
+from tests.support.paths import EVENTS, ROOT
+
+SHORT = json.loads((EVENTS / "codecommit-push.json").read_text())["detail"]["commitId"][:7]
+ALL = 4
+
+# What each sample event leads to on a fresh local account (environment dev, gate none):
+# counts of builds, task-definition revisions and notifications; webhook status; extra checks.
+EXPECTED = {
+    "build-requested": dict(builds=1, revisions=1, notifications=1),
+    "codebuild-build-failed": dict(builds=0, revisions=0, notifications=1, subject="langgraph build FAILED"),
+    "codebuild-build-succeeded": dict(builds=0, revisions=0, notifications=0),
+    "codecommit-branch-created": dict(builds=ALL, revisions=ALL, notifications=ALL),
+    "codecommit-push": dict(builds=ALL, revisions=ALL, notifications=ALL),
+    "ecr-image-push": dict(builds=0, revisions=1, notifications=0),
+    "ecr-image-push-latest": dict(builds=0, revisions=1, notifications=0),
+    "ecr-image-push-buildcache": dict(builds=0, revisions=0, notifications=0, ignored=1),
+    "ecr-image-scan": dict(builds=0, revisions=0, notifications=1, subject="scanned: CRITICAL"),
+    "ecr-image-scan-clean": dict(builds=0, revisions=0, notifications=1, subject="scanned: no findings"),
+    "github-ping": dict(builds=0, revisions=0, notifications=0, webhook=200),
+    "github-push": dict(builds=1, revisions=1, notifications=1, webhook=202),
+    "github-push-bad-signature": dict(builds=0, revisions=0, notifications=0, webhook=401),
+    "inspector2-finding": dict(builds=0, revisions=0, notifications=1, subject="scanned: CRITICAL"),
+    "inspector2-scan": dict(builds=0, revisions=0, notifications=1, subject="langgraph:" + SHORT + " scanned: HIGH"),
+    "schedule-nightly": dict(builds=ALL, revisions=ALL, notifications=ALL),
+}
+
+
+def test_every_sample_event_has_an_expectation():
+    assert {p.stem for p in EVENTS.glob("*.json")} == set(EXPECTED)
+
+
+def _run(capsys, *args: str) -> tuple[int, dict, str]:
+    code = main(["local", "run", *args, "--json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out), captured.err
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_local_run_gives_the_expected_report_for_each_sample_event(name, capsys):
+    expected = EXPECTED[name]
+    code, report, _ = _run(capsys, "--events", str(EVENTS / f"{name}.json"))
+    assert code == 0 and report["errors"] == []
+    assert len(report["builds"]) == expected["builds"]
+    assert len(report["taskDefinitions"]) == expected["revisions"]
+    assert len(report["notifications"]) == expected["notifications"]
+    if "webhook" in expected:
+        assert [r["statusCode"] for r in report["webhookResponses"]] == [expected["webhook"]]
+    if "subject" in expected:
+        assert expected["subject"] in report["notifications"][0]["subject"]
+    assert len(report["ignored"]) == expected.get("ignored", 0)
+    assert set(report) >= {"repositories", "builds", "images", "taskDefinitions", "notifications",
+                           "webhookResponses", "errors"}
+
+
+def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Path):
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{not json")
+    neither = tmp_path / "neither.json"
+    neither.write_text('{"hello": "world"}')
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text('{"source": "example.app", "detail-type": "Nobody Listens", "detail": {}}')
+    code, report, err = _run(capsys, "--events", str(bad_json), str(neither), str(unknown),
+                             str(EVENTS / "github-ping.json"))
+    assert code == 1
+    assert report["webhookResponses"] == [{"statusCode": 200, "body": '{"message": "ignored: ping"}'}]
+    assert any("bad.json: invalid JSON" in e for e in report["errors"])
+    assert any("neither.json: neither an EventBridge envelope" in e for e in report["errors"])
+    assert any("nothing handles detail-type 'Nobody Listens'" in e for e in report["errors"])
+    assert err.count("shipline: error:") == 3
+
+
+def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
+    code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
+                           "--findings", "langgraph=CRITICAL:2")
+    assert report["taskDefinitions"] == []
+    (note,) = report["notifications"]
+    assert "CRITICAL 2" in note["message"]
+
+
+def test_bad_findings_option_is_one_clear_error(capsys):
+    code = main(["local", "run", "--events", str(EVENTS / "github-ping.json"), "--findings", "billing=CRITICAL:1"])
+    assert code == 2
+    assert "unknown service 'billing'" in capsys.readouterr().err
+
+
+def test_status_shows_the_chain_for_each_service(local_account, capsys):
+    from tests.local.conftest import push_event
+
+    account = local_account()
+    commit = json.loads((EVENTS / "codecommit-push.json").read_text())["detail"]["commitId"]
+    account.put_event(push_event(account, commit))
+    account.run()
+    code = main(["status", "--endpoint-url", account.endpoint, "--table", account.stack.refs["LedgerTable"],
+                 "--json"])
+    statuses = {s["service"]: s for s in json.loads(capsys.readouterr().out)}
+    assert code == 0
+    langgraph = statuses["langgraph"]
+    assert langgraph["revision"] == 1 and langgraph["tag"] == commit[:7]
+    assert langgraph["digest"].startswith("sha256:")
+    assert langgraph["scan"] == "passed: no findings" and langgraph["build"] == "SUCCEEDED"
+    assert langgraph["registered_at"] and langgraph["scanned_at"] and langgraph["built_at"]
+
+
+def test_invalid_manifest_is_one_line_naming_file_and_field(tmp_path: Path, capsys):
+    manifest = tmp_path / "services.toml"
+    manifest.write_text((ROOT / "services.toml").read_text().replace("port = 8001\n", ""))
+    assert main(["--manifest", str(manifest), "manifest"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"shipline: error: {manifest}: services.langgraph.port: Field required"
+
+
+def test_trigger_dry_run_resolves_the_ref_to_a_commit(capsys):
+    assert main(["trigger", "--service", "langgraph", "--ref", "HEAD", "--dry-run"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    assert event["detail-type"] == "Build Requested" and event["detail"]["services"] == ["langgraph"]
+    assert len(event["detail"]["commit"]) == 40
+
+
+def test_trigger_of_an_unknown_service_is_refused(capsys):
+    assert main(["trigger", "--service", "billing", "--dry-run"]) == 2
+    assert "'billing' is not in the manifest" in capsys.readouterr().err
+
+
+def test_plan_names_the_services_a_path_rebuilds(capsys):
+    assert main(["plan", "docker/langgraph/Dockerfile"]) == 0
+    assert capsys.readouterr().out.strip() == "langgraph"
