@@ -55,10 +55,21 @@ class HealthCheck(_Strict):
 
 
 class SecretRef(_Strict):
-    """A value the task reads at start from Secrets Manager or SSM Parameter Store."""
+    """An environment variable the task reads at start from Secrets Manager or SSM Parameter
+    Store. `id` is relative to `<project>/<environment>/`: the task execution role may read
+    exactly that prefix, so a service cannot name another stack's secrets."""
 
     name: Annotated[str, Field(pattern=_ENV_VAR)]
-    value_from: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:(secretsmanager|ssm):")]
+    source: Literal["secretsmanager", "ssm"] = "secretsmanager"
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_+=.@-]+(/[A-Za-z0-9_+=.@-]+)*(:[A-Za-z0-9_.-]+)?$")]
+
+    def value_from(self, project: str, environment: str, region: str, account: str, partition: str = "aws") -> str:
+        """The task definition's `valueFrom`: a full ARN (a `:key` picks one key of a JSON secret)."""
+        secret, _, key = self.id.partition(":")
+        if self.source == "ssm":
+            return f"arn:{partition}:ssm:{region}:{account}:parameter/{project}/{environment}/{secret}"
+        arn = f"arn:{partition}:secretsmanager:{region}:{account}:secret:{project}/{environment}/{secret}"
+        return f"{arn}:{key}::" if key else arn
 
 
 class Sizing(_Strict):
@@ -95,6 +106,13 @@ class ServiceSpec(_Strict):
             if not re.match(_ENV_VAR, key):
                 raise ValueError(f"{key!r} is not a valid environment variable name")
         return value
+
+    @model_validator(mode="after")
+    def _no_secret_in_plain_environment(self) -> ServiceSpec:
+        clash = {s.name for s in self.secrets} & set(self.environment)
+        if clash:
+            raise ValueError(f"{sorted(clash)[0]} is both an environment variable and a secret")
+        return self
 
     def sizing(self, environment: str) -> tuple[int, int]:
         """cpu and memory for one environment: its override, else the service's own."""

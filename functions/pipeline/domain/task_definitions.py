@@ -71,7 +71,11 @@ def render_task_definition(
         "dockerLabels": _labels(image),
     }
     if spec.secrets:
-        container["secrets"] = [{"name": s.name, "valueFrom": s.value_from} for s in spec.secrets]
+        container["secrets"] = [
+            {"name": s.name, "valueFrom": s.value_from(target.project, target.environment, target.region,
+                                                       target.account)}
+            for s in spec.secrets
+        ]
     return {
         "family": target.family(spec.name),
         "networkMode": "awsvpc",
