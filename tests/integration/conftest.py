@@ -82,7 +82,7 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def stack(aws, calls: Calls) -> Stack:
-    session = boto3.session.Session()
+    session = boto3  # the default session: its service models load once per test run
     table = "shipline-idempotency"
     session.client("dynamodb").create_table(TableName=table, **table_definition("IdempotencyTable"))
     secret = session.client("secretsmanager").create_secret(
@@ -129,7 +129,7 @@ def codecommit_history(stack: Stack):
         diffs={(BEFORE, AFTER): ["docker/langgraph/Dockerfile"]}, heads={"main": AFTER}
     )
     name = stack.resolve.values["CodeCommitRepositoryName"]
-    boto3.session.Session().client("codecommit").create_repository(repositoryName=name)
+    boto3.client("codecommit").create_repository(repositoryName=name)
     codecommit.HISTORIES[name] = history
     yield history
     codecommit.HISTORIES.pop(name, None)

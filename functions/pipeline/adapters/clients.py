@@ -33,6 +33,6 @@ def client(service: str) -> Any:
 
 
 def reset() -> None:
-    """Forget every client and the session (tests and the local account switch endpoints)."""
+    """Forget every client (tests and the local account switch endpoints). The session, with
+    its loaded service models, is kept: endpoints and credentials are read per client."""
     client.cache_clear()
-    _session.cache_clear()
