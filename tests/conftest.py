@@ -38,9 +38,10 @@ class FakeLambdaContext:
     aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
     log_group_name: str = "/aws/lambda/shipline-test"
     log_stream_name: str = "2026/11/26/[$LATEST]abcdef"
+    remaining_ms: int = 60_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return self.remaining_ms
 
 
 @pytest.fixture
@@ -72,3 +73,17 @@ def _fresh_process_state():
     reset()
     yield
     reset()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The counts the fault and property tests promise to report."""
+    from tests.support.faults import INJECTED
+    from tests.support.properties import TRIED
+
+    if INJECTED:
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(INJECTED.items()))
+        terminalreporter.write_line(f"faults injected: {sum(INJECTED.values())} ({kinds})")
+    if TRIED:
+        terminalreporter.write_line(f"property cases tried: {sum(TRIED.values())}")
+        for name, count in sorted(TRIED.items()):
+            terminalreporter.write_line(f"  {name}: {count}")

@@ -144,7 +144,7 @@ class LocalAccount:
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
             for extension in (local_codecommit, local_ecr, local_codebuild):
                 extension.install()
-            local_codebuild.STARTED.clear()
+            local_codebuild.reset()
             local_ecr.FINDINGS.clear()
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self._server.start()

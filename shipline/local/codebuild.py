@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,21 @@ from pipeline.domain.manifest import Manifest
 from shipline.local import ecr as local_ecr
 
 STARTED: list[dict[str, Any]] = []
+TOKEN_LIFETIME = 300  # seconds CodeBuild honours a StartBuild idempotencyToken
+_TOKENS: dict[tuple[str, str], tuple[float, Any]] = {}
 _original_start_build = CodeBuildResponse.start_build
 
 
 def _start_build(self: CodeBuildResponse) -> Any:
-    """moto's StartBuild, also keeping what moto drops: the environment overrides."""
+    """moto's StartBuild, keeping what moto drops (the environment overrides) and honouring
+    idempotencyToken as CodeBuild does: the same token within five minutes is the same build."""
+    token = self._get_param("idempotencyToken")
+    key = (self._get_param("projectName"), token)
+    if token and key in _TOKENS and time.monotonic() - _TOKENS[key][0] < TOKEN_LIFETIME:
+        return _TOKENS[key][1]
     result = _original_start_build(self)
+    if token:
+        _TOKENS[key] = (time.monotonic(), result)
     build = result.result["build"]  # type: ignore[index]
     STARTED.append({
         "project": self._get_param("projectName"),
@@ -34,6 +44,11 @@ def _start_build(self: CodeBuildResponse) -> Any:
 
 def install() -> None:
     CodeBuildResponse.start_build = _start_build  # type: ignore[method-assign]
+
+
+def reset() -> None:
+    STARTED.clear()
+    _TOKENS.clear()
 
 
 @dataclass

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from shipline.local.template import Resolver, function_environment, resource, table_definition
 from tests.support.events import LOCAL_WEBHOOK_SECRET
+from tests.support.faults import Faults
 
 
 @dataclass
@@ -28,19 +29,26 @@ class Calls:
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
-    """Records calls through botocore's event hooks on every client boto3 makes."""
+def faults() -> Faults:
+    return Faults()
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch, faults: Faults) -> Calls:
+    """Records calls (and injects faults) through botocore's event hooks on every client boto3 makes."""
     recorded = Calls()
     original = boto3.session.Session.client
 
     def client(self, *args, **kwargs):
         made = original(self, *args, **kwargs)
-        service = made.meta.service_model.service_name
+        model = made.meta.service_model
+        service = model.service_name
 
         def record(params, model, **_):
             recorded.made.append((service, model.name, params))
 
         made.meta.events.register("provide-client-params.*.*", lambda params, model, **kw: record(params, model))
+        faults.install(made.meta.events, service, model.protocol)
         return made
 
     monkeypatch.setattr(boto3.session.Session, "client", client)

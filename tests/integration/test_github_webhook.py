@@ -89,3 +89,11 @@ def test_secret_is_read_once_per_warm_container(webhook, calls):
     webhook(load_event("github-push"))
     webhook(load_event("github-ping"))
     assert len(calls.of("secretsmanager", "GetSecretValue")) == 1
+
+
+def test_request_that_is_not_a_function_url_request_returns_400(webhook, calls):
+    event = load_event("github-push")
+    event["headers"] = ["not", "a", "map"]
+    response = webhook(event)
+    assert response["statusCode"] == 400 and _body(response)["message"].startswith("malformed request: headers")
+    assert calls.of("events", "PutEvents") == []

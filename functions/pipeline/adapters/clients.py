@@ -1,8 +1,10 @@
 """boto3 clients: one per service per process, with botocore's standard retry mode.
 
 Throttling and 5xx errors are retried with backoff by botocore itself; nothing in shipline
-loops on its own. `AWS_ENDPOINT_URL` (honoured by boto3) points every client at an
-emulator, which is how the local account works.
+loops on its own. A call that is not safe to repeat blindly (RegisterTaskDefinition: a lost
+response would mean a second revision) uses a client without retries: its failure fails the
+invocation, and the retried invocation first checks what already happened.
+`AWS_ENDPOINT_URL` (honoured by boto3) points every client at an emulator.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import boto3
 from botocore.config import Config
 
 RETRIES = Config(
-    retries={"mode": "standard", "max_attempts": 5},
+    retries={"mode": "standard", "total_max_attempts": 5},
     connect_timeout=5,
     read_timeout=20,
     user_agent_extra="shipline",
@@ -27,9 +29,12 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+NO_RETRIES = RETRIES.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
+
 @cache
-def client(service: str) -> Any:
-    return _session().client(service, config=RETRIES)  # type: ignore[call-overload]
+def client(service: str, *, retry: bool = True) -> Any:
+    return _session().client(service, config=RETRIES if retry else NO_RETRIES)  # type: ignore[call-overload]
 
 
 def reset() -> None:

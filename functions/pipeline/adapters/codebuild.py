@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,6 +19,9 @@ def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) 
         response = codebuild.start_build(
             projectName=project,
             sourceVersion=plan.source_version,
+            # CodeBuild starts one build per token for 5 minutes, so botocore's retry of a
+            # request whose response was lost does not start a second build.
+            idempotencyToken=hashlib.sha256(plan.idempotency_key.encode()).hexdigest(),
             environmentVariablesOverride=[
                 {"name": name, "value": value, "type": "PLAINTEXT"}
                 for name, value in plan.environment_overrides().items()

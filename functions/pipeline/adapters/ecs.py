@@ -23,8 +23,8 @@ def latest_task_definition(family: str, *, ecs: Any | None = None) -> tuple[dict
 
 
 def register_task_definition(arguments: dict, *, ecs: Any | None = None) -> tuple[str, int]:
-    """Register a revision; returns its ARN and revision number."""
-    ecs = ecs or client("ecs")
+    """Register a revision; returns its ARN and revision number. Not retried here (see clients)."""
+    ecs = ecs or client("ecs", retry=False)
     try:
         definition = ecs.register_task_definition(**arguments)["taskDefinition"]
     except ClientError as exc:

@@ -15,6 +15,15 @@ class InvalidEventError(ValueError):
     cannot fix it."""
 
 
+class FunctionUrlRequest(BaseModel):
+    """The parts of a Lambda Function URL request (payload 2.0) the webhook reads."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    headers: dict[str, str] = {}
+    body: str | None = None
+    is_base64_encoded: Annotated[bool, Field(alias="isBase64Encoded")] = False
+
+
 class CodeCommitReferenceDetail(BaseModel):
     model_config = ConfigDict(extra="ignore")
     event: Literal["referenceCreated", "referenceUpdated"]

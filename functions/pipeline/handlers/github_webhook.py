@@ -10,13 +10,14 @@ import binascii
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from pipeline.adapters.eventbridge import put_event
 from pipeline.domain.manifest import default_manifest
 from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
 from pipeline.domain.webhook import WebhookDecision, decide
+from pipeline.handlers.events import FunctionUrlRequest, describe
 from pipeline.handlers.observability import logger, metrics, tracer
 from pipeline.settings import get_settings
 
@@ -28,25 +29,37 @@ def webhook_secret() -> bytes:
     return secret.encode() if isinstance(secret, str) else bytes(secret)
 
 
+def _request(event: dict) -> tuple[bytes, dict[str, str]] | WebhookDecision:
+    """The raw body and headers of a Function URL request, or the 400 for one that is not."""
+    try:
+        request = FunctionUrlRequest.model_validate(event)
+    except ValidationError as exc:
+        return WebhookDecision(400, f"malformed request: {describe(exc)}")
+    raw = request.body or ""
+    try:
+        body = base64.b64decode(raw, validate=True) if request.is_base64_encoded else raw.encode()
+    except (binascii.Error, ValueError):
+        return WebhookDecision(400, "malformed body: not base64")
+    return body, dict(request.headers or {})
+
+
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
-@event_source(data_class=LambdaFunctionUrlEvent)
-def handler(event: LambdaFunctionUrlEvent, context: LambdaContext) -> dict:
+def handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
-    raw = event.body or ""
-    try:
-        body = base64.b64decode(raw, validate=True) if event.is_base64_encoded else raw.encode()
-    except (binascii.Error, ValueError):
-        decision = WebhookDecision(400, "malformed body: not base64")
+    request = _request(event)
+    if isinstance(request, WebhookDecision):
+        decision = request
     else:
+        body, headers = request
         decision = decide(
             manifest=default_manifest(),
             environment=settings.environment,
             branch=settings.branch,
             secret=webhook_secret(),
             body=body,
-            headers=dict(event.headers or {}),
+            headers=headers,
         )
     if decision.request is not None:
         event_id = put_event(SOURCE, BUILD_REQUESTED, decision.request.detail(), bus=settings.event_bus)

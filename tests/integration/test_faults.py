@@ -1,0 +1,145 @@
+"""Throttling, 5xx and AccessDenied on each AWS call the functions make.
+
+- Throttling and 5xx are retried by botocore's standard retry mode: the event succeeds.
+- AccessDenied, and any failure of RegisterTaskDefinition (not retried by the client: a lost
+  response would mean a second revision), fails the invocation: Lambda retries it, then
+  dead-letters it. When the retry succeeds, the effect has happened exactly once, and a
+  duplicate delivery of the same event adds nothing.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from pipeline.adapters.errors import AwsCallError
+from pipeline.handlers import build_events, build_trigger, github_webhook, image_events
+from shipline.local import codebuild as local_codebuild
+from shipline.local import ecr as local_ecr
+from tests.support.events import load_event
+
+REPO = "multi-agent-orchestrator-dev-langgraph"
+
+
+def _push_sample_image(_event: dict) -> None:
+    push = load_event("ecr-image-push")["detail"]
+    local_ecr.install()
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName=REPO)
+    ecr.put_image(repositoryName=REPO, imageManifest=local_ecr.image_manifest(push["image-digest"]),
+                  imageTag=push["image-tag"], imageDigest=push["image-digest"])
+    local_ecr.report(REPO, push["image-digest"], {"CRITICAL": 1})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    function: str
+    handler: Callable
+    event: str
+    setup: Callable[[dict], None] | None
+    path: tuple[tuple[str, str], ...]  # the AWS calls on this path
+
+
+SCENARIOS = {
+    "codecommit push": Scenario("BuildTriggerFunction", build_trigger.handler, "codecommit-push", None, (
+        ("codecommit", "GetDifferences"), ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"),
+        ("ecr", "PutLifecyclePolicy"), ("codebuild", "StartBuild"), ("dynamodb", "PutItem"),
+        ("dynamodb", "UpdateItem"))),
+    "image push": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push", _push_sample_image, (
+        ("ecr", "DescribeImages"), ("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"),
+        ("ecs", "DescribeTaskDefinition"), ("ecs", "RegisterTaskDefinition"))),
+    "image scan": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-scan", _push_sample_image, (
+        ("ecr", "DescribeImageScanFindings"), ("sns", "Publish"), ("dynamodb", "UpdateItem"))),
+    "build failed": Scenario("BuildEventsFunction", build_events.handler, "codebuild-build-failed", None, (
+        ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"))),
+    "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
+        ("secretsmanager", "GetSecretValue"), ("events", "PutEvents"))),
+}
+CASES = [(name, service, operation) for name, s in SCENARIOS.items() for service, operation in s.path]
+NOT_RETRIED = {("ecs", "RegisterTaskDefinition")}
+
+
+@pytest.fixture
+def run(request, stack, codecommit_history, calls, monkeypatch, lambda_context):
+    scenario = SCENARIOS[request.param]
+    local_codebuild.install()  # CodeBuild's idempotencyToken, as AWS honours it
+    stack.use_function(scenario.function, monkeypatch)
+    event = load_event(scenario.event)
+    if scenario.setup:
+        scenario.setup(event)
+    calls.made.clear()
+    # A short remaining time: an invocation that dies mid-effect releases its idempotency lock
+    # by the time Lambda retries it, as it would in AWS.
+    lambda_context.remaining_ms = 1
+
+    def invoke():
+        return scenario.handler(event, lambda_context)
+
+    notifications: list = []
+
+    def effect() -> int:
+        """How many times this event's one effect has happened."""
+        notifications.extend(stack.notifications())
+        if request.param == "codecommit push":
+            return len(boto3.client("codebuild").list_builds()["ids"])
+        if request.param == "image push":
+            return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
+        if request.param == "github push":  # the same request twice is one build downstream
+            return len({e["Detail"] for put in calls.of("events", "PutEvents") for e in put["Entries"]})
+        return len(notifications)
+
+    yield invoke, effect
+    local_codebuild.reset()
+
+
+def _deliver_until_done(invoke, attempts: int = 3):
+    """Lambda's asynchronous invocation: the first try and up to two retries."""
+    for attempt in range(attempts):
+        try:
+            return invoke()
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+    return None
+
+
+@pytest.mark.parametrize("run, service, operation", CASES, indirect=["run"])
+def test_throttling_is_retried_and_the_effect_happens_once(run, service, operation, faults):
+    invoke, effect = run
+    fault = faults.inject(service, operation, "throttling", times=2)
+    if (service, operation) in NOT_RETRIED:
+        with pytest.raises(AwsCallError, match="ThrottlingException"):
+            invoke()
+        faults.clear()
+    _deliver_until_done(invoke)
+    assert fault.hits >= 1
+    invoke()  # a duplicate delivery
+    assert effect() == 1
+
+
+@pytest.mark.parametrize("run, service, operation", CASES, indirect=["run"])
+def test_server_error_is_retried_and_the_effect_happens_once(run, service, operation, faults):
+    invoke, effect = run
+    fault = faults.inject(service, operation, "server-error", times=1)
+    if (service, operation) in NOT_RETRIED:
+        with pytest.raises(AwsCallError, match="InternalFailure"):
+            invoke()
+    _deliver_until_done(invoke)
+    assert fault.hits == 1
+    invoke()
+    assert effect() == 1
+
+
+@pytest.mark.parametrize("run, service, operation", CASES, indirect=["run"])
+def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, service, operation, faults):
+    invoke, effect = run
+    faults.inject(service, operation, "access-denied", times=-1)
+    with pytest.raises(Exception) as failure:
+        invoke()
+    chain = [failure.value, failure.value.__cause__, failure.value.__context__]
+    assert any("AccessDenied" in str(e) for e in chain if e)
+    faults.clear()
+    _deliver_until_done(invoke)  # Lambda's retry, once the permission is back
+    invoke()  # and a duplicate delivery
+    assert effect() == 1

@@ -1,0 +1,58 @@
+"""Every handler, on damaged versions of every sample event: a defined outcome (a response,
+"rejected", "ignored", or an AWS failure that sends the event to the dead-letter queue),
+never an unhandled exception."""
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.adapters.errors import AwsCallError
+from pipeline.flows.builds import BuildsNotStartedError
+from pipeline.handlers import build_events, build_trigger, github_webhook, image_events
+from tests.support.paths import EVENTS
+from tests.support.properties import TRIED, mutated
+
+SAMPLES = {path.stem: json.loads(path.read_text()) for path in EVENTS.glob("*.json")}
+ENVELOPES = [s for s in SAMPLES.values() if "detail-type" in s]
+REQUESTS = [s for s in SAMPLES.values() if "requestContext" in s]
+DEAD_LETTER = (AwsCallError, BuildsNotStartedError)  # retried, then dead-lettered: defined
+HANDLERS = {
+    "BuildTriggerFunction": build_trigger.handler,
+    "ImageEventsFunction": image_events.handler,
+    "BuildEventsFunction": build_events.handler,
+}
+PROPERTY = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("function", HANDLERS)
+def test_asynchronous_handlers_give_a_defined_outcome_for_any_damaged_event(function, stack, codecommit_history,
+                                                                           monkeypatch, lambda_context):
+    stack.use_function(function, monkeypatch)
+
+    @PROPERTY
+    @given(st.sampled_from(ENVELOPES).flatmap(mutated))
+    def check(event):
+        TRIED[f"{function}, damaged events"] += 1
+        try:
+            result = HANDLERS[function](event, lambda_context)
+        except DEAD_LETTER:
+            return
+        assert isinstance(result, dict) and result.get("outcome")
+
+    check()
+
+
+def test_webhook_answers_any_damaged_request(stack, monkeypatch, lambda_context):
+    stack.use_function("GitHubWebhookFunction", monkeypatch)
+
+    @PROPERTY
+    @given(st.sampled_from(REQUESTS).flatmap(mutated))
+    def check(request):
+        TRIED["GitHubWebhookFunction, damaged requests"] += 1
+        response = github_webhook.handler(request, lambda_context)
+        assert response["statusCode"] in {200, 202, 400, 401}
+
+    check()

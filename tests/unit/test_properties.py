@@ -1,0 +1,88 @@
+"""Property-based tests: whatever arrives, every parser gives a defined outcome and never an
+unhandled exception. The number of cases tried is printed at the end of the run."""
+
+import json
+import tomllib
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipeline.domain.manifest import Manifest, ManifestError, load_manifest, parse_manifest
+from pipeline.domain.webhook import decide, sign
+from pipeline.handlers.events import InvalidEventError, parse_build_state, parse_build_trigger, parse_image_event
+from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
+from tests.support.paths import EVENTS, MANIFEST
+from tests.support.properties import TRIED, json_values, mutated
+
+MANIFEST_DATA = load_manifest(MANIFEST)
+SAMPLES = {path.stem: json.loads(path.read_text()) for path in EVENTS.glob("*.json")}
+ENVELOPES = [s for s in SAMPLES.values() if "detail-type" in s]
+PARSERS = (parse_build_trigger, parse_image_event, parse_build_state)
+PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _parse_all(event) -> None:
+    for parser in PARSERS:
+        try:
+            parser(event)
+        except InvalidEventError as exc:
+            assert str(exc) and "\n" not in str(exc)  # one line, never a traceback
+
+
+@PROPERTY
+@given(json_values)
+def test_event_parsers_take_any_json(event):
+    TRIED["event parsers, any JSON"] += 1
+    _parse_all(event)
+
+
+@PROPERTY
+@given(st.sampled_from(ENVELOPES).flatmap(mutated))
+def test_event_parsers_take_any_damaged_sample_event(event):
+    TRIED["event parsers, damaged samples"] += 1
+    _parse_all(event)
+
+
+def _webhook(body: bytes, headers: dict):
+    return decide(manifest=MANIFEST_DATA, environment="dev", branch="main", secret=LOCAL_WEBHOOK_SECRET,
+                  body=body, headers=headers)
+
+
+@PROPERTY
+@given(st.binary(max_size=300), st.dictionaries(st.text(max_size=30), st.text(max_size=80), max_size=5))
+def test_webhook_answers_any_request_with_a_defined_status(body, headers):
+    TRIED["webhook, any request"] += 1
+    assert _webhook(body, headers).status in {200, 202, 400, 401}
+
+
+@PROPERTY
+@given(st.one_of(st.binary(max_size=300),
+                 mutated(json.loads(load_event("github-push")["body"])).map(lambda d: json.dumps(d).encode())),
+       st.sampled_from(["push", "ping", "pull_request", ""]))
+def test_webhook_answers_any_signed_body_with_a_defined_status(body, event):
+    TRIED["webhook, signed bodies"] += 1
+    headers = {"X-Hub-Signature-256": sign(LOCAL_WEBHOOK_SECRET, body), "X-GitHub-Event": event}
+    decision = _webhook(body, headers)
+    assert decision.status in {200, 202, 400}
+    assert (decision.request is not None) == (decision.status == 202)
+
+
+@PROPERTY
+@given(mutated(tomllib.loads(MANIFEST.read_text()), max_changes=2))
+def test_manifest_loader_gives_a_manifest_or_one_manifest_error(document):
+    TRIED["manifest loader, damaged manifests"] += 1
+    try:
+        assert isinstance(parse_manifest(document, "services.toml"), Manifest)
+    except ManifestError as exc:
+        message = str(exc)
+        assert message.startswith("services.toml: ") and "\n" not in message
+
+
+@PROPERTY
+@given(json_values)
+def test_manifest_loader_takes_any_document(document):
+    TRIED["manifest loader, any JSON"] += 1
+    try:
+        parse_manifest(document)
+    except ManifestError:
+        pass
