@@ -12,6 +12,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import urllib.request
@@ -121,6 +122,7 @@ class LocalAccount:
         self._builds_done = 0
         self.stack: Stack | None = None
         self._translated: dict = {}
+        self.resolve: Resolver | None = None
         self._session = boto3.session.Session()
         # The functions' own logs (Powertools JSON, EMF metrics) go to a file, not the terminal.
         self.log_path = Path(tempfile.mkdtemp(prefix="shipline-local-")) / "functions.log"
@@ -186,7 +188,7 @@ class LocalAccount:
             **parameters, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME, "AWS::URLSuffix": "amazonaws.com",
         }
-        resolve = Resolver(values, translated.get("Conditions", {}))
+        resolve = self.resolve = Resolver(values, translated.get("Conditions", {}))
         names = physical_names(STACK_NAME, resources, resolve)
         values.update(references(STACK_NAME, resources, names, self.endpoint))
         stack = Stack(STACK_NAME, parameters)
@@ -372,6 +374,20 @@ class LocalAccount:
                 return True
         return False
 
+    def function_policies(self) -> dict[str, list[dict]]:
+        """Each function's own policy statements (its template `Policies`), resolved."""
+        assert self.resolve is not None and self.stack is not None
+        resources = self._translated["Resources"]
+        policies: dict[str, list[dict]] = {}
+        for logical in self.stack.functions:
+            role = resources[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+            statements: list[dict] = []
+            for policy in resources[role]["Properties"].get("Policies", []):
+                if re.fullmatch(rf"{logical}RolePolicy\d+", policy["PolicyName"]):
+                    statements += self.resolve(policy["PolicyDocument"])["Statement"]
+            policies[logical] = statements
+        return policies
+
     def invoke_webhook(self, request: dict) -> dict:
         """A Lambda Function URL request to the GitHub webhook function."""
         function = self._function_with_url()
@@ -422,7 +438,9 @@ class LocalAccount:
     def _invoke(self, function: Function, event: dict, synchronous: bool = False) -> Any:
         module, attribute = function.handler.rsplit(".", 1)
         label = event.get("detail-type") or "request"
-        for attempt in range(1, (1 if synchronous else MAX_ATTEMPTS) + 1):
+        attempts = 1 if synchronous else MAX_ATTEMPTS
+        failure = ""
+        for _attempt in range(attempts):
             self.invocations += 1
             with self._function_environment(function):
                 try:
@@ -430,14 +448,13 @@ class LocalAccount:
                     result = handler(event, FakeContext(function.name))
                 except Exception as exc:  # the Lambda runtime's view: the invocation failed
                     failure = f"{function.logical_id}: {label}: {type(exc).__name__}: {exc}"
-                    if attempt < MAX_ATTEMPTS and not synchronous:
-                        continue
-                    self.errors.append(failure)
-                    self.timeline.add(function.logical_id, f"FAILED {label}: {exc}")
-                    self._dead_letter(function, event, failure)
-                    return None
+                    continue
             self._record(function, label, result)
             return result
+        # Every attempt failed: what the Lambda service does next, outside the function.
+        self.errors.append(failure)
+        self.timeline.add(function.logical_id, f"FAILED {label}: {failure.split(': ', 2)[-1]}")
+        self._dead_letter(function, event, failure)
         return None
 
     @contextmanager
@@ -532,7 +549,7 @@ class LocalAccount:
             clients.reset()
         idempotency.reset()
         get_settings.cache_clear()
-        parameters.clear_caches()
+        parameters.clear_caches()  # also drops Powertools' providers and their clients
 
     # ------------------------------------------------------------------ report
     def report(self) -> dict:

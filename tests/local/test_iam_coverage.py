@@ -1,0 +1,112 @@
+"""IAM coverage, proven: every AWS call each function makes on the local account is allowed by
+that function's policy in the translated template, and every action the policy grants is
+used by some code path."""
+
+import copy
+import os
+from collections import defaultdict
+
+import boto3
+import pytest
+
+from tests.support.events import load_event
+from tests.support.iam import Need, coverage_problems, needs
+
+
+@pytest.fixture(scope="module")
+def exercised():
+    """Drive every function down every path that touches AWS, recording each call."""
+    from shipline.local.account import LocalAccount
+
+    recorded: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
+    original = boto3.session.Session.client
+
+    def client(self, *args, **kwargs):
+        made = original(self, *args, **kwargs)
+        service = made.meta.service_model.service_name
+
+        def record(params, model, **_):
+            function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+            if function:
+                recorded[function].append((service, model.name, copy.deepcopy(params)))
+
+        made.meta.events.register("provide-client-params.*.*", record)
+        return made
+
+    boto3.session.Session.client = client  # type: ignore[method-assign]
+    account = LocalAccount(findings={"langgraph": {"HIGH": 1}})
+    try:
+        account.start()
+        ecr = account.client("ecr")
+        # A repository that drifted: scan-on-push off, no lifecycle policy.
+        ecr.create_repository(repositoryName="multi-agent-orchestrator-dev-aws-agent-core",
+                              imageScanningConfiguration={"scanOnPush": False})
+        push = load_event("codecommit-push")
+        for event in (push, push, load_event("schedule-nightly"), load_event("codebuild-build-failed"),
+                      load_event("codebuild-build-failed")):
+            account.put_event(event)
+            account.run()
+        account.invoke_webhook(load_event("github-push"))
+        account.run()
+        # Failures inside an effect: the idempotency record is deleted so a retry can redo it.
+        gone = load_event("ecr-image-push")  # an image that is not in the registry
+        account.put_event(gone)
+        account.run()
+        sns = account.client("sns")
+        failed = load_event("codebuild-build-failed")
+        failed["detail"]["build-id"] += "-second"
+        topic = account.stack.refs["NotificationTopic"]
+        sns.delete_topic(TopicArn=topic)
+        account.put_event(failed)
+        account.run()
+        account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
+        request = load_event("build-requested")
+        request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
+        account.put_event(request)
+        account.run()
+        policies = account.function_policies()
+        names = {f.name: logical for logical, f in account.stack.functions.items()}
+        topic_keys = {topic: account.resolve.values["NotificationKey.Arn"]}
+        calls = {names[name]: [need for call in made for need in needs(*call, topic_keys)]
+                 for name, made in recorded.items()}
+        yield policies, calls
+    finally:
+        boto3.session.Session.client = original  # type: ignore[method-assign]
+        account.stop()
+
+
+def test_every_function_was_exercised(exercised):
+    policies, calls = exercised
+    assert set(calls) == set(policies)
+
+
+@pytest.mark.parametrize("function", ["BuildTriggerFunction", "GitHubWebhookFunction", "ImageEventsFunction",
+                                      "BuildEventsFunction"])
+def test_policy_grants_exactly_what_the_code_calls(exercised, function):
+    policies, calls = exercised
+    assert coverage_problems(function, policies[function], calls[function]) == []
+
+
+def test_removing_one_needed_action_is_caught(exercised):
+    policies, calls = exercised
+    statements = copy.deepcopy(policies["ImageEventsFunction"])
+    for statement in statements:
+        if statement.get("Sid") == "ReadImages":
+            statement["Action"] = ["ecr:DescribeImages"]  # drop ecr:DescribeImageScanFindings
+    problems = coverage_problems("ImageEventsFunction", statements, calls["ImageEventsFunction"])
+    assert len(problems) == 1 and "needs ecr:DescribeImageScanFindings" in problems[0]
+
+
+def test_granting_an_unused_action_is_caught(exercised):
+    policies, calls = exercised
+    statements = copy.deepcopy(policies["BuildEventsFunction"])
+    statements.append({"Effect": "Allow", "Action": "sns:DeleteTopic", "Resource": "*"})
+    problems = coverage_problems("BuildEventsFunction", statements, calls["BuildEventsFunction"])
+    assert problems == ["BuildEventsFunction: its policy grants sns:DeleteTopic on *, which no code path uses"]
+
+
+def test_needs_names_the_implied_permissions():
+    found = needs("ecs", "RegisterTaskDefinition", {"family": "f", "tags": [{"key": "k", "value": "v"}],
+                                                     "executionRoleArn": "arn:aws:iam::1:role/r"}, {})
+    assert {n.action for n in found} == {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"}
+    assert Need("iam:PassRole", "arn:aws:iam::1:role/r", "ecs:RegisterTaskDefinition with executionRoleArn") in found

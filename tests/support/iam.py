@@ -1,0 +1,95 @@
+"""What IAM permission each AWS call needs, and whether a function's policy grants it.
+
+The calls are recorded through botocore's event hooks while the functions run; the policies
+are the functions' own statements in the SAM-translated template.yaml. Conditions are not
+evaluated (they only narrow a grant); everything else is: actions and resource ARNs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    resource: str
+    because: str  # the call that needs it
+
+
+def _arn(service: str, rest: str) -> str:
+    return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"
+
+
+def needs(service: str, operation: str, params: dict, topic_keys: dict[str, str]) -> list[Need]:
+    """The permissions one call needs (an action may need more than its own name)."""
+    call = f"{service}:{operation}"
+    if service == "ecr":
+        name = params["repositoryName"] if "repositoryName" in params else params["repositoryNames"][0]
+        resource = _arn("ecr", f"repository/{name}")
+        found = [Need(call, resource, call)]
+        if operation == "CreateRepository" and params.get("tags"):
+            found.append(Need("ecr:TagResource", resource, f"{call} with tags"))
+        return found
+    if service == "codebuild":
+        return [Need(call, _arn("codebuild", f"project/{params['projectName']}"), call)]
+    if service == "codecommit":
+        return [Need(call, _arn("codecommit", params["repositoryName"]), call)]
+    if service == "dynamodb":
+        return [Need(call, _arn("dynamodb", f"table/{params['TableName']}"), call)]
+    if service == "sns":
+        topic = params["TopicArn"]
+        found = [Need(call, topic, call)]
+        if topic in topic_keys:  # publishing to an encrypted topic uses its key
+            found += [Need(f"kms:{a}", topic_keys[topic], f"{call} to an encrypted topic")
+                      for a in ("GenerateDataKey", "Decrypt")]
+        return found
+    if service == "events":
+        bus = params["Entries"][0].get("EventBusName", "default")
+        return [Need(call, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), call)]
+    if service == "secretsmanager":
+        return [Need(call, params["SecretId"], call)]
+    if service == "ecs":
+        found = [Need(call, "*", call)]
+        if operation == "RegisterTaskDefinition":
+            if params.get("tags"):
+                found.append(Need("ecs:TagResource", _arn("ecs", f"task-definition/{params['family']}:*"),
+                                  f"{call} with tags"))
+            for role in ("executionRoleArn", "taskRoleArn"):
+                if params.get(role):
+                    found.append(Need("iam:PassRole", params[role], f"{call} with {role}"))
+        return found
+    raise AssertionError(f"no IAM mapping for {call}: add one to tests/support/iam.py")
+
+
+def _listed(value) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allows(statement: dict, action: str, resource: str) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    actions = [a.lower() for a in _listed(statement.get("Action", []))]
+    if not any(fnmatch.fnmatchcase(action.lower(), pattern) for pattern in actions):
+        return False
+    return any(pattern == "*" or fnmatch.fnmatchcase(resource, pattern) or resource == "*" and pattern == "*"
+               for pattern in _listed(statement.get("Resource", [])))
+
+
+def coverage_problems(function: str, statements: list[dict], recorded: list[Need]) -> list[str]:
+    """Calls the policy does not allow, and granted actions no recorded call used."""
+    problems = [f"{function}: {need.because} needs {need.action} on {need.resource}, which its policy does not grant"
+                for need in dict.fromkeys(recorded) if not any(_allows(s, need.action, need.resource)
+                                                              for s in statements)]
+    for statement in statements:
+        for action in _listed(statement.get("Action", [])):
+            used = any(fnmatch.fnmatchcase(need.action.lower(), action.lower()) and
+                       any(p == "*" or fnmatch.fnmatchcase(need.resource, p) for p in _listed(statement["Resource"]))
+                       for need in recorded)
+            if not used:
+                problems.append(f"{function}: its policy grants {action} on {statement['Resource']}, "
+                                "which no code path uses")
+    return problems
