@@ -46,16 +46,16 @@ from shipline.local.template import TEMPLATE, raw
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WEBHOOK_SECRET = "shipline-local-webhook-secret"
 STACK_NAME = "shipline-local"
-MAX_ATTEMPTS = 3  # Lambda's asynchronous invocation: the first try and two retries
 
 _CREATION_ORDER = (
     "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::DynamoDB::Table",
     "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::SecretsManager::Secret", "AWS::IAM::Role",
-    "AWS::CodeBuild::Project", "AWS::Lambda::Function", "AWS::Events::Rule", "AWS::CloudWatch::Alarm",
+    "AWS::CodeBuild::Project", "AWS::Lambda::Function", "AWS::Lambda::EventInvokeConfig", "AWS::Events::Rule",
+    "AWS::CloudWatch::Alarm",
     "AWS::CloudWatch::Dashboard",
 )
 # Resources with no behaviour in a local run (permissions of the Lambda service, Function URLs).
-_NOT_EMULATED = ("AWS::Lambda::Permission", "AWS::Lambda::Url", "AWS::Lambda::EventInvokeConfig")
+_NOT_EMULATED = ("AWS::Lambda::Permission", "AWS::Lambda::Url")
 
 
 @dataclass
@@ -260,8 +260,11 @@ class LocalAccount:
                                    AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
             resolve.values[f"{logical}.Arn"] = role["Arn"]
             for policy in props.get("Policies", []):
+                # SAM writes some policies without a Version, which IAM reads as 2008-10-17 and
+                # moto refuses; the statements mean the same under 2012-10-17.
+                document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
                 iam.put_role_policy(RoleName=role["RoleName"], PolicyName=policy["PolicyName"],
-                                    PolicyDocument=json.dumps(policy["PolicyDocument"]))
+                                    PolicyDocument=json.dumps(document))
         elif kind == "AWS::CodeBuild::Project":
             source, environment = props["Source"], props["Environment"]
             self.client("codebuild").create_project(
@@ -279,10 +282,13 @@ class LocalAccount:
                                 {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()})
             sqs = self.client("sqs")
             function.inbox_url = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
-            dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
-            function.environment["_SHIPLINE_DLQ"] = dead_letter or ""
             stack.functions[logical] = function
             resolve.values[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.name}"
+        elif kind == "AWS::Lambda::EventInvokeConfig":
+            by_name = {f.name: f for f in stack.functions.values()}
+            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
+            by_name[props["FunctionName"]].on_failure = on_failure
+            by_name[props["FunctionName"]].max_retries = int(props.get("MaximumRetryAttempts", 2))
         elif kind == "AWS::Events::Rule":
             self._create_rule(stack, logical, props, name)
         elif kind == "AWS::CloudWatch::Alarm":
@@ -438,7 +444,7 @@ class LocalAccount:
     def _invoke(self, function: Function, event: dict, synchronous: bool = False) -> Any:
         module, attribute = function.handler.rsplit(".", 1)
         label = event.get("detail-type") or "request"
-        attempts = 1 if synchronous else MAX_ATTEMPTS
+        attempts = 1 if synchronous else 1 + function.max_retries
         failure = ""
         for _attempt in range(attempts):
             self.invocations += 1
@@ -460,7 +466,7 @@ class LocalAccount:
     @contextmanager
     def _function_environment(self, function: Function) -> Iterator[None]:
         saved = dict(os.environ)
-        os.environ.update({k: v for k, v in function.environment.items() if not k.startswith("_SHIPLINE")})
+        os.environ.update(function.environment)
         os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function.name
         self._reset_process_caches(keep_clients=True)
         try:
@@ -472,13 +478,23 @@ class LocalAccount:
             os.environ.update(saved)
 
     def _dead_letter(self, function: Function, event: dict, failure: str) -> None:
-        target = function.environment.get("_SHIPLINE_DLQ")
-        if not target:
+        """The on-failure destination's record, as Lambda sends it after the last retry."""
+        if not function.on_failure:
             return
         sqs = self.client("sqs")
-        url = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event),
-                         MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": failure[:1000]}})
+        url = sqs.get_queue_url(QueueName=function.on_failure.rsplit(":", 1)[-1])["QueueUrl"]
+        error_type, _, message = failure.split(": ", 2)[-1].partition(": ")
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {"requestId": "local", "functionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+                               f"{function.name}:$LATEST", "condition": "RetriesExhausted",
+                               "approximateInvokeCount": 1 + function.max_retries},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": {"errorMessage": message, "errorType": error_type},
+        }
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
     def _record(self, function: Function, label: str, result: Any) -> None:
         if not isinstance(result, dict) or "statusCode" in result:

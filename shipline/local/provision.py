@@ -53,6 +53,8 @@ class Function:
     handler: str
     environment: dict[str, str]
     inbox_url: str = ""
+    on_failure: str = ""  # the on-failure destination (ARN) of asynchronous invocations
+    max_retries: int = 2  # Lambda's default for asynchronous invocations
 
 
 @dataclass

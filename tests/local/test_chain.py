@@ -2,6 +2,7 @@
 revisions, notifications."""
 
 import copy
+import json
 
 from shipline.local.account import prepare_for
 from shipline.local.template import raw
@@ -127,6 +128,10 @@ def test_function_failure_after_retries_lands_in_the_dead_letter_queue(local_acc
     assert "RuntimeError: injected failure" in error
     sqs = account.client("sqs")
     url = account.stack.refs["DeadLetterQueue"]
-    messages = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"]).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=url).get("Messages", [])
     assert len(messages) == 1
-    assert "injected failure" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"]["detail-type"] == "Build Requested"
+    assert record["responsePayload"] == {"errorType": "RuntimeError", "errorMessage": "injected failure"}
