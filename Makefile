@@ -21,6 +21,9 @@ test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contr
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target
+	$(BIN)/python bench/run.py
+
 validate: $(STAMP)
 	$(BIN)/sam validate --lint --region us-east-1
 

@@ -8,6 +8,7 @@ the handler in this process with the environment the template gives that functio
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import boto3
 
@@ -125,8 +126,8 @@ class LocalAccount:
         self.resolve: Resolver | None = None
         self._session = boto3.session.Session()
         # The functions' own logs (Powertools JSON, EMF metrics) go to a file, not the terminal.
-        self.log_path = Path(tempfile.mkdtemp(prefix="shipline-local-")) / "functions.log"
-        self._log = self.log_path.open("a", encoding="utf-8")
+        self._log = _function_log()
+        self.log_path = Path(self._log.name)
         self._clients: dict[str, Any] = {}
         self.manifest: Manifest = default_manifest()
 
@@ -165,7 +166,7 @@ class LocalAccount:
         self.provision()
 
     def stop(self) -> None:
-        self._log.close()
+        self._log.flush()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -607,6 +608,12 @@ def cloudwatch_alarm(cloudwatch: Any, props: dict, name: str) -> None:
     if "Threshold" in arguments:
         arguments["Threshold"] = float(arguments["Threshold"])
     cloudwatch.put_metric_alarm(**arguments)
+
+
+@functools.cache
+def _function_log() -> TextIO:
+    """One log file per process: the functions' loggers keep the stream they first wrote to."""
+    return (Path(tempfile.mkdtemp(prefix="shipline-local-")) / "functions.log").open("a", encoding="utf-8")
 
 
 def prepare_for(account: LocalAccount, envelope: dict) -> None:

@@ -37,6 +37,7 @@ def test_every_handler_in_the_template_exists(function):
 def test_every_environment_variable_is_one_settings_reads(function):
     known = {field.alias for field in Settings.model_fields.values()} | {
         "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
+        "POWERTOOLS_TRACE_DISABLED", "PYDANTIC_DISABLE_PLUGINS",
     }
     env = {**raw()["Globals"]["Function"]["Environment"]["Variables"],
            **resource(function)["Properties"].get("Environment", {}).get("Variables", {})}

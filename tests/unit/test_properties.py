@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from pipeline.domain.manifest import Manifest, ManifestError, load_manifest, parse_manifest
 from pipeline.domain.webhook import decide, sign
-from pipeline.handlers.events import InvalidEventError, parse_build_state, parse_build_trigger, parse_image_event
+from pipeline.events.builds import parse_build_state
+from pipeline.events.envelope import InvalidEventError
+from pipeline.events.images import parse_image_event
+from pipeline.events.triggers import parse_build_trigger
 from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
 from tests.support.paths import EVENTS, MANIFEST
 from tests.support.properties import TRIED, json_values, mutated

@@ -8,9 +8,9 @@ from functools import partial
 from pipeline.adapters import ledger, sns
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.notifications import build_failure_notification
+from pipeline.events.builds import BuildStateDetail
+from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
-from pipeline.flows.triggers import NotOursError
-from pipeline.handlers.events import BuildStateDetail
 from pipeline.settings import Settings
 
 FAILED = {"FAILED", "STOPPED", "FAULT", "TIMED_OUT"}

@@ -14,9 +14,9 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_sha_tag
 from pipeline.domain.notifications import scan_notification
 from pipeline.domain.scans import Finding, ScanVerdict, judge, rank, top_findings
+from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.flows.registration import register_image
-from pipeline.flows.triggers import NotOursError
 from pipeline.settings import Settings
 
 logger = Logger(child=True)

@@ -7,14 +7,11 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import codecommit
 from pipeline.domain.builds import BuildPlan, plan_builds
 from pipeline.domain.manifest import Manifest
-from pipeline.handlers.events import BuildRequested, CodeCommitPush, InvalidEventError, ScheduledRebuild
+from pipeline.events.envelope import InvalidEventError, NotOursError
+from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild
 from pipeline.settings import Settings
 
 logger = Logger(child=True)
-
-
-class NotOursError(ValueError):
-    """An event for another project, environment, repository or branch: ignored."""
 
 
 def plan_for_trigger(

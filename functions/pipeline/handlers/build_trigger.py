@@ -9,18 +9,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.domain.manifest import default_manifest
+from pipeline.events.triggers import parse_build_trigger
 from pipeline.flows.builds import start_builds
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.triggers import plan_for_trigger
-from pipeline.handlers.events import parse_build_trigger
-from pipeline.handlers.observability import logger, metrics, tracer
+from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
 from pipeline.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)

@@ -17,8 +17,9 @@ from pipeline.adapters.eventbridge import put_event
 from pipeline.domain.manifest import default_manifest
 from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
 from pipeline.domain.webhook import WebhookDecision, decide
-from pipeline.handlers.events import FunctionUrlRequest, describe
-from pipeline.handlers.observability import logger, metrics, tracer
+from pipeline.events.envelope import describe
+from pipeline.events.webhook import FunctionUrlRequest
+from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.settings import get_settings
 
 SECRET_MAX_AGE = 300  # seconds a fetched secret is reused; a rotated secret applies within this
@@ -45,7 +46,7 @@ def _request(event: dict) -> tuple[bytes, dict[str, str]] | WebhookDecision:
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 def handler(event: dict, context: LambdaContext) -> dict:
     settings = get_settings()
     request = _request(event)

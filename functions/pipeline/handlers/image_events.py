@@ -10,17 +10,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.domain.manifest import default_manifest
 from pipeline.domain.scans import Finding
+from pipeline.events.images import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.images import on_finding, on_push, on_scan
-from pipeline.handlers.events import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
-from pipeline.handlers.observability import logger, metrics, tracer
+from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
 from pipeline.settings import get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)

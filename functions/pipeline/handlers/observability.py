@@ -1,7 +1,25 @@
-"""Logger, Tracer and Metrics: created once, imported by every handler."""
+"""Logger, Metrics and (when the stack enables it) Tracer: created once, imported by every handler."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics(namespace="shipline")
+
+
+def traced(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """X-Ray tracing of the handler when the stack turns it on (EnableTracing=true).
+
+    Loading the X-Ray SDK costs about a quarter of a second of cold start, so with tracing
+    off (the default) it is not loaded at all.
+    """
+    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() == "true":
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(capture_response=False)(handler)

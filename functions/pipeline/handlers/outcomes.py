@@ -18,8 +18,7 @@ from pipeline.adapters.ecr import ImageGoneError
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.domain.naming import InvalidCommitError
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
-from pipeline.flows.triggers import NotOursError
-from pipeline.handlers.events import InvalidEventError
+from pipeline.events.envelope import InvalidEventError, NotOursError
 from pipeline.handlers.observability import logger, metrics
 
 REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError)

@@ -1,0 +1,265 @@
+"""shipline's benchmarks (`make bench`): cold init, warm overhead, API calls per push, peak
+memory and the planning path at scale, each next to its target. Results: bench/results.json.
+
+Cold init and peak RSS are measured in fresh interpreters (one per handler, as Lambda starts
+one execution environment per function); the AWS side is a moto server in its own process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+EVENTS_PER_PROBE = int(os.environ.get("BENCH_EVENTS", "12"))
+TARGETS = {"init_ratio": 1.5, "warm_ratio": 1.2, "rss_mb": 128.0}
+HANDLERS = {
+    "build_trigger": "BuildTriggerFunction",
+    "image_events": "ImageEventsFunction",
+    "build_events": "BuildEventsFunction",
+    "github_webhook": "GitHubWebhookFunction",
+}
+
+
+def main() -> int:
+    results: dict = {"machine": f"{os.cpu_count()} cores, Python {sys.version.split()[0]}", "runs": RUNS}
+    with _moto_server() as endpoint:
+        results["cold_init"], results["warm"], results["memory"] = _handlers(endpoint)
+    results["api_calls_per_push"] = _calls_per_push()
+    results["scale"] = _scale()
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    _print(results)
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- handlers
+def _handlers(endpoint: str) -> tuple[dict, dict, dict]:
+    from shipline.local.account import LocalAccount
+
+    with LocalAccount(endpoint_url=endpoint) as account:
+        events_dir = Path(tempfile.mkdtemp(prefix="shipline-bench-"))
+        for module, events in _bench_events(account).items():
+            (events_dir / f"{module}.json").write_text(json.dumps(events))
+        environments = {
+            module: {**os.environ, **account.stack.functions[logical].environment,
+                     "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                     "AWS_LAMBDA_FUNCTION_NAME": logical, "POWERTOOLS_TRACE_DISABLED": "false"}
+            for module, logical in HANDLERS.items()
+        }
+        baseline = [_probe(["--baseline"], environments["build_events"]) for _ in range(RUNS)]
+        base_init = statistics.median(r["init"] for r in baseline)
+        cold, warm, memory = {"baseline_s": round(base_init, 3)}, {}, {"baseline_mb": _median(baseline, "rss_mb")}
+        for module in HANDLERS:
+            runs = []
+            for _ in range(RUNS):
+                # Each run needs events not seen before (idempotency would short-circuit them).
+                events = json.loads((events_dir / f"{module}.json").read_text())
+                fresh = _refresh(events, len(runs))
+                path = events_dir / f"{module}-{len(runs)}.json"
+                path.write_text(json.dumps(fresh))
+                runs.append(_probe([module, str(path)], environments[module]))
+            init = statistics.median(r["init"] for r in runs)
+            cold[module] = {"init_s": round(init, 3), "ratio": round(init / base_init, 2)}
+            per_event, direct = _median(runs, "per_event"), _median(runs, "direct")
+            warm[module] = {"per_event_ms": round(per_event * 1000, 1), "direct_boto3_ms": round(direct * 1000, 1),
+                            "ratio": round(per_event / direct, 2) if direct else None,
+                            "aws_calls_per_event": runs[0]["calls_per_event"]}
+            memory[module] = {"peak_rss_mb": _median(runs, "rss_mb")}
+        return cold, warm, memory
+
+
+def _bench_events(account) -> dict[str, list[dict]]:
+    """EVENTS_PER_PROBE distinct events per handler, each doing the whole of its path."""
+    from events.generate import SAMPLES, function_url, github_push
+
+    from shipline.local import ecr as local_ecr
+
+    ecr = account.client("ecr")
+    repository = "multi-agent-orchestrator-dev-langgraph"
+    ecr.create_repository(repositoryName=repository)
+    pushes, requests, builds, failures = [], [], [], []
+    for n in range(EVENTS_PER_PROBE * (RUNS + 1)):
+        digest = "sha256:" + hashlib.sha256(f"bench {n}".encode()).hexdigest()
+        ecr.put_image(repositoryName=repository, imageManifest=local_ecr.image_manifest(digest),
+                      imageTag=f"{n:07x}", imageDigest=digest)
+        push = json.loads(json.dumps(SAMPLES["ecr-image-push"]))
+        push["detail"].update({"image-digest": digest, "image-tag": f"{n:07x}"})
+        pushes.append(push)
+        commit = hashlib.sha1(f"bench {n}".encode()).hexdigest()
+        request = json.loads(json.dumps(SAMPLES["build-requested"]))
+        request["detail"]["commit"], request["id"] = commit, f"bench-{n}"
+        builds.append(request)
+        failed = json.loads(json.dumps(SAMPLES["codebuild-build-failed"]))
+        failed["detail"]["build-id"] += f"-{n}"
+        failures.append(failed)
+        body = github_push(["docker/langgraph/Dockerfile"])
+        body["after"] = commit
+        requests.append(function_url(body, "push", f"delivery-{n}"))
+    return {"build_trigger": builds, "image_events": pushes, "build_events": failures, "github_webhook": requests}
+
+
+def _refresh(events: list[dict], run: int) -> list[dict]:
+    """The slice of pre-made events for this run."""
+    start = run * EVENTS_PER_PROBE
+    return events[start:start + EVENTS_PER_PROBE]
+
+
+def _probe(arguments: list[str], environment: dict) -> dict:
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "probe.py"), *arguments], env=environment,
+                            capture_output=True, text=True, check=False, cwd=ROOT)
+    if result.returncode:
+        raise SystemExit(f"bench probe {arguments[0]} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return round(statistics.median(r[key] for r in runs), 4)
+
+
+class _moto_server:
+    def __enter__(self) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.process = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        endpoint = f"http://localhost:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                return endpoint
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("moto server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------- API calls per push
+def _calls_per_push() -> dict:
+    """The whole chain on the local account, for a push changing one service and four."""
+    import boto3
+
+    from events.generate import function_url, github_push
+    from shipline.local.account import LocalAccount
+
+    original = boto3.session.Session.client
+    counted: list[str] = []
+
+    def client(self, *args, **kwargs):
+        made = original(self, *args, **kwargs)
+        service = made.meta.service_model.service_name
+        made.meta.events.register("provide-client-params.*.*", lambda model, **_: counted.append(
+            f"{service}:{model.name}") if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None)
+        return made
+
+    boto3.session.Session.client = client  # type: ignore[method-assign]
+    found = {}
+    try:
+        for label, files in (("one service", ["docker/langgraph/Dockerfile"]),
+                             ("four services", [f"docker/{s}/Dockerfile" for s in
+                                                ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")])):
+            counted.clear()
+            with LocalAccount() as account:
+                account.invoke_webhook(function_url(github_push(files), "push", "bench"))
+                account.run()
+                report = account.report()
+            found[label] = {
+                "services_changed": len(files), "builds": len(report["builds"]),
+                "repositories_created": counted.count("ecr:CreateRepository"),
+                "aws_calls_by_functions": len(counted),
+                "guide_script": {"repositories_created": 4, "builds": 4, "image_pushes": 8},
+            }
+    finally:
+        boto3.session.Session.client = original  # type: ignore[method-assign]
+    return found
+
+
+# ---------------------------------------------------------------------------- scale
+def _scale() -> dict:
+    from pipeline.domain.builds import plan_builds
+    from pipeline.domain.manifest import parse_manifest
+    from pipeline.domain.naming import Target
+    from pipeline.domain.webhook import decide, sign
+
+    services = {f"svc-{n:02d}": {"dockerfile": f"docker/svc-{n:02d}/Dockerfile",
+                                 "paths": [f"docker/svc-{n:02d}/", f"src/svc_{n:02d}/"], "port": 8000 + n,
+                                 "health_check": {"command": "true"}} for n in range(50)}
+    manifest = parse_manifest({"project": {"name": "scale", "shared_paths": ["shared/"]}, "services": services})
+    paths = [f"src/svc_{n % 50:02d}/module_{n}.py" for n in range(1000)]
+    target = Target("scale", "dev", "123456789012", "us-east-1")
+    commit = "a" * 40
+
+    def timed(fn, repeat: int = 20) -> float:
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - started)
+        return round(statistics.median(samples) * 1000, 2)
+
+    plan_ms = timed(lambda: plan_builds(manifest, target, source_version=commit, trigger="github",
+                                        changed_paths=paths))
+    body = json.dumps({"ref": "refs/heads/main", "before": "b" * 40, "after": commit, "commits": [
+        {"id": commit, "added": [], "removed": [], "modified": paths}]}).encode()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(b"s", body)}
+    webhook_ms = timed(lambda: decide(manifest=manifest, environment="dev", branch="main", secret=b"s", body=body,
+                                      headers=headers))
+    builds = len(plan_builds(manifest, target, source_version=commit, trigger="github", changed_paths=paths))
+    return {"services": 50, "changed_files": 1000, "plan_builds_ms": plan_ms, "webhook_decision_ms": webhook_ms,
+            "builds_planned": builds}
+
+
+# ---------------------------------------------------------------------------- report
+def _print(results: dict) -> None:
+    rows = [("figure", "measured", "target", "")]
+    base = results["cold_init"]["baseline_s"]
+    for module in HANDLERS:
+        cold = results["cold_init"][module]
+        rows.append((f"cold init, {module}", f"{cold['init_s']:.3f}s = {cold['ratio']}x bare boto3 ({base:.3f}s)",
+                     f"<= {TARGETS['init_ratio']}x", _ok(cold["ratio"] <= TARGETS["init_ratio"])))
+    for module in HANDLERS:
+        warm = results["warm"][module]
+        rows.append((f"warm overhead, {module}",
+                     f"{warm['per_event_ms']}ms vs {warm['direct_boto3_ms']}ms direct = {warm['ratio']}x",
+                     f"<= {TARGETS['warm_ratio']}x", _ok((warm["ratio"] or 99) <= TARGETS["warm_ratio"])))
+    for label, push in results["api_calls_per_push"].items():
+        rows.append((f"push of {label}", f"{push['builds']} builds, {push['repositories_created']} repos created, "
+                     f"{push['aws_calls_by_functions']} AWS calls (guide: 4 builds, 4 repos, 8 pushes)",
+                     f"builds = {push['services_changed']}", _ok(push["builds"] == push["services_changed"])))
+    for module in HANDLERS:
+        rss = results["memory"][module]["peak_rss_mb"]
+        rows.append((f"peak RSS, {module}", f"{rss:.1f} MB", f"< {TARGETS['rss_mb']:.0f} MB",
+                     _ok(rss < TARGETS["rss_mb"])))
+    scale = results["scale"]
+    rows.append(("plan, 50 services x 1,000 files", f"{scale['plan_builds_ms']}ms ({scale['builds_planned']} builds)",
+                 "-", ""))
+    rows.append(("webhook decision, 1,000 files", f"{scale['webhook_decision_ms']}ms", "-", ""))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _ok(passed: bool) -> str:
+    return "ok" if passed else "MISSED"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

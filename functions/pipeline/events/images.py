@@ -1,0 +1,116 @@
+"""ECR pushes and scans, Amazon Inspector scans and findings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pipeline.events.envelope import EventBridgeModel, InvalidEventError, describe
+
+_DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+class EcrImageActionDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action_type: Annotated[Literal["PUSH"], Field(alias="action-type")]
+    result: Literal["SUCCESS"]
+    repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
+    image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
+    image_tag: Annotated[str | None, Field(alias="image-tag")] = None
+
+
+class EcrImagePushed(EventBridgeModel):
+    source: Literal["aws.ecr"]
+    detail_type: Annotated[Literal["ECR Image Action"], Field(alias="detail-type")]
+    detail: EcrImageActionDetail  # type: ignore[assignment]
+
+
+class EcrImageScanDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    scan_status: Annotated[Literal["COMPLETE"], Field(alias="scan-status")]
+    repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
+    image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
+    image_tags: Annotated[list[str], Field(alias="image-tags")] = []
+    finding_severity_counts: Annotated[dict[str, int], Field(alias="finding-severity-counts")] = {}
+
+
+class EcrImageScanned(EventBridgeModel):
+    source: Literal["aws.ecr"]
+    detail_type: Annotated[Literal["ECR Image Scan"], Field(alias="detail-type")]
+    detail: EcrImageScanDetail  # type: ignore[assignment]
+
+
+class InspectorScanDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    scan_status: Annotated[str, Field(alias="scan-status")]
+    repository_name: Annotated[str, Field(alias="repository-name", pattern=r"^arn:aws[a-z-]*:ecr:")]
+    image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
+    image_tags: Annotated[list[str], Field(alias="image-tags")] = []
+    finding_severity_counts: Annotated[dict[str, int], Field(alias="finding-severity-counts")] = {}
+
+
+class InspectorImageScanned(EventBridgeModel):
+    source: Literal["aws.inspector2"]
+    detail_type: Annotated[Literal["Inspector2 Scan"], Field(alias="detail-type")]
+    detail: InspectorScanDetail  # type: ignore[assignment]
+
+
+class _EcrImageDetails(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    repository_name: Annotated[str, Field(alias="repositoryName")]
+    image_hash: Annotated[str, Field(alias="imageHash", pattern=_DIGEST)]
+    image_tags: Annotated[list[str], Field(alias="imageTags")] = []
+
+
+class _FindingResourceDetails(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    aws_ecr_container_image: Annotated[_EcrImageDetails, Field(alias="awsEcrContainerImage")]
+
+
+class _FindingResource(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["AWS_ECR_CONTAINER_IMAGE"]
+    details: _FindingResourceDetails
+
+
+class _VulnerablePackage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    version: str = ""
+    fixed_in_version: Annotated[str, Field(alias="fixedInVersion")] = ""
+
+
+class _PackageVulnerability(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    vulnerability_id: Annotated[str, Field(alias="vulnerabilityId")]
+    vulnerable_packages: Annotated[list[_VulnerablePackage], Field(alias="vulnerablePackages")] = []
+
+
+class InspectorFindingDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    finding_arn: Annotated[str, Field(alias="findingArn")]
+    severity: str
+    status: str
+    title: str = ""
+    resources: Annotated[list[_FindingResource], Field(min_length=1)]
+    package_vulnerability_details: Annotated[
+        _PackageVulnerability | None, Field(alias="packageVulnerabilityDetails")
+    ] = None
+
+
+class InspectorFindingReported(EventBridgeModel):
+    source: Literal["aws.inspector2"]
+    detail_type: Annotated[Literal["Inspector2 Finding"], Field(alias="detail-type")]
+    detail: InspectorFindingDetail  # type: ignore[assignment]
+
+
+ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported
+_IMAGE_EVENT: TypeAdapter[ImageEvent] = TypeAdapter(Annotated[ImageEvent, Field(discriminator="detail_type")])
+
+
+def parse_image_event(event: object) -> ImageEvent:
+    try:
+        return _IMAGE_EVENT.validate_python(event)
+    except ValidationError as exc:
+        raise InvalidEventError(describe(exc)) from None

@@ -1,0 +1,47 @@
+"""What triggers builds: CodeCommit pushes, the schedule and "Build Requested"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pipeline.domain.requests import BuildRequest
+from pipeline.events.envelope import EventBridgeModel, InvalidEventError, describe
+
+
+class CodeCommitReferenceDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event: Literal["referenceCreated", "referenceUpdated"]
+    repository_name: Annotated[str, Field(alias="repositoryName")]
+    reference_type: Annotated[Literal["branch"], Field(alias="referenceType")]
+    reference_name: Annotated[str, Field(alias="referenceName")]
+    commit_id: Annotated[str, Field(alias="commitId", pattern=r"^[0-9a-f]{40}$")]
+    old_commit_id: Annotated[str | None, Field(alias="oldCommitId", pattern=r"^[0-9a-f]{40}$")] = None
+
+
+class CodeCommitPush(EventBridgeModel):
+    source: Literal["aws.codecommit"]
+    detail_type: Annotated[Literal["CodeCommit Repository State Change"], Field(alias="detail-type")]
+    detail: CodeCommitReferenceDetail  # type: ignore[assignment]
+
+
+class ScheduledRebuild(EventBridgeModel):
+    source: Literal["aws.events"]
+    detail_type: Annotated[Literal["Scheduled Event"], Field(alias="detail-type")]
+
+
+class BuildRequested(EventBridgeModel):
+    source: Literal["shipline"]
+    detail_type: Annotated[Literal["Build Requested"], Field(alias="detail-type")]
+    detail: BuildRequest  # type: ignore[assignment]
+
+BuildTrigger = Annotated[CodeCommitPush | ScheduledRebuild | BuildRequested, Field(discriminator="detail_type")]
+_BUILD_TRIGGER: TypeAdapter[CodeCommitPush | ScheduledRebuild | BuildRequested] = TypeAdapter(BuildTrigger)
+
+
+def parse_build_trigger(event: object) -> CodeCommitPush | ScheduledRebuild | BuildRequested:
+    try:
+        return _BUILD_TRIGGER.validate_python(event)
+    except ValidationError as exc:
+        raise InvalidEventError(describe(exc)) from None
