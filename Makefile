@@ -17,7 +17,7 @@ demo: $(STAMP)  ## the whole chain against an emulated AWS account on this machi
 	$(BIN)/shipline demo
 
 test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contract, local)
-	$(BIN)/ruff check functions shipline tests workload events
+	$(BIN)/ruff check functions shipline tests workload events bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

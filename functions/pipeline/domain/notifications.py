@@ -114,28 +114,6 @@ def scan_notification(
     )
 
 
-def held_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
-                      reason: str) -> Notification:
-    label = tag or digest.removeprefix("sha256:")[:12]
-    link = image_console_link(target, repository, digest)
-    text = "\n".join([
-        f"Service: {service} ({target.project}, {target.environment})",
-        f"Image:   {repository}:{label}",
-        f"Digest:  {digest}",
-        f"No task-definition revision was registered: {reason}.",
-        "",
-        f"Console: {link}",
-    ])
-    return Notification(
-        subject=_subject(f"[shipline] {service}:{label} held back by the scan gate"),
-        text=text,
-        title=f"{service}:{label} held back",
-        description=f"No revision registered: {reason}.\n<{link}|Open in the ECR console>",
-        event_type="RegistrationHeld",
-        context={"service": service, "digest": digest, "reason": reason},
-    )
-
-
 def build_failure_notification(*, target: Target, service: str, commit: str, status: str, phase: str,
                                project: str, build_id: str, log_link: str | None) -> Notification:
     link = log_link or build_console_link(target, project, build_id)

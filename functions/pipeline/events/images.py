@@ -27,6 +27,8 @@ class EcrImagePushed(EventBridgeModel):
 
 
 class EcrImageScanDetail(BaseModel):
+    """A completed scan. ECR's basic scanning names the repository; Inspector, below, its ARN."""
+
     model_config = ConfigDict(extra="ignore")
     scan_status: Annotated[Literal["COMPLETE"], Field(alias="scan-status")]
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
@@ -41,13 +43,9 @@ class EcrImageScanned(EventBridgeModel):
     detail: EcrImageScanDetail  # type: ignore[assignment]
 
 
-class InspectorScanDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    scan_status: Annotated[str, Field(alias="scan-status")]
+class InspectorScanDetail(EcrImageScanDetail):
+    scan_status: Annotated[str, Field(alias="scan-status")]  # type: ignore[assignment]
     repository_name: Annotated[str, Field(alias="repository-name", pattern=r"^arn:aws[a-z-]*:ecr:")]
-    image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
-    image_tags: Annotated[list[str], Field(alias="image-tags")] = []
-    finding_severity_counts: Annotated[dict[str, int], Field(alias="finding-severity-counts")] = {}
 
 
 class InspectorImageScanned(EventBridgeModel):
