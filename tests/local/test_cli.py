@@ -132,3 +132,43 @@ def test_trigger_of_an_unknown_service_is_refused(capsys):
 def test_plan_names_the_services_a_path_rebuilds(capsys):
     assert main(["plan", "docker/langgraph/Dockerfile"]) == 0
     assert capsys.readouterr().out.strip() == "langgraph"
+
+
+def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
+    """--endpoint-url: the stack goes into an emulator this process did not start (here a moto
+    server in its own process, standing in for LocalStack)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import boto3
+
+    from shipline.local.account import LocalAccount
+    from tests.support.events import load_event
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://localhost:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        with LocalAccount(endpoint_url=endpoint) as account:
+            response = account.invoke_webhook(load_event("github-push"))
+            account.run()
+            ecr = boto3.client("ecr", endpoint_url=endpoint, region_name="us-east-1",
+                               aws_access_key_id="x", aws_secret_access_key="x")
+            names = [r["repositoryName"] for r in ecr.describe_repositories()["repositories"]]
+        assert response["statusCode"] == 202
+        assert names == ["multi-agent-orchestrator-dev-langgraph"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
