@@ -16,22 +16,23 @@ _TO = TypeSerializer()
 _FROM = TypeDeserializer()
 
 
-def record(table: str, pk: str, sk: str, attributes: dict[str, Any], *, dynamodb: Any | None = None) -> None:
-    """Set `attributes` on the item (creating it), leaving its other attributes alone."""
-    if not attributes:
-        return
+def record(table: str, pk: str, sk: str, attributes: dict[str, Any], *, dynamodb: Any | None = None) -> dict:
+    """Set `attributes` on the item (creating it), leaving its other attributes alone; returns
+    the whole item as it now is."""
     names = {f"#a{i}": key for i, key in enumerate(attributes)}
     values = {f":v{i}": _TO.serialize(_plain(value)) for i, value in enumerate(attributes.values())}
     try:
-        (dynamodb or client("dynamodb")).update_item(
+        response = (dynamodb or client("dynamodb")).update_item(
             TableName=table,
             Key={"pk": {"S": pk}, "sk": {"S": sk}},
             UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes))),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
     except ClientError as exc:
         raise wrap(exc, f"record {sk} in the ledger") from exc
+    return _python(response.get("Attributes", {}))
 
 
 def read(table: str, pk: str, sk: str, *, dynamodb: Any | None = None) -> dict[str, Any] | None:

@@ -42,9 +42,11 @@ def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str
         raise NotOursError("the build cache is not an image to register")
     service = service_of(settings, manifest, repository)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
-    ledger.record(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": _now()})
     ledger.add_to_set(table, pk, f"image#{digest}", "tags", [tag] if tag else [])
-    decision = gate.decide(settings.gate, _verdict(table, pk, digest))
+    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": _now()})
+    if image.get("revision"):  # the same digest under another tag: one revision per digest
+        return {"outcome": "already registered", "service": service, "revision": image["revision"]}
+    decision = gate.decide(settings.gate, _verdict(image))
     if decision.decision != "register":
         logger.info(f"not registered: {decision.reason}", extra={"service": service, "digest": digest})
         return {"outcome": decision.decision, "service": service, "reason": decision.reason}
@@ -58,11 +60,11 @@ def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: 
     name = settings.target.repository(service)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
     verdict = judge(counts, settings.scan_threshold)
-    ledger.record(table, pk, f"image#{digest}", {"digest": digest, "scan": {
+    ledger.add_to_set(table, pk, f"image#{digest}", "tags", tags)
+    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "scan": {
         "counts": verdict.counts, "worst": verdict.worst or "NONE", "passed": verdict.passed,
         "threshold": verdict.threshold, "scanner": scanner, "at": _now(),
     }})
-    ledger.add_to_set(table, pk, f"image#{digest}", "tags", tags)
 
     outcome = "recorded"
     if settings.gate == "scan":
@@ -74,9 +76,8 @@ def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: 
         else:
             outcome, registration_text = "held", f"held back: {decision.reason}"
     else:
-        item = ledger.read(table, pk, f"image#{digest}") or {}
-        registration_text = (f"registered on push as revision {item['revision']} (gate none)"
-                             if item.get("revision") else "gate none: registered on push, not gated by the scan")
+        registration_text = (f"registered on push as revision {image['revision']} (gate none)"
+                             if image.get("revision") else "gate none: registered on push, not gated by the scan")
 
     findings = top_findings(ecr.scan_findings(name, digest)) if verdict.counts else []
     tag = next((t for t in tags if is_sha_tag(t)), tags[0] if tags else None)
@@ -112,9 +113,8 @@ def on_finding(settings: Settings, manifest: Manifest, *, repository: str, diges
     return {"outcome": "notified", "service": service}
 
 
-def _verdict(table: str, pk: str, digest: str) -> ScanVerdict | None:
-    item = ledger.read(table, pk, f"image#{digest}") or {}
-    scan = item.get("scan")
+def _verdict(image: dict) -> ScanVerdict | None:
+    scan = image.get("scan")
     return ScanVerdict(scan["counts"], scan["threshold"]) if scan else None
 
 
