@@ -1,10 +1,6 @@
-"""Provision the local account from the SAM-translated template.yaml.
-
-The template is translated by the SAM translator (as `sam deploy` would have CloudFormation
-do), its intrinsic functions resolved, and each resource created in the emulator with the
-same API call CloudFormation would make. Lambda functions are not created: their handlers
-run in this process; each function's EventBridge rules target an SQS inbox instead.
-"""
+"""template.yaml as the local account reads it: translated by the SAM translator (as
+CloudFormation's transform would), parameters checked, names and references worked out and
+intrinsic functions resolved. `resources.py` then creates what it describes."""
 
 from __future__ import annotations
 
