@@ -183,3 +183,16 @@ def _wrapped(fn, project, plan):
         return fn(project, plan)
     except ClientError as exc:
         raise wrap(exc, f"start build of {plan.service}") from exc
+
+
+def test_replayed_push_does_not_write_started_over_the_builds_later_status(trigger):
+    from pipeline.adapters import ledger
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    first = trigger(load_event("codecommit-push"))
+    build_id = first["builds"]["langgraph"]
+    key = settings.ledger_key("langgraph")
+    ledger.record(settings.ledger_table, key, f"build#{build_id}", {"status": "SUCCEEDED"})
+    trigger(load_event("codecommit-push"))
+    assert ledger.read(settings.ledger_table, key, f"build#{build_id}")["status"] == "SUCCEEDED"

@@ -14,7 +14,7 @@ from pipeline.adapters import codebuild, ledger
 from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.builds import BuildPlan
 from pipeline.flows.idempotency import once
-from pipeline.flows.repositories import ensure_repositories
+from pipeline.flows.repositories import RepositoryOutcome, ensure_repositories
 from pipeline.settings import Settings
 
 logger = Logger(child=True)
@@ -31,19 +31,23 @@ class BuildsNotStartedError(RuntimeError):
         super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
-def _record_start(settings: Settings, plan: BuildPlan, build_id: str) -> None:
-    if not settings.ledger_table:
-        return
-    ledger.record(settings.ledger_table, settings.ledger_key(plan.service), f"build#{build_id}", {
-        "buildId": build_id, "status": "STARTED", "commit": plan.source_version, "trigger": plan.trigger,
-        "at": datetime.now(UTC).isoformat(),
-    })
+def _start(settings: Settings, project: str, plan: BuildPlan) -> str:
+    """The effect: start the build and note it in the ledger. Inside the idempotency guard, so
+    a replay neither starts it again nor writes "STARTED" over the build's later status."""
+    build_id = codebuild.start_build(project, plan)
+    if settings.ledger_table:
+        ledger.record(settings.ledger_table, settings.ledger_key(plan.service), f"build#{build_id}", {
+            "buildId": build_id, "status": "STARTED", "commit": plan.source_version, "trigger": plan.trigger,
+            "at": datetime.now(UTC).isoformat(),
+        })
+    logger.info("build started", extra={"service": plan.service, "build_id": build_id})
+    return build_id
 
 
 @dataclass(frozen=True)
 class BuildsStarted:
     builds: dict[str, str]  # service -> build id
-    repositories: list
+    repositories: list[RepositoryOutcome]
 
 
 def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarted:
@@ -54,14 +58,10 @@ def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarte
     failures: dict[str, str] = {}
     for plan in plans:
         try:
-            started[plan.service] = once(plan.idempotency_key, partial(codebuild.start_build, project, plan))
+            started[plan.service] = once(plan.idempotency_key, partial(_start, settings, project, plan))
         except AwsCallError as exc:
             logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
             failures[plan.service] = str(exc)
-    for plan in plans:
-        if plan.service in started:
-            _record_start(settings, plan, started[plan.service])
-            logger.info("build started", extra={"service": plan.service, "build_id": started[plan.service]})
     if failures:
         raise BuildsNotStartedError(failures, started)
     return BuildsStarted(started, repositories)
