@@ -27,7 +27,8 @@ bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next 
 validate: $(STAMP)
 	$(BIN)/sam validate --lint --region us-east-1
 
-deploy: $(STAMP)  ## ENV=dev|staging|prod
+deploy: $(STAMP)  ## ENV=dev|staging|prod; functions/ is packaged as it is, so bytecode left by tests or bench goes first
+	find functions -name __pycache__ -prune -exec rm -rf {} +
 	$(BIN)/sam deploy --config-env $${ENV:-dev}
 
 clean:

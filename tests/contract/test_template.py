@@ -115,3 +115,17 @@ def test_dashboard_shows_the_figures_the_functions_emit():
         assert f'"{metric}"' in body
         assert any(metric in (ROOT / "functions/pipeline/handlers" / f).read_text() or
                    metric.startswith("Findings") for f in ("build_trigger.py", "build_events.py", "image_events.py"))
+
+
+def test_sam_package_of_functions_carries_the_manifest(tmp_path):
+    """`sam deploy` zips functions/ as it is (following links): the Lambda package holds the
+    services manifest the handlers load, byte for byte."""
+    import zipfile
+
+    from samcli.lib.package.utils import make_zip_with_lambda_permissions
+
+    archive = make_zip_with_lambda_permissions(str(tmp_path / "functions"), str(ROOT / "functions"))
+    with zipfile.ZipFile(archive) as package:
+        names = set(package.namelist())
+        assert package.read("services.toml") == (ROOT / "services.toml").read_bytes()
+    assert "pipeline/handlers/build_trigger.py" in names
