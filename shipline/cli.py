@@ -43,12 +43,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    from botocore.exceptions import BotoCoreError
+
     from shipline.local.inputs import InputError
     from shipline.local.provision import TemplateError
 
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS + (InputError, TemplateError) as exc:
+        print(f"shipline: error: {exc}", file=sys.stderr)
+        return 2
+    except BotoCoreError as exc:  # no credentials, no network, no region: AWS never answered
         print(f"shipline: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -325,6 +330,10 @@ def _progress_printer() -> Callable[[float, str, str], None]:
 def _use_endpoint(endpoint: str | None) -> None:
     if endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
+        # An emulator takes any credentials; give it some when the shell has none.
+        if not os.environ.get("AWS_ACCESS_KEY_ID") and not os.environ.get("AWS_PROFILE"):
+            os.environ.update(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         from pipeline.adapters import clients
 
         clients.reset()

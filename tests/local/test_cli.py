@@ -172,3 +172,9 @@ def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_status_without_a_reachable_aws_is_one_clear_error(capsys):
+    assert main(["status", "--endpoint-url", "http://127.0.0.1:9", "--table", "t"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shipline: error: ") and err.count("\n") == 1
