@@ -178,18 +178,24 @@ def run_trigger(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from pipeline.adapters import ledger
     from pipeline.adapters.clients import client
-    from pipeline.domain.status import summarize
 
     _use_endpoint(args.endpoint_url)
     manifest = load_manifest(args.manifest)
     table = args.table or _stack_output(client("cloudformation"), args.stack or f"shipline-{args.environment}",
                                         "LedgerTableName")
-    prefix = f"{manifest.project.name}#{args.environment}#"
-    statuses = [summarize(name, ledger.history(table, prefix + name)) for name in manifest.names]
-    print_status(statuses, as_json=args.json)
+    print_status(statuses(table, manifest, args.environment), as_json=args.json)
     return 0
+
+
+def statuses(table: str, manifest: Any, environment: str, dynamodb: Any | None = None) -> list:
+    """Each manifest service's status, from its ledger partition."""
+    from pipeline.adapters import ledger
+    from pipeline.domain.status import partition, summarize
+
+    return [summarize(name, ledger.history(table, partition(manifest.project.name, environment, name),
+                                           dynamodb=dynamodb))
+            for name in manifest.names]
 
 
 def print_status(statuses: list, as_json: bool) -> None:
@@ -232,14 +238,15 @@ def run_demo(args: argparse.Namespace) -> int:
                            "resources": [f"arn:aws:codecommit:us-east-1:123456789012:{repository}"], "detail": detail})
         account.run()
         report = account.report()
-        statuses = _local_status(account, manifest)
+        ledger_statuses = statuses(account.stack.refs["LedgerTable"], manifest, account.environment,
+                                   dynamodb=account.client("dynamodb"))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print()
         print(output.summary(report))
         print("\nshipline status (from the ledger):")
-        print_status(statuses, as_json=False)
+        print_status(ledger_statuses, as_json=False)
         print(f"\nDone in {time.monotonic() - started:.1f}s: {len(report['repositories'])} repositories, "
               f"{len(report['builds'])} builds, {len(report['images'])} images, "
               f"{len(report['taskDefinitions'])} revisions, {len(report['notifications'])} notifications, "
@@ -310,16 +317,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- helpers
-def _local_status(account: Any, manifest: Any) -> list:
-    from pipeline.adapters import ledger
-    from pipeline.domain.status import summarize
-
-    table = account.stack.refs.get("LedgerTable")
-    prefix = f"{manifest.project.name}#{account.environment}#"
-    return [summarize(name, ledger.history(table, prefix + name, dynamodb=account.client("dynamodb")))
-            for name in manifest.names]
-
-
 def _progress_printer() -> Callable[[float, str, str], None]:
     def show(at: float, actor: str, text: str) -> None:
         print(f"  {at:5.2f}s  {actor:<22} {text}", flush=True)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.naming import Target
+from pipeline.domain.status import partition
 
 
 class ConfigurationError(RuntimeError):
@@ -53,7 +54,7 @@ class Settings(BaseModel):
         return gate_for(self.environment, self.registration_gate)
 
     def ledger_key(self, service: str) -> str:
-        return f"{self.project}#{self.environment}#{service}"
+        return partition(self.project, self.environment, service)
 
     @property
     def target(self) -> Target:

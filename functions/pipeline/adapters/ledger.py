@@ -3,6 +3,7 @@ revisions. One partition per service and environment; `shipline status` reads it
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,16 +17,28 @@ _TO = TypeSerializer()
 _FROM = TypeDeserializer()
 
 
-def record(table: str, pk: str, sk: str, attributes: dict[str, Any], *, dynamodb: Any | None = None) -> dict:
-    """Set `attributes` on the item (creating it), leaving its other attributes alone; returns
-    the whole item as it now is."""
-    names = {f"#a{i}": key for i, key in enumerate(attributes)}
+def now() -> str:
+    """The ledger's timestamps: UTC, ISO 8601 (they sort as text)."""
+    return datetime.now(UTC).isoformat()
+
+
+def record(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: dict[str, list[str]] | None = None,
+           dynamodb: Any | None = None) -> dict:
+    """Set `attributes` on the item (creating it) and add strings to its string-set attributes
+    (`add`: tags seen for a digest, in any order), leaving the rest alone, in one write.
+    Returns the whole item as it now is."""
+    sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
+    names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
     values = {f":v{i}": _TO.serialize(_plain(value)) for i, value in enumerate(attributes.values())}
+    values |= {f":s{i}": {"SS": members} for i, members in enumerate(sets.values())}
+    expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
+    if sets:
+        expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
     try:
         response = (dynamodb or client("dynamodb")).update_item(
             TableName=table,
             Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes))),
+            UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",
@@ -80,19 +93,3 @@ def _python(item: dict) -> dict[str, Any]:
         return value
 
     return {key: convert(_FROM.deserialize(value)) for key, value in item.items()}
-
-
-def add_to_set(table: str, pk: str, sk: str, attribute: str, values: list[str], *, dynamodb: Any | None = None) -> None:
-    """Add strings to a string-set attribute (tags seen for a digest, in any order)."""
-    if not values:
-        return
-    try:
-        (dynamodb or client("dynamodb")).update_item(
-            TableName=table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression="ADD #a :v",
-            ExpressionAttributeNames={"#a": attribute},
-            ExpressionAttributeValues={":v": {"SS": sorted(set(values))}},
-        )
-    except ClientError as exc:
-        raise wrap(exc, f"record {attribute} of {sk} in the ledger") from exc

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+def partition(project: str, environment: str, service: str) -> str:
+    """The ledger partition that holds one service's history in one environment."""
+    return f"{project}#{environment}#{service}"
+
+
 @dataclass(frozen=True)
 class ServiceStatus:
     service: str

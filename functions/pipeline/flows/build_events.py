@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
 from pipeline.adapters import ledger, sns
@@ -23,7 +22,7 @@ def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDet
     commit = detail.additional_information.source_version
     ledger.record(settings.require("ledger_table"), settings.ledger_key(service), f"build#{detail.build_id}", {
         "buildId": detail.build_id, "status": detail.build_status, "phase": detail.current_phase,
-        "commit": commit, "at": datetime.now(UTC).isoformat(),
+        "commit": commit, "at": ledger.now(),
     })
     if detail.build_status not in FAILED:
         return {"outcome": "recorded", "service": service, "status": detail.build_status}

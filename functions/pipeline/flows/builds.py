@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -38,7 +37,7 @@ def _start(settings: Settings, project: str, plan: BuildPlan) -> str:
     if settings.ledger_table:
         ledger.record(settings.ledger_table, settings.ledger_key(plan.service), f"build#{build_id}", {
             "buildId": build_id, "status": "STARTED", "commit": plan.source_version, "trigger": plan.trigger,
-            "at": datetime.now(UTC).isoformat(),
+            "at": ledger.now(),
         })
     logger.info("build started", extra={"service": plan.service, "build_id": build_id})
     return build_id

@@ -44,12 +44,18 @@ def _effect(*, key: str, run: Callable[[], Any]) -> Any:
     return run()
 
 
+@cache
+def _guarded() -> Callable[..., Any]:
+    """The idempotent wrapper, made once per process (with the store it needs)."""
+    return idempotent_function(data_keyword_argument="key", persistence_store=_store(), config=config())(_effect)
+
+
 def once(key: str, run: Callable[[], T]) -> T:
     """Run `run` once for `key`; a repeat returns the first run's (JSON) result."""
-    guarded = idempotent_function(data_keyword_argument="key", persistence_store=_store(), config=config())(_effect)
-    return guarded(key=key, run=run)  # type: ignore[no-any-return]
+    return _guarded()(key=key, run=run)  # type: ignore[no-any-return]
 
 
 def reset() -> None:
     _store.cache_clear()
     config.cache_clear()
+    _guarded.cache_clear()

@@ -3,7 +3,6 @@ one notification per scanned image."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -33,17 +32,13 @@ def service_of(settings: Settings, manifest: Manifest, repository: str) -> str:
     return manifest.service(service).name  # UnknownServiceError when not in the manifest
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
     service = service_of(settings, manifest, repository)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
-    ledger.add_to_set(table, pk, f"image#{digest}", "tags", [tag] if tag else [])
-    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": _now()})
+    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": ledger.now()},
+                          add={"tags": [tag] if tag else []})
     if image.get("revision"):  # the same digest under another tag: one revision per digest
         return {"outcome": "already registered", "service": service, "revision": image["revision"]}
     decision = gate.decide(settings.gate, _verdict(image))
@@ -60,11 +55,10 @@ def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: 
     name = settings.target.repository(service)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
     verdict = judge(counts, settings.scan_threshold)
-    ledger.add_to_set(table, pk, f"image#{digest}", "tags", tags)
     image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "scan": {
         "counts": verdict.counts, "worst": verdict.worst or "NONE", "passed": verdict.passed,
-        "threshold": verdict.threshold, "scanner": scanner, "at": _now(),
-    }})
+        "threshold": verdict.threshold, "scanner": scanner, "at": ledger.now(),
+    }}, add={"tags": tags})
 
     outcome = "recorded"
     if settings.gate == "scan":
@@ -97,7 +91,7 @@ def on_finding(settings: Settings, manifest: Manifest, *, repository: str, diges
     service = service_of(settings, manifest, repository)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
     ledger.record(table, pk, f"finding#{finding_arn}", {
-        "digest": digest, "severity": finding.severity, "id": finding.id, "status": status, "at": _now(),
+        "digest": digest, "severity": finding.severity, "id": finding.id, "status": status, "at": ledger.now(),
     })
     if status != "ACTIVE" or rank(finding.severity) > rank(settings.scan_threshold):
         return {"outcome": "recorded", "service": service}

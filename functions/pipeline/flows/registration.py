@@ -4,7 +4,6 @@ older over newer, never a duplicate of the latest revision."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -60,17 +59,18 @@ def _register(settings: Settings, manifest: Manifest, service: str, digest: str)
 
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
-        definition = latest[0]
-        return asdict(Registration("already current", family, digest, definition.get("revision"),
-                                   definition.get("taskDefinitionArn")))
+        return _already_current(family, digest, latest[0])
     if latest is None or settings.task_definition_mode == "render":
         arguments = render_task_definition(
             target, spec, image, execution_role_arn=settings.require("task_execution_role_arn")
         )
     else:
-        arguments = revise_task_definition(latest[0], image, latest[1]) or {}
+        revised = revise_task_definition(latest[0], image, latest[1])
+        if revised is None:  # every container from this repository already runs the digest
+            return _already_current(family, digest, latest[0])
+        arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
-    now = datetime.now(UTC).isoformat()
+    now = ledger.now()
     ledger.record(table, pk, f"image#{digest}", {"revision": revision, "revisionArn": arn, "registeredAt": now})
     ledger.record(table, pk, "current", {
         "digest": digest, "tag": image.sha_tag or "", "revision": revision, "revisionArn": arn,
@@ -78,3 +78,8 @@ def _register(settings: Settings, manifest: Manifest, service: str, digest: str)
     })
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
     return asdict(Registration("registered", family, digest, revision, arn))
+
+
+def _already_current(family: str, digest: str, definition: dict) -> dict:
+    return asdict(Registration("already current", family, digest, definition.get("revision"),
+                               definition.get("taskDefinitionArn")))
