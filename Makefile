@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test lint validate bench deploy clean
+.PHONY: demo test fuzz lint validate bench deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contr
 	$(BIN)/ruff check functions shipline tests workload events bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+fuzz: $(STAMP)  ## every property test with at least 20,000 random examples (not part of make test)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m property -q
 
 bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target
 	$(BIN)/python bench/run.py

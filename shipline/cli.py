@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.manifest import (
@@ -21,6 +21,7 @@ from pipeline.domain.manifest import (
     load_manifest,
 )
 from pipeline.domain.naming import InvalidCommitError
+from pipeline.domain.quoting import one_line
 from pipeline.settings import ConfigurationError
 from shipline import output
 
@@ -51,17 +52,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS + (InputError, TemplateError) as exc:
-        print(f"shipline: error: {exc}", file=sys.stderr)
+        error(exc)
         return 2
     except BotoCoreError as exc:  # no credentials, no network, no region: AWS never answered
-        print(f"shipline: error: {exc}", file=sys.stderr)
+        error(exc)
         return 2
     except KeyboardInterrupt:
         return 130
 
 
+def error(message: object) -> None:
+    """The CLI's one way of reporting a problem: one printable line on stderr."""
+    print(f"shipline: error: {one_line(message)}", file=sys.stderr)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors (which echo the bad argument) made one safe line too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shipline", description="Git push to scanned ECR images and ECS task-definition revisions.")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST_PATH, help="services manifest")
     sub = parser.add_subparsers(metavar="COMMAND")
@@ -292,7 +306,7 @@ def run_local(args: argparse.Namespace) -> int:
     else:
         print(output.summary(report))
     for problem in problems:
-        print(f"shipline: error: {problem}", file=sys.stderr)
+        error(problem)
     return 1 if report["errors"] else 0
 
 

@@ -5,14 +5,16 @@ never an unhandled exception."""
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.adapters.errors import AwsCallError
 from pipeline.flows.builds import BuildsNotStartedError
 from pipeline.handlers import build_events, build_trigger, github_webhook, image_events
 from tests.support.paths import EVENTS
-from tests.support.properties import TRIED, mutated
+from tests.support.properties import TRIED, mutated, one_printable_line, property_settings
+
+pytestmark = pytest.mark.property
 
 SAMPLES = {path.stem: json.loads(path.read_text()) for path in EVENTS.glob("*.json")}
 ENVELOPES = [s for s in SAMPLES.values() if "detail-type" in s]
@@ -23,8 +25,7 @@ HANDLERS = {
     "ImageEventsFunction": image_events.handler,
     "BuildEventsFunction": build_events.handler,
 }
-PROPERTY = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY = property_settings(60, fixtures=True)
 
 
 @pytest.mark.parametrize("function", HANDLERS)
@@ -41,6 +42,7 @@ def test_asynchronous_handlers_give_a_defined_outcome_for_any_damaged_event(func
         except DEAD_LETTER:
             return
         assert isinstance(result, dict) and result.get("outcome")
+        assert one_printable_line(result.get("reason", "-"))
 
     check()
 
@@ -54,5 +56,6 @@ def test_webhook_answers_any_damaged_request(stack, monkeypatch, lambda_context)
         TRIED["GitHubWebhookFunction, damaged requests"] += 1
         response = github_webhook.handler(request, lambda_context)
         assert response["statusCode"] in {200, 202, 400, 401}
+        assert one_printable_line(json.loads(response["body"])["message"])
 
     check()

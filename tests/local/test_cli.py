@@ -178,3 +178,17 @@ def test_status_without_a_reachable_aws_is_one_clear_error(capsys):
     assert main(["status", "--endpoint-url", "http://127.0.0.1:9", "--table", "t"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("shipline: error: ") and err.count("\n") == 1
+
+
+def test_a_bad_argument_with_control_characters_is_one_safe_line(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["status", "stray\n\x1b[2J"])  # argparse echoes unrecognized arguments raw
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error == "shipline: error: unrecognized arguments: stray\\x0a\\x1b[2J"
+
+
+def test_an_unknown_service_with_control_characters_is_one_safe_line(capsys):
+    assert main(["trigger", "--dry-run", "--service", "lang\ngraph"]) == 2
+    (error,) = capsys.readouterr().err.splitlines()
+    assert "lang\\x0agraph" in error and error.isprintable()

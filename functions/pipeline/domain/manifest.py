@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.domain.quoting import one_line, shown
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 Environment = Literal["dev", "staging", "prod"]
@@ -37,7 +40,12 @@ _FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
 
 
 class ManifestError(ValueError):
-    """The services manifest cannot be used. Fix the named file and field, then retry."""
+    """The services manifest cannot be used. Fix the named file and field, then retry.
+
+    The message is always one printable line, whatever the manifest's keys and values hold."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
 
 
 class _Strict(BaseModel):
@@ -104,7 +112,7 @@ class ServiceSpec(_Strict):
     def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
         for key in value:
             if not re.match(_ENV_VAR, key):
-                raise ValueError(f"{key!r} is not a valid environment variable name")
+                raise ValueError(f"'{shown(key)}' is not a valid environment variable name")
         return value
 
     @model_validator(mode="after")
@@ -138,7 +146,7 @@ class Manifest(_Strict):
             raise ValueError("at least one service is required")
         for key, service in self.services.items():
             if key != service.name:
-                raise ValueError(f"services.{key}: name does not match its key")
+                raise ValueError(f"{_location(('services', key))}: name does not match its key")
             for env in (None, *service.environments):
                 cpu, memory = service.sizing(env or "")
                 allowed = _FARGATE_MEMORY.get(cpu)
@@ -152,7 +160,7 @@ class Manifest(_Strict):
             return self.services[name]
         except KeyError:
             known = ", ".join(sorted(self.services))
-            raise UnknownServiceError(f"service {name!r} is not in the manifest (known: {known})") from None
+            raise UnknownServiceError(f"service '{shown(name)}' is not in the manifest (known: {known})") from None
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -174,11 +182,11 @@ def parse_manifest(data: dict, source: str = "services.toml") -> Manifest:
         raise ManifestError(f"{source}: {field}: must be a table")
     unknown = set(data) - {"project", "defaults", "services"}
     if unknown:
-        raise ManifestError(f"{source}: {sorted(unknown)[0]}: unknown section")
+        raise ManifestError(f"{source}: {_location(sorted(unknown)[:1])}: unknown section")
     filled = {}
     for name, spec in services.items():
         if not isinstance(spec, dict):
-            raise ManifestError(f"{source}: services.{name}: must be a table")
+            raise ManifestError(f"{source}: {_location(('services', name))}: must be a table")
         filled[name] = {"name": name, "cpu": 512, "memory": 1024, **defaults, **spec}
     try:
         return Manifest.model_validate({"project": data.get("project", {}), "services": filled})
@@ -206,9 +214,14 @@ def default_manifest() -> Manifest:
     return load_manifest(DEFAULT_MANIFEST_PATH)
 
 
+def _location(parts: Iterable[object]) -> str:
+    """Where in the manifest, as services.langgraph.port: each key shown safely."""
+    return ".".join(shown(part, 40) for part in parts if part != "__root__")
+
+
 def _describe(source: str, exc: ValidationError) -> str:
     error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"] if part != "__root__")
+    location = _location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{source}: {location or 'manifest'}: {message}{more}"

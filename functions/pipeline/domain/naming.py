@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.domain.quoting import shown
+
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 SHORT_SHA_LENGTH = 7
 LATEST = "latest"
@@ -18,7 +20,7 @@ def short_sha(commit: str) -> str:
     """The tag every image carries besides `latest`: the commit's first 7 hex digits."""
     commit = commit.strip().lower()
     if not _SHA.match(commit):
-        raise InvalidCommitError(f"{commit!r} is not a git commit SHA")
+        raise InvalidCommitError(f"'{shown(commit)}' is not a git commit SHA")
     return commit[:SHORT_SHA_LENGTH]
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.domain.changes import services_for_paths
 from pipeline.domain.manifest import Manifest
+from pipeline.domain.quoting import one_line, shown
 from pipeline.domain.requests import BuildRequest
 
 # GitHub lists at most this many commits in a push payload; a full list may be cut short.
@@ -64,8 +65,11 @@ class _Push(BaseModel):
 @dataclass(frozen=True)
 class WebhookDecision:
     status: int
-    message: str
+    message: str  # one printable line: whatever the delivery echoes is escaped here
     request: BuildRequest | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", one_line(self.message))
 
     def response(self) -> dict:
         return {
@@ -92,7 +96,7 @@ def decide(
     if event == "ping":
         return WebhookDecision(200, "ignored: ping")
     if event != "push":
-        return WebhookDecision(200, f"ignored: event {event or '(none)'} is not a push")
+        return WebhookDecision(200, f"ignored: event {shown(event) or '(none)'} is not a push")
     try:
         push = _Push.model_validate(_payload(body, headers.get("content-type", "")))
     except (ValueError, ValidationError) as exc:
@@ -100,7 +104,7 @@ def decide(
 
     tracked = f"refs/heads/{branch}"
     if push.ref != tracked:
-        return WebhookDecision(200, f"ignored: {push.ref} is not the tracked branch {tracked}")
+        return WebhookDecision(200, f"ignored: {shown(push.ref)} is not the tracked branch {tracked}")
     if push.deleted or push.after == _ZERO_SHA:
         return WebhookDecision(200, "ignored: branch deleted")
     if len(push.after) != 40:
@@ -152,7 +156,7 @@ def _changed_paths(push: _Push) -> list[str] | None:
 def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         error = exc.errors()[0]
-        return f"{'.'.join(map(str, error['loc'])) or 'body'}: {error['msg']}"
+        return f"{'.'.join(shown(part, 40) for part in error['loc']) or 'body'}: {error['msg']}"
     if isinstance(exc, UnicodeDecodeError):
         return "body is not UTF-8"
     return str(exc).splitlines()[0]

@@ -7,6 +7,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.domain.quoting import one_line, shown
+
 
 class EventBridgeModel(BaseModel):
     """The EventBridge envelope. (Powertools' parser has one too, but importing its models
@@ -25,18 +27,26 @@ class EventBridgeModel(BaseModel):
     replay_name: Annotated[str | None, Field(alias="replay-name")] = None
 
 
-class InvalidEventError(ValueError):
+class EventError(ValueError):
+    """An event we will not act on. Its message is one printable line, whatever the event's
+    fields hold (they are echoed in logs, outcomes and the local run report)."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
+
+class InvalidEventError(EventError):
     """An event that does not have the documented shape. It is logged and dropped: a retry
     cannot fix it."""
 
 
-class NotOursError(ValueError):
+class NotOursError(EventError):
     """An event for another project, environment, repository or branch: ignored."""
 
 
 def describe(exc: ValidationError) -> str:
     """One line: the first problem's place and message."""
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "event"
+    where = ".".join(shown(part, 40) for part in error["loc"]) or "event"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {error['msg']}{more}"
