@@ -7,6 +7,9 @@ environment first. Names match template.yaml's `Environment.Variables`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Annotated, Literal
 
@@ -68,13 +71,44 @@ class Settings(BaseModel):
         return str(value)
 
 
-@cache
-def get_settings() -> Settings:
-    fields = {f.alias for f in Settings.model_fields.values() if f.alias}
-    # Blank values (a template parameter left empty) mean "not set".
-    present = {name: os.environ[name] for name in fields if os.environ.get(name)}
+# In Lambda a process serves one function, and its environment is os.environ. The local
+# account runs several functions' invocations in one process, on threads: each invocation's
+# environment is set here, for its thread only.
+_FUNCTION_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("function_environment", default=None)
+
+
+def environment() -> Mapping[str, str]:
+    """The invoking function's environment variables."""
+    return _FUNCTION_ENVIRONMENT.get() or os.environ
+
+
+@contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Run the block (in this thread) with `variables` as the function's environment."""
+    token = _FUNCTION_ENVIRONMENT.set(variables)
     try:
-        return Settings.model_validate(present)
+        yield
+    finally:
+        _FUNCTION_ENVIRONMENT.reset(token)
+
+
+_ALIASES = tuple(f.alias for f in Settings.model_fields.values() if f.alias)
+
+
+def get_settings() -> Settings:
+    """The settings of the invoking function, read once per distinct environment."""
+    variables = environment()
+    # Blank values (a template parameter left empty) mean "not set".
+    return _settings(tuple((name, variables[name]) for name in _ALIASES if variables.get(name)))
+
+
+@cache
+def _settings(present: tuple[tuple[str, str], ...]) -> Settings:
+    try:
+        return Settings.model_validate(dict(present))
     except ValidationError as exc:
         error = exc.errors()[0]
         raise ConfigurationError(f"environment variable {error['loc'][0]}: {error['msg']}") from None
+
+
+get_settings.cache_clear = _settings.cache_clear  # type: ignore[attr-defined]

@@ -1,19 +1,38 @@
-"""Scan findings for moto's ECR: the counts a scan reported, per image digest.
+"""The emulated ECR: what moto's ECR lacks or does differently from AWS.
 
-moto answers DescribeImageScanFindings with one static result; the local account (and the
-tests) need the findings of *this* digest to agree with the scan event that named it.
+- PutImage as ECR does it: a tag moved to another digest leaves the old image in the
+  repository, untagged (moto deletes it), an IMMUTABLE tag cannot move, and the digest is
+  the manifest's sha256.
+- Events as ECR and Inspector emit them (EventBridge, best effort): "ECR Image Action" for
+  every push of a tag; then, for a new image in a scan-on-push repository, "ECR Image Scan"
+  under basic scanning, or "Inspector2 Finding" per finding and "Inspector2 Scan" under
+  enhanced scanning (ECR User Guide, "Amazon ECR events and EventBridge";
+  "Scanning images for software vulnerabilities"). Build-cache artifacts are not images and
+  are not scanned.
+- Scan findings per digest: DescribeImageScanFindings answers with the findings the scan
+  of *that* digest reported (moto answers with one static result).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from moto.ecr.exceptions import ImageAlreadyExistsException, InvalidParameterException
+from moto.ecr.models import Image, ecr_backends
 from moto.ecr.responses import ECRResponse
 
 from pipeline.domain.scans import severity_counts
+from shipline.local.patches import Patches
 
-FINDINGS: dict[tuple[str, str], dict[str, int]] = {}
+IMAGE_CONFIG_TYPES = ("application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json")
+SCAN_DELAY = 0.2  # seconds between a push and its scan result; AWS takes seconds to minutes
 
 # Names, packages and fixes for the synthetic findings, one per severity.
 _EXAMPLES = {
@@ -23,60 +42,242 @@ _EXAMPLES = {
     "LOW": ("tar", "1.34+dfsg-1", ""),
     "INFORMATIONAL": ("bash", "5.1-6", ""),
     "UNDEFINED": ("zlib", "1.2.11", ""),
+    "UNTRIAGED": ("libxml2", "2.9.13", ""),
 }
 
 
-def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1) -> str:
+def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1,
+                   config_type: str = IMAGE_CONFIG_TYPES[0]) -> str:
     """An OCI image manifest, as the emulated registry stores it."""
     return json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": size},
+        "config": {"mediaType": config_type, "digest": config_digest, "size": size},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": size}
                    for d in layer_digests],
     }, sort_keys=True)
 
 
-def report(repository: str, digest: str, counts: dict[str, int]) -> None:
-    """From now on, the scan of repository@digest reports these counts."""
-    FINDINGS[(repository, digest)] = severity_counts(counts)
+def manifest_digest(manifest: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
-def findings_for(repository: str, digest: str) -> list[dict]:
-    findings = []
-    for severity, count in FINDINGS.get((repository, digest), {}).items():
-        package, version, _fixed = _EXAMPLES[severity]
-        for n in range(count):
-            findings.append({
-                "name": f"CVE-2026-{list(_EXAMPLES).index(severity) + 1}{n:03d}",
-                "severity": severity,
-                "uri": "https://security-tracker.debian.org/tracker/",
-                "attributes": [{"key": "package_name", "value": package},
-                               {"key": "package_version", "value": version}],
-            })
-    return findings
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    severity: str
+    package: str
+    version: str
+    fixed_in: str
 
 
-def _describe_image_scan_findings(self: ECRResponse) -> str:
-    repository = self._get_param("repositoryName")
-    image_id = self._get_param("imageId")
-    digest = image_id.get("imageDigest") or list(self.ecr_backend.describe_images(
-        repository_name=repository, registry_id=None, image_ids=[image_id]
-    ))[0].get_image_digest()
-    counts = FINDINGS.get((repository, digest), {})
-    return json.dumps({
-        "registryId": self.current_account,
-        "repositoryName": repository,
-        "imageId": {"imageDigest": digest},
-        "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
-        "imageScanFindings": {
-            "imageScanCompletedAt": datetime.now(UTC).timestamp(),
-            "vulnerabilitySourceUpdatedAt": datetime.now(UTC).timestamp(),
-            "findingSeverityCounts": counts,
-            "findings": findings_for(repository, digest),
-        },
-    })
+@dataclass
+class EcrEmulation:
+    """Scan results per digest, and the events ECR and Inspector send."""
+
+    emit: Callable[[dict, float], None]  # (event, delay in seconds)
+    account: str
+    region: str
+    findings_by_service: dict[str, dict[str, int]] = field(default_factory=dict)
+    failing_scans: set[str] = field(default_factory=set)  # services whose scans FAIL
+    findings: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # ------------------------------------------------------------------ state
+    def backend(self) -> Any:
+        return ecr_backends[self.account][self.region]
+
+    def scan_type(self) -> str:
+        """BASIC or ENHANCED: the registry's scanning configuration."""
+        return str(self.backend().registry_scanning_configuration.get("scanType", "BASIC"))
+
+    def enhanced_for(self, repository: str) -> bool:
+        """Whether Amazon Inspector scans this repository (an ENHANCED registry whose rules match it)."""
+        if self.scan_type() != "ENHANCED":
+            return False
+        rules = self.backend().registry_scanning_configuration.get("rules", [])
+        return not rules or any(fnmatch.fnmatchcase(repository, f.get("filter", "*"))
+                                for rule in rules for f in rule.get("repositoryFilters", []))
+
+    def report(self, repository: str, digest: str, counts: dict[str, int]) -> None:
+        """From now on, the scan of repository@digest reports these counts."""
+        with self._lock:
+            self.findings[(repository, digest)] = severity_counts(counts)
+
+    def findings_for(self, repository: str, digest: str) -> list[Finding]:
+        found = []
+        for severity, count in self.findings.get((repository, digest), {}).items():
+            package, version, fixed = _EXAMPLES.get(severity, _EXAMPLES["UNDEFINED"])
+            for n in range(count):
+                found.append(Finding(f"CVE-2026-{list(_EXAMPLES).index(severity) + 1}{n:03d}", severity, package,
+                                     version, fixed))
+        return found
+
+    def seed_image(self, repository: str, digest: str, tag: str | None) -> None:
+        """Put an image with this digest straight into the registry, with no event: the local
+        run injects the event that names it itself (a sample event's digest is not the hash of
+        any manifest this emulator makes)."""
+        manifest = image_manifest("sha256:" + hashlib.sha256(digest.encode()).hexdigest())
+        backend = self.backend()
+        repo = backend.repositories[repository]
+        existing = next((i for i in repo.images if i.get_image_digest() == digest), None)
+        if existing is None:
+            repo.images.append(Image(self.account, tag, manifest, repository,
+                                     "application/vnd.oci.image.manifest.v1+json", digest))
+        elif tag and tag not in existing.image_tags:
+            existing.update_tag(tag)
+
+    # ------------------------------------------------------------------ moto
+    def install(self, patches: Patches) -> None:
+        emulation = self
+
+        def put_image(response: ECRResponse) -> str:
+            return json.dumps({"image": emulation.put_image(response)})
+
+        def describe_image_scan_findings(response: ECRResponse) -> str:
+            return json.dumps(emulation.describe_image_scan_findings(response))
+
+        patches.set(ECRResponse, "put_image", put_image)
+        patches.set(ECRResponse, "describe_image_scan_findings", describe_image_scan_findings)
+
+    def put_image(self, response: ECRResponse) -> dict:
+        name = response._get_param("repositoryName")
+        manifest = response._get_param("imageManifest")
+        tag = response._get_param("imageTag")
+        given = response._get_param("imageDigest")
+        backend = response.ecr_backend
+        repository = backend._get_repository(name, response._get_param("registryId"))
+        try:
+            parsed = json.loads(manifest)
+        except (TypeError, json.JSONDecodeError):
+            raise InvalidParameterException(
+                "Invalid parameter at 'ImageManifest' failed to satisfy constraint: 'Invalid JSON syntax'") from None
+        media_type = response._get_param("imageManifestMediaType") or parsed.get("mediaType")
+        if not media_type:
+            raise InvalidParameterException("image manifest mediatype not provided in manifest or parameter")
+        digest = manifest_digest(manifest)
+        if given and given != digest:
+            raise InvalidParameterException(f"Invalid parameter at 'imageDigest': {given} does not match the manifest")
+        with self._lock:
+            existing = next((i for i in repository.images if i.get_image_digest() == digest), None)
+            holder = next((i for i in repository.images if tag and tag in i.image_tags), None)
+            if holder is not None and holder is existing:
+                raise ImageAlreadyExistsException(registry_id=repository.registry_id, image_tag=tag, digest=digest,
+                                                  repository_name=name)
+            if holder is not None:
+                if repository.image_tag_mutability.startswith("IMMUTABLE"):
+                    raise InvalidParameterException(
+                        f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
+                        "because the repository is immutable.")
+                holder.remove_tag(tag)  # it stays in the repository, untagged when that was its last tag
+                if not holder.image_tags:
+                    holder.image_tag = None
+            if existing is None:
+                existing = Image(response.current_account, tag, manifest, name, media_type, digest)
+                repository.images.append(existing)
+                new = True
+            else:
+                if tag:
+                    existing.update_tag(tag)
+                new = False
+        self._pushed(repository, existing, tag, new, parsed)
+        return {"registryId": repository.registry_id, "repositoryName": name,
+                "imageId": {"imageDigest": digest, **({"imageTag": tag} if tag else {})},
+                "imageManifest": manifest, "imageManifestMediaType": media_type}
+
+    def _pushed(self, repository: Any, image: Any, tag: str | None, new: bool, manifest: dict) -> None:
+        name, digest = repository.name, image.get_image_digest()
+        self.emit(_event("ECR Image Action", "aws.ecr", self.account, self.region, [], {
+            "result": "SUCCESS", "repository-name": name, "image-digest": digest, "action-type": "PUSH",
+            **({"image-tag": tag} if tag else {}),
+        }), 0)
+        is_image = manifest.get("config", {}).get("mediaType") in IMAGE_CONFIG_TYPES
+        if not new or not is_image:
+            return
+        if self.enhanced_for(name):
+            self._inspector_scan(name, image)
+        elif repository.image_scanning_configuration.get("scanOnPush"):
+            self._basic_scan(name, image)
+
+    def _configured_counts(self, repository: str) -> dict[str, int]:
+        service = next((s for s in self.findings_by_service if repository.endswith(f"-{s}")), None)
+        return self.findings_by_service.get(service, {}) if service else {}
+
+    def _failing(self, repository: str) -> bool:
+        return any(repository.endswith(f"-{s}") for s in self.failing_scans)
+
+    def _basic_scan(self, repository: str, image: Any) -> None:
+        digest = image.get_image_digest()
+        detail: dict[str, Any] = {"repository-name": repository, "image-digest": digest,
+                                  "image-tags": list(image.image_tags)}
+        if self._failing(repository):
+            detail["scan-status"] = "FAILED"
+        else:
+            counts = self.findings.setdefault((repository, digest), severity_counts(self._configured_counts(repository)))
+            detail |= {"scan-status": "COMPLETE", "finding-severity-counts": counts}
+        self.emit(_event("ECR Image Scan", "aws.ecr", self.account, self.region,
+                         [f"arn:aws:ecr:{self.region}:{self.account}:repository/{repository}"], detail), SCAN_DELAY)
+
+    def _inspector_scan(self, repository: str, image: Any) -> None:
+        digest = image.get_image_digest()
+        arn = f"arn:aws:ecr:{self.region}:{self.account}:repository/{repository}"
+        counts = self.findings.setdefault((repository, digest), severity_counts(self._configured_counts(repository)))
+        for finding in self.findings_for(repository, digest):
+            self.emit(_event("Inspector2 Finding", "aws.inspector2", self.account, self.region,
+                             [f"{arn}/{digest}"], self._inspector_finding(repository, image, finding)), SCAN_DELAY)
+        totals = {**counts, "TOTAL": sum(counts.values())}
+        self.emit(_event("Inspector2 Scan", "aws.inspector2", self.account, self.region, [arn], {
+            "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "finding-severity-counts": totals,
+            "image-digest": digest, "image-tags": list(image.image_tags),
+        }), SCAN_DELAY)
+
+    def _inspector_finding(self, repository: str, image: Any, finding: Finding) -> dict:
+        digest = image.get_image_digest()
+        now = datetime.now(UTC).strftime("%b %d, %Y, %I:%M:%S %p")
+        package: dict[str, str] = {"name": finding.package, "version": finding.version,
+                                   "fixedInVersion": finding.fixed_in or "NotAvailable"}
+        return {
+            "awsAccountId": self.account,
+            "findingArn": f"arn:aws:inspector2:{self.region}:{self.account}:finding/"
+                          f"{hashlib.md5(f'{repository}{digest}{finding.id}'.encode()).hexdigest()}",
+            "firstObservedAt": now, "lastObservedAt": now, "updatedAt": now,
+            "severity": finding.severity, "status": "ACTIVE", "title": f"{finding.id} - {finding.package}",
+            "type": "PACKAGE_VULNERABILITY",
+            "packageVulnerabilityDetails": {"vulnerabilityId": finding.id, "source": "NVD",
+                                            "vulnerablePackages": [package]},
+            "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": f"arn:aws:ecr:{self.region}:{self.account}:"
+                           f"repository/{repository}/{digest}", "partition": "aws", "region": self.region,
+                           "details": {"awsEcrContainerImage": {
+                               "repositoryName": repository, "imageHash": digest, "imageTags": list(image.image_tags),
+                               "registry": self.account, "architecture": "arm64", "platform": "LINUX"}}}],
+        }
+
+    def describe_image_scan_findings(self, response: ECRResponse) -> dict:
+        name = response._get_param("repositoryName")
+        image_id = response._get_param("imageId") or {}
+        images = response.ecr_backend.describe_images(repository_name=name, registry_id=None, image_ids=[image_id])
+        digest = image_id.get("imageDigest") or list(images)[0].get_image_digest()
+        counts = self.findings.get((name, digest))
+        if counts is None:
+            from moto.ecr.exceptions import ScanNotFoundException
+
+            raise ScanNotFoundException(image_id=image_id, repository_name=name, registry_id=response.current_account)
+        found = self.findings_for(name, digest)
+        now = datetime.now(UTC).timestamp()
+        result: dict[str, Any] = {"imageScanCompletedAt": now, "vulnerabilitySourceUpdatedAt": now,
+                                  "findingSeverityCounts": counts}
+        if self.enhanced_for(name):
+            image = list(images)[0]
+            result["enhancedFindings"] = [self._inspector_finding(name, image, f) for f in found]
+        else:
+            result["findings"] = [{"name": f.id, "severity": f.severity, "uri": "https://security-tracker.debian.org/",
+                                   "attributes": [{"key": "package_name", "value": f.package},
+                                                  {"key": "package_version", "value": f.version}]} for f in found]
+        return {"registryId": response.current_account, "repositoryName": name, "imageId": {"imageDigest": digest},
+                "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
+                "imageScanFindings": result}
 
 
-def install() -> None:
-    ECRResponse.describe_image_scan_findings = _describe_image_scan_findings  # type: ignore[method-assign,assignment]
+def _event(detail_type: str, source: str, account: str, region: str, resources: list[str], detail: dict) -> dict:
+    return {"version": "0", "source": source, "detail-type": detail_type, "account": account, "region": region,
+            "resources": resources, "detail": detail}

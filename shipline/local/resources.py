@@ -1,6 +1,11 @@
-"""Creating the translated template's resources in the emulator, each with the API call
-CloudFormation would make. Lambda functions are not created: their handlers run in the local
-account's process, and each function's EventBridge rules target an SQS inbox instead."""
+"""Creating the translated template's resources in the emulator, each type with the API call
+CloudFormation would make, looked up in a table. A type the table does not know stops the
+provisioning with its name: the local account would otherwise run a stack that is not the
+template's.
+
+Lambda functions are not created in the emulator: their handlers run in the local account's
+process (runtime.py), and each function's EventBridge rules target an SQS inbox instead.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipline.local.provision import ACCOUNT, REGION, Function, Resolver, Stack
+from shipline.local.model import STACK_NAME, Function, Stack, TemplateError, TemplateModel
 
-STACK_NAME = "shipline-local"
 CREATION_ORDER = (
     "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::DynamoDB::Table",
     "AWS::SNS::Topic", "AWS::SNS::Subscription", "AWS::SecretsManager::Secret", "AWS::IAM::Role",
-    "AWS::CodeBuild::Project", "AWS::Lambda::Function", "AWS::Lambda::EventInvokeConfig", "AWS::Events::Rule",
-    "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
+    "AWS::CodeBuild::Project", "AWS::Events::EventBus", "AWS::Events::EventBusPolicy", "AWS::Lambda::Function",
+    "AWS::Lambda::EventInvokeConfig", "AWS::Events::Rule", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
 )
-# Resources with no behaviour in a local run (permissions of the Lambda service, Function URLs).
-_NOT_EMULATED = ("AWS::Lambda::Permission", "AWS::Lambda::Url")
+# Types with no behaviour in a local run, and why.
+NO_BEHAVIOUR = {
+    "AWS::Lambda::Permission": "a grant to the Lambda service: local invocations need none",
+    "AWS::Lambda::Url": "requests reach the function through LocalAccount.invoke_webhook",
+}
 
 
 @dataclass
@@ -27,109 +34,162 @@ class Provisioner:
     client: Callable[[str], Any]
     webhook_secret: str
 
-    def create(self, stack: Stack, logical: str, resource: dict, name: str, resolve: Resolver) -> None:
-        kind = resource["Type"]
-        props = resolve(resource.get("Properties", {}))
-        if kind == "AWS::KMS::Key":
-            key = self.client("kms").create_key(Description=props.get("Description", logical))["KeyMetadata"]
-            resolve.values[logical], resolve.values[f"{logical}.Arn"] = key["KeyId"], key["Arn"]
-        elif kind == "AWS::Logs::LogGroup":
-            logs = self.client("logs")
-            logs.create_log_group(logGroupName=props.get("LogGroupName", name))
-            if "RetentionInDays" in props:
-                logs.put_retention_policy(logGroupName=props.get("LogGroupName", name),
-                                          retentionInDays=int(props["RetentionInDays"]))
-        elif kind == "AWS::SQS::Queue":
-            sqs = self.client("sqs")
-            url = sqs.create_queue(QueueName=props.get("QueueName", name))["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            resolve.values[logical], resolve.values[f"{logical}.Arn"] = url, arn
-            resolve.values[f"{logical}.QueueUrl"] = url
-        elif kind == "AWS::SQS::QueuePolicy":
-            for url in props["Queues"]:
-                self.client("sqs").set_queue_attributes(
-                    QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
-        elif kind == "AWS::DynamoDB::Table":
-            dynamodb = self.client("dynamodb")
-            table = props.get("TableName", name)
-            dynamodb.create_table(TableName=table, KeySchema=props["KeySchema"],
-                                  AttributeDefinitions=props["AttributeDefinitions"],
-                                  BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
-            ttl = props.get("TimeToLiveSpecification")
-            if ttl:
-                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-                    "AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])})
-        elif kind == "AWS::SNS::Topic":
-            attributes = {k: str(props[p]) for k, p in (("KmsMasterKeyId", "KmsMasterKeyId"),
-                                                       ("DisplayName", "DisplayName")) if p in props}
-            arn = self.client("sns").create_topic(Name=props.get("TopicName", name), Attributes=attributes)["TopicArn"]
-            resolve.values[logical] = resolve.values[f"{logical}.TopicArn"] = arn
-        elif kind == "AWS::SNS::Subscription":
-            self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"],
-                                         Endpoint=props["Endpoint"])
-        elif kind == "AWS::SecretsManager::Secret":
-            # GenerateSecretString would make a random one; locally it is the documented secret.
-            value = props.get("SecretString", self.webhook_secret)
-            arn = self.client("secretsmanager").create_secret(Name=props.get("Name", name), SecretString=value)["ARN"]
-            resolve.values[logical] = arn
-        elif kind == "AWS::IAM::Role":
-            iam = self.client("iam")
-            role = iam.create_role(RoleName=props.get("RoleName", name),
-                                   AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
-            resolve.values[f"{logical}.Arn"] = role["Arn"]
-            for policy in props.get("Policies", []):
-                # SAM writes some policies without a Version, which IAM reads as 2008-10-17 and
-                # moto refuses; the statements mean the same under 2012-10-17.
-                document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
-                iam.put_role_policy(RoleName=role["RoleName"], PolicyName=policy["PolicyName"],
-                                    PolicyDocument=json.dumps(document))
-        elif kind == "AWS::CodeBuild::Project":
-            source, environment = props["Source"], props["Environment"]
-            self.client("codebuild").create_project(
-                name=props.get("Name", name),
-                source={"type": source["Type"], "location": source.get("Location", ""),
-                        "buildspec": source.get("BuildSpec", "")},
-                artifacts={"type": props.get("Artifacts", {}).get("Type", "NO_ARTIFACTS")},
-                environment={"type": environment["Type"], "image": environment["Image"],
-                             "computeType": environment["ComputeType"],
-                             "privilegedMode": bool(environment.get("PrivilegedMode", False))},
-                serviceRole=props["ServiceRole"],
-            )
-        elif kind == "AWS::Lambda::Function":
-            function = Function(logical, props.get("FunctionName", name), props["Handler"],
-                                {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()})
-            sqs = self.client("sqs")
-            function.inbox_url = sqs.create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
-            stack.functions[logical] = function
-            resolve.values[f"{logical}.Arn"] = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.name}"
-        elif kind == "AWS::Lambda::EventInvokeConfig":
-            by_name = {f.name: f for f in stack.functions.values()}
-            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
-            by_name[props["FunctionName"]].on_failure = on_failure
-            by_name[props["FunctionName"]].max_retries = int(props.get("MaximumRetryAttempts", 2))
-        elif kind == "AWS::Events::Rule":
-            self._rule(stack, logical, props, name)
-        elif kind == "AWS::CloudWatch::Alarm":
-            cloudwatch_alarm(self.client("cloudwatch"), props, name)
-        elif kind == "AWS::CloudWatch::Dashboard":
-            self.client("cloudwatch").put_dashboard(DashboardName=props.get("DashboardName", name),
-                                                    DashboardBody=props["DashboardBody"])
-        elif kind in _NOT_EMULATED:
-            stack.skipped.append(f"{logical} ({kind})")
-        else:
-            stack.skipped.append(f"{logical} ({kind}: not emulated)")
+    def create_all(self, model: TemplateModel) -> Stack:
+        stack = Stack(STACK_NAME, model.parameters)
+        functions = model.functions()
+        order = {kind: index for index, kind in enumerate(CREATION_ORDER)}
+        unknown = sorted({r["Type"] for r in model.resources.values()} - set(CREATORS) - set(NO_BEHAVIOUR))
+        if unknown:
+            raise TemplateError(f"the local account cannot create {', '.join(unknown)}: add a creator to "
+                                "shipline/local/resources.py")
+        for logical, resource in sorted(model.resources.items(), key=lambda item: order.get(item[1]["Type"], 99)):
+            if not model.included(logical):
+                continue
+            kind = resource["Type"]
+            if kind in NO_BEHAVIOUR:
+                stack.not_emulated.append(f"{logical} ({kind}): {NO_BEHAVIOUR[kind]}")
+                continue
+            try:
+                CREATORS[kind](self, stack, model, logical, functions)
+            except TemplateError:
+                raise
+            except Exception as exc:
+                raise TemplateError(f"{logical} ({kind}): {exc}") from exc
+        stack.refs = {k: v for k, v in model.resolve.values.items() if isinstance(v, str)}
+        return stack
 
-    def _rule(self, stack: Stack, logical: str, props: dict, name: str) -> None:
-        events = self.client("events")
-        rule: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+    # ------------------------------------------------------------------ creators
+    def kms_key(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        key = self.client("kms").create_key(Description=props.get("Description", logical))["KeyMetadata"]
+        model.resolve.values[logical], model.resolve.values[f"{logical}.Arn"] = key["KeyId"], key["Arn"]
+
+    def log_group(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        name = props.get("LogGroupName", model.names[logical])
+        logs = self.client("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+
+    def queue(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        sqs = self.client("sqs")
+        attributes = {k: str(props[k]) for k in ("MessageRetentionPeriod", "VisibilityTimeout",
+                                                   "ReceiveMessageWaitTimeSeconds") if k in props}
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=props.get("QueueName", model.names[logical]), Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        values = model.resolve.values
+        values[logical], values[f"{logical}.Arn"], values[f"{logical}.QueueUrl"] = url, arn, url
+
+    def queue_policy(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        for url in props["Queues"]:
+            self.client("sqs").set_queue_attributes(QueueUrl=url,
+                                                    Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+
+    def table(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        dynamodb = self.client("dynamodb")
+        name = props.get("TableName", model.names[logical])
+        dynamodb.create_table(TableName=name, KeySchema=props["KeySchema"],
+                              AttributeDefinitions=props["AttributeDefinitions"],
+                              BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"))
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
+                "AttributeName": ttl["AttributeName"], "Enabled": bool(ttl["Enabled"])})
+
+    def topic(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        attributes = {k: str(props[k]) for k in ("KmsMasterKeyId", "DisplayName") if k in props}
+        arn = self.client("sns").create_topic(Name=props.get("TopicName", model.names[logical]),
+                                              Attributes=attributes)["TopicArn"]
+        model.resolve.values[logical] = model.resolve.values[f"{logical}.TopicArn"] = arn
+
+    def subscription(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])
+
+    def secret(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        # GenerateSecretString would make a random one; locally it is the documented secret.
+        value = props.get("SecretString", self.webhook_secret)
+        arn = self.client("secretsmanager").create_secret(Name=props.get("Name", model.names[logical]),
+                                                          SecretString=value)["ARN"]
+        model.resolve.values[logical] = arn
+
+    def role(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        iam = self.client("iam")
+        role = iam.create_role(RoleName=props.get("RoleName", model.names[logical]),
+                               AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
+        model.resolve.values[f"{logical}.Arn"] = role["Arn"]
+        for policy in props.get("Policies", []):
+            # SAM writes some policies without a Version, which IAM reads as 2008-10-17 and
+            # moto refuses; the statements mean the same under 2012-10-17.
+            document = {"Version": "2012-10-17", **policy["PolicyDocument"]}
+            iam.put_role_policy(RoleName=role["RoleName"], PolicyName=policy["PolicyName"],
+                                PolicyDocument=json.dumps(document))
+
+    def build_project(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        source, environment = props["Source"], props["Environment"]
+        arguments: dict[str, Any] = {
+            "name": props.get("Name", model.names[logical]),
+            "source": {"type": source["Type"], "location": source.get("Location", ""),
+                       "buildspec": source.get("BuildSpec", ""),
+                       **({"gitCloneDepth": int(source["GitCloneDepth"])} if "GitCloneDepth" in source else {})},
+            "artifacts": {"type": props.get("Artifacts", {}).get("Type", "NO_ARTIFACTS")},
+            "environment": {"type": environment["Type"], "image": environment["Image"],
+                            "computeType": environment["ComputeType"],
+                            "privilegedMode": bool(environment.get("PrivilegedMode", False)),
+                            "environmentVariables": [{"name": v["Name"], "value": str(v["Value"]),
+                                                      "type": v.get("Type", "PLAINTEXT")}
+                                                     for v in environment.get("EnvironmentVariables", [])]},
+            "serviceRole": props["ServiceRole"],
+        }
+        if "TimeoutInMinutes" in props:
+            arguments["timeoutInMinutes"] = int(props["TimeoutInMinutes"])
+        if "ConcurrentBuildLimit" in props:
+            arguments["concurrentBuildLimit"] = int(props["ConcurrentBuildLimit"])
+        self.client("codebuild").create_project(**arguments)
+
+    def event_bus(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        arn = self.client("events").create_event_bus(Name=props["Name"])["EventBusArn"]
+        model.resolve.values[f"{logical}.Arn"] = arn
+
+    def event_bus_policy(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        self.client("events").put_permission(EventBusName=props["EventBusName"], StatementId=props["StatementId"],
+                                             Policy=json.dumps(props["Statement"]) if "Policy" not in props else
+                                             json.dumps(props["Policy"]))
+
+    def function(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
+        function = functions[logical]
+        function.inbox_url = self.client("sqs").create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
+        stack.functions[logical] = function
+        model.resolve.values[f"{logical}.Arn"] = function.arn
+
+    def invoke_config(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        pass  # read into each Function by the model (destination, retries)
+
+    def rule(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
+        props = model.properties(logical)
+        events, sqs = self.client("events"), self.client("sqs")
+        name = model.names[logical]
+        bus = props.get("EventBusName", "default")
+        rule: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED"), "EventBusName": bus}
         if "EventPattern" in props:
             rule["EventPattern"] = json.dumps(props["EventPattern"])
         if "ScheduleExpression" in props:
             rule["ScheduleExpression"] = props["ScheduleExpression"]
         events.put_rule(**rule)
+        by_arn = {f.arn: f for f in stack.functions.values()}
         targets = []
-        by_arn = {f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{f.name}": f for f in stack.functions.values()}
-        sqs = self.client("sqs")
         for target in props.get("Targets", []):
             function = by_arn.get(target["Arn"])
             arn = target["Arn"]
@@ -144,18 +204,44 @@ class Provisioner:
             targets.append(entry)
         if "ScheduleExpression" in props:
             # moto would send every event to a rule without a pattern; the schedule's targets are
-            # kept here and its events delivered to them directly (see put_event).
+            # kept here and its events delivered to them directly (LocalAccount.put_event).
             stack.schedule_targets.extend(t["Arn"] for t in targets)
         elif targets:
-            events.put_targets(Rule=name, Targets=targets)
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+
+    def alarm(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        arguments = {k[0].upper() + k[1:]: v for k, v in props.items()}
+        arguments.setdefault("AlarmName", model.names[logical])
+        for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+            if key in arguments:
+                arguments[key] = int(arguments[key])
+        if "Threshold" in arguments:
+            arguments["Threshold"] = float(arguments["Threshold"])
+        self.client("cloudwatch").put_metric_alarm(**arguments)
+
+    def dashboard(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        props = model.properties(logical)
+        self.client("cloudwatch").put_dashboard(DashboardName=props.get("DashboardName", model.names[logical]),
+                                                DashboardBody=props["DashboardBody"])
 
 
-def cloudwatch_alarm(cloudwatch: Any, props: dict, name: str) -> None:
-    arguments = {k[0].upper() + k[1:]: v for k, v in props.items()}
-    arguments.setdefault("AlarmName", name)
-    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
-        if key in arguments:
-            arguments[key] = int(arguments[key])
-    if "Threshold" in arguments:
-        arguments["Threshold"] = float(arguments["Threshold"])
-    cloudwatch.put_metric_alarm(**arguments)
+CREATORS: dict[str, Callable[..., None]] = {
+    "AWS::KMS::Key": Provisioner.kms_key,
+    "AWS::Logs::LogGroup": Provisioner.log_group,
+    "AWS::SQS::Queue": Provisioner.queue,
+    "AWS::SQS::QueuePolicy": Provisioner.queue_policy,
+    "AWS::DynamoDB::Table": Provisioner.table,
+    "AWS::SNS::Topic": Provisioner.topic,
+    "AWS::SNS::Subscription": Provisioner.subscription,
+    "AWS::SecretsManager::Secret": Provisioner.secret,
+    "AWS::IAM::Role": Provisioner.role,
+    "AWS::CodeBuild::Project": Provisioner.build_project,
+    "AWS::Events::EventBus": Provisioner.event_bus,
+    "AWS::Events::EventBusPolicy": Provisioner.event_bus_policy,
+    "AWS::Lambda::Function": Provisioner.function,
+    "AWS::Lambda::EventInvokeConfig": Provisioner.invoke_config,
+    "AWS::Events::Rule": Provisioner.rule,
+    "AWS::CloudWatch::Alarm": Provisioner.alarm,
+    "AWS::CloudWatch::Dashboard": Provisioner.dashboard,
+}

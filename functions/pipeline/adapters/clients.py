@@ -9,6 +9,7 @@ invocation, and the retried invocation first checks what already happened.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
 
@@ -32,12 +33,20 @@ def _session() -> boto3.session.Session:
 NO_RETRIES = RETRIES.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 
+_CREATING = threading.Lock()  # a boto3 session is not safe to make clients from on two threads at once
+
+
 @cache
-def client(service: str, *, retry: bool = True) -> Any:
+def _client(service: str, retry: bool) -> Any:
     return _session().client(service, config=RETRIES if retry else NO_RETRIES)  # type: ignore[call-overload]
+
+
+def client(service: str, *, retry: bool = True) -> Any:
+    with _CREATING:
+        return _client(service, retry)
 
 
 def reset() -> None:
     """Forget every client (tests and the local account switch endpoints). The session, with
     its loaded service models, is kept: endpoints and credentials are read per client."""
-    client.cache_clear()
+    _client.cache_clear()

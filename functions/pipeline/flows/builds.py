@@ -45,8 +45,10 @@ def _start(settings: Settings, project: str, plan: BuildPlan) -> str:
 
 @dataclass(frozen=True)
 class BuildsStarted:
-    builds: dict[str, str]  # service -> build id
+    builds: dict[str, str]  # service -> build id (started now, or before for this commit)
     repositories: list[RepositoryOutcome]
+    fresh: tuple[str, ...] = ()  # the services whose build this invocation started
+    in_flight: tuple[str, ...] = ()  # being started by another invocation of the same event
 
 
 def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarted:
@@ -55,12 +57,21 @@ def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarte
     project = settings.require("build_project")
     started: dict[str, str] = {}
     failures: dict[str, str] = {}
+    fresh: list[str] = []
+    in_flight: list[str] = []
     for plan in plans:
         try:
-            started[plan.service] = once(plan.idempotency_key, partial(_start, settings, project, plan))
+            effect = once(plan.idempotency_key, partial(_start, settings, project, plan))
         except AwsCallError as exc:
             logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
             failures[plan.service] = str(exc)
+            continue
+        if effect.state == "in flight":
+            in_flight.append(plan.service)
+            continue
+        started[plan.service] = str(effect.value)
+        if effect.fresh:
+            fresh.append(plan.service)
     if failures:
         raise BuildsNotStartedError(failures, started)
-    return BuildsStarted(started, repositories)
+    return BuildsStarted(started, repositories, tuple(fresh), tuple(in_flight))

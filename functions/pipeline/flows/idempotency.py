@@ -2,36 +2,59 @@
 
 The key is what makes an effect unique (a commit and a service, a digest), never the raw
 event. The persistence layer is made on first use, not at import time.
+
+Lambda delivers an event more than once, and two events can name one effect (an image
+pushed as `:<sha>` and `:latest` at once). While one invocation holds an effect's record,
+another gets Powertools' IdempotencyAlreadyInProgressError; that is a duplicate in flight,
+not a failure: the holder finishes the effect, and if it fails, its own retries redo it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from pipeline.adapters.clients import client
-from pipeline.settings import get_settings
+from pipeline.settings import environment, get_settings
 
 T = TypeVar("T")
+EffectState = Literal["done", "replayed", "in flight"]
+
+
+@dataclass(frozen=True)
+class Effect(Generic[T]):
+    """What `once` did: ran the effect now ("done"), found it done before ("replayed", with the
+    first run's result), or found another invocation doing it ("in flight", no result)."""
+
+    state: EffectState
+    value: T | None = None
+
+    @property
+    def fresh(self) -> bool:
+        return self.state == "done"
 
 
 @cache
-def _store() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(
-        table_name=get_settings().require("idempotency_table"), boto3_client=client("dynamodb")
-    )
+def _store(table: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb"))
 
 
 @cache
+def _config(days: int) -> IdempotencyConfig:
+    return IdempotencyConfig(expires_after_seconds=days * 86400)
+
+
 def config() -> IdempotencyConfig:
-    return IdempotencyConfig(expires_after_seconds=get_settings().idempotency_days * 86400)
+    return _config(get_settings().idempotency_days)
 
 
 def register_lambda_context(context: Any) -> None:
@@ -45,17 +68,31 @@ def _effect(*, key: str, run: Callable[[], Any]) -> Any:
 
 
 @cache
-def _guarded() -> Callable[..., Any]:
-    """The idempotent wrapper, made once per process (with the store it needs)."""
-    return idempotent_function(data_keyword_argument="key", persistence_store=_store(), config=config())(_effect)
+def _guarded(function: str, table: str, days: int) -> Callable[..., Any]:
+    """The idempotent wrapper, made once per function (its records are prefixed with its name)."""
+    return idempotent_function(data_keyword_argument="key", persistence_store=_store(table), config=_config(days),
+                               key_prefix=f"{function}._effect")(_effect)
 
 
-def once(key: str, run: Callable[[], T]) -> T:
-    """Run `run` once for `key`; a repeat returns the first run's (JSON) result."""
-    return _guarded()(key=key, run=run)  # type: ignore[no-any-return]
+def once(key: str, run: Callable[[], T]) -> Effect[T]:
+    """Run `run` once for `key`."""
+    settings = get_settings()
+    guarded = _guarded(environment().get("AWS_LAMBDA_FUNCTION_NAME", "local"),
+                       settings.require("idempotency_table"), settings.idempotency_days)
+    ran: list[bool] = []
+
+    def effect() -> T:
+        ran.append(True)
+        return run()
+
+    try:
+        value = guarded(key=key, run=effect)
+    except IdempotencyAlreadyInProgressError:
+        return Effect("in flight")
+    return Effect("done" if ran else "replayed", value)
 
 
 def reset() -> None:
     _store.cache_clear()
-    config.cache_clear()
+    _config.cache_clear()
     _guarded.cache_clear()

@@ -3,7 +3,7 @@ older over newer, never a duplicate of the latest revision."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -25,7 +25,7 @@ logger = Logger(child=True)
 
 @dataclass(frozen=True)
 class Registration:
-    outcome: str  # registered | already current | older than current
+    outcome: str  # registered | already registered | already current | older than current | in flight
     family: str
     digest: str
     revision: int | None = None
@@ -35,8 +35,13 @@ class Registration:
 
 def register_image(settings: Settings, manifest: Manifest, service: str, digest: str) -> Registration:
     family = settings.target.family(service)
-    result = once(f"register:{family}@{digest}", partial(_register, settings, manifest, service, digest))
-    return Registration(**result)
+    effect = once(f"register:{family}@{digest}", partial(_register, settings, manifest, service, digest))
+    if effect.state == "in flight":
+        return Registration("in flight", family, digest, reason="another invocation is registering this digest")
+    registration = Registration(**effect.value) if effect.value else Registration("in flight", family, digest)
+    if effect.state == "replayed" and registration.outcome == "registered":
+        return replace(registration, outcome="already registered")
+    return registration
 
 
 def _register(settings: Settings, manifest: Manifest, service: str, digest: str) -> dict:

@@ -30,5 +30,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         logger.info("no service changed: nothing to build")
         return {"outcome": "nothing to build", "builds": {}}
     result = start_builds(settings, plans)
-    metrics.add_metric(name="BuildsStarted", unit=MetricUnit.Count, value=len(result.builds))
-    return {"outcome": "started", "builds": result.builds}
+    if result.fresh:  # only builds this invocation started: a replay or a duplicate counts none
+        metrics.add_metric(name="BuildsStarted", unit=MetricUnit.Count, value=len(result.fresh))
+    outcome = "started" if result.fresh else "in flight" if result.in_flight else "already started"
+    return {"outcome": outcome, "builds": result.builds, "started": list(result.fresh)}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The steps of buildspecs/build-image.yml, as one script: CodeBuild runs each buildspec command
+# in a shell of its own, so arrays and shell options do not survive from one command to the
+# next (aws/aws-cdk#26694). Here they live in one process, with strict mode on.
+#
+#   build-image.sh check    the build variables are set; the service and Dockerfile are the manifest's
+#   build-image.sh tags     the tags to push: IMAGE_TAGS, or "<short sha> latest"
+#   build-image.sh login    docker login to the registry of REPOSITORY_URI; a buildx builder
+#   build-image.sh build    buildx build and push under every tag, with the registry cache
+#   build-image.sh digest   the pushed digest (from metadata.json)
+set -euo pipefail
+
+CACHE_TAG="${CACHE_TAG:-buildcache}"
+SERVICES_MANIFEST="${SERVICES_MANIFEST:-services.toml}"
+
+fail() {
+  echo "shipline: $*" >&2
+  exit 1
+}
+
+check() {
+  local missing="" name
+  for name in SERVICE DOCKERFILE BUILD_CONTEXT REPOSITORY_URI CODEBUILD_RESOLVED_SOURCE_VERSION; do
+    [ -n "${!name:-}" ] || missing="$missing $name"
+  done
+  [ -z "$missing" ] || fail "missing build variable(s):$missing. Start builds through shipline (the build trigger sets them)."
+  # The manifest is the truth: the service must be in it, with this Dockerfile and context.
+  python3 - <<'PY'
+import os, sys, tomllib
+path = os.environ["SERVICES_MANIFEST"] if "SERVICES_MANIFEST" in os.environ else "services.toml"
+service = os.environ["SERVICE"]
+with open(path, "rb") as handle:
+    spec = tomllib.load(handle).get("services", {}).get(service)
+if spec is None:
+    sys.exit(f"shipline: service {service!r} is not in {path}")
+for key, var in (("dockerfile", "DOCKERFILE"), ("context", "BUILD_CONTEXT")):
+    if spec.get(key, ".") != os.environ[var]:
+        sys.exit(f"shipline: {var}={os.environ[var]!r} but {path} says {key}={spec.get(key, '.')!r}")
+PY
+  [ -f "$DOCKERFILE" ] || fail "$DOCKERFILE does not exist at this commit"
+}
+
+tags() {
+  echo "${IMAGE_TAGS:-${CODEBUILD_RESOLVED_SOURCE_VERSION:0:7} latest}"
+}
+
+login() {
+  local registry="${REPOSITORY_URI%%/*}"
+  aws ecr get-login-password --region "$AWS_DEFAULT_REGION" |
+    docker login --username AWS --password-stdin "$registry"
+  docker buildx create --use --name shipline --driver docker-container >/dev/null
+}
+
+build() {
+  local tag created
+  local -a tag_args=()
+  for tag in $(tags); do
+    tag_args+=(--tag "$REPOSITORY_URI:$tag")
+  done
+  [ "${#tag_args[@]}" -gt 0 ] || fail "no image tags"
+  created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  docker buildx build \
+    --file "$DOCKERFILE" \
+    --platform linux/arm64 \
+    "${tag_args[@]}" \
+    --cache-from "type=registry,ref=$REPOSITORY_URI:$CACHE_TAG" \
+    --cache-to "type=registry,ref=$REPOSITORY_URI:$CACHE_TAG,mode=max,image-manifest=true,oci-mediatypes=true" \
+    --label "org.opencontainers.image.revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" \
+    --label "org.opencontainers.image.source=${CODEBUILD_SOURCE_REPO_URL:-unknown}" \
+    --label "org.opencontainers.image.created=$created" \
+    --label "org.opencontainers.image.title=$SERVICE" \
+    --provenance=false \
+    --metadata-file metadata.json \
+    --push \
+    "$BUILD_CONTEXT"
+}
+
+digest() {
+  python3 -c 'import json; print(json.load(open("metadata.json"))["containerimage.digest"])'
+}
+
+case "${1:-}" in
+  check | tags | login | build | digest) "$1" ;;
+  *) fail "usage: $0 check|tags|login|build|digest" ;;
+esac

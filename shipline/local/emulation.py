@@ -1,0 +1,85 @@
+"""The emulated services of one local account: their state in this object, their patches on
+moto installed while `installed()` is active and removed after, so nothing outlives the run
+(or the test) that made them. One emulation is installed at a time: moto's server keeps one
+account per process."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shipline.local import limits
+from shipline.local.codebuild import DEFAULT_QUOTA, CodeBuildEmulation
+from shipline.local.codecommit import CodeCommitEmulation
+from shipline.local.ecr import EcrEmulation
+from shipline.local.model import ACCOUNT, REGION
+from shipline.local.patches import Patches
+
+
+class EmulationActiveError(RuntimeError):
+    """Another local account (or test emulation) is installed in this process. Stop it first."""
+
+
+class Outbox:
+    """Events AWS services send, each due at a time of its own (a scan result comes a moment
+    after the push it scans)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, dict]] = []
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+
+    def emit(self, event: dict, delay: float = 0.0) -> None:
+        with self._lock:
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), event))
+
+    def due(self) -> list[dict]:
+        now = time.monotonic()
+        found = []
+        with self._lock:
+            while self._heap and self._heap[0][0] <= now:
+                found.append(heapq.heappop(self._heap)[2])
+        return found
+
+    def pending(self) -> bool:
+        with self._lock:
+            return bool(self._heap)
+
+
+class Emulation:
+    _active: Emulation | None = None
+    _guard = threading.Lock()
+
+    def __init__(self, *, source_root: Path, findings: dict[str, dict[str, int]] | None = None,
+                 failing_scans: set[str] | None = None, codebuild_quota: int = DEFAULT_QUOTA,
+                 tools_url: Callable[[], str] = lambda: "", note: Callable[[str, str], None] | None = None):
+        self.outbox = Outbox()
+        self.codecommit = CodeCommitEmulation()
+        self.ecr = EcrEmulation(self.outbox.emit, ACCOUNT, REGION, findings_by_service=dict(findings or {}),
+                                failing_scans=set(failing_scans or ()))
+        self.codebuild = CodeBuildEmulation(account=ACCOUNT, region=REGION, source_root=source_root,
+                                            emit=self.outbox.emit, tools_url=tools_url, quota=codebuild_quota,
+                                            note=note)
+
+    @contextmanager
+    def installed(self) -> Iterator[Emulation]:
+        with Emulation._guard:
+            if Emulation._active is not None:
+                raise EmulationActiveError("another local account is running in this process")
+            Emulation._active = self
+        patches = Patches()
+        try:
+            self.codecommit.install(patches)
+            self.ecr.install(patches)
+            self.codebuild.install(patches)
+            limits.install(patches)
+            yield self
+        finally:
+            patches.restore()
+            with Emulation._guard:
+                Emulation._active = None

@@ -1,0 +1,93 @@
+"""Limits AWS enforces and moto does not, enforced by the local account.
+
+Each is AWS's documented rule; the numbers and messages are AWS's:
+- EventBridge PutEvents: the entries of one request total at most 1 MB (raised from 256 KB in
+  January 2026; the size counts Source, DetailType, Detail and Resources as UTF-8, and Time as
+  14 bytes: "Calculating PutEvents event entry size"). Over it, the whole request fails with
+  ValidationException. A `source` starting with `aws.` belongs to AWS services: an entry that
+  uses one fails with NotAuthorizedForSourceException.
+- SNS Publish: a subject is at most 100 characters of UTF-8 "with no line breaks or control
+  characters" (InvalidParameter: "Invalid parameter: Subject"; moto checks only the length);
+  a message is at most 256 KB.
+- ECS RegisterTaskDefinition: family and container names are up to 255 letters, digits,
+  hyphens and underscores ("Family contains invalid characters.").
+- Lambda Function URLs take requests of at most 6 MB (see account.py: the caller gets 413 and
+  the function is not invoked).
+ECR repository names and their errors are moto's own, which follow ECR's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from moto.core.exceptions import JsonRESTError
+from moto.ecs.exceptions import EcsClientException
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.events.responses import EventsHandler
+from moto.sns.exceptions import InvalidParameterValue
+from moto.sns.responses import SNSResponse
+
+from shipline.local.patches import Patches
+
+PUT_EVENTS_LIMIT = 1024 * 1024  # bytes, all entries of one PutEvents request
+SNS_SUBJECT_LIMIT = 100  # characters
+SNS_MESSAGE_LIMIT = 256 * 1024  # bytes
+FUNCTION_URL_REQUEST_LIMIT = 6 * 1024 * 1024  # bytes
+ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it."""
+    size = 14 if entry.get("Time") else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += len(str(entry.get(key) or "").encode())
+    size += sum(len(str(r).encode()) for r in entry.get("Resources") or [])
+    return size
+
+
+def subject_problem(subject: str | None) -> bool:
+    if subject is None:
+        return False
+    return not subject or len(subject) > SNS_SUBJECT_LIMIT or any(
+        not c.isprintable() or c in "\r\n" for c in subject)
+
+
+def install(patches: Patches) -> None:
+    original_put_events = EventsHandler.put_events
+    original_publish = SNSResponse.publish
+    original_register = EC2ContainerServiceResponse.register_task_definition
+
+    def put_events(response: EventsHandler) -> str:
+        entries = response._get_param("Entries") or []
+        if sum(entry_size(e) for e in entries) > PUT_EVENTS_LIMIT:
+            raise JsonRESTError("ValidationException", "Total size of the entries in the request is over the limit.")
+        refused = [i for i, e in enumerate(entries) if str(e.get("Source", "")).startswith("aws.")]
+        if not refused:
+            return str(original_put_events(response))
+        allowed = [e for i, e in enumerate(entries) if i not in refused]
+        done = iter(response.events_backend.put_events(allowed) if allowed else [])
+        answers = [{"ErrorCode": "NotAuthorizedForSourceException",
+                    "ErrorMessage": "Not authorized for the source."} if i in refused else next(done)
+                   for i in range(len(entries))]
+        return json.dumps({"FailedEntryCount": sum(1 for a in answers if "ErrorCode" in a), "Entries": answers})
+
+    def publish(response: SNSResponse) -> Any:
+        if subject_problem(response._get_param("Subject")):
+            raise InvalidParameterValue("Invalid parameter: Subject")
+        if len(str(response._get_param("Message") or "").encode()) > SNS_MESSAGE_LIMIT:
+            raise InvalidParameterValue("Invalid parameter: Message too long")
+        return original_publish(response)
+
+    def register_task_definition(response: EC2ContainerServiceResponse) -> Any:
+        if not ECS_NAME.fullmatch(str(response._get_param("family") or "")):
+            raise EcsClientException("Family contains invalid characters.")
+        for container in response._get_param("containerDefinitions") or []:
+            if not ECS_NAME.fullmatch(str(container.get("name") or "")):
+                raise EcsClientException("Container.name contains invalid characters.")
+        return original_register(response)
+
+    patches.set(EventsHandler, "put_events", put_events)
+    patches.set(SNSResponse, "publish", publish)
+    patches.set(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)

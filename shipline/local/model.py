@@ -1,0 +1,355 @@
+"""template.yaml as the local account and the tests read it: one model of the translated
+template (parameters, the one resolver, functions, rules, resources).
+
+The SAM translator turns the template into plain CloudFormation, as CloudFormation's own
+transform would. Parameters are checked as CloudFormation checks them (AllowedValues,
+AllowedPattern, MinValue/MaxValue), names and references are worked out before anything is
+created, and intrinsic functions are resolved over them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from samtranslator.translator.transform import transform
+
+from pipeline.domain.quoting import shown
+from shipline.local.template import TEMPLATE, raw
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+PARTITION = "aws"
+STACK_NAME = "shipline-local"
+
+
+class TemplateError(ValueError):
+    """template.yaml (or a parameter for it) cannot be provisioned locally; the message names
+    the resource or the parameter."""
+
+
+class _NoManagedPolicies:
+    """The translator's managed-policy lookup, offline: the template uses none by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(template: dict | None = None) -> dict:
+    """The template after the SAM transform (a fresh copy each call)."""
+    document = template if template is not None else raw(TEMPLATE)
+    return copy.deepcopy(_translated(json.dumps(document, sort_keys=True, default=str)))
+
+
+@cache
+def _translated(document: str) -> dict:
+    data = json.loads(document)
+    data.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = "s3://shipline-local/functions.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+    logging.getLogger("samtranslator").setLevel(logging.ERROR)
+    try:
+        return transform(data, {}, _NoManagedPolicies())
+    except Exception as exc:  # the translator raises several unrelated types
+        raise TemplateError(f"template.yaml does not translate: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- parameters
+def parse_overrides(values: list[str]) -> dict[str, str]:
+    """`--parameter-overrides KEY=VALUE ...`, as `sam deploy` takes them."""
+    overrides: dict[str, str] = {}
+    for value in values:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            raise TemplateError(f"--parameter-overrides: '{shown(value)}' is not KEY=VALUE")
+        overrides[key] = setting
+    return overrides
+
+
+def parameter_values(template: dict, overrides: dict[str, str]) -> dict[str, str]:
+    """Every parameter's value: its override, else its default; checked as CloudFormation
+    checks them at deploy time."""
+    declared = template.get("Parameters", {})
+    for name in overrides:
+        if name not in declared:
+            known = ", ".join(sorted(declared))
+            raise TemplateError(f"parameter '{shown(name)}' is not in template.yaml (known: {known})")
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items()}
+    values.update(overrides)
+    for name, spec in declared.items():
+        _check_parameter(name, spec, values[name])
+    return values
+
+
+def _check_parameter(name: str, spec: dict, value: str) -> None:
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(a) for a in allowed]:
+        choices = ", ".join(repr(str(a)) for a in allowed)
+        raise TemplateError(f"parameter {name}='{shown(value)}' is not one of {choices}")
+    pattern = spec.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        raise TemplateError(f"parameter {name}='{shown(value)}' does not match its AllowedPattern {pattern}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise TemplateError(f"parameter {name}='{shown(value)}' is not a number") from None
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            raise TemplateError(f"parameter {name}={value} is below its MinValue {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            raise TemplateError(f"parameter {name}={value} is above its MaxValue {spec['MaxValue']}")
+
+
+# ---------------------------------------------------------------------------- the resolver
+_NO_VALUE = object()
+
+
+class Resolver:
+    """Ref, Fn::GetAtt, Fn::Sub, Fn::If, Fn::Join, Fn::Select and conditions, over known values."""
+
+    def __init__(self, values: dict[str, Any], conditions: dict[str, Any]):
+        self.values = values
+        self._conditions = conditions
+        self._evaluated: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._evaluated:
+            self._evaluated[name] = bool(self._truth(self._conditions[name]))
+        return self._evaluated[name]
+
+    def _truth(self, expression: Any) -> bool:
+        (key, arg), = expression.items()
+        if key == "Fn::Equals":
+            return str(self(arg[0])) == str(self(arg[1]))
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        if key == "Condition":
+            return self.condition(arg)
+        raise TemplateError(f"unsupported condition {key}")
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [v for v in (self(item) for item in value) if v is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self._lookup(arg)
+            if key == "Fn::GetAtt":
+                return self._lookup(".".join(arg) if isinstance(arg, list) else arg)
+            if key == "Fn::Sub":
+                text, local = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+                return re.sub(r"\$\{([^}!]+)\}",
+                              lambda m: str(local[m.group(1)] if m.group(1) in local else self._lookup(m.group(1))),
+                              text)
+            if key == "Fn::If":
+                return self(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Join":
+                return arg[0].join(str(v) for v in self(arg[1]))
+            if key == "Fn::Select":
+                return self(arg[1])[int(self(arg[0]))]
+            if key == "Condition":
+                return self.condition(arg)
+        return {k: v for k, v in ((k, self(v)) for k, v in value.items()) if v is not _NO_VALUE}
+
+    def _lookup(self, name: str) -> Any:
+        if name not in self.values:
+            raise TemplateError(f"the template refers to {name}, which the local account cannot resolve")
+        return self(self.values[name])
+
+
+# ---------------------------------------------------------------------------- functions and rules
+@dataclass
+class Function:
+    """A Lambda function of the stack: what the local runtime needs to invoke it as Lambda would."""
+
+    logical_id: str
+    name: str
+    handler: str
+    environment: dict[str, str]
+    timeout: int = 3
+    reserved_concurrency: int | None = None
+    inbox_url: str = ""
+    on_failure: str = ""  # the on-failure destination (ARN) of asynchronous invocations
+    max_retries: int = 2  # Lambda's default for asynchronous invocations
+    url: bool = False  # has a Function URL
+
+    @property
+    def arn(self) -> str:
+        return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
+
+
+@dataclass
+class Stack:
+    """What provisioning made: parameters, physical ids, functions, schedules."""
+
+    name: str
+    parameters: dict[str, str]
+    refs: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, Function] = field(default_factory=dict)
+    schedule_targets: list[str] = field(default_factory=list)
+    not_emulated: list[str] = field(default_factory=list)
+
+
+class TemplateModel:
+    """The translated template with its parameters applied: the one place that resolves it."""
+
+    def __init__(self, template: dict | None = None, parameters: dict[str, str] | None = None,
+                 endpoint: str = "http://localhost"):
+        self.document = translate(template)
+        self.parameters = parameter_values(self.document, parameters or {})
+        self.resources: dict[str, dict] = self.document.get("Resources", {})
+        values: dict[str, Any] = {
+            **self.parameters, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
+            "AWS::StackName": STACK_NAME, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
+        }
+        self.resolve = Resolver(values, self.document.get("Conditions", {}))
+        self.names = self._physical_names()
+        values.update(self._references(endpoint))
+
+    # -- what exists
+    def included(self, logical: str) -> bool:
+        """Whether the resource exists under these parameters (its Condition holds)."""
+        condition = self.resources[logical].get("Condition")
+        return condition is None or self.resolve.condition(condition)
+
+    def of_type(self, kind: str) -> dict[str, dict]:
+        return {k: r for k, r in self.resources.items() if r["Type"] == kind and self.included(k)}
+
+    def properties(self, logical: str) -> dict:
+        return self.resolve(self.resources[logical].get("Properties", {}))
+
+    # -- functions
+    def functions(self) -> dict[str, Function]:
+        found = {}
+        urls = {self._target_of(r["Properties"]["TargetFunctionArn"]) for r in self.of_type("AWS::Lambda::Url").values()}
+        for logical in self.of_type("AWS::Lambda::Function"):
+            props = self.properties(logical)
+            environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+            function = Function(
+                logical, props.get("FunctionName", self.names[logical]), props["Handler"], environment,
+                timeout=int(props.get("Timeout", 3)),
+                reserved_concurrency=int(props["ReservedConcurrentExecutions"])
+                if "ReservedConcurrentExecutions" in props else None,
+                url=logical in urls,
+            )
+            found[logical] = function
+        by_name = {f.name: f for f in found.values()}
+        for logical in self.of_type("AWS::Lambda::EventInvokeConfig"):
+            props = self.properties(logical)
+            function = by_name[props["FunctionName"]]
+            function.on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination", "")
+            function.max_retries = int(props.get("MaximumRetryAttempts", 2))
+        return found
+
+    @staticmethod
+    def _target_of(arn: Any) -> str | None:
+        if isinstance(arn, dict):
+            return arn.get("Ref") or (arn.get("Fn::GetAtt") or [None])[0]
+        return None
+
+    def function_environment(self, logical: str) -> dict[str, str]:
+        return self.functions()[logical].environment
+
+    def event_patterns(self, logical: str) -> dict[str, dict]:
+        """Each EventBridge rule that targets a function: rule logical id -> resolved pattern."""
+        arn = self.resolve.values.get(f"{logical}.Arn")
+        found = {}
+        for rule in self.of_type("AWS::Events::Rule"):
+            props = self.properties(rule)
+            if "EventPattern" in props and any(t["Arn"] == arn for t in props.get("Targets", [])):
+                found[rule] = props["EventPattern"]
+        return found
+
+    def listens_for(self, source: str, detail_type: str) -> bool:
+        """Whether any rule names this source and detail-type (an event of that kind which
+        matched nothing was filtered on purpose, not left unhandled)."""
+        for rule in self.of_type("AWS::Events::Rule"):
+            pattern = self.properties(rule).get("EventPattern") or {}
+            if source in pattern.get("source", []) and detail_type in pattern.get("detail-type", []):
+                return True
+        return False
+
+    def function_policies(self, functions: dict[str, Function]) -> dict[str, list[dict]]:
+        """Each function's own policy statements (its template `Policies`), resolved."""
+        policies: dict[str, list[dict]] = {}
+        for logical in functions:
+            role = self.resources[logical]["Properties"]["Role"]["Fn::GetAtt"][0]
+            statements: list[dict] = []
+            for policy in self.properties(role).get("Policies", []):
+                if re.fullmatch(rf"{logical}RolePolicy\d+", policy["PolicyName"]):
+                    statements += policy["PolicyDocument"]["Statement"]
+            policies[logical] = statements
+        return policies
+
+    # -- names and references, computable before anything is created
+    def _physical_names(self) -> dict[str, str]:
+        """The template's own names where it gives one, else deterministic generated ones."""
+        names = {}
+        for logical, resource in self.resources.items():
+            short = re.sub(r"[^A-Za-z0-9-]", "", logical)[:40]
+            names[logical] = f"{STACK_NAME}-{short}"
+            props = resource.get("Properties", {})
+            for key in ("Name", "TableName", "QueueName", "TopicName", "RoleName", "FunctionName", "EventBusName"):
+                if key in props:
+                    try:
+                        names[logical] = str(self.resolve(props[key]))
+                    except TemplateError:
+                        pass  # a name made of another resource's (a permission's FunctionName): not a name
+        return names
+
+    def _references(self, endpoint: str) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        arn = f"arn:{PARTITION}:{{service}}:{REGION}:{ACCOUNT}:{{rest}}"
+        for logical, resource in self.resources.items():
+            name, kind = self.names[logical], resource["Type"]
+            ref: Any = name
+            attrs: dict[str, Any] = {}
+            if kind == "AWS::SQS::Queue":
+                ref = f"{endpoint}/{ACCOUNT}/{name}"
+                attrs = {"Arn": arn.format(service="sqs", rest=name), "QueueName": name, "QueueUrl": ref}
+            elif kind == "AWS::DynamoDB::Table":
+                attrs = {"Arn": arn.format(service="dynamodb", rest=f"table/{name}")}
+            elif kind == "AWS::SNS::Topic":
+                ref = arn.format(service="sns", rest=name)
+                attrs = {"TopicArn": ref, "TopicName": name}
+            elif kind == "AWS::IAM::Role":
+                attrs = {"Arn": f"arn:{PARTITION}:iam::{ACCOUNT}:role/{name}", "RoleId": name}
+            elif kind == "AWS::CodeBuild::Project":
+                attrs = {"Arn": arn.format(service="codebuild", rest=f"project/{name}")}
+            elif kind == "AWS::Lambda::Function":
+                attrs = {"Arn": arn.format(service="lambda", rest=f"function:{name}")}
+            elif kind == "AWS::Lambda::Url":
+                attrs = {"FunctionUrl": f"{endpoint}/lambda-url/{name}/", "FunctionArn": ""}
+            elif kind == "AWS::Logs::LogGroup":
+                ref = resource.get("Properties", {}).get("LogGroupName", name)
+                attrs = {"Arn": {"Fn::Sub": [f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:${{Name}}:*",
+                                             {"Name": ref}]}}
+            elif kind == "AWS::Events::Rule":
+                attrs = {"Arn": arn.format(service="events", rest=f"rule/{name}")}
+            elif kind == "AWS::Events::EventBus":
+                attrs = {"Arn": arn.format(service="events", rest=f"event-bus/{name}"), "Name": name}
+            elif kind == "AWS::SecretsManager::Secret":
+                ref = arn.format(service="secretsmanager", rest=f"secret:{name}-AbCdEf")
+            elif kind == "AWS::KMS::Key":
+                ref = "00000000-0000-0000-0000-000000000000"
+                attrs = {"Arn": arn.format(service="kms", rest=f"key/{ref}")}
+            values[logical] = ref
+            for attr, value in attrs.items():
+                values[f"{logical}.{attr}"] = value
+        return values
+
+
+def load_model(template_path: Path | None = None, parameters: dict[str, str] | None = None) -> TemplateModel:
+    return TemplateModel(raw(template_path) if template_path else None, parameters)

@@ -1,0 +1,303 @@
+"""The local Lambda runtime: the stack's handlers invoked as Lambda invokes them.
+
+What Lambda does, and this follows (Lambda Developer Guide, "Asynchronous invocation",
+"Lambda function scaling", "Configuring destinations"):
+- Asynchronous invocations run concurrently, each in an execution environment of its own
+  (here: a worker thread, with its own environment variables, stdout and metrics), and "your
+  function may receive the same event multiple times, even if no error occurs".
+- A function error is retried twice (MaximumRetryAttempts), then the event goes to the
+  on-failure destination as a record carrying the request and the error.
+- An invocation that runs past the function's timeout fails ("Task timed out").
+- Reserved concurrency caps a function's concurrent invocations; a synchronous invocation
+  over it gets 429 (TooManyRequestsException), an asynchronous one waits and is retried.
+Orderly mode runs one invocation at a time, in arrival order. `chaos` (a seeded random
+generator) runs them concurrently, delivers some twice and reorders what waits, reproducibly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import random
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator, MutableMapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from shipline.local.model import ACCOUNT, REGION, Function
+
+DUPLICATE_CHANCE = 0.3  # under chaos: how often an asynchronous event is delivered twice
+CHAOS_WORKERS = 8
+
+
+@dataclass
+class FakeContext:
+    function_name: str
+    timeout: int
+    aws_request_id: str = "local"
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.started + self.timeout - time.monotonic()) * 1000))
+
+
+@dataclass
+class Invocation:
+    function: Function
+    event: Any
+    attempt: int = 1
+    duplicate: bool = False
+    result: Any = None
+    error: BaseException | None = None
+    output: list[str] = field(default_factory=list)
+    metrics: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def label(self) -> str:
+        return (self.event.get("detail-type") if isinstance(self.event, dict) else None) or "request"
+
+    @property
+    def failure(self) -> str:
+        error = self.error
+        return f"{type(error).__name__}: {error}" if error is not None else ""
+
+
+class _ThreadLocalDict(MutableMapping):  # type: ignore[type-arg]
+    """A dict per thread: one execution environment's metrics, as each Lambda process has its own."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _data(self) -> dict:
+        if not hasattr(self._local, "data"):
+            self._local.data = {}
+        return self._local.data  # type: ignore[no-any-return]
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._data()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._data()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._data()[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._data()))
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+
+class _RoutedStdout(io.TextIOBase):
+    """sys.stdout while the runtime runs: an invocation's output (logs, EMF metrics) goes to its
+    own buffer and to the functions' log file; anything else to the terminal, as before."""
+
+    def __init__(self, log: TextIO, terminal: TextIO):
+        self.log = log
+        self.terminal = terminal
+        self.local = threading.local()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        target = getattr(self.local, "buffer", None)
+        if target is None:
+            return self.terminal.write(text)
+        target.append(text)
+        with self._lock:
+            self.log.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.terminal.flush()
+
+
+class LambdaRuntime:
+    def __init__(self, *, log: TextIO, chaos: int | None = None,
+                 dead_letter: Callable[[Invocation], None], done: Callable[[Invocation], None]):
+        self.log = log
+        self.random = random.Random(chaos) if chaos is not None else None
+        self.dead_letter = dead_letter
+        self.done = done
+        self.waiting: list[Invocation] = []
+        self.running: set[Future] = set()
+        self.invocations: list[Invocation] = []
+        self.metrics: Counter[str] = Counter()
+        self._lock = threading.RLock()
+        self._executor = ThreadPoolExecutor(max_workers=CHAOS_WORKERS if chaos is not None else 1,
+                                            thread_name_prefix="lambda")
+        self._in_flight: Counter[str] = Counter()
+        self._stdout: _RoutedStdout | None = None
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LambdaRuntime:
+        self._stdout = _RoutedStdout(self.log, sys.stdout)
+        self._saved.append((sys, "stdout", sys.stdout))
+        sys.stdout = self._stdout  # type: ignore[assignment]
+        self._isolate_metrics()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        while self._saved:
+            owner, name, value = self._saved.pop()
+            setattr(owner, name, value)
+        self.log.flush()
+
+    def _isolate_metrics(self) -> None:
+        """Powertools keeps metrics in dicts shared by the process; per thread here, as each
+        Lambda execution environment is its own process."""
+        from pipeline.handlers.observability import metrics
+
+        provider = metrics.provider
+        for owner in (metrics, provider):
+            for name in ("metric_set", "dimension_set", "metadata_set"):
+                if hasattr(owner, name):
+                    self._saved.append((owner, name, getattr(owner, name)))
+        for name in ("metric_set", "dimension_set", "metadata_set"):
+            shared = _ThreadLocalDict()
+            for owner in (metrics, provider):
+                if hasattr(owner, name):
+                    setattr(owner, name, shared)
+
+    # ------------------------------------------------------------------ invoking
+    def invoke(self, function: Function, event: Any) -> Invocation:
+        """A synchronous invocation (a Function URL request): no retry, no destination."""
+        invocation = Invocation(function, event)
+        if not self._admit(function):
+            invocation.error = _TooManyRequests("Rate Exceeded.")
+            return invocation
+        self._execute(invocation)
+        return invocation
+
+    def submit(self, function: Function, event: Any) -> None:
+        """An asynchronous invocation: queued, run, retried, dead-lettered."""
+        with self._lock:
+            self.waiting.append(Invocation(function, event))
+            if self.random is not None and self.random.random() < DUPLICATE_CHANCE:
+                self.waiting.append(Invocation(function, json.loads(json.dumps(event)), duplicate=True))
+
+    def pump(self) -> int:
+        """Start what waits (all of it under chaos, in a shuffled order; else the next one when
+        nothing runs). Returns how many started."""
+        with self._lock:
+            self.running = {f for f in self.running if not f.done()}
+            if self.random is None and self.running:
+                return 0
+            ready, self.waiting = self.waiting, []
+            if self.random is not None:
+                self.random.shuffle(ready)
+            elif ready:
+                ready, self.waiting = ready[:1], ready[1:]
+            started = 0
+            for invocation in ready:
+                if not self._admit(invocation.function):
+                    self.waiting.append(invocation)  # throttled: Lambda keeps the event and tries again
+                    continue
+                self.running.add(self._executor.submit(self._asynchronous, invocation))
+                started += 1
+            return started
+
+    def busy(self) -> bool:
+        with self._lock:
+            self.running = {f for f in self.running if not f.done()}
+            return bool(self.running or self.waiting)
+
+    def wait(self, timeout: float = 0.05) -> None:
+        from concurrent.futures import FIRST_COMPLETED
+        from concurrent.futures import wait as wait_for
+
+        with self._lock:
+            running = set(self.running)
+        if running:
+            wait_for(running, timeout=timeout, return_when=FIRST_COMPLETED)
+
+    def _admit(self, function: Function) -> bool:
+        limit = function.reserved_concurrency
+        with self._lock:
+            if limit is not None and self._in_flight[function.logical_id] >= limit:
+                return False
+            self._in_flight[function.logical_id] += 1
+            return True
+
+    def _asynchronous(self, invocation: Invocation) -> None:
+        self._execute(invocation)
+        if invocation.error is None:
+            return
+        if invocation.attempt <= invocation.function.max_retries:
+            retry = Invocation(invocation.function, invocation.event, invocation.attempt + 1, invocation.duplicate)
+            with self._lock:
+                self.waiting.append(retry)
+            return
+        self.dead_letter(invocation)
+
+    def _execute(self, invocation: Invocation) -> None:
+        from pipeline.settings import function_environment
+
+        function = invocation.function
+        module, attribute = function.handler.rsplit(".", 1)
+        environment = {**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name}
+        context = FakeContext(function.name, function.timeout)
+        assert self._stdout is not None
+        self._stdout.local.buffer = invocation.output
+        try:
+            with function_environment(environment):
+                handler = getattr(importlib.import_module(module), attribute)
+                invocation.result = handler(invocation.event, context)
+            if context.get_remaining_time_in_millis() == 0:
+                raise _TimedOut(f"Task timed out after {function.timeout:.2f} seconds")
+        except Exception as exc:  # the Lambda runtime's view: the invocation failed
+            invocation.error = exc
+            invocation.result = None
+            invocation.output.append("".join(traceback.format_exception_only(exc)))
+        finally:
+            self._stdout.local.buffer = None
+            with self._lock:
+                self._in_flight[function.logical_id] -= 1
+        invocation.metrics = _emf_metrics(invocation.output)
+        with self._lock:
+            self.invocations.append(invocation)
+            self.metrics.update(invocation.metrics)
+        self.done(invocation)
+
+
+class _TimedOut(RuntimeError):
+    pass
+
+
+class _TooManyRequests(RuntimeError):
+    pass
+
+
+def _emf_metrics(output: list[str]) -> Counter[str]:
+    """The metrics an invocation emitted (Powertools prints CloudWatch EMF lines)."""
+    found: Counter[str] = Counter()
+    for line in "".join(output).splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        for directive in blob["_aws"].get("CloudWatchMetrics", []):
+            for metric in directive.get("Metrics", []):
+                value = blob.get(metric["Name"], 0)
+                found[metric["Name"]] += sum(value) if isinstance(value, list) else value
+    return found
+
