@@ -19,6 +19,7 @@ import fnmatch
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ class EcrEmulation:
     findings_by_service: dict[str, dict[str, int]] = field(default_factory=dict)
     failing_scans: set[str] = field(default_factory=set)  # services whose scans FAIL
     findings: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # stamps imagePushedAt (one-second resolution, as ECR's)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # ------------------------------------------------------------------ state
@@ -122,8 +124,9 @@ class EcrEmulation:
         repo = backend.repositories[repository]
         existing = next((i for i in repo.images if i.get_image_digest() == digest), None)
         if existing is None:
-            repo.images.append(Image(self.account, tag, manifest, repository,
-                                     "application/vnd.oci.image.manifest.v1+json", digest))
+            image = Image(self.account, tag, manifest, repository, "application/vnd.oci.image.manifest.v1+json", digest)
+            image.image_pushed_at = int(self.clock())
+            repo.images.append(image)
         elif tag and tag not in existing.image_tags:
             existing.update_tag(tag)
 
@@ -174,6 +177,7 @@ class EcrEmulation:
                     holder.image_tag = None
             if existing is None:
                 existing = Image(response.current_account, tag, manifest, name, media_type, digest)
+                existing.image_pushed_at = int(self.clock())
                 repository.images.append(existing)
                 new = True
             else:

@@ -36,7 +36,7 @@ class Provisioner:
 
     def create_all(self, model: TemplateModel) -> Stack:
         stack = Stack(STACK_NAME, model.parameters)
-        functions = model.functions()
+        functions: dict[str, Function] = {}  # read when the first function is made: its environment
         order = {kind: index for index, kind in enumerate(CREATION_ORDER)}
         unknown = sorted({r["Type"] for r in model.resources.values()} - set(CREATORS) - set(NO_BEHAVIOUR))
         if unknown:
@@ -169,6 +169,8 @@ class Provisioner:
                                              json.dumps(props["Policy"]))
 
     def function(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
+        if not functions:  # everything a function's environment names exists by now
+            functions.update(model.functions())
         function = functions[logical]
         function.inbox_url = self.client("sqs").create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
         stack.functions[logical] = function

@@ -1,4 +1,5 @@
-"""Integration fixtures: moto (in-process mock_aws), with resources made from template.yaml."""
+"""Integration fixtures: moto (in-process mock_aws), with the stack provisioned from template.yaml
+by the same model and provisioner the local account uses, and the emulation installed."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shipline.local.template import Resolver, function_environment, resource, table_definition
+from shipline.local.emulation import Emulation
+from shipline.local.model import Stack as Provisioned
+from shipline.local.model import TemplateModel
+from shipline.local.resources import Provisioner
 from tests.support.events import LOCAL_WEBHOOK_SECRET
 from tests.support.faults import Faults
+from tests.support.paths import ROOT
 
 
 @dataclass
@@ -57,11 +62,19 @@ def calls(monkeypatch: pytest.MonkeyPatch, faults: Faults) -> Calls:
 
 @dataclass
 class Stack:
-    """The resources of the build path, as the template defines them, inside moto."""
+    """The stack, as template.yaml defines it, inside moto."""
 
-    refs: dict[str, str]
-    resolve: Resolver
+    model: TemplateModel
+    provisioned: Provisioned
     notifications_queue: str = ""
+
+    @property
+    def refs(self) -> dict[str, str]:
+        return self.provisioned.refs
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return self.model.parameters
 
     def notifications(self) -> list[dict]:
         """Every message published to the topic so far: {subject, message}."""
@@ -78,7 +91,9 @@ class Stack:
 
     def use_function(self, logical_id: str, monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         """Give the process the environment the template gives this function."""
-        for key, value in {**function_environment(logical_id, self.resolve), **overrides}.items():
+        function = self.provisioned.functions[logical_id]
+        environment = {**function.environment, "AWS_LAMBDA_FUNCTION_NAME": function.name, **overrides}
+        for key, value in environment.items():
             monkeypatch.setenv(key, value)
 
 
@@ -89,38 +104,24 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def stack(aws, calls: Calls) -> Stack:
-    session = boto3  # the default session: its service models load once per test run
-    table = "shipline-idempotency"
-    session.client("dynamodb").create_table(TableName=table, **table_definition("IdempotencyTable"))
-    secret = session.client("secretsmanager").create_secret(
-        Name="shipline-webhook", SecretString=LOCAL_WEBHOOK_SECRET.decode()
-    )["ARN"]
-    resolve = Resolver()
-    project = resolve(resource("BuildProject")["Properties"]["Name"])
-    session.client("codebuild").create_project(
-        name=project,
-        source={"type": "CODECOMMIT", "location": "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/x"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={"type": "ARM_CONTAINER", "image": "aws/codebuild/amazonlinux-aarch64-standard:3.0",
-                     "computeType": "BUILD_GENERAL1_SMALL"},
-        serviceRole="arn:aws:iam::123456789012:role/shipline-build",
-    )
-    ledger = "shipline-ledger"
-    session.client("dynamodb").create_table(TableName=ledger, **table_definition("LedgerTable"))
-    sns, sqs = session.client("sns"), session.client("sqs")
-    topic = sns.create_topic(Name="shipline-notifications")["TopicArn"]
+def emulation(aws) -> Iterator[Emulation]:
+    """What the local account adds to moto (limits, ECR's behaviour, CodeCommit's history),
+    installed for this test only."""
+    emulation = Emulation(source_root=ROOT)
+    with emulation.installed():
+        yield emulation
+
+
+@pytest.fixture
+def stack(emulation, calls: Calls) -> Stack:
+    model = TemplateModel()
+    provisioned = Provisioner(boto3.client, LOCAL_WEBHOOK_SECRET.decode()).create_all(model)
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
     inbox = sqs.create_queue(QueueName="notifications")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-    role = session.client("iam").create_role(
-        RoleName="shipline-task-execution", AssumeRolePolicyDocument=json.dumps(
-            resource("TaskExecutionRole")["Properties"]["AssumeRolePolicyDocument"], default=str)
-    )["Role"]["Arn"]
+    sns.subscribe(TopicArn=provisioned.refs["NotificationTopic"], Protocol="sqs", Endpoint=inbox_arn)
     calls.made.clear()
-    refs = {"IdempotencyTable": table, "WebhookSecret": secret, "BuildProject": project, "LedgerTable": ledger,
-            "NotificationTopic": topic, "TaskExecutionRole.Arn": role}
-    return Stack(refs=refs, resolve=Resolver(refs), notifications_queue=inbox)
+    return Stack(model, provisioned, notifications_queue=inbox)
 
 
 BEFORE = "bd21c0fabadb82d5cd4dac09dd7408119895e81d"
@@ -128,16 +129,13 @@ AFTER = "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
 
 
 @pytest.fixture
-def codecommit_history(stack: Stack):
+def codecommit_history(stack: Stack, emulation: Emulation):
     """The CodeCommit repository of the sample events, with a push that touched langgraph."""
-    from shipline.local import codecommit
+    from shipline.local.codecommit import MemoryHistory
 
-    codecommit.install()
-    history = codecommit.MemoryHistory(
-        diffs={(BEFORE, AFTER): ["docker/langgraph/Dockerfile"]}, heads={"main": AFTER}
-    )
-    name = stack.resolve.values["CodeCommitRepositoryName"]
+    history = MemoryHistory(diffs={(BEFORE, AFTER): ["docker/langgraph/Dockerfile"]}, heads={"main": AFTER},
+                            ancestors={AFTER: {BEFORE, AFTER}})
+    name = stack.parameters["CodeCommitRepositoryName"]
     boto3.client("codecommit").create_repository(repositoryName=name)
-    codecommit.HISTORIES[name] = history
-    yield history
-    codecommit.HISTORIES.pop(name, None)
+    emulation.codecommit.histories[name] = history
+    return history

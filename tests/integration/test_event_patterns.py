@@ -6,8 +6,7 @@ import json
 import boto3
 import pytest
 
-from shipline.local.template import event_patterns
-from tests.support.events import load_event
+from tests.support.events import deliver, load_event
 
 SAMPLES = {
     "codecommit-push": "CodeCommitPush",
@@ -20,20 +19,14 @@ SAMPLES = {
 def rules(stack):
     events, sqs = boto3.client("events"), boto3.client("sqs")
     queues = {}
-    for name, pattern in event_patterns("BuildTriggerFunction", stack.resolve).items():
+    for logical, pattern in stack.model.event_patterns("BuildTriggerFunction").items():
+        name = logical.removeprefix("BuildTriggerFunction")
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name=name, EventPattern=json.dumps(pattern))
         events.put_targets(Rule=name, Targets=[{"Id": "q", "Arn": arn}])
         queues[name] = url
     return queues
-
-
-def _deliver(event: dict) -> None:
-    boto3.client("events").put_events(Entries=[{
-        "Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
-        "Resources": event["resources"],
-    }])
 
 
 def _received(rules) -> set[str]:
@@ -43,19 +36,19 @@ def _received(rules) -> set[str]:
 
 @pytest.mark.parametrize("sample, rule", SAMPLES.items())
 def test_sample_event_matches_its_rule_only(rules, sample, rule):
-    _deliver(load_event(sample))
+    deliver(load_event(sample))
     assert _received(rules) == {rule}
 
 
 def test_push_to_another_branch_matches_no_rule(rules):
     event = load_event("codecommit-push")
     event["detail"]["referenceName"] = "feature"
-    _deliver(event)
+    deliver(event)
     assert _received(rules) == set()
 
 
 def test_build_request_for_another_project_matches_no_rule(rules):
     event = load_event("build-requested")
     event["detail"]["project"] = "someone-else"
-    _deliver(event)
+    deliver(event)
     assert _received(rules) == set()

@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+import time
 
 import boto3
 import pytest
 
 from pipeline.handlers import image_events
-from shipline.local import ecr as local_ecr
+from shipline.local.emulation import Emulation
 from tests.support.events import load_event
 
 REPO = "multi-agent-orchestrator-dev-langgraph"
@@ -23,9 +24,8 @@ SAMPLE_DIGEST = load_event("ecr-image-push")["detail"]["image-digest"]
 
 
 @pytest.fixture
-def images(stack, calls, monkeypatch, lambda_context):
+def images(stack, emulation, calls, monkeypatch, lambda_context):
     """Run the function with the template's environment; `gate` overrides the registration gate."""
-    local_ecr.install()
     boto3.client("ecr").create_repository(repositoryName=REPO, imageScanningConfiguration={"scanOnPush": True})
 
     def run(event, gate=None):
@@ -37,21 +37,20 @@ def images(stack, calls, monkeypatch, lambda_context):
 
     stack.use_function("ImageEventsFunction", monkeypatch)
     calls.made.clear()
-    yield run
-    local_ecr.FINDINGS.clear()
+    return run
 
 
-def push_image(tag: str, digest: str = SAMPLE_DIGEST, repository: str = REPO, seconds_ago: int = 0) -> str:
-    manifest = local_ecr.image_manifest(digest)
-    boto3.client("ecr").put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
-                                  imageDigest=digest)
-    if seconds_ago:  # ECR's push time has one-second resolution; set it apart for ordering tests
-        from moto.ecr.models import ecr_backends
+@pytest.fixture
+def push_image(emulation: Emulation):
+    def push(tag: str, digest: str = SAMPLE_DIGEST, repository: str = REPO, seconds_ago: int = 0) -> str:
+        """An image with this digest in the emulated registry; ECR stamps its push time (one-second
+        resolution), here `seconds_ago` before now for ordering tests."""
+        now = time.time()
+        emulation.ecr.clock = lambda: now - seconds_ago
+        emulation.ecr.seed_image(repository, digest, tag)
+        return digest
 
-        for image in ecr_backends["123456789012"]["us-east-1"].repositories[repository].images:
-            if image.get_image_digest() == digest:
-                image.image_pushed_at -= seconds_ago
-    return digest
+    return push
 
 
 def push_event(tag: str, digest: str = SAMPLE_DIGEST) -> dict:
@@ -67,7 +66,7 @@ def revisions() -> list[dict]:
     return [ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"] for arn in arns]
 
 
-def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images):
+def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images, push_image):
     push_image("3b6258b")
     push_image("latest")
     images(load_event("ecr-image-push"))
@@ -78,7 +77,7 @@ def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(image
     assert container["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"
 
 
-def test_first_revision_is_rendered_from_the_manifest(images, stack):
+def test_first_revision_is_rendered_from_the_manifest(images, push_image, stack):
     push_image("3b6258b")
     images(load_event("ecr-image-push"))
     (revision,) = revisions()
@@ -95,7 +94,7 @@ def test_first_revision_is_rendered_from_the_manifest(images, stack):
     assert "8001/health" in container["healthCheck"]["command"][1]
 
 
-def test_later_revision_keeps_edits_and_changes_only_our_container(images):
+def test_later_revision_keeps_edits_and_changes_only_our_container(images, push_image):
     push_image("3b6258b")
     images(load_event("ecr-image-push"))
     (first,) = revisions()
@@ -117,7 +116,7 @@ def test_later_revision_keeps_edits_and_changes_only_our_container(images):
     assert other["image"] == sidecar["image"]
 
 
-def test_digest_already_in_the_latest_revision_gives_none(images):
+def test_digest_already_in_the_latest_revision_gives_none(images, push_image):
     push_image("3b6258b")
     images(load_event("ecr-image-push"))
     event = push_event("3b6258b")
@@ -151,7 +150,7 @@ def test_digest_that_no_longer_exists_is_rejected_without_a_revision(images):
     assert revisions() == []
 
 
-def test_family_without_a_container_for_the_repository_is_rejected(images):
+def test_family_without_a_container_for_the_repository_is_rejected(images, push_image):
     boto3.client("ecs").register_task_definition(
         family=FAMILY, containerDefinitions=[{"name": "other", "image": "public.ecr.aws/nginx/nginx:1.27"}],
         requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="512", memory="1024")
@@ -161,9 +160,9 @@ def test_family_without_a_container_for_the_repository_is_rejected(images):
     assert len(revisions()) == 1
 
 
-def test_scan_gate_holds_an_image_with_a_critical_finding(images, stack):
+def test_scan_gate_holds_an_image_with_a_critical_finding(images, emulation, push_image, stack):
     push_image("3b6258b")
-    local_ecr.report(REPO, SAMPLE_DIGEST, {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 3})
+    emulation.ecr.report(REPO, SAMPLE_DIGEST, {"CRITICAL": 1, "HIGH": 2, "MEDIUM": 3})
     images(load_event("ecr-image-push"), gate="scan")
     images(load_event("ecr-image-scan"), gate="scan")
     assert revisions() == []
@@ -173,14 +172,14 @@ def test_scan_gate_holds_an_image_with_a_critical_finding(images, stack):
     assert "CVE-2026-1000" in note["message"]
 
 
-def test_scan_gate_registers_after_a_clean_scan(images):
+def test_scan_gate_registers_after_a_clean_scan(images, push_image):
     push_image("3b6258b")
     assert images(load_event("ecr-image-push"), gate="scan")["outcome"] == "wait"
     images(load_event("ecr-image-scan-clean"), gate="scan")
     assert len(revisions()) == 1
 
 
-def test_scan_before_push_registers_once(images):
+def test_scan_before_push_registers_once(images, push_image):
     push_image("3b6258b")
     images(load_event("ecr-image-scan-clean"), gate="scan")
     images(load_event("ecr-image-push"), gate="scan")
@@ -188,7 +187,7 @@ def test_scan_before_push_registers_once(images):
     assert len(revisions()) == 1
 
 
-def test_swapped_pushes_leave_the_newer_image_registered(images):
+def test_swapped_pushes_leave_the_newer_image_registered(images, push_image):
     older = push_image("1111111", digest_of("older"), seconds_ago=60)
     newer = push_image("2222222", digest_of("newer"))
     images(push_event("2222222", newer))
@@ -197,7 +196,7 @@ def test_swapped_pushes_leave_the_newer_image_registered(images):
     assert revision["containerDefinitions"][0]["image"] == f"{URI}@{newer}"
 
 
-def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, stack):
+def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, push_image, stack):
     push_image("3b6258b")
     result = images(load_event("inspector2-scan"))
     assert result["service"] == "langgraph" and result["worst"] == "HIGH"
@@ -205,14 +204,14 @@ def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, 
     assert note["subject"].startswith("[shipline] langgraph:3b6258b scanned: HIGH")
 
 
-def test_basic_scan_counts_leave_out_empty_severities(images, stack):
+def test_basic_scan_counts_leave_out_empty_severities(images, push_image, stack):
     push_image("3b6258b")
     images(load_event("ecr-image-scan-clean"))
     (note,) = stack.notifications()
     assert "scanned: no findings" in note["subject"] and "Findings:     no findings" in note["message"]
 
 
-def test_replayed_scan_event_sends_one_message(images, stack):
+def test_replayed_scan_event_sends_one_message(images, push_image, stack):
     push_image("3b6258b")
     images(load_event("ecr-image-scan"))
     images(load_event("ecr-image-scan"))
@@ -226,7 +225,7 @@ def test_critical_inspector_finding_is_notified_once(images, stack):
     assert "CVE-2026-0001" in note["message"] and "fixed in 3.0.15-1~deb12u2" in note["message"]
 
 
-def test_replayed_push_has_no_second_effect(images, calls):
+def test_replayed_push_has_no_second_effect(images, push_image, calls):
     push_image("3b6258b")
     images(load_event("ecr-image-push"))
     images(load_event("ecr-image-push"))
@@ -240,7 +239,7 @@ def test_event_missing_a_field_is_rejected(images):
     assert result["outcome"] == "rejected" and "image-digest" in result["reason"]
 
 
-def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images, calls):
+def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images, push_image, calls):
     push_image("3b6258b")
     images(load_event("ecr-image-scan"))
     (publish,) = calls.of("sns", "Publish")

@@ -13,7 +13,7 @@ from pipeline.domain.builds import BuildPlan
 
 
 def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) -> str:
-    """Start the build; returns its id."""
+    """Start the build; returns its ARN (the `build-id` of its state-change events)."""
     codebuild = codebuild or client("codebuild")
     try:
         response = codebuild.start_build(
@@ -29,4 +29,4 @@ def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) 
         )
     except ClientError as exc:
         raise wrap(exc, f"start build of {plan.service} at {plan.source_version}") from exc
-    return str(response["build"]["id"])
+    return str(response["build"]["arn"])

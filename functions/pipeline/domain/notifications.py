@@ -13,7 +13,7 @@ from urllib.parse import quote
 from pipeline.domain.naming import Target
 from pipeline.domain.scans import Finding, ScanVerdict
 
-SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+SUBJECT_LIMIT = 99  # SNS: "less than 100 characters", UTF-8, no line breaks or control characters
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Notification:
 
 
 def _subject(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
 
 
@@ -115,13 +115,14 @@ def scan_notification(
 
 
 def build_failure_notification(*, target: Target, service: str, commit: str, status: str, phase: str,
-                               project: str, build_id: str, log_link: str | None) -> Notification:
+                               project: str, build_id: str, log_link: str | None, reason: str = "") -> Notification:
     link = log_link or build_console_link(target, project, build_id)
     short = commit[:7] if commit else "unknown"
     text = "\n".join([
         f"Service: {service} ({target.project}, {target.environment})",
         f"Commit:  {commit or 'unknown'}",
         f"Status:  {status} in phase {phase}",
+        *([f"Reason:  {reason}"] if reason else []),
         f"Build:   {build_id}",
         "",
         f"Logs: {link}",
@@ -130,7 +131,7 @@ def build_failure_notification(*, target: Target, service: str, commit: str, sta
         subject=_subject(f"[shipline] {service} build {status} at {short} ({phase})"),
         text=text,
         title=f"{service} build {status} at {short}",
-        description=f"Phase *{phase}*. <{link}|Open the build logs>",
+        description=f"Phase *{phase}*{': ' + reason if reason else ''}. <{link}|Open the build logs>",
         event_type="BuildFailed",
         resources=(build_id,),
         context={"service": service, "commit": commit, "phase": phase},

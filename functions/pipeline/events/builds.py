@@ -24,11 +24,26 @@ class _BuildLogs(BaseModel):
     deep_link: Annotated[str | None, Field(alias="deep-link")] = None
 
 
+class BuildPhase(BaseModel):
+    """One entry of `additional-information.phases`; the last (COMPLETED) has only its type."""
+
+    model_config = ConfigDict(extra="ignore")
+    phase_type: Annotated[str, Field(alias="phase-type")]
+    phase_status: Annotated[str | None, Field(alias="phase-status")] = None
+    phase_context: Annotated[list[str | None], Field(alias="phase-context")] = []
+
+    @property
+    def context(self) -> str:
+        """The phase's message: "COMMAND_EXECUTION_ERROR: Error while executing command: ..."."""
+        return "; ".join(c for c in self.phase_context if c and c.strip(": "))
+
+
 class _BuildInformation(BaseModel):
     model_config = ConfigDict(extra="ignore")
     environment: _BuildEnvironment = _BuildEnvironment()
     source_version: Annotated[str, Field(alias="source-version")] = ""
     logs: _BuildLogs = _BuildLogs()
+    phases: list[BuildPhase] = []
 
 
 class BuildStateDetail(BaseModel):
@@ -43,6 +58,13 @@ class BuildStateDetail(BaseModel):
     def variable(self, name: str) -> str:
         return next((v.value for v in self.additional_information.environment.environment_variables
                      if v.name == name), "")
+
+    @property
+    def failed_phase(self) -> BuildPhase | None:
+        """The phase that failed: on a final state `current-phase` is COMPLETED, and the failure
+        is in `additional-information.phases` (CodeBuild's "Build notifications input format")."""
+        return next((p for p in self.additional_information.phases
+                     if p.phase_status not in (None, "SUCCEEDED")), None)
 
 
 class BuildStateChanged(EventBridgeModel):

@@ -20,16 +20,18 @@ def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDet
         raise NotOursError(f"build of project {detail.project_name} is not ours")
     service = manifest.service(detail.variable("SERVICE")).name
     commit = detail.additional_information.source_version
+    failed = detail.failed_phase
+    phase = failed.phase_type if failed else detail.current_phase
     ledger.record(settings.require("ledger_table"), settings.ledger_key(service), f"build#{detail.build_id}", {
-        "buildId": detail.build_id, "status": detail.build_status, "phase": detail.current_phase,
-        "commit": commit, "at": ledger.now(),
+        "buildId": detail.build_id, "status": detail.build_status, "phase": phase,
+        "reason": failed.context if failed else "", "commit": commit, "at": ledger.now(),
     })
     if detail.build_status not in FAILED:
         return {"outcome": "recorded", "service": service, "status": detail.build_status}
     notification = build_failure_notification(
         target=settings.target, service=service, commit=commit, status=detail.build_status,
-        phase=detail.current_phase, project=detail.project_name, build_id=detail.build_id,
-        log_link=detail.additional_information.logs.deep_link,
+        phase=phase, reason=failed.context if failed else "", project=detail.project_name,
+        build_id=detail.build_id, log_link=detail.additional_information.logs.deep_link,
     )
     once(f"build-notice:{detail.build_id}:{detail.build_status}",
          partial(sns.publish, settings.require("notification_topic_arn"), notification))

@@ -21,9 +21,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
 
 from pipeline.adapters.clients import client
+from pipeline.adapters.errors import AwsCallError
 from pipeline.settings import environment, get_settings
 
 T = TypeVar("T")
@@ -89,6 +93,8 @@ def once(key: str, run: Callable[[], T]) -> Effect[T]:
         value = guarded(key=key, run=effect)
     except IdempotencyAlreadyInProgressError:
         return Effect("in flight")
+    except IdempotencyPersistenceLayerError as exc:  # the store failed, not the effect: retry the event
+        raise AwsCallError(f"idempotency store for {key}: {exc}") from exc
     return Effect("done" if ran else "replayed", value)
 
 
