@@ -2,8 +2,9 @@
 
     .venv/bin/python events/generate.py
 
-The commits are real commits of this repository (the one that added the Dockerfiles and its
-parent), so `shipline local run --events events/<name>.json` can build what they name. The
+The commits are real commits of this repository (one that changed services.toml, so a push of
+it rebuilds every service, and its parent), on main and with a buildspec CodeBuild can run, so
+`shipline local run --events events/<name>.json` builds what they name as CodeBuild would. The
 GitHub requests are signed with the local account's documented webhook secret.
 """
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SECRET = b"shipline-local-webhook-secret"
-BEFORE = "bd21c0fabadb82d5cd4dac09dd7408119895e81d"
-AFTER = "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
+BEFORE = "cc75f436ffc0a733c7fb95bbf7cf6087ac23be83"
+AFTER = "1279bbb2c1ca1e45aabe8b9a37c06e64359d28f5"
 SHORT = AFTER[:7]
 ACCOUNT, REGION = "123456789012", "us-east-1"
 PROJECT, ENVIRONMENT, BRANCH = "multi-agent-orchestrator", "dev", "main"
@@ -95,14 +96,34 @@ def ecr_scan(counts: dict[str, int], tags: list[str], event_id: str) -> dict:
                     time="2026-11-20T10:31:40Z")
 
 
-def build_state(status: str, phase: str, event_id: str) -> dict:
+def _phases(failed: str | None) -> list[dict]:
+    """additional-information.phases as CodeBuild sends them: each phase with its status and
+    context, ending with COMPLETED (type and start only). With on-failure: ABORT, a failed build
+    phase skips post_build (the CodeBuild User Guide, "Build phase transitions")."""
+    names = ["SUBMITTED", "QUEUED", "PROVISIONING", "DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD",
+             "UPLOAD_ARTIFACTS", "FINALIZING"]
+    phases = []
+    for name in names:
+        if failed and name == "POST_BUILD":
+            continue
+        status = "FAILED" if name == failed else "SUCCEEDED"
+        context = (["COMMAND_EXECUTION_ERROR: Error while executing command: bash buildspecs/build-image.sh build. "
+                    "Reason: exit status 1"] if status == "FAILED" else [] if name in ("SUBMITTED", "QUEUED")
+                   else [": "])
+        phases.append({"phase-context": context, "start-time": "Nov 20, 2026 10:24:02 AM",
+                       "end-time": "Nov 20, 2026 10:24:40 AM", "duration-in-seconds": 38, "phase-type": name,
+                       "phase-status": status})
+    return [*phases, {"start-time": "Nov 20, 2026 10:29:54 AM", "phase-type": "COMPLETED"}]
+
+
+def build_state(status: str, failed_phase: str | None, event_id: str) -> dict:
     variables = {"SERVICE": "langgraph", "DOCKERFILE": "docker/langgraph/Dockerfile", "BUILD_CONTEXT": ".",
                  "REPOSITORY_URI": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}",
                  "IMAGE_TAGS": f"{SHORT} latest", "TRIGGER": "codecommit"}
     stream = BUILD_ID.rsplit(":", 1)[-1]
     return envelope("CodeBuild Build State Change", "aws.codebuild", {
-        "build-status": status, "project-name": BUILD_PROJECT, "build-id": BUILD_ID, "current-phase": phase,
-        "current-phase-context": "[]", "version": "1",
+        "build-status": status, "project-name": BUILD_PROJECT, "build-id": BUILD_ID, "current-phase": "COMPLETED",
+        "current-phase-context": "[: ]", "version": "1",
         "additional-information": {
             "artifact": {"location": ""},
             "environment": {"image": "aws/codebuild/amazonlinux-aarch64-standard:3.0", "privileged-mode": True,
@@ -117,7 +138,7 @@ def build_state(status: str, phase: str, event_id: str) -> dict:
             "logs": {"group-name": f"/aws/codebuild/{BUILD_PROJECT}", "stream-name": stream,
                      "deep-link": f"https://console.aws.amazon.com/cloudwatch/home?region={REGION}"
                                   f"#logEvent:group=/aws/codebuild/{BUILD_PROJECT};stream={stream}"},
-            "phases": []},
+            "phases": _phases(failed_phase)},
     }, event_id, [BUILD_ID], time="2026-11-20T10:29:55Z")
 
 
@@ -173,7 +194,7 @@ SAMPLES = {
         time="2026-11-20T10:33:16Z"),
     "inspector2-finding": inspector_finding(),
     "codebuild-build-failed": build_state("FAILED", "BUILD", "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1d"),
-    "codebuild-build-succeeded": build_state("SUCCEEDED", "COMPLETED", "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1e"),
+    "codebuild-build-succeeded": build_state("SUCCEEDED", None, "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1e"),
 }
 
 

@@ -15,7 +15,7 @@ from shipline.local.emulation import Emulation
 from shipline.local.model import Stack as Provisioned
 from shipline.local.model import TemplateModel
 from shipline.local.resources import Provisioner
-from tests.support.events import LOCAL_WEBHOOK_SECRET
+from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
 from tests.support.faults import Faults
 from tests.support.paths import ROOT
 
@@ -124,8 +124,8 @@ def stack(emulation, calls: Calls) -> Stack:
     return Stack(model, provisioned, notifications_queue=inbox)
 
 
-BEFORE = "bd21c0fabadb82d5cd4dac09dd7408119895e81d"
-AFTER = "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
+BEFORE = load_event("codecommit-push")["detail"]["oldCommitId"]
+AFTER = load_event("codecommit-push")["detail"]["commitId"]
 
 
 @pytest.fixture
