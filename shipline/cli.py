@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError
 
     from shipline.local.inputs import InputError
-    from shipline.local.provision import TemplateError
+    from shipline.local.model import TemplateError
 
     try:
         return int(args.run(args) or 0)

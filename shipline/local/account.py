@@ -32,7 +32,7 @@ from shipline.local.codebuild import DEFAULT_QUOTA, Build
 from shipline.local.codecommit import GitHistory
 from shipline.local.emulation import Emulation
 from shipline.local.limits import FUNCTION_URL_REQUEST_LIMIT
-from shipline.local.model import ACCOUNT, REGION, STACK_NAME, Function, Stack, TemplateError, TemplateModel
+from shipline.local.model import ACCOUNT, REGION, STACK_NAME, Stack, TemplateError, TemplateModel
 from shipline.local.resources import Provisioner
 from shipline.local.runtime import Invocation, LambdaRuntime
 from shipline.local.standins.aws import AwsCli
@@ -248,7 +248,7 @@ class LocalAccount:
                 response = invocation.result or {}
                 answer = {"statusCode": response.get("statusCode"), "body": response.get("body")}
         self.webhook_responses.append(answer)
-        message = json.loads(answer["body"] or "{}")
+        message = json.loads(str(answer["body"] or "{}"))
         self.timeline.add("webhook", f"{answer['statusCode']} {message.get('message') or message.get('Message', '')}")
         return answer
 
@@ -342,7 +342,7 @@ class LocalAccount:
             return
         outcome = result.get("outcome", "")
         if outcome == "started":
-            text = f"{label}: started builds of {', '.join(result.get('started', result.get('builds', {})))}"
+            text = f"{label}: started builds of {', '.join(result.get('started') or [])}"
         elif outcome == "registered":
             text = f"{result.get('service')}: registered revision {result.get('revision')}"
         elif outcome in ("rejected", "ignored"):
@@ -423,19 +423,23 @@ def _reset_process_caches() -> None:
 
 def prepare_for(account: LocalAccount, envelope: dict) -> None:
     """Make the emulated account agree with an injected AWS event before it is put on the bus:
-    a pushed image exists in ECR; a scanned digest reports the event's counts."""
+    a pushed or scanned image exists in ECR; a scanned digest reports the event's counts."""
     detail = envelope.get("detail", {})
     repository = str(detail.get("repository-name", "")).split(":repository/", 1)[-1]
     digest = detail.get("image-digest")
-    if not repository or not digest:
+    kind = envelope.get("detail-type")
+    if not repository or not digest or kind not in ("ECR Image Action", "ECR Image Scan", "Inspector2 Scan"):
+        return
+    if kind == "ECR Image Action" and detail.get("action-type") != "PUSH":
         return
     ecr = account.client("ecr")
-    if envelope.get("detail-type") == "ECR Image Action" and detail.get("action-type") == "PUSH":
-        try:
-            ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})
-        except ecr.exceptions.RepositoryAlreadyExistsException:
-            pass
-        account.emulation.ecr.seed_image(repository, digest, detail.get("image-tag"))
-    elif envelope.get("detail-type") in ("ECR Image Scan", "Inspector2 Scan"):
-        account.emulation.ecr.report(repository, digest, {k: v for k, v in detail.get("finding-severity-counts",
-                                                                                        {}).items() if k != "TOTAL"})
+    try:
+        ecr.create_repository(repositoryName=repository, imageScanningConfiguration={"scanOnPush": True})
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    tags = [detail["image-tag"]] if detail.get("image-tag") else list(detail.get("image-tags") or [None])
+    for tag in tags:
+        account.emulation.ecr.seed_image(repository, digest, tag)
+    if kind != "ECR Image Action":
+        counts = {k: v for k, v in (detail.get("finding-severity-counts") or {}).items() if k != "TOTAL"}
+        account.emulation.ecr.report(repository, digest, counts)

@@ -254,7 +254,8 @@ def _carry(shell_kind: str, saved: bytes, shell: Shell) -> None:
         return  # the shell died before saving (killed, timed out): nothing carries over
     if shell_kind == "bash":
         cwd, *entries = saved.decode("utf-8", "replace").split("\0")
-        exported, plain = {}, {}
+        exported: dict[str, str] = {}
+        plain: dict[str, str] = {}
         for entry in filter(None, entries):
             kind, (name, _, value) = entry[0], entry[1:].partition("=")
             if name in _SHELL_OWN or name.startswith(("__shipline", "__SHIPLINE")):

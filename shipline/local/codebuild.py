@@ -123,7 +123,14 @@ class CodeBuildEmulation:
             return ActionResult({"builds": found, "buildsNotFound": [i for i in response._get_param("ids")
                                                                     if i not in emulation.builds]})
 
+        original_delete = CodeBuildResponse.delete_project
+
+        def delete_project(response: CodeBuildResponse) -> Any:
+            emulation.projects.pop(response._get_param("name"), None)
+            return original_delete(response)
+
         patches.set(CodeBuildResponse, "create_project", create_project)
+        patches.set(CodeBuildResponse, "delete_project", delete_project)
         patches.set(CodeBuildResponse, "start_build", start_build)
         patches.set(CodeBuildResponse, "batch_get_builds", batch_get_builds)
 
@@ -148,8 +155,8 @@ class CodeBuildEmulation:
         name = response._get_param("projectName")
         project = self.projects.get(name)
         if project is None:
-            raise JsonRESTError("ResourceNotFoundException",
-                                f"Project cannot be found: arn:aws:codebuild:{self.region}:{self.account}:project/{name}")
+            arn = f"arn:aws:codebuild:{self.region}:{self.account}:project/{name}"
+            raise JsonRESTError("ResourceNotFoundException", f"Project cannot be found: {arn}")
         overrides = {v["name"]: v.get("value", "") for v in response._get_param("environmentVariablesOverride") or []}
         reserved = sorted(n for n in overrides if n.startswith("CODEBUILD_"))
         if reserved:
@@ -174,8 +181,9 @@ class CodeBuildEmulation:
                                     f"Build limit of {project.concurrent_limit} concurrent builds reached for project "
                                     f"{name}")
             if len(active) >= self.quota * (1 + QUEUE_FACTOR):
+                queue = self.quota * QUEUE_FACTOR
                 raise JsonRESTError("AccountLimitExceededException",
-                                    f"Cannot have more than {self.quota * QUEUE_FACTOR} builds in queue for the account")
+                                    f"Cannot have more than {queue} builds in queue for the account")
             build_id = f"{name}:{uuid.uuid4()}"
             build = Build(build_id, f"arn:aws:codebuild:{self.region}:{self.account}:build/{build_id}",
                           1 + sum(1 for b in self.builds.values() if b.project.name == name), project,

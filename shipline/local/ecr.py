@@ -124,7 +124,8 @@ class EcrEmulation:
         repo = backend.repositories[repository]
         existing = next((i for i in repo.images if i.get_image_digest() == digest), None)
         if existing is None:
-            image = Image(self.account, tag, manifest, repository, "application/vnd.oci.image.manifest.v1+json", digest)
+            image = Image(self.account, tag, manifest, repository,  # type: ignore[arg-type]  # moto takes None
+                          "application/vnd.oci.image.manifest.v1+json", digest)
             image.image_pushed_at = int(self.clock())
             repo.images.append(image)
         elif tag and tag not in existing.image_tags:
@@ -174,7 +175,7 @@ class EcrEmulation:
                         "because the repository is immutable.")
                 holder.remove_tag(tag)  # it stays in the repository, untagged when that was its last tag
                 if not holder.image_tags:
-                    holder.image_tag = None
+                    holder.image_tag = None  # type: ignore[assignment]  # untagged, as ECR lists it
             if existing is None:
                 existing = Image(response.current_account, tag, manifest, name, media_type, digest)
                 existing.image_pushed_at = int(self.clock())
@@ -207,6 +208,12 @@ class EcrEmulation:
         service = next((s for s in self.findings_by_service if repository.endswith(f"-{s}")), None)
         return self.findings_by_service.get(service, {}) if service else {}
 
+    def _scanned(self, repository: str, digest: str) -> dict[str, int]:
+        """The counts the scan of this digest finds (kept, so DescribeImageScanFindings agrees)."""
+        with self._lock:
+            return self.findings.setdefault((repository, digest),
+                                            severity_counts(self._configured_counts(repository)))
+
     def _failing(self, repository: str) -> bool:
         return any(repository.endswith(f"-{s}") for s in self.failing_scans)
 
@@ -217,7 +224,7 @@ class EcrEmulation:
         if self._failing(repository):
             detail["scan-status"] = "FAILED"
         else:
-            counts = self.findings.setdefault((repository, digest), severity_counts(self._configured_counts(repository)))
+            counts = self._scanned(repository, digest)
             detail |= {"scan-status": "COMPLETE", "finding-severity-counts": counts}
         self.emit(_event("ECR Image Scan", "aws.ecr", self.account, self.region,
                          [f"arn:aws:ecr:{self.region}:{self.account}:repository/{repository}"], detail), SCAN_DELAY)
@@ -225,7 +232,7 @@ class EcrEmulation:
     def _inspector_scan(self, repository: str, image: Any) -> None:
         digest = image.get_image_digest()
         arn = f"arn:aws:ecr:{self.region}:{self.account}:repository/{repository}"
-        counts = self.findings.setdefault((repository, digest), severity_counts(self._configured_counts(repository)))
+        counts = self._scanned(repository, digest)
         for finding in self.findings_for(repository, digest):
             self.emit(_event("Inspector2 Finding", "aws.inspector2", self.account, self.region,
                              [f"{arn}/{digest}"], self._inspector_finding(repository, image, finding)), SCAN_DELAY)
@@ -265,7 +272,8 @@ class EcrEmulation:
         if counts is None:
             from moto.ecr.exceptions import ScanNotFoundException
 
-            raise ScanNotFoundException(image_id=image_id, repository_name=name, registry_id=response.current_account)
+            raise ScanNotFoundException(image_id=json.dumps(image_id), repository_name=name,
+                                        registry_id=response.current_account)
         found = self.findings_for(name, digest)
         now = datetime.now(UTC).timestamp()
         result: dict[str, Any] = {"imageScanCompletedAt": now, "vulnerabilitySourceUpdatedAt": now,

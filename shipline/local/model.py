@@ -16,7 +16,6 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from samtranslator.translator.transform import transform
@@ -233,7 +232,8 @@ class TemplateModel:
     # -- functions
     def functions(self) -> dict[str, Function]:
         found = {}
-        urls = {self._target_of(r["Properties"]["TargetFunctionArn"]) for r in self.of_type("AWS::Lambda::Url").values()}
+        urls = {self._target_of(r["Properties"]["TargetFunctionArn"])
+                for r in self.of_type("AWS::Lambda::Url").values()}
         for logical in self.of_type("AWS::Lambda::Function"):
             props = self.properties(logical)
             environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
@@ -258,9 +258,6 @@ class TemplateModel:
         if isinstance(arn, dict):
             return arn.get("Ref") or (arn.get("Fn::GetAtt") or [None])[0]
         return None
-
-    def function_environment(self, logical: str) -> dict[str, str]:
-        return self.functions()[logical].environment
 
     def event_patterns(self, logical: str) -> dict[str, dict]:
         """Each EventBridge rule that targets a function: rule logical id -> resolved pattern."""
@@ -349,7 +346,3 @@ class TemplateModel:
             for attr, value in attrs.items():
                 values[f"{logical}.{attr}"] = value
         return values
-
-
-def load_model(template_path: Path | None = None, parameters: dict[str, str] | None = None) -> TemplateModel:
-    return TemplateModel(raw(template_path) if template_path else None, parameters)

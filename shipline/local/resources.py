@@ -79,7 +79,8 @@ class Provisioner:
                                                    "ReceiveMessageWaitTimeSeconds") if k in props}
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
-        url = sqs.create_queue(QueueName=props.get("QueueName", model.names[logical]), Attributes=attributes)["QueueUrl"]
+        name = props.get("QueueName", model.names[logical])
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         values = model.resolve.values
         values[logical], values[f"{logical}.Arn"], values[f"{logical}.QueueUrl"] = url, arn, url

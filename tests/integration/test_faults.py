@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from pipeline.adapters.errors import AwsCallError

@@ -80,6 +80,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
 def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
     code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
                            "--findings", "langgraph=CRITICAL:2")
+    assert code == 0 and report["errors"] == []
     assert report["taskDefinitions"] == []
     (note,) = report["notifications"]
     assert "CRITICAL 2" in note["message"]
@@ -137,30 +138,24 @@ def test_plan_names_the_services_a_path_rebuilds(capsys):
 def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
     """--endpoint-url: the stack goes into an emulator this process did not start (here a moto
     server in its own process, standing in for LocalStack)."""
-    import socket
     import subprocess
     import sys
-    import time
-    import urllib.request
 
     import boto3
 
     from shipline.local.account import LocalAccount
     from tests.support.events import load_event
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://localhost:{port}"
+    # The server picks its own free port and says which: no port is reserved and released.
+    script = ("from moto.server import ThreadedMotoServer; import sys; s = ThreadedMotoServer(port=0, verbose=False); "
+              "s.start(); print('port', s.get_host_and_port()[1], flush=True); sys.stdin.read()")
+    server = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        lines = iter(server.stdout.readline, "") if server.stdout else iter(())
+        line = next((text for text in lines if text.startswith("port ")), "").split()
+        assert len(line) == 2 and line[1].isdigit(), "the moto server did not start"
+        endpoint = f"http://localhost:{line[1]}"
         with LocalAccount(endpoint_url=endpoint) as account:
             response = account.invoke_webhook(load_event("github-push"))
             account.run()

@@ -3,76 +3,95 @@ that function's policy in the translated template, and every action the policy g
 used by some code path."""
 
 import copy
-import os
 from collections import defaultdict
 
 import boto3
 import pytest
 
 from tests.support.events import load_event
-from tests.support.iam import Need, coverage_problems, needs
+from tests.support.iam import Facts, Need, coverage_problems, needs
+
+
+def _exercise_basic(account) -> None:
+    """Every function down every path that touches AWS, on a registry with basic scanning."""
+    ecr = account.client("ecr")
+    # A repository that drifted: scan-on-push off, no lifecycle policy.
+    ecr.create_repository(repositoryName="multi-agent-orchestrator-dev-aws-agent-core",
+                          imageScanningConfiguration={"scanOnPush": False})
+    push = load_event("codecommit-push")
+    for event in (push, push, load_event("schedule-nightly"), load_event("codebuild-build-failed"),
+                  load_event("codebuild-build-failed")):
+        account.put_event(event)
+        account.run()
+    account.invoke_webhook(load_event("github-push"))
+    account.run()
+    # Failures inside an effect: the idempotency record is deleted so a retry can redo it.
+    gone = load_event("ecr-image-push")  # an image that is not in the registry
+    account.put_event(gone)
+    account.run()
+    sns = account.client("sns")
+    failed = load_event("codebuild-build-failed")
+    failed["detail"]["build-id"] += "-second"
+    topic = account.stack.refs["NotificationTopic"]
+    sns.delete_topic(TopicArn=topic)
+    account.put_event(failed)
+    account.run()
+    account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
+    request = load_event("build-requested")
+    request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
+    account.put_event(request)
+    account.run()
+
+
+def _exercise_enhanced(account) -> None:
+    """The paths that differ on a registry with enhanced scanning (Amazon Inspector)."""
+    account.client("ecr").put_registry_scanning_configuration(scanType="ENHANCED", rules=[{
+        "scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}])
+    account.put_event(load_event("build-requested"))
+    account.run()
 
 
 @pytest.fixture(scope="module")
 def exercised():
-    """Drive every function down every path that touches AWS, recording each call."""
+    """Drive every function down every path that touches AWS, recording each call with what it
+    implies (whether the registry it reads uses enhanced scanning)."""
+    from pipeline.settings import environment
     from shipline.local.account import LocalAccount
 
-    recorded: dict[str, list[tuple[str, str, dict]]] = defaultdict(list)
+    recorded: dict[str, list[tuple[str, str, dict, Facts]]] = defaultdict(list)
     original = boto3.session.Session.client
+    current: list[LocalAccount] = []
 
     def client(self, *args, **kwargs):
         made = original(self, *args, **kwargs)
         service = made.meta.service_model.service_name
 
         def record(params, model, **_):
-            function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-            if function:
-                recorded[function].append((service, model.name, copy.deepcopy(params)))
+            function = environment().get("AWS_LAMBDA_FUNCTION_NAME")
+            if function and current:
+                account = current[-1]
+                repository = params.get("repositoryName", "") if service == "ecr" else ""
+                facts = Facts(topic_keys={account.stack.refs["NotificationTopic"]:
+                                          account.model.resolve.values["NotificationKey.Arn"]},
+                              enhanced_scanning=bool(repository) and account.emulation.ecr.enhanced_for(repository))
+                recorded[function].append((service, model.name, copy.deepcopy(params), facts))
 
         made.meta.events.register("provide-client-params.*.*", record)
         return made
 
     boto3.session.Session.client = client  # type: ignore[method-assign]
-    account = LocalAccount(findings={"langgraph": {"HIGH": 1}})
     try:
-        account.start()
-        ecr = account.client("ecr")
-        # A repository that drifted: scan-on-push off, no lifecycle policy.
-        ecr.create_repository(repositoryName="multi-agent-orchestrator-dev-aws-agent-core",
-                              imageScanningConfiguration={"scanOnPush": False})
-        push = load_event("codecommit-push")
-        for event in (push, push, load_event("schedule-nightly"), load_event("codebuild-build-failed"),
-                      load_event("codebuild-build-failed")):
-            account.put_event(event)
-            account.run()
-        account.invoke_webhook(load_event("github-push"))
-        account.run()
-        # Failures inside an effect: the idempotency record is deleted so a retry can redo it.
-        gone = load_event("ecr-image-push")  # an image that is not in the registry
-        account.put_event(gone)
-        account.run()
-        sns = account.client("sns")
-        failed = load_event("codebuild-build-failed")
-        failed["detail"]["build-id"] += "-second"
-        topic = account.stack.refs["NotificationTopic"]
-        sns.delete_topic(TopicArn=topic)
-        account.put_event(failed)
-        account.run()
-        account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
-        request = load_event("build-requested")
-        request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
-        account.put_event(request)
-        account.run()
-        policies = account.function_policies()
-        names = {f.name: logical for logical, f in account.stack.functions.items()}
-        topic_keys = {topic: account.resolve.values["NotificationKey.Arn"]}
-        calls = {names[name]: [need for call in made for need in needs(*call, topic_keys)]
-                 for name, made in recorded.items()}
-        yield policies, calls
+        with LocalAccount(findings={"langgraph": {"HIGH": 1}}) as account:
+            current.append(account)
+            _exercise_enhanced(account)  # first, while the build project and topic still exist
+            account.client("ecr").put_registry_scanning_configuration(scanType="BASIC", rules=[])
+            _exercise_basic(account)
+            policies = account.function_policies()
+            names = {f.name: logical for logical, f in account.stack.functions.items()}
     finally:
         boto3.session.Session.client = original  # type: ignore[method-assign]
-        account.stop()
+    calls = {names[name]: [need for call in made for need in needs(*call)] for name, made in recorded.items()}
+    yield policies, calls
 
 
 def test_every_function_was_exercised(exercised):
@@ -107,6 +126,18 @@ def test_granting_an_unused_action_is_caught(exercised):
 
 def test_needs_names_the_implied_permissions():
     found = needs("ecs", "RegisterTaskDefinition", {"family": "f", "tags": [{"key": "k", "value": "v"}],
-                                                     "executionRoleArn": "arn:aws:iam::1:role/r"}, {})
+                                                     "executionRoleArn": "arn:aws:iam::1:role/r"}, Facts())
     assert {n.action for n in found} == {"ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"}
     assert Need("iam:PassRole", "arn:aws:iam::1:role/r", "ecs:RegisterTaskDefinition with executionRoleArn") in found
+
+
+def test_findings_of_an_enhanced_registry_need_inspector(exercised):
+    """On a registry with enhanced scanning, DescribeImageScanFindings reads Amazon Inspector's
+    findings: the policy must grant inspector2:ListFindings, and the coverage check sees it."""
+    policies, calls = exercised
+    assert Need("inspector2:ListFindings", "*", "ecr:DescribeImageScanFindings on an enhanced-scanning registry") \
+        in calls["ImageEventsFunction"]
+    statements = [s for s in copy.deepcopy(policies["ImageEventsFunction"]) if s.get("Sid") != "ReadInspectorFindings"]
+    problems = coverage_problems("ImageEventsFunction", statements, calls["ImageEventsFunction"])
+    assert problems == ["ImageEventsFunction: ecr:DescribeImageScanFindings on an enhanced-scanning registry needs "
+                        "inspector2:ListFindings on *, which its policy does not grant"]

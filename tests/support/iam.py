@@ -8,7 +8,7 @@ evaluated (they only narrow a grant); everything else is: actions and resource A
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 
@@ -24,15 +24,27 @@ def _arn(service: str, rest: str) -> str:
     return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{rest}"
 
 
-def needs(service: str, operation: str, params: dict, topic_keys: dict[str, str]) -> list[Need]:
+@dataclass(frozen=True)
+class Facts:
+    """What a call implies beyond its parameters, read from the account when it was made."""
+
+    topic_keys: dict[str, str] = field(default_factory=dict)  # encrypted topic -> its KMS key
+    enhanced_scanning: bool = False  # the ECR repository is scanned by Amazon Inspector
+
+
+def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need]:
     """The permissions one call needs (an action may need more than its own name)."""
     call = f"{service}:{operation}"
+    topic_keys = facts.topic_keys
     if service == "ecr":
         name = params["repositoryName"] if "repositoryName" in params else params["repositoryNames"][0]
         resource = _arn("ecr", f"repository/{name}")
         found = [Need(call, resource, call)]
         if operation == "CreateRepository" and params.get("tags"):
             found.append(Need("ecr:TagResource", resource, f"{call} with tags"))
+        if operation == "DescribeImageScanFindings" and facts.enhanced_scanning:
+            # ECR User Guide, "image-scanning-enhanced-iam": findings come from Amazon Inspector.
+            found.append(Need("inspector2:ListFindings", "*", f"{call} on an enhanced-scanning registry"))
         return found
     if service == "codebuild":
         return [Need(call, _arn("codebuild", f"project/{params['projectName']}"), call)]

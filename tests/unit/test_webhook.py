@@ -52,7 +52,7 @@ def test_push_touching_langgraph_is_accepted_for_langgraph(manifest):
     decision = _decide(manifest, _push())
     assert decision.status == 202
     assert decision.request.services == ("langgraph",)
-    assert decision.request.commit == "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2"
+    assert decision.request.commit == _push()["after"]
     assert decision.request.trigger == "github"
 
 

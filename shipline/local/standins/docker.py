@@ -183,7 +183,7 @@ class DockerCli:
         if not context.is_dir():
             return answer.fail(f'ERROR: failed to build: unable to prepare context: path "{options.positional[0]}" '
                                "not found")
-        dockerfile = call.cwd / options.one("file", str(Path(options.positional[0]) / "Dockerfile"))
+        dockerfile = call.cwd / (options.one("file") or str(Path(options.positional[0]) / "Dockerfile"))
         if not dockerfile.is_file():
             return answer.fail("ERROR: failed to build: failed to solve: failed to read dockerfile: "
                                f"open {dockerfile.name}: no such file or directory")
@@ -276,8 +276,9 @@ class DockerCli:
         if host != self.registry.host:
             return f"failed to push {reference}: dial tcp: lookup {host}: no such host"
         if not self._logged_in(call, host):
+            blob = json.loads(manifest)["config"]["digest"]
             return (f"failed to push {reference}: unexpected status from HEAD request to "
-                    f"https://{host}/v2/{repository}/blobs/{json.loads(manifest)['config']['digest']}: 401 Unauthorized")
+                    f"https://{host}/v2/{repository}/blobs/{blob}: 401 Unauthorized")
         ecr = self.registry.ecr
         try:
             ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
