@@ -13,12 +13,31 @@ def builds(stack, calls, monkeypatch, lambda_context):
     return lambda event: build_events.handler(event, lambda_context)
 
 
-def test_failed_build_names_service_commit_phase_and_log_link(builds, stack):
-    assert builds(load_event("codebuild-build-failed"))["outcome"] == "notified"
+def test_failed_build_names_service_commit_failing_phase_and_log_link(builds, stack):
+    """On a final state CodeBuild says `current-phase: COMPLETED`; the phase that failed, and why,
+    are in `additional-information.phases`."""
+    event = load_event("codebuild-build-failed")
+    commit = event["detail"]["additional-information"]["source-version"]
+    assert event["detail"]["current-phase"] == "COMPLETED"
+    assert builds(event)["outcome"] == "notified"
     (note,) = stack.notifications()
-    assert note["subject"] == "[shipline] langgraph build FAILED at 3b6258b (BUILD)"
-    assert "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2" in note["message"]
+    assert note["subject"] == f"[shipline] langgraph build FAILED at {commit[:7]} (BUILD)"
+    assert commit in note["message"]
+    assert "Reason:  COMMAND_EXECUTION_ERROR: Error while executing command: bash buildspecs/build-image.sh build. " \
+           "Reason: exit status 1" in note["message"]
     assert "logEvent:group=/aws/codebuild/multi-agent-orchestrator-dev-images" in note["message"]
+
+
+def test_a_failure_before_the_build_phase_names_that_phase(builds, stack):
+    event = load_event("codebuild-build-failed")
+    phases = event["detail"]["additional-information"]["phases"]
+    download = next(p for p in phases if p["phase-type"] == "DOWNLOAD_SOURCE")
+    download.update({"phase-status": "FAILED", "phase-context": ["CLIENT_ERROR: reference not found for primary "
+                                                                  "source and source version deadbeef"]})
+    event["detail"]["additional-information"]["phases"] = phases[:phases.index(download) + 1] + phases[-2:]
+    builds(event)
+    (note,) = stack.notifications()
+    assert note["subject"].endswith("(DOWNLOAD_SOURCE)") and "reference not found" in note["message"]
 
 
 def test_replayed_failure_is_notified_once(builds, stack):

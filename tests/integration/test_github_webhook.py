@@ -31,7 +31,7 @@ def test_signed_push_is_accepted_and_requests_a_langgraph_build(webhook, calls):
     assert detail == {
         "project": "multi-agent-orchestrator",
         "environment": "dev",
-        "commit": "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2",
+        "commit": json.loads(load_event("github-push")["body"])["after"],
         "services": ["langgraph"],
         "trigger": "github",
         "requestedBy": "example-org/multi-agent-orchestrator",

@@ -197,11 +197,13 @@ def test_swapped_pushes_leave_the_newer_image_registered(images, push_image):
 
 
 def test_inspector_scan_with_an_arn_repository_is_handled_for_langgraph(images, push_image, stack):
-    push_image("3b6258b")
-    result = images(load_event("inspector2-scan"))
+    event = load_event("inspector2-scan")
+    (tag,) = event["detail"]["image-tags"]
+    push_image(tag)
+    result = images(event)
     assert result["service"] == "langgraph" and result["worst"] == "HIGH"
     (note,) = stack.notifications()
-    assert note["subject"].startswith("[shipline] langgraph:3b6258b scanned: HIGH")
+    assert note["subject"].startswith(f"[shipline] langgraph:{tag} scanned: HIGH")
 
 
 def test_basic_scan_counts_leave_out_empty_severities(images, push_image, stack):

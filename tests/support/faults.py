@@ -20,6 +20,8 @@ KINDS = {
     "throttling": (400, "ThrottlingException", "Rate exceeded"),
     "server-error": (500, "InternalFailure", "We encountered an internal error. Please try again."),
     "access-denied": (403, "AccessDeniedException", "User is not authorized to perform this action"),
+    # CodeBuild's answer when its build queue is full; botocore does not retry it.
+    "account-limit": (400, "AccountLimitExceededException", "Cannot have more than 0 builds in queue for the account"),
 }
 _QUERY_CODES = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied",
                 "InternalFailure": "InternalFailure"}
@@ -42,6 +44,7 @@ class Fault:
     operation: str
     kind: str
     times: int  # how many requests fail before the service answers normally (-1: all)
+    containing: str = ""  # only requests whose body holds this text (one build of several, say)
     hits: int = 0
 
 
@@ -49,8 +52,8 @@ class Fault:
 class Faults:
     active: list[Fault] = field(default_factory=list)
 
-    def inject(self, service: str, operation: str, kind: str, times: int = 1) -> Fault:
-        fault = Fault(service, operation, kind, times)
+    def inject(self, service: str, operation: str, kind: str, times: int = 1, containing: str = "") -> Fault:
+        fault = Fault(service, operation, kind, times, containing)
         self.active.append(fault)
         return fault
 
@@ -67,6 +70,9 @@ class Faults:
                 if (fault.service, fault.operation) != (service, operation):
                     continue
                 if fault.times != -1 and fault.hits >= fault.times:
+                    continue
+                body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+                if fault.containing and fault.containing.encode() not in body:
                     continue
                 fault.hits += 1
                 INJECTED[fault.kind] += 1
