@@ -24,6 +24,7 @@ from pipeline.domain.naming import InvalidCommitError
 from pipeline.domain.quoting import one_line
 from pipeline.settings import ConfigurationError
 from shipline import output
+from shipline.local.quotas import DEFAULT_QUOTA
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,6 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     def findings(p: argparse.ArgumentParser) -> None:
         p.add_argument("--findings", action="append", default=[], metavar="SERVICE=SEVERITY:N[,SEVERITY:N]",
                        help="scan findings the emulated ECR reports for a service, e.g. langgraph=CRITICAL:1,HIGH:2")
+        account_options(p)
+
+    def account_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--parameter-overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="template parameters, as `sam deploy --parameter-overrides` takes them")
+        p.add_argument("--scanning", choices=("basic", "enhanced"), default="basic",
+                       help="the registry's scanning: ECR basic, or enhanced (Amazon Inspector)")
+        p.add_argument("--failing-scans", action="append", default=[], metavar="SERVICE",
+                       help="scans of this service's images FAIL (repeatable)")
+        p.add_argument("--codebuild-quota", type=_positive, default=DEFAULT_QUOTA, metavar="N",
+                       help=f"concurrent builds the account runs (default {DEFAULT_QUOTA}); 5*N more queue, "
+                            "then StartBuild fails with AccountLimitExceededException, as in AWS")
+        p.add_argument("--chaos", type=int, metavar="SEED",
+                       help="deliver asynchronous invocations concurrently, some twice, in a shuffled order "
+                            "(seeded, reproducible), as Lambda may")
 
     demo = sub.add_parser("demo", help="the whole chain on a fresh local account, for this checkout's latest commit")
     environment(demo)
@@ -233,7 +249,7 @@ def run_demo(args: argparse.Namespace) -> int:
     progress = None if args.json else _progress_printer()
     started = time.monotonic()
     with LocalAccount(environment=args.environment, endpoint_url=args.endpoint_url, findings=found,
-                      on_progress=progress) as account:
+                      on_progress=progress, **_account_options(args, manifest)) as account:
         assert account.stack is not None
         repository = account.stack.parameters["CodeCommitRepositoryName"]
         branch = account.stack.parameters["TrackedBranch"]
@@ -284,7 +300,8 @@ def run_local(args: argparse.Namespace) -> int:
             problems.append(str(exc))
     progress = None if args.json else _progress_printer()
     with LocalAccount(environment=args.environment, endpoint_url=args.endpoint_url, findings=found,
-                      webhook_secret=args.webhook_secret or DEFAULT_WEBHOOK_SECRET, on_progress=progress) as account:
+                      webhook_secret=args.webhook_secret or DEFAULT_WEBHOOK_SECRET, on_progress=progress,
+                      **_account_options(args, manifest)) as account:
         for item in inputs:
             if item.kind == "function-url":
                 account.invoke_webhook(item.body)
@@ -314,8 +331,10 @@ def run_serve(args: argparse.Namespace) -> int:
     from shipline.local.account import LocalAccount
     from shipline.local.inputs import parse_findings
 
-    found = parse_findings(args.findings, load_manifest(args.manifest).names)
-    with LocalAccount(environment=args.environment, findings=found, on_progress=_progress_printer()) as account:
+    manifest = load_manifest(args.manifest)
+    found = parse_findings(args.findings, manifest.names)
+    with LocalAccount(environment=args.environment, findings=found, on_progress=_progress_printer(),
+                      **_account_options(args, manifest)) as account:
         print(f"\nLocal account up at {account.endpoint} (account 123456789012, region us-east-1).")
         print(f"  export AWS_ENDPOINT_URL={account.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
               "AWS_DEFAULT_REGION=us-east-1")
@@ -331,6 +350,26 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a positive whole number")
+    return int(value)
+
+
+def _account_options(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
+    """The local account's options a command line gives (checked: one error line each)."""
+    from shipline.local.model import parse_overrides
+
+    for service in args.failing_scans:
+        manifest.service(service)  # UnknownServiceError names it
+    parameters = parse_overrides(args.parameter_overrides)
+    if parameters.get("Environment", args.environment) != args.environment:
+        raise CommandError(f"--parameter-overrides Environment={parameters['Environment']} disagrees with "
+                           f"--environment {args.environment}: give the environment once")
+    return {"parameters": parameters, "scanning": args.scanning,
+            "failing_scans": set(args.failing_scans), "codebuild_quota": args.codebuild_quota, "chaos": args.chaos}
+
+
 def _progress_printer() -> Callable[[float, str, str], None]:
     def show(at: float, actor: str, text: str) -> None:
         print(f"  {at:5.2f}s  {actor:<22} {text}", flush=True)

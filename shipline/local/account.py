@@ -28,11 +28,12 @@ from typing import Any, TextIO
 import boto3
 
 from pipeline.domain.manifest import Manifest, default_manifest
-from shipline.local.codebuild import DEFAULT_QUOTA, Build
+from shipline.local.codebuild import Build
 from shipline.local.codecommit import GitHistory
 from shipline.local.emulation import Emulation
 from shipline.local.limits import FUNCTION_URL_REQUEST_LIMIT
 from shipline.local.model import ACCOUNT, REGION, STACK_NAME, Stack, TemplateError, TemplateModel
+from shipline.local.quotas import DEFAULT_QUOTA
 from shipline.local.resources import Provisioner
 from shipline.local.runtime import Invocation, LambdaRuntime
 from shipline.local.standins.aws import AwsCli
@@ -370,6 +371,16 @@ class LocalAccount:
     def invocations(self) -> list[Invocation]:
         return self._runtime.invocations
 
+    def _invocation_summary(self) -> dict[str, int]:
+        """How the Lambda runtime delivered: duplicates, failed attempts, effects found in flight."""
+        made = self._runtime.invocations
+        return {
+            "count": len(made),
+            "duplicates": sum(1 for i in made if i.duplicate and i.attempt == 1),
+            "failed": sum(1 for i in made if i.error is not None),
+            "inFlight": sum(1 for i in made if isinstance(i.result, dict) and i.result.get("outcome") == "in flight"),
+        }
+
     def report(self) -> dict:
         ecr, ecs = self.client("ecr"), self.client("ecs")
         repositories = ecr.describe_repositories().get("repositories", [])
@@ -398,6 +409,7 @@ class LocalAccount:
             "notifications": self.notifications,
             "webhookResponses": self.webhook_responses,
             "metrics": dict(sorted(self._runtime.metrics.items())),
+            "invocations": self._invocation_summary(),
             "errors": self.errors,
         }
 

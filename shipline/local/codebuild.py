@@ -20,7 +20,6 @@ What it does not do: build logs in CloudWatch, artifacts, caches, VPC, batch bui
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -38,14 +37,10 @@ from moto.core.exceptions import JsonRESTError
 
 from shipline.local.buildspec import BuildspecError, PhaseResult, Shell, base_environment, parse_buildspec, run_phases
 from shipline.local.patches import Patches
+from shipline.local.quotas import DEFAULT_QUOTA, QUEUE_FACTOR
 from shipline.local.standins.server import BIN
 
 TOKEN_LIFETIME = 300  # seconds CodeBuild honours a StartBuild idempotencyToken
-QUEUE_FACTOR = 5  # the build queue holds five times the concurrent quota
-# CodeBuild's concurrent-build quota varies by compute type and account; its "Quotas" page
-# gives 20 for some, "as low as 5 for a new account", and 1 for some ARM environments. The
-# local account takes the new-account figure unless told otherwise (--codebuild-quota).
-DEFAULT_QUOTA = 5
 FINAL = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED")
 
 
@@ -360,11 +355,3 @@ def _git(root: Path, *args: str) -> str:
     result = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, check=False)
     return result.stdout.strip() if result.returncode == 0 else ""
 
-
-def build_digest(build: Build) -> str:
-    """The digest the build reported (its exported IMAGE_DIGEST), for the run report."""
-    return build.exported.get("IMAGE_DIGEST", "")
-
-
-def short(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shipline.local import limits
-from shipline.local.codebuild import DEFAULT_QUOTA, CodeBuildEmulation
+from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.ecr import EcrEmulation
 from shipline.local.model import ACCOUNT, REGION
 from shipline.local.patches import Patches
+from shipline.local.quotas import DEFAULT_QUOTA
 
 
 class EmulationActiveError(RuntimeError):

@@ -10,16 +10,18 @@ What Lambda does, and this follows (Lambda Developer Guide, "Asynchronous invoca
 - An invocation that runs past the function's timeout fails ("Task timed out").
 - Reserved concurrency caps a function's concurrent invocations; a synchronous invocation
   over it gets 429 (TooManyRequestsException), an asynchronous one waits and is retried.
-Orderly mode runs one invocation at a time, in arrival order. `chaos` (a seeded random
-generator) runs them concurrently, delivers some twice and reorders what waits, reproducibly.
+Orderly mode runs one invocation at a time, in arrival order. `chaos` (a seed) runs them
+concurrently, delivers some twice and reorders what waits. Which deliveries are doubled, and
+the order of each batch, follow from the seed and the event (not from its id or arrival time),
+so a seed repeats its choices; how the threads then interleave is the machine's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import io
 import json
-import random
 import sys
 import threading
 import time
@@ -131,7 +133,7 @@ class LambdaRuntime:
     def __init__(self, *, log: TextIO, chaos: int | None = None,
                  dead_letter: Callable[[Invocation], None], done: Callable[[Invocation], None]):
         self.log = log
-        self.random = random.Random(chaos) if chaos is not None else None
+        self.seed = chaos
         self.dead_letter = dead_letter
         self.done = done
         self.waiting: list[Invocation] = []
@@ -190,7 +192,7 @@ class LambdaRuntime:
         """An asynchronous invocation: queued, run, retried, dead-lettered."""
         with self._lock:
             self.waiting.append(Invocation(function, event))
-            if self.random is not None and self.random.random() < DUPLICATE_CHANCE:
+            if self.seed is not None and _draw(self.seed, "duplicate", function, event) < DUPLICATE_CHANCE:
                 self.waiting.append(Invocation(function, json.loads(json.dumps(event)), duplicate=True))
 
     def pump(self) -> int:
@@ -198,11 +200,12 @@ class LambdaRuntime:
         nothing runs). Returns how many started."""
         with self._lock:
             self.running = {f for f in self.running if not f.done()}
-            if self.random is None and self.running:
+            if self.seed is None and self.running:
                 return 0
             ready, self.waiting = self.waiting, []
-            if self.random is not None:
-                self.random.shuffle(ready)
+            if self.seed is not None:
+                ready.sort(key=lambda i: _draw(self.seed or 0, f"order {i.attempt} {i.duplicate}", i.function,
+                                               i.event))
             elif ready:
                 ready, self.waiting = ready[:1], ready[1:]
             started = 0
@@ -283,6 +286,21 @@ class _TimedOut(RuntimeError):
 
 class _TooManyRequests(RuntimeError):
     pass
+
+
+def _draw(seed: int, purpose: str, function: Function, event: Any) -> float:
+    """A number in [0, 1) fixed by the seed and what the event is about (its id and times vary
+    from run to run; its kind, resource, tag, status and service do not)."""
+    detail = event.get("detail", {}) if isinstance(event, dict) else {}
+    detail = detail if isinstance(detail, dict) else {}
+    variables = {v.get("name"): v.get("value") for v in detail.get("additional-information", {})
+                 .get("environment", {}).get("environment-variables", []) if isinstance(v, dict)}
+    about = [function.logical_id, purpose, str(event.get("detail-type") if isinstance(event, dict) else "request")]
+    about += [str(detail.get(k, "")) for k in ("repository-name", "image-tag", "build-status", "scan-status",
+                                                "commitId", "referenceName", "commit")]
+    about += [str(variables.get("SERVICE", "")), str(sorted(detail.get("image-tags", []) or []))]
+    digest = hashlib.sha256(f"{seed}|{'|'.join(about)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _emf_metrics(output: list[str]) -> Counter[str]:

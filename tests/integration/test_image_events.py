@@ -174,7 +174,7 @@ def test_scan_gate_holds_an_image_with_a_critical_finding(images, emulation, pus
 
 def test_scan_gate_registers_after_a_clean_scan(images, push_image):
     push_image("3b6258b")
-    assert images(load_event("ecr-image-push"), gate="scan")["outcome"] == "wait"
+    assert images(load_event("ecr-image-push"), gate="scan")["outcome"] == "waiting for scan"
     images(load_event("ecr-image-scan-clean"), gate="scan")
     assert len(revisions()) == 1
 

@@ -10,10 +10,13 @@ from tests.support.events import load_event
 
 @pytest.fixture
 def local_account():
-    """Factory: a fresh local account per call, stopped at the end of the test."""
+    """Factory: a fresh local account per call (the previous one stops: one emulated account runs
+    in a process at a time), stopped at the end of the test."""
     started: list[LocalAccount] = []
 
     def make(**options) -> LocalAccount:
+        while started:
+            started.pop().stop()
         account = LocalAccount(**options)
         account.start()
         started.append(account)

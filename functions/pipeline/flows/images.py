@@ -44,7 +44,8 @@ def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str
     decision = gate.decide(settings.gate, _verdict(image))
     if decision.decision != "register":
         logger.info(f"not registered: {decision.reason}", extra={"service": service, "digest": digest})
-        return {"outcome": decision.decision, "service": service, "reason": decision.reason}
+        outcome = "held" if decision.decision == "hold" else "waiting for scan"
+        return {"outcome": outcome, "service": service, "reason": decision.reason}
     registration = register_image(settings, manifest, service, digest)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision}
 
@@ -80,9 +81,11 @@ def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: 
         findings=findings, registration=registration_text, scanner=scanner,
     )
     topic = settings.require("notification_topic_arn")
-    once(f"scan-notice:{name}@{digest}:{scanner}", partial(sns.publish, topic, notification))
+    notice = once(f"scan-notice:{name}@{digest}:{scanner}", partial(sns.publish, topic, notification))
+    # `notified`: this invocation judged the scan and sent its message; a duplicate delivery of
+    # the same scan did not, and counts no finding and no hold again.
     return {"outcome": outcome, "service": service, "worst": verdict.worst, "passed": verdict.passed,
-            "counts": verdict.counts}
+            "counts": verdict.counts, "notified": notice.fresh}
 
 
 def on_finding(settings: Settings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],

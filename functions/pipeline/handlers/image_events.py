@@ -34,8 +34,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         scanner = "ECR basic scanning" if isinstance(parsed, EcrImageScanned) else "Amazon Inspector"
         result = on_scan(settings, manifest, repository=d2.repository_name, digest=d2.image_digest,
                          tags=d2.image_tags, counts=d2.finding_severity_counts, scanner=scanner)
-        for severity, count in result.get("counts", {}).items():
-            metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
+        if result["notified"]:  # once per scanned image, not per delivery
+            for severity, count in result.get("counts", {}).items():
+                metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
+            if result["outcome"] == "held":
+                metrics.add_metric(name="ImagesHeld", unit=MetricUnit.Count, value=1)
     else:
         f = parsed.detail
         image = f.resources[0].details.aws_ecr_container_image
@@ -53,6 +56,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
 
 
 def _count(result: dict) -> None:
-    names = {"registered": "RevisionsRegistered", "held": "ImagesHeld", "hold": "ImagesHeld"}
-    if result.get("outcome") in names:
-        metrics.add_metric(name=names[result["outcome"]], unit=MetricUnit.Count, value=1)
+    if result.get("outcome") == "registered":  # registered by this invocation (a replay says "already")
+        metrics.add_metric(name="RevisionsRegistered", unit=MetricUnit.Count, value=1)
