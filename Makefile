@@ -19,6 +19,7 @@ demo: $(STAMP)  ## the whole chain against an emulated AWS account on this machi
 test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contract, local)
 	$(BIN)/ruff check functions shipline tests workload events bench
 	$(BIN)/mypy
+	$(BIN)/shellcheck --severity=style buildspecs/*.sh
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)  ## every property test with at least 20,000 random examples (not part of make test)

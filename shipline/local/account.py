@@ -403,7 +403,8 @@ class LocalAccount:
                               "encryption": r.get("encryptionConfiguration", {}).get("encryptionType", "AES256")}
                              for r in repositories],
             "builds": [{"service": b.overrides.get("SERVICE", ""), "commit": b.commit or b.source_version,
-                        "status": b.status, **({"reason": b.reason} if b.reason else {})} for b in builds],
+                        "status": b.status,
+                        **({"reason": b.reason, "logTail": b.log[-6:]} if b.reason else {})} for b in builds],
             "images": images,
             "taskDefinitions": task_definitions,
             "notifications": self.notifications,

@@ -170,8 +170,8 @@ class CodeBuildEmulation:
                                         "Idempotency token was used with different parameters")
                 return ActionResult({"build": self.describe(build)})
             active = [b for b in self.builds.values() if b.status not in FINAL]
-            running = [b for b in active if b.status == "IN_PROGRESS" and b.project.name == name]
-            if project.concurrent_limit is not None and len(running) >= project.concurrent_limit:
+            mine = [b for b in active if b.project.name == name]  # a project with a limit queues nothing
+            if project.concurrent_limit is not None and len(mine) >= project.concurrent_limit:
                 raise JsonRESTError("AccountLimitExceededException",
                                     f"Build limit of {project.concurrent_limit} concurrent builds reached for project "
                                     f"{name}")
