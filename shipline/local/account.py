@@ -268,11 +268,21 @@ class LocalAccount:
                     or self.emulation.codebuild.active()):
                 if not self._drain_inboxes():
                     break
-            self._runtime.wait(0.05)
+            self._wait(0.05)
         else:
             self.errors.append(f"the local account did not settle within {timeout:.0f} s")
         self._collect_notifications()
         return len(self._runtime.invocations) - before
+
+    def _wait(self, timeout: float) -> None:
+        """Until an invocation or a build ends, or `timeout` (a delayed event may fall due)."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        running = self._runtime.futures() | self._running_builds
+        if running:
+            wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+        else:
+            time.sleep(timeout)
 
     def _release_events(self) -> int:
         events = self.emulation.outbox.due()

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -152,6 +153,9 @@ class LambdaRuntime:
         self._stdout = _RoutedStdout(self.log, sys.stdout)
         self._saved.append((sys, "stdout", sys.stdout))
         sys.stdout = self._stdout  # type: ignore[assignment]
+        self._saved.append((warnings, "filters", warnings.filters[:]))
+        # Powertools warns when an invocation emits no metric; in Lambda that goes to its log.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._isolate_metrics()
         return self
 
@@ -222,14 +226,9 @@ class LambdaRuntime:
             self.running = {f for f in self.running if not f.done()}
             return bool(self.running or self.waiting)
 
-    def wait(self, timeout: float = 0.05) -> None:
-        from concurrent.futures import FIRST_COMPLETED
-        from concurrent.futures import wait as wait_for
-
+    def futures(self) -> set[Future]:
         with self._lock:
-            running = set(self.running)
-        if running:
-            wait_for(running, timeout=timeout, return_when=FIRST_COMPLETED)
+            return {f for f in self.running if not f.done()}
 
     def _admit(self, function: Function) -> bool:
         limit = function.reserved_concurrency
