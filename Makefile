@@ -33,7 +33,8 @@ test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contr
 # LOCK_FLAGS=--upgrade moves every pin to the newest release the ranges allow; without it, pins that
 # still fit pyproject.toml stay as they are.
 lock:  ## remake requirements.lock from pyproject.toml's ranges (the dev extra, with hashes)
-	test -x $(BIN)/uv || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv --version 2>/dev/null | grep -qF 'uv $(UV_VERSION) ' || \
+		{ $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o $(LOCK)
 	$(PYTHON) tools/lockfile.py stamp $(LOCK)
