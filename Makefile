@@ -1,29 +1,47 @@
-# shipline: `make demo` runs the main job, `make test` runs the tests. Each sets up .venv itself.
+# shipline: `make demo` runs the main job, `make test` runs the tests. Each sets up .venv itself,
+# from requirements.lock (every package pinned, with hashes); `make lock` remakes the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+CHECK_LOCK := $(PYTHON) tools/lockfile.py check $(LOCK)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test fuzz lint validate bench deploy clean
+.PHONY: demo test fuzz lint validate bench deploy lock clean
 
-$(STAMP): pyproject.toml
+# The environment is exactly the lock: made afresh whenever the lock or pyproject.toml changes.
+$(STAMP): $(LOCK) pyproject.toml
+	@$(CHECK_LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $(STAMP)
 
 demo: $(STAMP)  ## the whole chain against an emulated AWS account on this machine
 	$(BIN)/shipline demo
 
 test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contract, local)
-	$(BIN)/ruff check functions shipline tests workload events bench
+	@$(CHECK_LOCK)
+	$(BIN)/ruff check functions shipline tests workload events bench tools
 	$(BIN)/mypy
 	$(BIN)/shellcheck --severity=style buildspecs/*.sh
 	$(BIN)/python -m pytest
 
 fuzz: $(STAMP)  ## every property test with at least 20,000 random examples (not part of make test)
 	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -m property -q
+
+# LOCK_FLAGS=--upgrade moves every pin to the newest release the ranges allow; without it, pins that
+# still fit pyproject.toml stay as they are.
+lock:  ## remake requirements.lock from pyproject.toml's ranges (the dev extra, with hashes)
+	$(BIN)/uv --version 2>/dev/null | grep -qF 'uv $(UV_VERSION) ' || \
+		{ $(PYTHON) -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o $(LOCK)
+	$(PYTHON) tools/lockfile.py stamp $(LOCK)
 
 bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target
 	$(BIN)/python bench/run.py

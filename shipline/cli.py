@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -78,6 +79,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="shipline", description="Git push to scanned ECR images and ECS task-definition revisions.")
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="shipline's version and the Powertools layer the stack deploys")
     parser.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST_PATH, help="services manifest")
     sub = parser.add_subparsers(metavar="COMMAND")
 
@@ -157,6 +160,29 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--json", action="store_true")
     manifest.set_defaults(run=run_manifest)
     return parser
+
+
+# The layer in template.yaml, the one place its release is pinned (`{{resolve:ssm:...}}`).
+_POWERTOOLS_LAYER = re.compile(
+    r"\{\{resolve:ssm:/aws/service/powertools/python/(?P<arch>[\w]+)/(?P<python>python[\d.]+)/(?P<version>[^}]+)\}\}")
+
+
+def deployed_powertools(template: Path = ROOT / "template.yaml") -> tuple[str, str, str] | None:
+    """(release, runtime, architecture) of the Powertools layer the stack deploys."""
+    found = _POWERTOOLS_LAYER.search(template.read_text()) if template.exists() else None
+    return (found["version"], found["python"], found["arch"]) if found else None
+
+
+def version_line() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        own = version("shipline")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        own = "(not installed)"
+    layer = deployed_powertools()
+    powertools = f"Powertools {layer[0]} layer for {layer[1]} {layer[2]}" if layer else "no Powertools layer found"
+    return f"shipline {own} ({powertools})"
 
 
 # ---------------------------------------------------------------------------- commands
