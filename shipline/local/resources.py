@@ -31,8 +31,16 @@ NO_BEHAVIOUR = {
 
 @dataclass
 class Provisioner:
-    client: Callable[[str], Any]
+    make_client: Callable[[str], Any]
     webhook_secret: str
+
+    def __post_init__(self) -> None:
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:  # one client per service: making one costs more than most calls
+            self._clients[service] = self.make_client(service)
+        return self._clients[service]
 
     def create_all(self, model: TemplateModel) -> Stack:
         stack = Stack(STACK_NAME, model.parameters)

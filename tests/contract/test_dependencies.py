@@ -61,7 +61,7 @@ def test_ssm_path_version_is_the_powertools_the_tests_install():
 def test_the_translated_functions_keep_the_dynamic_reference():
     """The SAM transform (and so the local account) passes the reference through to CloudFormation,
     which resolves it when it creates the functions."""
-    from shipline.local.provision import translate
+    from shipline.local.model import translate
 
     functions = [r for r in translate()["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     assert functions and all(f["Properties"]["Layers"] == [_layer().group(0)] for f in functions)

@@ -2,6 +2,7 @@
 breaks in CodeBuild breaks here. Each case commits a changed buildspec to a clone of this
 repository and builds that commit."""
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -29,7 +30,7 @@ def clone(tmp_path: Path) -> Path:
 
 def _commit_buildspec(clone: Path, change) -> str:
     path = clone / "buildspecs/build-image.yml"
-    spec = yaml.safe_load(path.read_text())
+    spec = json.loads(json.dumps(yaml.safe_load(path.read_text())))  # plain dicts, whatever loader others set up
     change(spec)
     path.write_text(yaml.safe_dump(spec, sort_keys=False, width=1000))
     _git(clone, "commit", "-q", "-am", "change the buildspec")

@@ -7,7 +7,7 @@ import pytest
 from tests.local.conftest import push_event
 from tests.support.events import load_event
 
-SEEDS = (1, 2, 3)
+SEEDS = (1, 2, 3)  # the push of every service (make demo's case) under each; the other cases under two
 AFTER = load_event("codecommit-push")["detail"]["commitId"]
 
 
@@ -46,8 +46,10 @@ def orderly():
     return {}
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("case", CASES)
+RUNS = [(case, seed) for case in CASES for seed in (SEEDS if case == "push of a new branch" else SEEDS[:2])]
+
+
+@pytest.mark.parametrize(("case", "seed"), RUNS)
 def test_chaos_gives_the_orderly_runs_effects(local_account, orderly, case, seed):
     if case not in orderly:
         orderly[case] = _run(local_account, case, None)
@@ -60,7 +62,7 @@ def test_chaos_gives_the_orderly_runs_effects(local_account, orderly, case, seed
 def test_chaos_really_duplicated_and_collided(orderly):
     """The runs above met what chaos is for: duplicate deliveries, and effects found in flight."""
     runs = orderly.get("chaotic", [])
-    assert len(runs) == len(SEEDS) * len(CASES)
+    assert len(runs) == len(RUNS)
     assert sum(r["duplicates"] for r in runs) > 0
     assert sum(r["inFlight"] for r in runs) > 0
 

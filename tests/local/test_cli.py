@@ -169,7 +169,13 @@ def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
         server.wait(timeout=10)
 
 
-def test_status_without_a_reachable_aws_is_one_clear_error(capsys):
+def test_status_without_a_reachable_aws_is_one_clear_error(capsys, monkeypatch):
+    from botocore.config import Config
+
+    from pipeline.adapters import clients
+
+    # What is under test is the one line, not botocore's retries (five attempts, with backoff).
+    monkeypatch.setattr(clients, "RETRIES", clients.RETRIES.merge(Config(retries={"total_max_attempts": 1})))
     assert main(["status", "--endpoint-url", "http://127.0.0.1:9", "--table", "t"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("shipline: error: ") and err.count("\n") == 1

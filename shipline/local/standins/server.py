@@ -44,7 +44,8 @@ class ToolServer:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="shipline-tools", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="shipline-tools", daemon=True)
 
     @property
     def url(self) -> str:
