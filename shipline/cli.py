@@ -46,21 +46,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
     from shipline.local.inputs import InputError
     from shipline.local.model import TemplateError
 
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        if os.environ.get(name) == "":  # set but empty means unset, not a region called ""
+            del os.environ[name]
+    if "AWS_REGION" in os.environ:  # what the SDKs read besides botocore's AWS_DEFAULT_REGION
+        os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
     try:
         return int(args.run(args) or 0)
     except USER_ERRORS + (InputError, TemplateError) as exc:
         error(exc)
-        return 2
-    except BotoCoreError as exc:  # no credentials, no network, no region: AWS never answered
+    except NoRegionError:
+        error("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass --endpoint-url for an emulator")
+    except NoCredentialsError:
+        error("no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    except BotoCoreError as exc:  # no network, no endpoint: AWS never answered
         error(exc)
-        return 2
+    except ClientError as exc:  # AWS (or the emulator) answered with an error this command does not expect
+        detail = exc.response.get("Error", {})
+        error(f"{exc.operation_name}: {detail.get('Code', 'error')}: {detail.get('Message', '')}")
+    except RecursionError:
+        error("the input is nested too deeply to read")
     except KeyboardInterrupt:
         return 130
+    return 2
 
 
 def error(message: object) -> None:
@@ -204,7 +217,10 @@ def run_plan(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest)
     paths = list(args.paths)
     if args.from_rev:
-        paths += _git("diff", "--name-only", args.from_rev, args.to_rev).splitlines()
+        # --no-renames: a rename is its old path deleted and its new path added, as CodeCommit's
+        # GetDifferences and GitHub's push payload give it, so both paths' services count.
+        paths += _git("diff", "--no-renames", "--name-only", _commit(args.from_rev), _commit(args.to_rev),
+                      "--").splitlines()
     elif not paths:
         raise CommandError("give changed paths, or --from REV [--to REV]")
     services = services_for_paths(manifest, paths)
@@ -218,7 +234,7 @@ def run_trigger(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     services = tuple(manifest.service(name).name for name in args.service) or None
-    commit = _git("rev-parse", "--verify", "--quiet", f"{args.ref}^{{commit}}", check=False)
+    commit = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{args.ref}^{{commit}}", check=False)
     source = {"commit": commit} if commit else {"branch": args.ref}
     request = BuildRequest(project=manifest.project.name, environment=args.environment, services=services,
                            trigger="request", requestedBy=f"shipline trigger ({os.environ.get('USER', 'cli')})",
@@ -269,8 +285,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from shipline.local.inputs import parse_findings
 
     manifest = load_manifest(args.manifest)
-    to_commit = _git("rev-parse", "--verify", f"{args.to_rev}^{{commit}}")
-    from_commit = _git("rev-parse", "--verify", f"{args.from_rev}^{{commit}}") if args.from_rev else None
+    to_commit = _commit(args.to_rev)
+    from_commit = _commit(args.from_rev) if args.from_rev else None
     found = parse_findings(args.findings, manifest.names)
     progress = None if args.json else _progress_printer()
     started = time.monotonic()
@@ -426,6 +442,15 @@ def _stack_output(cloudformation: Any, stack: str, key: str) -> str:
         if item["OutputKey"] == key:
             return str(item["OutputValue"])
     raise CommandError(f"stack {stack} has no output {key}; pass --table")
+
+
+def _commit(revision: str) -> str:
+    """A user-given revision as a full commit id. It never reaches git as an option
+    (`--end-of-options`): `--from=--output=FILE` is a revision git cannot find, not a flag."""
+    found = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}", check=False)
+    if not found:
+        raise CommandError(f"'{one_line(revision)}' is not a commit in this repository")
+    return found
 
 
 def _git(*args: str, check: bool = True) -> str:

@@ -139,3 +139,9 @@ def test_sam_package_of_functions_carries_the_manifest(tmp_path):
         names = set(package.namelist())
         assert package.read("services.toml") == (ROOT / "services.toml").read_bytes()
     assert "pipeline/handlers/build_trigger.py" in names
+
+
+def test_the_project_name_pattern_is_the_manifests():
+    from pipeline.domain.manifest import NAME_PATTERN
+
+    assert raw()["Parameters"]["ProjectName"]["AllowedPattern"] == NAME_PATTERN

@@ -193,3 +193,55 @@ def test_an_unknown_service_with_control_characters_is_one_safe_line(capsys):
     assert main(["trigger", "--dry-run", "--service", "lang\ngraph"]) == 2
     (error,) = capsys.readouterr().err.splitlines()
     assert "lang\\x0agraph" in error and error.isprintable()
+
+
+def test_a_revision_is_never_taken_as_a_git_option(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--from=--output=written.txt"]) == 2
+    assert not (tmp_path / "written.txt").exists()
+    error = capsys.readouterr().err.strip()
+    assert error == "shipline: error: '--output=written.txt' is not a commit in this repository"
+
+
+def test_plan_counts_both_paths_of_a_rename(capsys, monkeypatch):
+    """As the pipeline does: CodeCommit and GitHub list a rename as the old path gone and the
+    new one added, so the service the file left changed too."""
+    import shipline.cli as cli
+
+    def diff(*args, check=True):
+        if args[0] == "diff":
+            assert "--no-renames" in args
+            return "workload/langgraph/graph.py\nworkload/snowflake_cortex/graph.py"
+        return "a" * 40
+
+    monkeypatch.setattr(cli, "_git", diff)
+    assert main(["plan", "--from", "HEAD~1"]) == 0
+    assert capsys.readouterr().out.split() == ["langgraph", "snowflake-cortex"]
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({"AWS_REGION": "", "AWS_DEFAULT_REGION": ""},
+     "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass --endpoint-url for an emulator"),
+    ({"AWS_REGION": "us-east-1"},
+     "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+])
+def test_missing_region_or_credentials_say_what_to_set(environment, expected):
+    """In a process of its own: botocore keeps the credentials it found for the process."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    clean |= {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+              "AWS_EC2_METADATA_DISABLED": "true", **environment}
+    result = subprocess.run([sys.executable, "-m", "shipline", "status", "--table", "ledger"], env=clean,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"shipline: error: {expected}"
+
+
+def test_an_error_answer_from_aws_is_one_line(local_account, capsys):
+    account = local_account()
+    assert main(["status", "--endpoint-url", account.endpoint, "--table", "no-such-table"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("shipline: error: ") and "ResourceNotFoundException" in line

@@ -102,3 +102,37 @@ def test_missing_file_names_the_file(tmp_path: Path):
 def test_unknown_service_lookup_says_which_exist():
     with pytest.raises(UnknownServiceError, match=r"'billing' is not in the manifest \(known: api\)"):
         parse_manifest(_base()).service("billing")
+
+
+@pytest.mark.parametrize("name", ["multi.agent", "Upper", "double--dash", "trailing-", "a" * 65])
+def test_project_names_that_an_aws_name_would_refuse_are_refused(name):
+    data = _base()
+    data["project"]["name"] = name
+    with pytest.raises(ManifestError, match=r"project\.name"):
+        parse_manifest(data)
+
+
+def test_a_service_name_with_a_dot_is_refused_as_ecs_refuses_it():
+    data = _base()
+    data["services"]["api.v2"] = data["services"].pop("api")
+    with pytest.raises(ManifestError, match=r"services\.api\.v2\.name: String should match pattern"):
+        parse_manifest(data)
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    ("", "must name a file or folder"), ("./", "must name a file or folder"), ("/docker/api/", "no leading /"),
+    ("docker/../secrets/", "'..' parts"), ("docker//api/", "empty"),
+])
+def test_paths_that_can_never_match_are_refused(path, problem):
+    data = _base()
+    data["services"]["api"]["paths"] = [path]
+    with pytest.raises(ManifestError, match=problem):
+        parse_manifest(data)
+
+
+def test_a_path_under_dot_slash_is_normalised():
+    data = _base()
+    data["services"]["api"]["paths"] = ["./docker/api/"]
+    data["project"]["shared_paths"] = ["./services.toml"]
+    manifest = parse_manifest(data)
+    assert manifest.services["api"].paths == ("docker/api/",) and manifest.project.shared_paths == ("services.toml",)

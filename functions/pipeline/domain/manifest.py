@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.domain.quoting import one_line, shown
 
@@ -24,7 +24,11 @@ Environment = Literal["dev", "staging", "prod"]
 # inside the Lambda package that `sam deploy` makes of functions/.
 DEFAULT_MANIFEST_PATH = Path(__file__).resolve().parents[2] / "services.toml"
 
-_NAME = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$"  # what ECR accepts inside a repository name
+# A project or service name becomes part of an ECR repository name (lower case, single
+# separators), an ECS family and container name ([A-Za-z0-9_-] only: no dots) and CodeBuild
+# variables: what all of them accept. template.yaml's ProjectName pattern is the same.
+NAME_PATTERN = r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$"
+_NAME = NAME_PATTERN
 _ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 # Fargate's valid task sizes: cpu units -> allowed memory (MiB).
@@ -37,6 +41,25 @@ _FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
     8192: range(16384, 61441, 4096),
     16384: range(32768, 122881, 8192),
 }
+
+
+def normalise_path(value: str) -> str:
+    """A path inside the repository, as git names it: no leading "./", no empty or ".." part.
+    A trailing "/" (a folder and everything under it) is kept."""
+    text = value.strip()
+    while text.startswith("./"):
+        text = text[2:]
+    if not text or text in (".", "/"):
+        raise ValueError("must name a file or folder inside the repository, not be empty or the root")
+    if text.startswith("/"):
+        raise ValueError("must be relative to the repository root (no leading /)")
+    parts = text.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise ValueError("must not hold empty, '.' or '..' parts")
+    return text
+
+
+RepositoryPath = Annotated[str, AfterValidator(normalise_path)]
 
 
 class ManifestError(ValueError):
@@ -90,7 +113,7 @@ class ServiceSpec(_Strict):
     description: str = ""
     dockerfile: str
     context: str = "."
-    paths: Annotated[tuple[str, ...], Field(min_length=1)]
+    paths: Annotated[tuple[RepositoryPath, ...], Field(min_length=1)]
     port: Annotated[int, Field(ge=1, le=65535)]
     cpu: int
     memory: int
@@ -133,7 +156,7 @@ class ServiceSpec(_Strict):
 class ProjectSpec(_Strict):
     name: Annotated[str, Field(pattern=_NAME, max_length=64)] = "multi-agent-orchestrator"
     branch: Annotated[str, Field(min_length=1)] = "main"
-    shared_paths: tuple[str, ...] = ()
+    shared_paths: tuple[RepositoryPath, ...] = ()
 
 
 class Manifest(_Strict):
