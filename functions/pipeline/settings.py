@@ -51,6 +51,7 @@ class Settings(BaseModel):
         Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"], Field(alias="SCAN_THRESHOLD")
     ] = "CRITICAL"
     task_definition_mode: Annotated[Literal["clone", "render"], Field(alias="TASK_DEFINITION_MODE")] = "clone"
+    register_manual_pushes: Annotated[bool, Field(alias="REGISTER_MANUAL_PUSHES")] = False
 
     @property
     def gate(self) -> GateMode:

@@ -183,6 +183,5 @@ def test_replayed_push_does_not_write_started_over_the_builds_later_status(trigg
     build_events.handler(ended, lambda_context)
     stack.use_function("BuildTriggerFunction", monkeypatch)
     trigger(load_event("codecommit-push"))
-    builds = [i for i in ledger.history(settings.ledger_table, settings.ledger_key("langgraph"))
-              if i["sk"].startswith("build#")]
-    assert [(b["sk"], b["status"]) for b in builds] == [(f"build#{build_arn}", "SUCCEEDED")]
+    builds = ledger.history(settings.ledger_table, settings.ledger_key("langgraph")).builds
+    assert [(b.build_id, b.status) for b in builds] == [(build_arn, "SUCCEEDED")]

@@ -20,7 +20,7 @@ EXPECTED = {
     "codecommit-branch-created": dict(builds=ALL, revisions=ALL, notifications=ALL),
     "codecommit-push": dict(builds=ALL, revisions=ALL, notifications=ALL),
     "ecr-image-push": dict(builds=0, revisions=1, notifications=0),
-    "ecr-image-push-latest": dict(builds=0, revisions=1, notifications=0),
+    "ecr-image-push-latest": dict(builds=0, revisions=0, notifications=0),  # no commit tag: not registered
     "ecr-image-push-buildcache": dict(builds=0, revisions=0, notifications=0, ignored=1),
     "ecr-image-scan": dict(builds=0, revisions=0, notifications=1, subject="scanned: CRITICAL"),
     "ecr-image-scan-clean": dict(builds=0, revisions=0, notifications=1, subject="scanned: no findings"),
@@ -156,7 +156,7 @@ def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
         line = next((text for text in lines if text.startswith("port ")), "").split()
         assert len(line) == 2 and line[1].isdigit(), "the moto server did not start"
         endpoint = f"http://localhost:{line[1]}"
-        with LocalAccount(endpoint_url=endpoint) as account:
+        with LocalAccount(endpoint_url=endpoint, parameters={"SourceProvider": "GitHub"}) as account:
             response = account.invoke_webhook(load_event("github-push"))
             account.run()
             ecr = boto3.client("ecr", endpoint_url=endpoint, region_name="us-east-1",

@@ -12,7 +12,7 @@ from pipeline.adapters.errors import wrap
 from pipeline.domain.builds import BuildPlan
 
 
-def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) -> str:
+def start_build(project: str, plan: BuildPlan, *, token: str, codebuild: Any | None = None) -> str:
     """Start the build; returns its ARN (the `build-id` of its state-change events)."""
     codebuild = codebuild or client("codebuild")
     try:
@@ -20,8 +20,9 @@ def start_build(project: str, plan: BuildPlan, *, codebuild: Any | None = None) 
             projectName=project,
             sourceVersion=plan.source_version,
             # CodeBuild starts one build per token for 5 minutes, so botocore's retry of a
-            # request whose response was lost does not start a second build.
-            idempotencyToken=hashlib.sha256(plan.idempotency_key.encode()).hexdigest(),
+            # request whose response was lost does not start a second build. The token names the
+            # stack too: two stacks in one account never share one.
+            idempotencyToken=hashlib.sha256(token.encode()).hexdigest(),
             environmentVariablesOverride=[
                 {"name": name, "value": value, "type": "PLAINTEXT"}
                 for name, value in plan.environment_overrides().items()

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
-from pipeline.adapters.errors import wrap
+from pipeline.adapters.errors import error_code, wrap
 
 
 def changed_paths(repository: str, before: str | None, after: str, *, codecommit: Any | None = None) -> list[str]:
@@ -36,3 +36,18 @@ def branch_head(repository: str, branch: str, *, codecommit: Any | None = None) 
         return str(codecommit.get_branch(repositoryName=repository, branchName=branch)["branch"]["commitId"])
     except ClientError as exc:
         raise wrap(exc, f"read head of {branch} in {repository}") from exc
+
+
+def contains(repository: str, branch: str, commit: str, *, codecommit: Any | None = None) -> bool:
+    """Whether the branch's head has `commit` in its history: their merge base is the commit
+    itself (GetMergeOptions gives the merge base of two commit specifiers)."""
+    codecommit = codecommit or client("codecommit")
+    try:
+        response = codecommit.get_merge_options(repositoryName=repository, sourceCommitSpecifier=commit,
+                                                destinationCommitSpecifier=branch)
+    except ClientError as exc:
+        if error_code(exc) in {"CommitDoesNotExistException", "InvalidCommitException", "InvalidMergeOptionException",
+                               "TipsDivergenceExceededException"}:
+            return False
+        raise wrap(exc, f"check that {branch} in {repository} holds {commit}") from exc
+    return str(response.get("baseCommitId")) == commit

@@ -1,5 +1,13 @@
-"""The ledger (DynamoDB): what shipline did, per service: commits, builds, images, scans,
-revisions. One partition per service and environment; `shipline status` reads it."""
+"""The ledger (DynamoDB): what shipline did, per service and environment. This module alone
+knows the item layout; it takes and returns the records of `pipeline.domain.records`.
+
+One partition per service and environment (`<project>#<environment>#<service>`), items:
+- `build#<build ARN>`: a build, from its start to its end;
+- `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build);
+- `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
+- `finding#<finding ARN>`: an Amazon Inspector finding;
+- `current`: the revision registered last.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +19,23 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
-from pipeline.adapters.errors import wrap
+from pipeline.adapters.errors import AwsCallError, error_code, wrap
+from pipeline.domain.naming import short_sha
+from pipeline.domain.records import (
+    BuildRecord,
+    CommitRecord,
+    CurrentRecord,
+    ImageRecord,
+    ScanRecord,
+    ServiceHistory,
+)
 
 _TO = TypeSerializer()
 _FROM = TypeDeserializer()
+
+
+class _ConditionFailed(AwsCallError):
+    """An update's condition did not hold."""
 
 
 def now() -> str:
@@ -22,54 +43,173 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def record(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: dict[str, list[str]] | None = None,
-           dynamodb: Any | None = None) -> dict:
-    """Set `attributes` on the item (creating it) and add strings to its string-set attributes
-    (`add`: tags seen for a digest, in any order), leaving the rest alone, in one write.
-    Returns the whole item as it now is."""
-    sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
-    names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
-    values = {f":v{i}": _TO.serialize(_plain(value)) for i, value in enumerate(attributes.values())}
-    values |= {f":s{i}": {"SS": members} for i, members in enumerate(sets.values())}
-    expression = "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
-    if sets:
-        expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
+# ---------------------------------------------------------------------------- builds and commits
+def build_started(table: str, pk: str, record: BuildRecord, attempt: int) -> None:
+    """A build has started: its item, and the commit's latest attempt (the commit's first
+    planned time is kept)."""
+    _update(table, pk, f"build#{record.build_id}", {
+        "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
+        "at": record.at})
+    _update(table, pk, f"commit#{short_sha(record.commit)}", {
+        "commit": record.commit, "attempt": attempt, "lastBuild": record.build_id, "lastStatus": record.status,
+    }, keep={"plannedAt": record.at})
+
+
+def build_ended(table: str, pk: str, record: BuildRecord) -> None:
+    """A build's end: its item, and its commit's latest status when it is still the latest attempt."""
+    _update(table, pk, f"build#{record.build_id}", {
+        "buildId": record.build_id, "status": record.status, "phase": record.phase, "reason": record.reason,
+        "commit": record.commit, "at": record.at})
+    if len(record.commit) != 40:
+        return
     try:
-        response = (dynamodb or client("dynamodb")).update_item(
-            TableName=table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            UpdateExpression=expression,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-    except ClientError as exc:
-        raise wrap(exc, f"record {sk} in the ledger") from exc
-    return _python(response.get("Attributes", {}))
+        _update(table, pk, f"commit#{short_sha(record.commit)}", {"lastStatus": record.status},
+                condition=("lastBuild = :build", {":build": {"S": record.build_id}}))
+    except _ConditionFailed:
+        pass  # a later attempt is the commit's latest (or it was never planned): nothing to change there
 
 
-def read(table: str, pk: str, sk: str, *, dynamodb: Any | None = None) -> dict[str, Any] | None:
-    try:
-        item = (dynamodb or client("dynamodb")).get_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
-    except ClientError as exc:
-        raise wrap(exc, f"read {sk} from the ledger") from exc
-    return _python(item) if item else None
+def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:
+    """Note that the pipeline planned a build of this commit; returns what the ledger knows of it
+    (its first planned time and latest attempt)."""
+    item = _update(table, pk, f"commit#{short_sha(commit)}", {"commit": commit}, keep={"plannedAt": at})
+    return _commit(item)
 
 
-def history(table: str, pk: str, *, dynamodb: Any | None = None) -> list[dict[str, Any]]:
-    """Every item of one service, in sort-key order."""
-    items: list[dict[str, Any]] = []
+def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
+    item = _read(table, pk, f"commit#{short_sha(sha)}")
+    return _commit(item) if item else None
+
+
+def _commit(item: dict[str, Any]) -> CommitRecord:
+    return CommitRecord(commit=item.get("commit", ""), planned_at=item.get("plannedAt", ""),
+                        attempt=int(item.get("attempt", 0)), last_build=item.get("lastBuild", ""),
+                        last_status=item.get("lastStatus", ""))
+
+
+# ---------------------------------------------------------------------------- images
+def image_pushed(table: str, pk: str, digest: str, tag: str | None) -> ImageRecord:
+    item = _update(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": now()},
+                   add={"tags": [tag] if tag else []})
+    return _image(item)
+
+
+def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanRecord) -> ImageRecord:
+    """The scanner's latest result for the image (each scanner keeps its own)."""
+    item = _update(table, pk, f"image#{digest}", {"digest": digest, f"scan_{scan.scanner}": {
+        "status": scan.status, "counts": scan.counts, "at": scan.at}}, add={"tags": tags})
+    return _image(item)
+
+
+def read_image(table: str, pk: str, digest: str) -> ImageRecord | None:
+    item = _read(table, pk, f"image#{digest}")
+    return _image(item) if item else None
+
+
+def finding_seen(table: str, pk: str, finding_arn: str, attributes: dict[str, Any]) -> None:
+    _update(table, pk, f"finding#{finding_arn}", {**attributes, "at": now()})
+
+
+def _image(item: dict[str, Any]) -> ImageRecord:
+    scans = {}
+    for key, value in item.items():
+        if key.startswith("scan_") and isinstance(value, dict):
+            scanner = key.removeprefix("scan_")
+            scans[scanner] = ScanRecord(scanner=scanner, status=value.get("status", ""),  # type: ignore[arg-type]
+                                        counts=dict(value.get("counts", {})), at=value.get("at", ""))
+    return ImageRecord(digest=item.get("digest", ""), tags=tuple(sorted(item.get("tags", []))),
+                       last_push_at=item.get("lastPushAt", ""), scans=scans, revision=item.get("revision"),
+                       revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""))
+
+
+# ---------------------------------------------------------------------------- registration
+def registered(table: str, pk: str, current: CurrentRecord) -> None:
+    """A new revision: on its image, and as the service's current one."""
+    _update(table, pk, f"image#{current.digest}", {"revision": current.revision, "revisionArn": current.revision_arn,
+                                                    "registeredAt": current.registered_at})
+    _update(table, pk, "current", {
+        "digest": current.digest, "tag": current.tag, "revision": current.revision,
+        "revisionArn": current.revision_arn, "registeredAt": current.registered_at, "pushedAt": current.pushed_at,
+        "commit": current.commit, "plannedAt": current.planned_at})
+
+
+def read_current(table: str, pk: str) -> CurrentRecord | None:
+    item = _read(table, pk, "current")
+    return _current(item) if item else None
+
+
+def _current(item: dict[str, Any]) -> CurrentRecord:
+    return CurrentRecord(digest=item["digest"], revision=int(item["revision"]),
+                         revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
+                         tag=item.get("tag", ""), pushed_at=item.get("pushedAt", ""), commit=item.get("commit", ""),
+                         planned_at=item.get("plannedAt", ""))
+
+
+# ---------------------------------------------------------------------------- reading a service
+def history(table: str, pk: str, *, dynamodb: Any | None = None) -> ServiceHistory:
+    """Every build and image of one service, and its current revision."""
+    builds, images, current = [], [], None
     try:
         paginator = (dynamodb or client("dynamodb")).get_paginator("query")
         for page in paginator.paginate(
             TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
         ):
-            items.extend(_python(item) for item in page.get("Items", []))
+            for raw in page.get("Items", []):
+                item = _python(raw)
+                sk = item["sk"]
+                if sk.startswith("build#"):
+                    builds.append(BuildRecord(build_id=item.get("buildId", sk[6:]), status=item.get("status", ""),
+                                              commit=item.get("commit", ""), at=item.get("at", ""),
+                                              trigger=item.get("trigger", ""), phase=item.get("phase", ""),
+                                              reason=item.get("reason", "")))
+                elif sk.startswith("image#"):
+                    images.append(_image(item))
+                elif sk == "current":
+                    current = _current(item)
     except ClientError as exc:
         raise wrap(exc, "read the ledger") from exc
-    return items
+    return ServiceHistory(tuple(builds), tuple(images), current)
+
+
+# ---------------------------------------------------------------------------- items
+def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: dict[str, list[str]] | None = None,
+            keep: dict[str, Any] | None = None, condition: tuple[str, dict] | None = None) -> dict[str, Any]:
+    """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets,
+    in one UpdateItem; returns the whole item as it now is."""
+    sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
+    keep = keep or {}
+    names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
+    names |= {f"#k{i}": key for i, key in enumerate(keep)}
+    values = {f":v{i}": _TO.serialize(_plain(value)) for i, value in enumerate(attributes.values())}
+    values |= {f":s{i}": {"SS": members} for i, members in enumerate(sets.values())}
+    values |= {f":k{i}": _TO.serialize(_plain(value)) for i, value in enumerate(keep.values())}
+    assignments = [f"#a{i} = :v{i}" for i in range(len(attributes))]
+    assignments += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep))]
+    expression = "SET " + ", ".join(assignments)
+    if sets:
+        expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
+    arguments: dict[str, Any] = {}
+    if condition:
+        arguments["ConditionExpression"] = condition[0]
+        values |= condition[1]
+    try:
+        response = client("dynamodb").update_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression=expression,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW", **arguments)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise _ConditionFailed(f"record {sk}: its condition did not hold") from exc
+        raise wrap(exc, f"record {sk} in the ledger") from exc
+    return _python(response.get("Attributes", {}))
+
+
+def _read(table: str, pk: str, sk: str) -> dict[str, Any] | None:
+    try:
+        item = client("dynamodb").get_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
+    except ClientError as exc:
+        raise wrap(exc, f"read {sk} from the ledger") from exc
+    return _python(item) if item else None
 
 
 def _plain(value: Any) -> Any:

@@ -24,12 +24,16 @@ class BuildPlan:
     repository_uri: str
     tags: tuple[str, ...]  # empty: the buildspec tags with the resolved commit
     trigger: Trigger
-    occasion: str = ""  # what makes a branch build unique (the schedule's event id)
+    occasion: str = ""  # what makes a build unique beyond its commit (a schedule's or a forced request's event)
+    after: str = ""  # the failed build this one retries (a new request for a commit whose build failed)
 
     @property
     def idempotency_key(self) -> str:
-        """A commit is built once per service; a branch head once per occasion."""
+        """A commit is built once per service; again after a failed build (once per failure);
+        and once per occasion (the nightly schedule, a forced request)."""
         key = f"{self.service}@{self.source_version}"
+        if self.after:
+            key += f"#after:{self.after}"
         return f"{key}#{self.occasion}" if self.occasion else key
 
     def environment_overrides(self) -> dict[str, str]:
@@ -53,6 +57,7 @@ def plan_builds(
     changed_paths: Iterable[str] | None = None,
     services: Iterable[str] | None = None,
     occasion: str = "",
+    force: bool = False,
 ) -> tuple[BuildPlan, ...]:
     """Plan the builds for one push.
 
@@ -70,7 +75,7 @@ def plan_builds(
     # nightly build happens even when the commit was built before; a commit is built once.
     commit = is_commit(source_version)
     tags = (short_sha(source_version), LATEST) if commit else ()
-    occasion = occasion if trigger == "schedule" or not commit else ""
+    occasion = occasion if trigger == "schedule" or force or not commit else ""
     return tuple(
         BuildPlan(
             service=name,

@@ -136,3 +136,24 @@ def build_failure_notification(*, target: Target, service: str, commit: str, sta
         resources=(build_id,),
         context={"service": service, "commit": commit, "phase": phase},
     )
+
+
+def drift_notification(*, target: Target, service: str, digest: str, problem: str) -> Notification:
+    """The stack and what it registers into disagree: nothing more registers until a person acts."""
+    text = "\n".join([
+        f"Service: {service} ({target.project}, {target.environment})",
+        f"Image:   {target.repository_uri(service)}@{digest}",
+        f"Problem: {problem}",
+        "",
+        "Nothing is registered for this service until the task definition has a container built from the",
+        "repository again (or the stack re-renders it: TaskDefinitionMode=render).",
+    ])
+    return Notification(
+        subject=_subject(f"[shipline] {service}: configuration drift, not registered"),
+        text=text,
+        title=f"{service}: configuration drift",
+        description=f"{problem}. Nothing registers until it is fixed.",
+        event_type="ConfigurationDrift",
+        resources=(f"arn:aws:ecs:{target.region}:{target.account}:task-definition/{target.family(service)}",),
+        context={"service": service, "digest": digest},
+    )

@@ -1,6 +1,8 @@
 """The "Build Requested" event: shipline's own request to build services at a commit.
 
-Anyone may put one on the bus (the GitHub webhook does; so does `shipline trigger`).
+It travels on shipline's own event bus, whose policy admits only the GitHub delivery function's
+role and the operator principal (template.yaml); the build trigger still builds only commits
+the tracked branch holds.
 """
 
 from __future__ import annotations
@@ -8,6 +10,17 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pipeline.domain.quoting import one_line
+
+
+class UntrackedSourceError(ValueError):
+    """A request to build a branch other than the tracked one, or a commit its history does not
+    hold. Refused: request a commit of the tracked branch."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
 
 BUILD_REQUESTED = "Build Requested"
 SOURCE = "shipline"
@@ -28,6 +41,7 @@ class BuildRequest(BaseModel):
     services: tuple[str, ...] | None = None
     trigger: Literal["github", "request"] = "request"
     requested_by: Annotated[str, Field(alias="requestedBy")] = "unknown"
+    force: bool = False  # build even a commit already built successfully (shipline trigger --force)
 
     @model_validator(mode="after")
     def _one_source(self) -> BuildRequest:
@@ -38,4 +52,5 @@ class BuildRequest(BaseModel):
         return self
 
     def detail(self) -> dict:
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=False, mode="json",
+                               exclude={"force"} if not self.force else set())

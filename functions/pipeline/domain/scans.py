@@ -6,11 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-# Most to least severe. UNDEFINED (ECR basic) ranks with INFORMATIONAL.
-SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED")
-Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL", "UNDEFINED"]
+# Most to least severe. UNDEFINED (ECR basic) ranks with INFORMATIONAL. UNTRIAGED (Amazon
+# Inspector: the vendor has not rated it yet) ranks with MEDIUM: not known to be harmless.
+SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED")
+Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED"]
 _RANK = {name: index for index, name in enumerate(SEVERITIES)}
+_RANK["UNTRIAGED"] = _RANK["MEDIUM"]
 _RANK["UNDEFINED"] = _RANK["INFORMATIONAL"]
+# The scan statuses that mean "completed" (ECR basic: COMPLETE; Amazon Inspector's "Inspector2
+# Scan": INITIAL_SCAN_COMPLETE). Anything else holds the image: the gate fails closed.
+COMPLETED = frozenset({"COMPLETE", "INITIAL_SCAN_COMPLETE"})
 
 
 def rank(severity: str) -> int:
@@ -24,6 +29,17 @@ def severity_counts(raw: Mapping[str, int]) -> dict[str, int]:
     return {name: counts[name] for name in SEVERITIES if name in counts}
 
 
+def inspector_counts(raw: Mapping[str, int]) -> dict[str, int]:
+    """Amazon Inspector's counts: its TOTAL may exceed the severities it lists (it lists only
+    CRITICAL, HIGH and MEDIUM, say); what is left over counts as LOW, so it is not lost."""
+    counts = severity_counts(raw)
+    total = next((int(v) for k, v in raw.items() if k.upper() == "TOTAL"), 0)
+    rest = total - sum(counts.values())
+    if rest > 0:
+        counts = severity_counts({**counts, "LOW": counts.get("LOW", 0) + rest})
+    return counts
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -35,10 +51,17 @@ class Finding:
 
 @dataclass(frozen=True)
 class ScanVerdict:
-    """What a completed scan says about one image, judged against a threshold."""
+    """What a scan says about one image, judged against a threshold. A scan that did not
+    complete passes nothing."""
 
     counts: dict[str, int]
     threshold: str
+    status: str = "COMPLETE"
+    scanner: str = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.status in COMPLETED
 
     @property
     def worst(self) -> str | None:
@@ -51,16 +74,29 @@ class ScanVerdict:
 
     @property
     def passed(self) -> bool:
-        return not self.blocking
+        return self.completed and not self.blocking
 
     def summary(self) -> str:
+        if not self.completed:
+            return f"scan {self.status}, no result"
         if not self.counts:
             return "no findings"
         return ", ".join(f"{name} {n}" for name, n in self.counts.items())
 
 
-def judge(raw_counts: Mapping[str, int], threshold: str = "CRITICAL") -> ScanVerdict:
-    return ScanVerdict(severity_counts(raw_counts), threshold.upper())
+def judge(raw_counts: Mapping[str, int], threshold: str = "CRITICAL", *, status: str = "COMPLETE",
+          scanner: str = "") -> ScanVerdict:
+    return ScanVerdict(severity_counts(raw_counts), threshold.upper(), status, scanner)
+
+
+def worst_verdict(verdicts: list[ScanVerdict]) -> ScanVerdict | None:
+    """The verdict for an image scanned by several scanners: the worst of each one's latest
+    result (one that did not complete, then one that blocks, then the most severe finding)."""
+    def badness(verdict: ScanVerdict) -> tuple:
+        worst = rank(verdict.worst) if verdict.worst else len(SEVERITIES) + 1
+        return (verdict.completed, verdict.passed, worst, -sum(verdict.counts.values()))
+
+    return min(verdicts, key=badness, default=None)
 
 
 def top_findings(findings: list[Finding], limit: int = 10) -> list[Finding]:

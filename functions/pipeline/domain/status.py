@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from pipeline.domain.records import ServiceHistory
+from pipeline.domain.scans import judge, worst_verdict
+
 
 def partition(project: str, environment: str, service: str) -> str:
     """The ledger partition that holds one service's history in one environment."""
@@ -27,30 +30,29 @@ class ServiceStatus:
         return asdict(self)
 
 
-def summarize(service: str, items: list[dict]) -> ServiceStatus:
-    by_key = {item["sk"]: item for item in items}
-    current = by_key.get("current", {})
-    digest = current.get("digest")
-    image = by_key.get(f"image#{digest}", {}) if digest else {}
-    if not image:  # nothing registered yet: show the latest scanned image
-        scanned = [i for i in items if i["sk"].startswith("image#") and i.get("scan")]
-        image = max(scanned, key=lambda i: i["scan"].get("at", ""), default={})
-    scan = image.get("scan")
-    builds = [i for i in items if i["sk"].startswith("build#")]
-    latest_build = max(builds, key=lambda i: i.get("at", ""), default={})
-    verdict = None
-    if scan:
-        counts = ", ".join(f"{k} {v}" for k, v in scan.get("counts", {}).items()) or "no findings"
-        verdict = f"{'passed' if scan.get('passed') else 'failed'}: {counts}"
+def summarize(service: str, history: ServiceHistory) -> ServiceStatus:
+    current = history.current
+    by_digest = {image.digest: image for image in history.images}
+    image = by_digest.get(current.digest) if current else None
+    if image is None:  # nothing registered yet: show the latest scanned image
+        scanned = [i for i in history.images if i.scans]
+        image = max(scanned, key=lambda i: max(s.at for s in i.scans.values()), default=None)
+    scans = list(image.scans.values()) if image else []
+    verdict = worst_verdict([judge(s.counts, status=s.status, scanner=s.scanner) for s in scans])
+    latest_build = max(history.builds, key=lambda b: b.at, default=None)
+    text = None
+    if verdict is not None:
+        text = (f"{'passed' if verdict.passed else 'failed'}: {verdict.summary()}" if verdict.completed
+                else f"failed: {verdict.summary()}")
     return ServiceStatus(
         service=service,
-        revision=current.get("revision"),
-        digest=digest or image.get("digest"),
-        tag=current.get("tag") or next(iter(sorted(image.get("tags", []))), None),
-        registered_at=current.get("registeredAt"),
-        scan=verdict,
-        scanned_at=scan.get("at") if scan else None,
-        build=latest_build.get("status"),
-        build_commit=(latest_build.get("commit") or "")[:7] or None,
-        built_at=latest_build.get("at"),
+        revision=current.revision if current else None,
+        digest=current.digest if current else image.digest if image else None,
+        tag=(current.tag if current and current.tag else next(iter(image.tags), None) if image else None),
+        registered_at=current.registered_at if current else None,
+        scan=text,
+        scanned_at=max((s.at for s in scans), default=None),
+        build=latest_build.status if latest_build else None,
+        build_commit=(latest_build.commit[:7] or None) if latest_build else None,
+        built_at=latest_build.at if latest_build else None,
     )

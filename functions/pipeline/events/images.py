@@ -27,10 +27,11 @@ class EcrImagePushed(EventBridgeModel):
 
 
 class EcrImageScanDetail(BaseModel):
-    """A completed scan. ECR's basic scanning names the repository; Inspector, below, its ARN."""
+    """A scan's end: COMPLETE, or FAILED (or another status, which the gate treats as not
+    complete). ECR's basic scanning names the repository; Inspector, below, its ARN."""
 
     model_config = ConfigDict(extra="ignore")
-    scan_status: Annotated[Literal["COMPLETE"], Field(alias="scan-status")]
+    scan_status: Annotated[str, Field(alias="scan-status", min_length=1)]
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
     image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
     image_tags: Annotated[list[str], Field(alias="image-tags")] = []
@@ -44,7 +45,6 @@ class EcrImageScanned(EventBridgeModel):
 
 
 class InspectorScanDetail(EcrImageScanDetail):
-    scan_status: Annotated[str, Field(alias="scan-status")]  # type: ignore[assignment]
     repository_name: Annotated[str, Field(alias="repository-name", pattern=r"^arn:aws[a-z-]*:ecr:")]
 
 

@@ -7,12 +7,11 @@ from functools import partial
 from pipeline.adapters import ledger, sns
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.notifications import build_failure_notification
+from pipeline.domain.records import BUILD_FAILED, BuildRecord
 from pipeline.events.builds import BuildStateDetail
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.settings import Settings
-
-FAILED = {"FAILED", "STOPPED", "FAULT", "TIMED_OUT"}
 
 
 def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDetail) -> dict:
@@ -22,11 +21,10 @@ def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDet
     commit = detail.additional_information.source_version
     failed = detail.failed_phase
     phase = failed.phase_type if failed else detail.current_phase
-    ledger.record(settings.require("ledger_table"), settings.ledger_key(service), f"build#{detail.build_id}", {
-        "buildId": detail.build_id, "status": detail.build_status, "phase": phase,
-        "reason": failed.context if failed else "", "commit": commit, "at": ledger.now(),
-    })
-    if detail.build_status not in FAILED:
+    ledger.build_ended(settings.require("ledger_table"), settings.ledger_key(service), BuildRecord(
+        build_id=detail.build_id, status=detail.build_status, commit=commit, at=ledger.now(), phase=phase,
+        reason=failed.context if failed else ""))
+    if detail.build_status not in BUILD_FAILED:
         return {"outcome": "recorded", "service": service, "status": detail.build_status}
     notification = build_failure_notification(
         target=settings.target, service=service, commit=commit, status=detail.build_status,

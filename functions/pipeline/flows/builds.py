@@ -4,7 +4,7 @@ fails to start."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from aws_lambda_powertools import Logger
@@ -12,6 +12,8 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import codebuild, ledger
 from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.builds import BuildPlan
+from pipeline.domain.naming import is_commit
+from pipeline.domain.records import BuildRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.repositories import RepositoryOutcome, ensure_repositories
 from pipeline.settings import Settings
@@ -30,17 +32,32 @@ class BuildsNotStartedError(RuntimeError):
         super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
-def _start(settings: Settings, project: str, plan: BuildPlan) -> str:
+def _start(settings: Settings, project: str, plan: BuildPlan, attempt: int) -> str:
     """The effect: start the build and note it in the ledger. Inside the idempotency guard, so
     a replay neither starts it again nor writes "STARTED" over the build's later status."""
-    build_id = codebuild.start_build(project, plan)
-    if settings.ledger_table:
-        ledger.record(settings.ledger_table, settings.ledger_key(plan.service), f"build#{build_id}", {
-            "buildId": build_id, "status": "STARTED", "commit": plan.source_version, "trigger": plan.trigger,
-            "at": ledger.now(),
-        })
+    token = f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
+    build_id = codebuild.start_build(project, plan, token=token)
+    ledger.build_started(settings.require("ledger_table"), settings.ledger_key(plan.service), BuildRecord(
+        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=ledger.now()),
+        attempt)
     logger.info("build started", extra={"service": plan.service, "build_id": build_id})
     return build_id
+
+
+def _attempt(settings: Settings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
+    """What this plan means given the commit's builds so far: nothing to do (built already,
+    and not forced), a retry after a failed build, or the first build."""
+    if not is_commit(plan.source_version):
+        return plan, 1
+    planned = ledger.commit_planned(settings.require("ledger_table"), settings.ledger_key(plan.service),
+                                   plan.source_version, ledger.now())
+    if plan.occasion:  # the schedule, or a forced request: a build of its own
+        return plan, planned.attempt + 1
+    if planned.built:
+        return None, planned.attempt
+    if planned.failed:  # a new request after a failed build: one new build per failure
+        return replace(plan, after=planned.last_build), planned.attempt + 1
+    return plan, max(planned.attempt, 1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,7 @@ class BuildsStarted:
     repositories: list[RepositoryOutcome]
     fresh: tuple[str, ...] = ()  # the services whose build this invocation started
     in_flight: tuple[str, ...] = ()  # being started by another invocation of the same event
+    already_built: tuple[str, ...] = ()  # built successfully at this commit before: nothing to do
 
 
 def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarted:
@@ -59,12 +77,17 @@ def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarte
     failures: dict[str, str] = {}
     fresh: list[str] = []
     in_flight: list[str] = []
-    for plan in plans:
+    built: list[str] = []
+    for planned in plans:
         try:
-            effect = once(plan.idempotency_key, partial(_start, settings, project, plan))
+            plan, attempt = _attempt(settings, planned)
+            if plan is None:
+                built.append(planned.service)
+                continue
+            effect = once(plan.idempotency_key, partial(_start, settings, project, plan, attempt))
         except AwsCallError as exc:
-            logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
-            failures[plan.service] = str(exc)
+            logger.error("build did not start", extra={"service": planned.service, "reason": str(exc)})
+            failures[planned.service] = str(exc)
             continue
         if effect.state == "in flight":
             in_flight.append(plan.service)
@@ -74,4 +97,6 @@ def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarte
             fresh.append(plan.service)
     if failures:
         raise BuildsNotStartedError(failures, started)
-    return BuildsStarted(started, repositories, tuple(fresh), tuple(in_flight))
+    if built:
+        logger.info("already built at this commit (trigger --force builds it again)", extra={"services": built})
+    return BuildsStarted(started, repositories, tuple(fresh), tuple(in_flight), tuple(built))

@@ -1,9 +1,17 @@
-"""ECR pushes and scans (basic and Inspector): the ledger, the gate, registration and the
-one notification per scanned image."""
+"""ECR pushes and scans (basic and Inspector): the ledger, the gate, registration and one
+message per scan result.
+
+The gate fails closed: a scan that did not complete (FAILED, or any status that is not a
+documented completion) holds the image and says so; an image scanned by both scanners is
+judged by the worse of their latest results.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import partial
+from typing import Literal
 
 from aws_lambda_powertools import Logger
 
@@ -11,16 +19,22 @@ from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_sha_tag
-from pipeline.domain.notifications import scan_notification
-from pipeline.domain.scans import Finding, ScanVerdict, judge, rank, top_findings
+from pipeline.domain.notifications import drift_notification, scan_notification
+from pipeline.domain.records import ImageRecord, Scanner, ScanRecord
+from pipeline.domain.scans import Finding, ScanVerdict, judge, rank, top_findings, worst_verdict
+from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
-from pipeline.flows.registration import register_image
+from pipeline.flows.registration import Registration
+from pipeline.flows.registration import register_image as _register_image
 from pipeline.settings import Settings
 
 logger = Logger(child=True)
 
 BUILD_CACHE_TAG = "buildcache"
+PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
+                      "not a commit image", "waiting for scan", "held"]
+SCANNER_NAMES: dict[str, str] = {"basic": "ECR basic scanning", "inspector": "Amazon Inspector"}
 
 
 def service_of(settings: Settings, manifest: Manifest, repository: str) -> str:
@@ -32,60 +46,87 @@ def service_of(settings: Settings, manifest: Manifest, repository: str) -> str:
     return manifest.service(service).name  # UnknownServiceError when not in the manifest
 
 
+def register_image(settings: Settings, manifest: Manifest, service: str, digest: str) -> Registration:
+    """Registration, with drift made loud: when the family no longer has a container built from
+    the repository, a person is told (once per digest) before the event is rejected."""
+    try:
+        return _register_image(settings, manifest, service, digest)
+    except NoContainerForRepositoryError as exc:
+        notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
+        topic = settings.require("notification_topic_arn")
+        once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
+        raise
+
+
+def verdict_of(settings: Settings, image: ImageRecord) -> ScanVerdict | None:
+    """The image's verdict: the worst of each scanner's latest result; None before any scan."""
+    return worst_verdict([judge(s.counts, settings.scan_threshold, status=s.status, scanner=s.scanner)
+                          for s in image.scans.values()])
+
+
 def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
     service = service_of(settings, manifest, repository)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
-    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": ledger.now()},
-                          add={"tags": [tag] if tag else []})
-    if image.get("revision"):  # the same digest under another tag: one revision per digest
-        return {"outcome": "already registered", "service": service, "revision": image["revision"]}
-    decision = gate.decide(settings.gate, _verdict(image))
+    image = ledger.image_pushed(table, pk, digest, tag)
+    if image.revision:  # the same digest under another tag: one revision per digest
+        return {"outcome": "already registered", "service": service, "revision": image.revision}
+    decision = gate.decide(settings.gate, verdict_of(settings, image))
     if decision.decision != "register":
         logger.info(f"not registered: {decision.reason}", extra={"service": service, "digest": digest})
-        outcome = "held" if decision.decision == "hold" else "waiting for scan"
+        outcome: PushOutcome = "held" if decision.decision == "hold" else "waiting for scan"
         return {"outcome": outcome, "service": service, "reason": decision.reason}
     registration = register_image(settings, manifest, service, digest)
-    return {"outcome": registration.outcome, "service": service, "revision": registration.revision}
+    return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
+            "reason": registration.reason}
 
 
 def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
-            counts: dict[str, int], scanner: str) -> dict:
+            counts: dict[str, int], status: str, scanner: Scanner) -> dict:
+    if tags and all(t == BUILD_CACHE_TAG for t in tags):
+        raise NotOursError("a scan of the build cache registers nothing")
     service = service_of(settings, manifest, repository)
     name = settings.target.repository(service)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
-    verdict = judge(counts, settings.scan_threshold)
-    image = ledger.record(table, pk, f"image#{digest}", {"digest": digest, "scan": {
-        "counts": verdict.counts, "worst": verdict.worst or "NONE", "passed": verdict.passed,
-        "threshold": verdict.threshold, "scanner": scanner, "at": ledger.now(),
-    }}, add={"tags": tags})
+    image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, counts, ledger.now()))
+    this = judge(counts, settings.scan_threshold, status=status, scanner=scanner)
+    verdict = verdict_of(settings, image) or this
 
     outcome = "recorded"
-    if settings.gate == "scan":
+    if image.revision:
+        registration_text = f"this digest is the registered revision {image.revision}"
+        if not verdict.passed:
+            registration_text += (" (it stays registered: roll it back, or build a fixed image)"
+                                  if verdict.completed else " (its scan did not complete)")
+    elif settings.gate == "scan":
         decision = gate.decide("scan", verdict)
         if decision.decision == "register":
             registration = register_image(settings, manifest, service, digest)
             outcome = registration.outcome
-            registration_text = _registration_text(registration.outcome, registration.revision, decision.reason)
+            registration_text = _registration_text(registration.outcome, registration.revision, decision.reason,
+                                                   registration.reason)
         else:
-            outcome, registration_text = "held", f"held back: {decision.reason}"
+            outcome = "held"
+            registration_text = (f"held back: {decision.reason}" if verdict.completed
+                                 else f"held back: the {SCANNER_NAMES[verdict.scanner]} scan ended {verdict.status}, "
+                                      "so nothing vouches for this image; scan it again")
     else:
-        registration_text = (f"registered on push as revision {image['revision']} (gate none)"
-                             if image.get("revision") else "gate none: registered on push, not gated by the scan")
+        registration_text = "gate none: registered on push, not gated by the scan"
 
-    findings = top_findings(ecr.scan_findings(name, digest)) if verdict.counts else []
+    findings = top_findings(ecr.scan_findings(name, digest)) if this.completed and this.counts else []
     tag = next((t for t in tags if is_sha_tag(t)), tags[0] if tags else None)
     notification = scan_notification(
-        target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=verdict,
-        findings=findings, registration=registration_text, scanner=scanner,
+        target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=this,
+        findings=findings, registration=registration_text, scanner=SCANNER_NAMES[scanner],
     )
+    # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
+    # whose result differs (a rescan, a failed scan redone) sends a new one.
+    result = _result_key(this)
     topic = settings.require("notification_topic_arn")
-    notice = once(f"scan-notice:{name}@{digest}:{scanner}", partial(sns.publish, topic, notification))
-    # `notified`: this invocation judged the scan and sent its message; a duplicate delivery of
-    # the same scan did not, and counts no finding and no hold again.
-    return {"outcome": outcome, "service": service, "worst": verdict.worst, "passed": verdict.passed,
-            "counts": verdict.counts, "notified": notice.fresh}
+    notice = once(f"scan-notice:{name}@{digest}:{scanner}:{result}", partial(sns.publish, topic, notification))
+    return {"outcome": outcome, "service": service, "worst": this.worst, "passed": this.passed,
+            "completed": this.completed, "counts": this.counts, "notified": notice.fresh}
 
 
 def on_finding(settings: Settings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
@@ -93,9 +134,8 @@ def on_finding(settings: Settings, manifest: Manifest, *, repository: str, diges
     """Continuous scanning found something new for an image: tell people when it matters."""
     service = service_of(settings, manifest, repository)
     table, pk = settings.require("ledger_table"), settings.ledger_key(service)
-    ledger.record(table, pk, f"finding#{finding_arn}", {
-        "digest": digest, "severity": finding.severity, "id": finding.id, "status": status, "at": ledger.now(),
-    })
+    ledger.finding_seen(table, pk, finding_arn, {"digest": digest, "severity": finding.severity, "id": finding.id,
+                                                 "status": status})
     if status != "ACTIVE" or rank(finding.severity) > rank(settings.scan_threshold):
         return {"outcome": "recorded", "service": service}
     name = settings.target.repository(service)
@@ -110,14 +150,14 @@ def on_finding(settings: Settings, manifest: Manifest, *, repository: str, diges
     return {"outcome": "notified", "service": service}
 
 
-def _verdict(image: dict) -> ScanVerdict | None:
-    scan = image.get("scan")
-    return ScanVerdict(scan["counts"], scan["threshold"]) if scan else None
+def _result_key(verdict: ScanVerdict) -> str:
+    text = json.dumps({"status": verdict.status, "counts": verdict.counts}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _registration_text(outcome: str, revision: int | None, reason: str) -> str:
+def _registration_text(outcome: str, revision: int | None, reason: str, detail: str) -> str:
     if outcome == "registered":
         return f"registered as revision {revision} ({reason})"
-    if outcome == "already current":
+    if outcome in ("already current", "already registered"):
         return f"already the latest revision ({revision})"
-    return f"not registered: {outcome}"
+    return f"not registered: {outcome}" + (f" ({detail})" if detail else "")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from functools import partial
+from typing import Literal
 
 from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ecs, ledger
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_sha_tag
+from pipeline.domain.records import CommitRecord, CurrentRecord
 from pipeline.domain.task_definitions import (
     Image,
     image_digest_of,
@@ -22,10 +24,13 @@ from pipeline.settings import Settings
 
 logger = Logger(child=True)
 
+RegistrationOutcome = Literal["registered", "already registered", "already current", "older than current",
+                              "in flight", "not a commit image"]
+
 
 @dataclass(frozen=True)
 class Registration:
-    outcome: str  # registered | already registered | already current | older than current | in flight
+    outcome: RegistrationOutcome
     family: str
     digest: str
     revision: int | None = None
@@ -53,14 +58,21 @@ def _register(settings: Settings, manifest: Manifest, service: str, digest: str)
     pk = settings.ledger_key(service)
 
     stored = ecr.describe_image(repository, digest)  # ImageGoneError when it was deleted
-    image = Image(target.repository_uri(service), digest, next((t for t in stored.tags if is_sha_tag(t)), None))
+    sha = next((t for t in stored.tags if is_sha_tag(t)), None)
+    if sha is None and not settings.register_manual_pushes:
+        reason = f"tags {', '.join(stored.tags) or '(none)'}: no commit tag, so not a build of a commit"
+        logger.warning("image without a commit tag not registered", extra={"family": family, "digest": digest,
+                                                                          "reason": reason})
+        return asdict(Registration("not a commit image", family, digest, reason=reason))
+    image = Image(target.repository_uri(service), digest, sha)
 
-    current = ledger.read(table, pk, "current")
-    if current and current.get("digest") != digest and stored.pushed_at and \
-            stored.pushed_at < str(current.get("pushedAt", "")):
-        reason = f"pushed {stored.pushed_at}, before the registered {current['digest']} ({current['pushedAt']})"
-        logger.info("older image not registered", extra={"family": family, "digest": digest, "reason": reason})
-        return asdict(Registration("older than current", family, digest, reason=reason))
+    current = ledger.read_current(table, pk)
+    commit = ledger.read_commit(table, pk, sha) if sha else None
+    if current and current.digest != digest:
+        reason = _older(commit, current, stored.pushed_at)
+        if reason:
+            logger.info("older image not registered", extra={"family": family, "digest": digest, "reason": reason})
+            return asdict(Registration("older than current", family, digest, reason=reason))
 
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
@@ -75,14 +87,26 @@ def _register(settings: Settings, manifest: Manifest, service: str, digest: str)
             return _already_current(family, digest, latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
-    now = ledger.now()
-    ledger.record(table, pk, f"image#{digest}", {"revision": revision, "revisionArn": arn, "registeredAt": now})
-    ledger.record(table, pk, "current", {
-        "digest": digest, "tag": image.sha_tag or "", "revision": revision, "revisionArn": arn,
-        "registeredAt": now, "pushedAt": stored.pushed_at,
-    })
+    ledger.registered(table, pk, CurrentRecord(
+        digest=digest, revision=revision, revision_arn=arn, registered_at=ledger.now(), tag=sha or "",
+        pushed_at=stored.pushed_at, commit=commit.commit if commit else "", planned_at=commit.planned_at if commit
+        else ""))
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
     return asdict(Registration("registered", family, digest, revision, arn))
+
+
+def _older(commit: CommitRecord | None, current: CurrentRecord, pushed_at: str) -> str:
+    """Why the image is older than the registered one, or "" when it is not. By the build
+    ledger's order of commits (when shipline first planned each) when it knows both; otherwise,
+    by push time."""
+    if commit and commit.planned_at and current.planned_at:
+        if commit.planned_at < current.planned_at:
+            return (f"commit {commit.commit[:7]} was planned at {commit.planned_at}, before the registered commit "
+                    f"{current.commit[:7]} ({current.planned_at})")
+        return ""
+    if pushed_at and current.pushed_at and pushed_at < current.pushed_at:
+        return f"pushed {pushed_at}, before the registered {current.digest} ({current.pushed_at})"
+    return ""
 
 
 def _already_current(family: str, digest: str, definition: dict) -> dict:

@@ -7,7 +7,8 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import codecommit
 from pipeline.domain.builds import BuildPlan, plan_builds
 from pipeline.domain.manifest import Manifest
-from pipeline.events.envelope import InvalidEventError, NotOursError
+from pipeline.domain.requests import UntrackedSourceError
+from pipeline.events.envelope import NotOursError
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild
 from pipeline.settings import Settings
 
@@ -39,10 +40,25 @@ def plan_for_trigger(
     request = trigger.detail
     if (request.project, request.environment) != (settings.project, settings.environment):
         raise NotOursError(f"request for {request.project}/{request.environment} is not for this stack")
-    source = request.commit or request.branch
-    if source is None:  # the model guarantees one of them
-        raise InvalidEventError("detail: neither commit nor branch")
+    source = _tracked_commit(settings, request.commit, request.branch)
     return plan_builds(
         manifest, target, source_version=source, trigger=request.trigger, services=request.services,
-        occasion=trigger.id,
+        occasion=trigger.id, force=request.force,
     )
+
+
+def _tracked_commit(settings: Settings, commit: str | None, branch: str | None) -> str:
+    """What a Build Requested may build: the tracked branch, or a commit it holds. Anything else
+    is refused, before a repository is made or a build started."""
+    if branch is not None and branch != settings.branch:
+        raise UntrackedSourceError(f"branch {branch} is not the tracked branch {settings.branch}: only it is built")
+    if settings.source_provider != "CodeCommit":
+        # GitHub: no API call here can tell; the buildspec refuses a commit the branch does not hold.
+        return commit or settings.branch
+    repository = settings.require("codecommit_repository")
+    if commit is None:
+        return codecommit.branch_head(repository, settings.branch)
+    if not codecommit.contains(repository, settings.branch, commit):
+        raise UntrackedSourceError(f"commit {commit} is not in the history of {settings.branch}: only the tracked "
+                                   "branch's commits are built")
+    return commit

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.domain.manifest import default_manifest
-from pipeline.domain.scans import Finding
+from pipeline.domain.scans import Finding, inspector_counts, severity_counts
 from pipeline.events.images import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.images import on_finding, on_push, on_scan
@@ -31,9 +31,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         result = on_push(settings, manifest, d.repository_name, d.image_digest, d.image_tag)
     elif isinstance(parsed, EcrImageScanned | InspectorImageScanned):
         d2 = parsed.detail
-        scanner = "ECR basic scanning" if isinstance(parsed, EcrImageScanned) else "Amazon Inspector"
+        basic = isinstance(parsed, EcrImageScanned)
         result = on_scan(settings, manifest, repository=d2.repository_name, digest=d2.image_digest,
-                         tags=d2.image_tags, counts=d2.finding_severity_counts, scanner=scanner)
+                         tags=d2.image_tags, status=d2.scan_status, scanner="basic" if basic else "inspector",
+                         counts=severity_counts(d2.finding_severity_counts) if basic
+                         else inspector_counts(d2.finding_severity_counts))
         if result["notified"]:  # once per scanned image, not per delivery
             for severity, count in result.get("counts", {}).items():
                 metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)

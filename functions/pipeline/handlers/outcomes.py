@@ -17,11 +17,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pipeline.adapters.ecr import ImageGoneError
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.domain.naming import InvalidCommitError
+from pipeline.domain.requests import UntrackedSourceError
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import InvalidEventError, NotOursError
 from pipeline.handlers.observability import logger, metrics
 
 REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError)
+REFUSED = (UntrackedSourceError,)
+# Rejections that mean the stack and what it registers into disagree: an alarm watches this metric.
+DRIFT = (NoContainerForRepositoryError, UnknownServiceError)
 IGNORED = (NotOursError,)
 
 
@@ -33,9 +37,15 @@ def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
         except IGNORED as exc:
             logger.info(f"event ignored: {exc}")
             return {"outcome": "ignored", "reason": str(exc)}
+        except REFUSED as exc:
+            logger.warning(f"event refused: {exc}")
+            metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+            return {"outcome": "refused", "reason": str(exc)}
         except REJECTED as exc:
             logger.error(f"event rejected: {exc}")
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+            if isinstance(exc, DRIFT):
+                metrics.add_metric(name="ConfigurationDrift", unit=MetricUnit.Count, value=1)
             return {"outcome": "rejected", "reason": str(exc)}
 
     return wrapper
