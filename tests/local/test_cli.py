@@ -156,7 +156,8 @@ def test_endpoint_url_provisions_into_another_emulator(tmp_path: Path):
         line = next((text for text in lines if text.startswith("port ")), "").split()
         assert len(line) == 2 and line[1].isdigit(), "the moto server did not start"
         endpoint = f"http://localhost:{line[1]}"
-        with LocalAccount(endpoint_url=endpoint, parameters={"SourceProvider": "GitHub"}) as account:
+        github = {"SourceProvider": "GitHub", "GitHubRepositoryUrl": "https://github.com/example-org/multi-agent-orchestrator.git"}
+        with LocalAccount(endpoint_url=endpoint, parameters=github) as account:
             response = account.invoke_webhook(load_event("github-push"))
             account.run()
             ecr = boto3.client("ecr", endpoint_url=endpoint, region_name="us-east-1",
