@@ -3,7 +3,9 @@
 # in a shell of its own, so arrays and shell options do not survive from one command to the
 # next (aws/aws-cdk#26694). Here they live in one process, with strict mode on.
 #
-#   build-image.sh check    the build variables are set; the service and Dockerfile are the manifest's
+#   build-image.sh check    the build variables are set; the service and Dockerfile are the manifest's;
+#                           the commit is in the tracked branch's history (defence in depth: the
+#                           build trigger checks this before it starts a build)
 #   build-image.sh tags     the tags to push: IMAGE_TAGS, or "<short sha> latest"
 #   build-image.sh login    docker login to the registry of REPOSITORY_URI; a buildx builder
 #   build-image.sh build    buildx build and push under every tag, with the registry cache
@@ -38,6 +40,18 @@ for key, var in (("dockerfile", "DOCKERFILE"), ("context", "BUILD_CONTEXT")):
         sys.exit(f"shipline: {var}={os.environ[var]!r} but {path} says {key}={spec.get(key, '.')!r}")
 PY
   [ -f "$DOCKERFILE" ] || fail "$DOCKERFILE does not exist at this commit"
+  tracked
+}
+
+# Only the tracked branch is built: its last 1000 commits must hold this one. Needs the
+# buildspec's `git-credential-helper: yes` to fetch from the source repository.
+tracked() {
+  local branch="${TRACKED_BRANCH:?TRACKED_BRANCH is not set (the build project sets it)}"
+  local commit="$CODEBUILD_RESOLVED_SOURCE_VERSION"
+  git fetch --quiet --depth=1000 origin "+refs/heads/$branch:refs/remotes/origin/$branch" ||
+    fail "cannot fetch $branch from the source repository to check $commit against it"
+  git merge-base --is-ancestor "$commit" "refs/remotes/origin/$branch" ||
+    fail "commit $commit is not in the last 1000 commits of $branch: only the tracked branch is built"
 }
 
 tags() {

@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("--service", "-s", action="append", default=[],
                          help="service to build (repeatable; default all)")
     trigger.add_argument("--ref", "-r", default="HEAD", help="commit or branch (default HEAD, resolved with git)")
+    trigger.add_argument("--force", action="store_true",
+                         help="build even if this commit was built successfully before (a new build, new digest)")
     trigger.add_argument("--dry-run", action="store_true", help="print the event instead of sending it")
     trigger.set_defaults(run=run_trigger)
 
@@ -230,6 +232,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 def run_trigger(args: argparse.Namespace) -> int:
     from pipeline.adapters.eventbridge import put_event
+    from pipeline.domain.naming import Target
     from pipeline.domain.requests import BUILD_REQUESTED, SOURCE, BuildRequest
 
     manifest = load_manifest(args.manifest)
@@ -238,12 +241,14 @@ def run_trigger(args: argparse.Namespace) -> int:
     source = {"commit": commit} if commit else {"branch": args.ref}
     request = BuildRequest(project=manifest.project.name, environment=args.environment, services=services,
                            trigger="request", requestedBy=f"shipline trigger ({os.environ.get('USER', 'cli')})",
-                           **source)
+                           force=args.force, **source)
+    bus = Target(manifest.project.name, args.environment, "", "").requests_bus()
     if args.dry_run:
-        print(json.dumps({"source": SOURCE, "detail-type": BUILD_REQUESTED, "detail": request.detail()}, indent=2))
+        print(json.dumps({"source": SOURCE, "detail-type": BUILD_REQUESTED, "eventBusName": bus,
+                          "detail": request.detail()}, indent=2))
         return 0
     _use_endpoint(args.endpoint_url)
-    event_id = put_event(SOURCE, BUILD_REQUESTED, request.detail())
+    event_id = put_event(SOURCE, BUILD_REQUESTED, request.detail(), bus=bus)
     which = ", ".join(services) if services else "all services"
     print(f"Build Requested for {which} at {commit[:7] if commit else args.ref} (event {event_id})")
     return 0

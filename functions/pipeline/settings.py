@@ -38,6 +38,8 @@ class Settings(BaseModel):
     idempotency_table: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE")] = None
     webhook_secret_arn: Annotated[str | None, Field(alias="WEBHOOK_SECRET_ARN")] = None
     event_bus: Annotated[str, Field(alias="EVENT_BUS")] = "default"
+    deliveries_queue_url: Annotated[str | None, Field(alias="DELIVERIES_QUEUE_URL")] = None
+    github_repository_url: Annotated[str | None, Field(alias="GITHUB_REPOSITORY_URL")] = None
     ecr_encryption: Annotated[Literal["AES256", "KMS"], Field(alias="ECR_ENCRYPTION")] = "AES256"
     ecr_kms_key: Annotated[str | None, Field(alias="ECR_KMS_KEY")] = None
     untagged_expiry_days: Annotated[int, Field(alias="UNTAGGED_EXPIRY_DAYS", ge=1)] = 7

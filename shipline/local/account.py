@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +33,7 @@ from shipline.local.codebuild import Build
 from shipline.local.codecommit import GitHistory
 from shipline.local.emulation import Emulation
 from shipline.local.limits import FUNCTION_URL_REQUEST_LIMIT
-from shipline.local.model import ACCOUNT, REGION, STACK_NAME, Stack, TemplateError, TemplateModel
+from shipline.local.model import ACCOUNT, REGION, STACK_NAME, QueueSource, Stack, TemplateError, TemplateModel
 from shipline.local.quotas import DEFAULT_QUOTA
 from shipline.local.resources import Provisioner
 from shipline.local.runtime import Invocation, LambdaRuntime
@@ -206,7 +207,9 @@ class LocalAccount:
             from moto.events.models import events_backends
 
             (answer,) = events_backends[ACCOUNT][REGION].put_events([entry])  # as the service emits it
-        else:
+        else:  # a principal's PutEvents, on the bus the template's rules for that source listen on
+            assert self.model is not None
+            entry["EventBusName"] = self.model.bus_for(source)
             response = self.client("events").put_events(Entries=[entry])
             answer = response["Entries"][0]
         if "ErrorCode" in answer:
@@ -260,13 +263,14 @@ class LocalAccount:
         before = len(self._runtime.invocations)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            moved = self._release_events() + self._drain_inboxes() + self._runtime.pump() + self._start_builds()
+            moved = (self._release_events() + self._drain_inboxes() + self._poll_queues() + self._runtime.pump()
+                     + self._start_builds())
             if moved:
                 continue
             self._running_builds = {f for f in self._running_builds if not f.done()}
             if not (self._runtime.busy() or self._running_builds or self.emulation.outbox.pending()
                     or self.emulation.codebuild.active()):
-                if not self._drain_inboxes():
+                if not self._drain_inboxes() + self._poll_queues():
                     break
             self._wait(0.05)
         else:
@@ -306,6 +310,42 @@ class LocalAccount:
                     self._runtime.submit(function, event)
                     moved += 1
         return moved
+
+    def _poll_queues(self) -> int:
+        """Lambda's event source mappings: a batch of messages per invocation; the ones the
+        function reports failed (or all, when it fails) become visible again, and SQS moves a
+        message past its queue's maxReceiveCount to the dead-letter queue."""
+        assert self.stack is not None
+        sqs, moved = self.client("sqs"), 0
+        for source in self.stack.queue_sources:
+            messages = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=min(source.batch_size, 10),
+                                           AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                continue
+            event = {"Records": [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs", "eventSourceARN": source.queue_arn, "awsRegion": REGION,
+            } for m in messages]}
+            self._runtime.submit_batch(source.function, event, partial(self._settle_batch, source, messages))
+            moved += 1
+        return moved
+
+    def _settle_batch(self, source: QueueSource, messages: list[dict], invocation: Invocation) -> None:
+        sqs = self.client("sqs")
+        result = invocation.result if isinstance(invocation.result, dict) else {}
+        if invocation.error is not None:
+            failed = {m["MessageId"] for m in messages}
+        elif source.reports_failures:
+            failed = {f.get("itemIdentifier") for f in result.get("batchItemFailures", [])}
+        else:
+            failed = set()
+        for message in messages:
+            if message["MessageId"] in failed:  # visible again now (Lambda waits the visibility timeout)
+                sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=0)
+            else:
+                sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def _start_builds(self) -> int:
         builds = self.emulation.codebuild.startable()

@@ -106,6 +106,7 @@ class Buildspec:
     variables: dict[str, str]
     exported: tuple[str, ...]
     phases: dict[str, Phase]
+    git_credential_helper: bool = False  # env.git-credential-helper: the build may fetch from its source
 
 
 def parse_buildspec(text: str) -> Buildspec:
@@ -130,8 +131,9 @@ def parse_buildspec(text: str) -> Buildspec:
             raise BuildspecError(f"YAML_FILE_ERROR: {name}: on-failure must be ABORT or CONTINUE")
         phases[name] = Phase(name, _commands(name, body.get("commands")),
                              _commands(name, (body.get("finally") or [])), on_failure)
+    helper = str(env.get("git-credential-helper", "no")).lower() in ("yes", "true")
     return Buildspec("bash" if shell == "bash" else "sh", variables,
-                     tuple(str(v) for v in env.get("exported-variables") or ()), phases)
+                     tuple(str(v) for v in env.get("exported-variables") or ()), phases, helper)
 
 
 def _commands(phase: str, value: object) -> tuple[str, ...]:

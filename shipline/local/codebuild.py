@@ -265,6 +265,8 @@ class CodeBuildEmulation:
             build.status = "FAILED"
             return
         build.phases.append(PhaseResult("DOWNLOAD_SOURCE", "SUCCEEDED", "", started, time.time()))
+        if spec.git_credential_helper:  # CodeBuild lets git reach the source repository; here, this checkout
+            _git(source, "config", f"url.file://{self.source_root}.insteadOf", project.location)
         home = workspace / "root"
         home.mkdir()
         environment = base_environment({
@@ -302,8 +304,10 @@ class CodeBuildEmulation:
             return "", f"reference not found for primary source and source version {version}"
         into.mkdir(parents=True)
         depth = ["--depth", str(build.project.clone_depth)] if build.project.clone_depth else []
+        # As CodeBuild clones: `origin` is the project's source location (reachable from a build
+        # only with the buildspec's git-credential-helper).
         for args in (("init", "-q"), ("fetch", "-q", *depth, f"file://{self.source_root}", commit),
-                     ("checkout", "-q", "FETCH_HEAD")):
+                     ("checkout", "-q", "FETCH_HEAD"), ("remote", "add", "origin", build.project.location)):
             if subprocess.run(["git", "-C", str(into), *args], capture_output=True, check=False).returncode:
                 return "", f"git {args[0]} of {commit} failed"
         return commit, ""

@@ -189,15 +189,28 @@ class Function:
         return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
 
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS queue a function's event source mapping polls."""
+
+    function: Function
+    queue_url: str
+    queue_arn: str
+    batch_size: int
+    reports_failures: bool  # FunctionResponseTypes: ReportBatchItemFailures
+
+
 @dataclass
 class Stack:
-    """What provisioning made: parameters, physical ids, functions, schedules."""
+    """What provisioning made: parameters, physical ids, functions, schedules, queue sources."""
 
     name: str
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
     schedule_targets: list[str] = field(default_factory=list)
+    queue_sources: list[QueueSource] = field(default_factory=list)
+    bus_policies: dict[str, dict] = field(default_factory=dict)
     not_emulated: list[str] = field(default_factory=list)
 
 
@@ -268,6 +281,14 @@ class TemplateModel:
             if "EventPattern" in props and any(t["Arn"] == arn for t in props.get("Targets", [])):
                 found[rule] = props["EventPattern"]
         return found
+
+    def bus_for(self, source: str) -> str:
+        """The bus the template's rules for this source listen on (default, unless one names another)."""
+        for rule in self.of_type("AWS::Events::Rule"):
+            props = self.properties(rule)
+            if source in (props.get("EventPattern") or {}).get("source", []):
+                return str(props.get("EventBusName", "default"))
+        return "default"
 
     def listens_for(self, source: str, detail_type: str) -> bool:
         """Whether any rule names this source and detail-type (an event of that kind which

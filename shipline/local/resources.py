@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shipline.local.model import STACK_NAME, Function, Stack, TemplateError, TemplateModel
+from shipline.local.model import STACK_NAME, Function, QueueSource, Stack, TemplateError, TemplateModel
 
 CREATION_ORDER = (
     "AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::SQS::QueuePolicy", "AWS::DynamoDB::Table",
@@ -172,10 +172,10 @@ class Provisioner:
         model.resolve.values[f"{logical}.Arn"] = arn
 
     def event_bus_policy(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        # Kept on the bus as written; the local account does not evaluate resource policies.
         props = model.properties(logical)
-        self.client("events").put_permission(EventBusName=props["EventBusName"], StatementId=props["StatementId"],
-                                             Policy=json.dumps(props["Statement"]) if "Policy" not in props else
-                                             json.dumps(props["Policy"]))
+        statement = {"Sid": props["StatementId"], **props["Statement"]}
+        stack.bus_policies[props["EventBusName"]] = {"Version": "2012-10-17", "Statement": [statement]}
 
     def function(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
         if not functions:  # everything a function's environment names exists by now
@@ -187,6 +187,16 @@ class Provisioner:
 
     def invoke_config(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
         pass  # read into each Function by the model (destination, retries)
+
+    def event_source_mapping(self, stack: Stack, model: TemplateModel, logical: str, functions: dict) -> None:
+        """Lambda polling a queue: the local account's loop does the polling (account.py)."""
+        props = model.properties(logical)
+        by_name = {f.name: f for f in stack.functions.values()}
+        queue_name = props["EventSourceArn"].rsplit(":", 1)[-1]
+        url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+        stack.queue_sources.append(QueueSource(by_name[props["FunctionName"]], url, props["EventSourceArn"],
+                                               int(props.get("BatchSize", 10)),
+                                               "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
 
     def rule(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
         props = model.properties(logical)
@@ -252,6 +262,7 @@ CREATORS: dict[str, Callable[..., None]] = {
     "AWS::Events::EventBusPolicy": Provisioner.event_bus_policy,
     "AWS::Lambda::Function": Provisioner.function,
     "AWS::Lambda::EventInvokeConfig": Provisioner.invoke_config,
+    "AWS::Lambda::EventSourceMapping": Provisioner.event_source_mapping,
     "AWS::Events::Rule": Provisioner.rule,
     "AWS::CloudWatch::Alarm": Provisioner.alarm,
     "AWS::CloudWatch::Dashboard": Provisioner.dashboard,

@@ -66,6 +66,7 @@ class Invocation:
     duplicate: bool = False
     result: Any = None
     error: BaseException | None = None
+    settle: Callable[[Invocation], None] | None = None  # a queue batch: the mapping settles its messages
     output: list[str] = field(default_factory=list)
     metrics: Counter[str] = field(default_factory=Counter)
 
@@ -199,6 +200,12 @@ class LambdaRuntime:
             if self.seed is not None and _draw(self.seed, "duplicate", function, event) < DUPLICATE_CHANCE:
                 self.waiting.append(Invocation(function, json.loads(json.dumps(event)), duplicate=True))
 
+    def submit_batch(self, function: Function, event: Any, settle: Callable[[Invocation], None]) -> None:
+        """A batch from an event source mapping: one invocation, no retry of its own (the queue
+        retries); `settle` hears how it ended."""
+        with self._lock:
+            self.waiting.append(Invocation(function, event, settle=settle))
+
     def pump(self) -> int:
         """Start what waits (all of it under chaos, in a shuffled order; else the next one when
         nothing runs). Returns how many started."""
@@ -240,6 +247,9 @@ class LambdaRuntime:
 
     def _asynchronous(self, invocation: Invocation) -> None:
         self._execute(invocation)
+        if invocation.settle is not None:
+            invocation.settle(invocation)
+            return
         if invocation.error is None:
             return
         if invocation.attempt <= invocation.function.max_retries:

@@ -145,3 +145,22 @@ def test_the_project_name_pattern_is_the_manifests():
     from pipeline.domain.manifest import NAME_PATTERN
 
     assert raw()["Parameters"]["ProjectName"]["AllowedPattern"] == NAME_PATTERN
+
+
+def test_the_build_requests_bus_is_named_as_the_cli_names_it():
+    from pipeline.domain.naming import Target
+
+    name = resource("BuildRequestsBus")["Properties"]["Name"]["Fn::Sub"]
+    resolved = name.replace("${ProjectName}", "p").replace("${Environment}", "dev")
+    assert resolved == Target("p", "dev", "", "").requests_bus()
+
+
+def test_only_the_delivery_function_and_the_operator_may_put_build_requests():
+    statement = resource("BuildRequestsBusPolicy")["Properties"]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "events:PutEvents"
+    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::If"]
+    assert allowed[0] == "HasOperatorPrincipal"
+    assert allowed[1] == [{"Fn::GetAtt": ["GitHubDeliveryFunctionRole", "Arn"]}, {"Ref": "OperatorPrincipalArn"}]
+    assert allowed[2] == [{"Fn::GetAtt": ["GitHubDeliveryFunctionRole", "Arn"]}]
+    rule = resource("BuildTriggerFunction")["Properties"]["Events"]["BuildRequested"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "BuildRequestsBus"}

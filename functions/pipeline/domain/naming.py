@@ -57,6 +57,10 @@ class Target:
     def family(self, service: str) -> str:
         return self.repository(service)
 
+    def requests_bus(self) -> str:
+        """The event bus "Build Requested" travels on (template.yaml's BuildRequestsBus)."""
+        return f"shipline-{self.project}-{self.environment}-requests"
+
     def log_group(self, service: str) -> str:
         return f"/ecs/{self.repository(service)}"
 

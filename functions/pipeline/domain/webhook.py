@@ -1,7 +1,9 @@
-"""GitHub push webhooks: signature check and the decision what a delivery leads to.
+"""GitHub push webhooks: signature check, the decision what a delivery leads to, and the
+plan a stored delivery becomes.
 
-Status codes: 401 missing/wrong signature, 400 malformed body, 200 "ignored" (ping, other
-event, untracked branch, deleted branch, nothing to build), 202 accepted.
+Status codes: 401 missing/wrong signature, 400 a signed body it cannot use, 200 "ignored"
+(ping, other event, other repository, untracked branch, deleted branch), 202 accepted (the
+delivery is stored; the delivery function plans its builds).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -22,6 +25,7 @@ from pipeline.domain.requests import BuildRequest
 # GitHub lists at most this many commits in a push payload; a full list may be cut short.
 GITHUB_MAX_COMMITS = 2048
 _ZERO_SHA = "0" * 40
+_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
 def signature_is_valid(secret: bytes, body: bytes, header: str | None) -> bool:
@@ -60,13 +64,31 @@ class _Push(BaseModel):
     forced: bool = False
     commits: list[_Commit] | None = None
     repository: dict = {}
+    pusher: dict | None = None
+
+
+class Delivery(BaseModel):
+    """What the webhook stores of an accepted push, for the delivery function to plan from:
+    enough to decide the builds, nothing more."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    delivery: str  # X-GitHub-Delivery
+    commit: str
+    paths: tuple[str, ...] | None  # None: the payload cannot tell (or carried too many): every service
+    repository: str = ""
+    pusher: str = ""
+
+
+# What one stored delivery may hold (an SQS message is at most 256 KB); a push listing more
+# paths than fit is stored as "every service".
+DELIVERY_LIMIT = 200 * 1024
 
 
 @dataclass(frozen=True)
 class WebhookDecision:
     status: int
     message: str  # one printable line: whatever the delivery echoes is escaped here
-    request: BuildRequest | None = None
+    delivery: Delivery | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", one_line(self.message))
@@ -79,16 +101,12 @@ class WebhookDecision:
         }
 
 
-def decide(
-    *,
-    manifest: Manifest,
-    environment: str,
-    branch: str,
-    secret: bytes,
-    body: bytes,
-    headers: dict[str, str],
-) -> WebhookDecision:
-    """What one webhook delivery leads to. Pure: the caller puts the event on the bus."""
+def decide(*, branch: str, secret: bytes, body: bytes, headers: dict[str, str],
+           repository_url: str = "") -> WebhookDecision:
+    """What one webhook delivery leads to. Pure: the caller stores the delivery it accepts.
+
+    Cheap whatever the payload's size: the signature, the event, the branch, the repository.
+    Which services the push changed is the delivery function's work, off GitHub's 10 s clock."""
     headers = {key.lower(): value for key, value in headers.items()}
     if not signature_is_valid(secret, body, headers.get("x-hub-signature-256")):
         return WebhookDecision(401, "signature missing or wrong")
@@ -99,33 +117,54 @@ def decide(
         return WebhookDecision(200, f"ignored: event {shown(event) or '(none)'} is not a push")
     try:
         push = _Push.model_validate(_payload(body, headers.get("content-type", "")))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:
         return WebhookDecision(400, f"malformed push payload: {_first_error(exc)}")
 
+    if repository_url and not _same_repository(repository_url, push.repository):
+        name = push.repository.get("full_name") or push.repository.get("clone_url") or "(none)"
+        return WebhookDecision(200, f"ignored: repository {shown(name)} is not {repository_url}")
     tracked = f"refs/heads/{branch}"
     if push.ref != tracked:
         return WebhookDecision(200, f"ignored: {shown(push.ref)} is not the tracked branch {tracked}")
     if push.deleted or push.after == _ZERO_SHA:
         return WebhookDecision(200, "ignored: branch deleted")
-    if len(push.after) != 40:
-        return WebhookDecision(400, "malformed push payload: after is not a commit SHA")
+    if not _SHA.match(push.after):
+        return WebhookDecision(400, "malformed push payload: after is not a full commit SHA")
 
     paths = _changed_paths(push)
+    identity = headers.get("x-github-delivery") or hashlib.sha256(body).hexdigest()
+    delivery = Delivery(delivery=identity, commit=push.after.lower(), paths=tuple(paths) if paths is not None else None,
+                        repository=str(push.repository.get("full_name", "")),
+                        pusher=str((push.pusher or {}).get("name", "")))
+    if len(delivery.model_dump_json()) > DELIVERY_LIMIT:
+        delivery = delivery.model_copy(update={"paths": None})
+    return WebhookDecision(202, f"accepted: push of {push.after[:7]} stored as delivery {shown(identity)}", delivery)
+
+
+def plan_delivery(manifest: Manifest, environment: str, delivery: Delivery) -> BuildRequest | None:
+    """The Build Requested a stored push leads to; None when no service's paths changed."""
     services = None
-    if paths is not None:
-        services = services_for_paths(manifest, paths)
+    if delivery.paths is not None:
+        services = services_for_paths(manifest, delivery.paths)
         if not services:
-            return WebhookDecision(200, "ignored: no service's paths changed")
-    request = BuildRequest(
+            return None
+    return BuildRequest(
         project=manifest.project.name,
         environment=environment,  # type: ignore[arg-type]
-        commit=push.after.lower(),
+        commit=delivery.commit,
         services=services,
         trigger="github",
-        requestedBy=str(push.repository.get("full_name", "github")),
+        requestedBy=delivery.repository or "github",
     )
-    which = ", ".join(services) if services else "all services"
-    return WebhookDecision(202, f"accepted: build {which} at {push.after[:7]}", request)
+
+
+def _same_repository(url: str, repository: dict) -> bool:
+    """The payload's repository is the one configured (any of the URLs GitHub gives for it)."""
+    def norm(value: object) -> str:
+        return str(value or "").strip().lower().removesuffix("/").removesuffix(".git")
+
+    wanted = norm(url)
+    return any(norm(repository.get(key)) == wanted for key in ("clone_url", "html_url", "url", "git_url", "ssh_url"))
 
 
 def _payload(body: bytes, content_type: str) -> object:
@@ -159,4 +198,6 @@ def _first_error(exc: Exception) -> str:
         return f"{'.'.join(shown(part, 40) for part in error['loc']) or 'body'}: {error['msg']}"
     if isinstance(exc, UnicodeDecodeError):
         return "body is not UTF-8"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
     return str(exc).splitlines()[0]

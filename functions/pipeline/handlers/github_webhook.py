@@ -1,6 +1,10 @@
-"""GitHub push webhook, on a Lambda Function URL: verify, decide, put "Build Requested".
+"""GitHub push webhook, on a Lambda Function URL: verify, decide, store the delivery.
 
-It never starts builds itself; the build trigger function does, from the event.
+Once the signature checks out, an accepted push is written to the deliveries queue before
+GitHub gets its 202; the delivery function plans its builds from there, and a delivery it
+cannot handle ends in the dead-letter queue, never in nothing. GitHub does not redeliver on
+its own: a 5xx here (the secret or the queue unreachable) shows as a failed delivery that a
+person redelivers from the webhook's settings.
 """
 
 from __future__ import annotations
@@ -13,9 +17,8 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from pipeline.adapters.eventbridge import put_event
-from pipeline.domain.manifest import default_manifest
-from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
+from pipeline.adapters.errors import AwsCallError
+from pipeline.adapters.sqs import send
 from pipeline.domain.webhook import WebhookDecision, decide
 from pipeline.events.envelope import describe
 from pipeline.events.webhook import FunctionUrlRequest
@@ -54,17 +57,15 @@ def handler(event: dict, context: LambdaContext) -> dict:
         decision = request
     else:
         body, headers = request
-        decision = decide(
-            manifest=default_manifest(),
-            environment=settings.environment,
-            branch=settings.branch,
-            secret=webhook_secret(),
-            body=body,
-            headers=headers,
-        )
-    if decision.request is not None:
-        event_id = put_event(SOURCE, BUILD_REQUESTED, decision.request.detail(), bus=settings.event_bus)
-        logger.info("build requested", extra={"event_id": event_id, "request": decision.request.detail()})
+        decision = decide(branch=settings.branch, secret=webhook_secret(), body=body, headers=headers,
+                          repository_url=settings.github_repository_url or "")
+    if decision.delivery is not None:
+        try:
+            send(settings.require("deliveries_queue_url"), decision.delivery.model_dump_json())
+        except AwsCallError as exc:
+            logger.error(f"delivery not stored: {exc}")
+            return WebhookDecision(503, "the delivery could not be stored: redeliver it from GitHub").response()
+        logger.info("push stored", extra={"delivery": decision.delivery.delivery, "commit": decision.delivery.commit})
         metrics.add_metric(name="WebhookPushesAccepted", unit=MetricUnit.Count, value=1)
     else:
         log = logger.warning if decision.status >= 400 else logger.info

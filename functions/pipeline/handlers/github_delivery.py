@@ -1,0 +1,60 @@
+"""Stored GitHub pushes (the deliveries queue): each becomes one "Build Requested" for the
+services its paths changed, on shipline's own bus. Once per delivery (X-GitHub-Delivery), so a
+redelivery or a duplicate message asks for nothing twice; a message it cannot handle is
+retried and then lands in the dead-letter queue."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from pipeline.adapters.errors import AwsCallError
+from pipeline.adapters.eventbridge import put_event
+from pipeline.domain.manifest import default_manifest
+from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
+from pipeline.domain.webhook import Delivery, plan_delivery
+from pipeline.events.envelope import describe
+from pipeline.events.queue import parse_queue_batch
+from pipeline.flows.idempotency import once, register_lambda_context
+from pipeline.handlers.observability import logger, metrics, traced
+from pipeline.settings import get_settings
+
+
+def _request(delivery: Delivery) -> str:
+    """The effect: put the delivery's Build Requested on the bus (or nothing, when no service changed)."""
+    settings = get_settings()
+    request = plan_delivery(default_manifest(), settings.environment, delivery)
+    if request is None:
+        logger.info("no service's paths changed", extra={"delivery": delivery.delivery})
+        return ""
+    return put_event(SOURCE, BUILD_REQUESTED, request.detail(), bus=settings.event_bus)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@traced
+def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    register_lambda_context(context)
+    failures = []
+    for record in parse_queue_batch(event):
+        try:
+            delivery = Delivery.model_validate_json(record.body)
+        except ValidationError as exc:  # never retried into success: to the dead-letter queue at once
+            logger.error(f"delivery {record.message_id} unreadable: {describe(exc)}")
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        try:
+            effect = once(f"delivery:{delivery.delivery}", partial(_request, delivery))
+        except AwsCallError as exc:
+            logger.error(f"delivery {delivery.delivery} not handled: {exc}")
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        if effect.state == "in flight":  # the same delivery, being handled now: try again later
+            failures.append({"itemIdentifier": record.message_id})
+        elif effect.fresh and effect.value:
+            metrics.add_metric(name="BuildsRequested", unit=MetricUnit.Count, value=1)
+    return {"batchItemFailures": failures}
