@@ -76,10 +76,12 @@ def test_sam_deploy_reads_the_functions_with_the_dynamic_reference():
     from samcli.lib.providers.sam_function_provider import SamFunctionProvider
     from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 
+    from tests.contract.test_template import FUNCTIONS
+
     stacks, _ = SamLocalStackProvider.get_stacks(str(ROOT / "template.yaml"), parameter_overrides={})
     auth_per_resource(stacks)
     functions = list(SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all())
-    assert len(functions) == 4
+    assert len(functions) == len(FUNCTIONS)
     assert all([layer.arn for layer in f.layers] == [_layer().group(0)] for f in functions)
 
 

@@ -103,7 +103,13 @@ def test_every_asynchronous_function_has_an_on_failure_destination_and_the_queue
     for function in FUNCTIONS:
         props = resource(function)["Properties"]
         if "FunctionUrlConfig" in props:
-            continue  # synchronous: GitHub sees the answer and redelivers
+            continue  # synchronous: GitHub sees the answer; an accepted push is stored on a queue first
+        queues = [e["Properties"]["Queue"] for e in props.get("Events", {}).values() if e["Type"] == "SQS"]
+        if queues:  # polled from a queue: the queue redrives to the dead-letter queue
+            for queue in queues:
+                redrive = resource(queue["Fn::GetAtt"][0])["Properties"]["RedrivePolicy"]
+                assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+            continue
         destination = props["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"]
         assert destination == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
         for event in props["Events"].values():

@@ -62,6 +62,8 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
     if service == "events":
         bus = params["Entries"][0].get("EventBusName", "default")
         return [Need(call, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), call)]
+    if service == "sqs":
+        return [Need(call, _arn("sqs", params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]), call)]
     if service == "secretsmanager":
         return [Need(call, params["SecretId"], call)]
     if service == "ecs":

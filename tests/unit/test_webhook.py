@@ -1,10 +1,12 @@
 import json
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import pytest
 
 from pipeline.domain.manifest import load_manifest
-from pipeline.domain.webhook import GITHUB_MAX_COMMITS, decide, sign, signature_is_valid
+from pipeline.domain.requests import BuildRequest
+from pipeline.domain.webhook import GITHUB_MAX_COMMITS, Delivery, decide, plan_delivery, sign, signature_is_valid
 from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
 from tests.support.paths import MANIFEST
 
@@ -22,12 +24,24 @@ def _push(**changes) -> dict:
     return body
 
 
-def _decide(manifest, body, *, event="push", secret=SECRET, headers=None, raw=None):
+@dataclass
+class Outcome:
+    """What the webhook answered, what it stored, and what the delivery function plans from it."""
+
+    status: int
+    message: str
+    delivery: Delivery | None
+    request: BuildRequest | None
+
+
+def _decide(manifest, body, *, event="push", secret=SECRET, headers=None, raw=None, repository_url=""):
     payload = raw if raw is not None else json.dumps(body).encode()
     base = {"X-GitHub-Event": event, "X-Hub-Signature-256": sign(secret, payload),
-            "Content-Type": "application/json"}
-    return decide(manifest=manifest, environment="dev", branch="main", secret=SECRET,
-                  body=payload, headers={**base, **(headers or {})})
+            "Content-Type": "application/json", "X-GitHub-Delivery": "delivery-1"}
+    decision = decide(branch="main", secret=SECRET, body=payload, headers={**base, **(headers or {})},
+                      repository_url=repository_url)
+    request = plan_delivery(manifest, "dev", decision.delivery) if decision.delivery else None
+    return Outcome(decision.status, decision.message, decision.delivery, request)
 
 
 def test_signature_of_the_body_is_valid():
@@ -79,10 +93,45 @@ def test_payload_missing_ref_answers_400_naming_the_field(manifest):
     assert decision.status == 400 and "ref: Field required" in decision.message
 
 
-def test_empty_push_is_ignored(manifest):
+def test_empty_push_is_stored_and_plans_nothing(manifest):
     decision = _decide(manifest, _push(commits=[]))
-    assert (decision.status, decision.request) == (200, None)
-    assert decision.message == "ignored: no service's paths changed"
+    assert decision.status == 202 and decision.delivery.paths == ()
+    assert decision.request is None
+
+
+def test_a_push_from_another_repository_is_ignored(manifest):
+    decision = _decide(manifest, _push(), repository_url="https://github.com/example-org/other.git")
+    assert decision.status == 200 and decision.message.startswith("ignored: repository example-org/")
+
+
+def test_the_configured_repository_matches_any_of_its_urls(manifest):
+    for url in ("https://github.com/example-org/multi-agent-orchestrator.git",
+                "https://github.com/Example-Org/multi-agent-orchestrator/", "git@github.com:x/y.git"):
+        decision = _decide(manifest, _push(repository={**_push()["repository"], "ssh_url": "git@github.com:x/y.git"}),
+                           repository_url=url)
+        assert decision.status == 202
+
+
+@pytest.mark.parametrize("after", ["not-a-sha", "z" * 40, "3b6258b"])
+def test_a_signed_push_with_an_after_that_is_not_a_sha_is_a_400(manifest, after):
+    decision = _decide(manifest, _push(after=after))
+    assert decision.status == 400 and "after is not a full commit SHA" in decision.message
+
+
+def test_a_signed_body_nested_too_deeply_is_a_400_not_a_crash(manifest):
+    raw = ("[" * 100_000 + "]" * 100_000).encode()
+    decision = _decide(manifest, None, raw=raw)
+    assert decision.status == 400 and decision.message.startswith("malformed push payload")
+
+
+def test_the_delivery_id_is_the_github_delivery_header(manifest):
+    assert _decide(manifest, _push()).delivery.delivery == "delivery-1"
+
+
+def test_a_push_listing_more_paths_than_a_message_holds_is_stored_as_every_service(manifest):
+    commit = {**_push()["commits"][0], "modified": [f"docs/{n:06d}/{'x' * 40}.md" for n in range(5000)]}
+    decision = _decide(manifest, _push(commits=[commit]))
+    assert decision.status == 202 and decision.delivery.paths is None and decision.request.services is None
 
 
 def test_deleted_branch_is_ignored(manifest):

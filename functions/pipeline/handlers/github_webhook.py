@@ -14,6 +14,7 @@ import binascii
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -57,7 +58,12 @@ def handler(event: dict, context: LambdaContext) -> dict:
         decision = request
     else:
         body, headers = request
-        decision = decide(branch=settings.branch, secret=webhook_secret(), body=body, headers=headers,
+        try:
+            secret = webhook_secret()
+        except GetParameterError as exc:  # before the signature: nothing is accepted, GitHub shows it failed
+            logger.error(f"webhook secret unavailable: {exc}")
+            return WebhookDecision(503, "the webhook cannot check signatures now: redeliver it from GitHub").response()
+        decision = decide(branch=settings.branch, secret=secret, body=body, headers=headers,
                           repository_url=settings.github_repository_url or "")
     if decision.delivery is not None:
         try:
