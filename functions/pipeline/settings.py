@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.naming import Target
@@ -66,12 +66,47 @@ class Settings(BaseModel):
     def target(self) -> Target:
         return Target(self.project, self.environment, self.account, self.region)
 
-    def require(self, field: str) -> str:
-        value = getattr(self, field)
-        if not value:
-            alias = type(self).model_fields[field].alias
-            raise ConfigurationError(f"environment variable {alias} is not set for this function")
-        return str(value)
+
+
+# Each function's own settings: what it cannot run without is required, and checked on its
+# first invocation (a missing variable is one line naming it).
+class BuildTriggerSettings(Settings):
+    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
+    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _repository_for_codecommit(self) -> BuildTriggerSettings:
+        if self.source_provider == "CodeCommit" and not self.codecommit_repository:
+            raise ValueError("CODECOMMIT_REPOSITORY is required when SOURCE_PROVIDER is CodeCommit")
+        return self
+
+    @property
+    def repository(self) -> str:
+        return self.codecommit_repository or ""
+
+
+class ImageEventsSettings(Settings):
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
+    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
+    notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
+    task_execution_role_arn: Annotated[str, Field(alias="TASK_EXECUTION_ROLE_ARN", min_length=1)]  # type: ignore[assignment]
+
+
+class BuildEventsSettings(Settings):
+    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
+    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
+    notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
+
+
+class WebhookSettings(Settings):
+    webhook_secret_arn: Annotated[str, Field(alias="WEBHOOK_SECRET_ARN", min_length=1)]  # type: ignore[assignment]
+    deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
+
+
+class DeliverySettings(Settings):
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
 
 
 # In Lambda a process serves one function, and its environment is os.environ. The local
@@ -98,20 +133,28 @@ def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
 _ALIASES = tuple(f.alias for f in Settings.model_fields.values() if f.alias)
 
 
-def get_settings() -> Settings:
-    """The settings of the invoking function, read once per distinct environment."""
+S = TypeVar("S", bound=Settings)
+
+
+def get_settings(model: type[S] = Settings) -> S:  # type: ignore[assignment]
+    """The invoking function's settings, read and checked once per distinct environment."""
     variables = environment()
     # Blank values (a template parameter left empty) mean "not set".
-    return _settings(tuple((name, variables[name]) for name in _ALIASES if variables.get(name)))
+    return _settings(model, tuple((name, variables[name]) for name in _ALIASES if variables.get(name)))
 
 
 @cache
-def _settings(present: tuple[tuple[str, str], ...]) -> Settings:
+def _settings(model: type[S], present: tuple[tuple[str, str], ...]) -> S:
     try:
-        return Settings.model_validate(dict(present))
+        return model.model_validate(dict(present))
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise ConfigurationError(f"environment variable {error['loc'][0]}: {error['msg']}") from None
+        where = error["loc"][0] if error["loc"] else "environment"
+        if error["type"] == "missing":
+            raise ConfigurationError(f"environment variable {where} is required by this function and not set "
+                                     "(template.yaml gives each function its own)") from None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"environment variable {where}: {message}") from None
 
 
 get_settings.cache_clear = _settings.cache_clear  # type: ignore[attr-defined]

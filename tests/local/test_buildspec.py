@@ -94,3 +94,24 @@ def test_the_real_buildspec_builds_pushes_and_exports_the_digest(local_account, 
     tags = {tuple(sorted(i["tags"])) for i in report["images"]}
     assert tags == {tuple(sorted([commit[:7], "latest"])), ("buildcache",)}
     assert [t["family"] for t in report["taskDefinitions"]] == ["multi-agent-orchestrator-dev-langgraph"]
+
+
+def test_the_buildspec_refuses_a_commit_the_tracked_branch_does_not_hold(local_account, clone):
+    """Defence in depth: with GitHub as the source, no API call tells the build trigger whether
+    the branch holds a requested commit; the build itself checks, and fails."""
+    _git(clone, "checkout", "-q", "-b", "side")
+    (clone / "side.txt").write_text("not on main\n")
+    _git(clone, "add", "side.txt")
+    _git(clone, "commit", "-q", "-m", "a commit main does not hold")
+    side = _git(clone, "rev-parse", "HEAD")
+    _git(clone, "checkout", "-q", "main")
+    account = local_account(repo_root=clone, parameters={
+        "SourceProvider": "GitHub", "GitHubRepositoryUrl": "https://github.com/example-org/multi-agent-orchestrator.git"})
+    request = load_event("build-requested")
+    request["detail"]["commit"] = side
+    account.put_event(request)
+    account.run()
+    (build,) = account.report()["builds"]
+    assert build["status"] == "FAILED" and build["reason"].startswith("PRE_BUILD: COMMAND_EXECUTION_ERROR")
+    assert f"shipline: commit {side} is not in the last 1000 commits of main: only the tracked branch is built" \
+        in build["logTail"]

@@ -11,17 +11,17 @@ from pipeline.domain.records import BUILD_FAILED, BuildRecord
 from pipeline.events.builds import BuildStateDetail
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
-from pipeline.settings import Settings
+from pipeline.settings import BuildEventsSettings
 
 
-def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDetail) -> dict:
+def on_build_state(settings: BuildEventsSettings, manifest: Manifest, detail: BuildStateDetail) -> dict:
     if detail.project_name != settings.build_project:
         raise NotOursError(f"build of project {detail.project_name} is not ours")
     service = manifest.service(detail.variable("SERVICE")).name
     commit = detail.additional_information.source_version
     failed = detail.failed_phase
     phase = failed.phase_type if failed else detail.current_phase
-    ledger.build_ended(settings.require("ledger_table"), settings.ledger_key(service), BuildRecord(
+    ledger.build_ended(settings.ledger_table, settings.ledger_key(service), BuildRecord(
         build_id=detail.build_id, status=detail.build_status, commit=commit, at=ledger.now(), phase=phase,
         reason=failed.context if failed else ""))
     if detail.build_status not in BUILD_FAILED:
@@ -32,5 +32,5 @@ def on_build_state(settings: Settings, manifest: Manifest, detail: BuildStateDet
         build_id=detail.build_id, log_link=detail.additional_information.logs.deep_link,
     )
     once(f"build-notice:{detail.build_id}:{detail.build_status}",
-         partial(sns.publish, settings.require("notification_topic_arn"), notification))
+         partial(sns.publish, settings.notification_topic_arn, notification))
     return {"outcome": "notified", "service": service, "status": detail.build_status}

@@ -16,7 +16,7 @@ from pipeline.domain.naming import is_commit
 from pipeline.domain.records import BuildRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.repositories import RepositoryOutcome, ensure_repositories
-from pipeline.settings import Settings
+from pipeline.settings import BuildTriggerSettings
 
 logger = Logger(child=True)
 
@@ -32,24 +32,24 @@ class BuildsNotStartedError(RuntimeError):
         super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
-def _start(settings: Settings, project: str, plan: BuildPlan, attempt: int) -> str:
+def _start(settings: BuildTriggerSettings, project: str, plan: BuildPlan, attempt: int) -> str:
     """The effect: start the build and note it in the ledger. Inside the idempotency guard, so
     a replay neither starts it again nor writes "STARTED" over the build's later status."""
     token = f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
     build_id = codebuild.start_build(project, plan, token=token)
-    ledger.build_started(settings.require("ledger_table"), settings.ledger_key(plan.service), BuildRecord(
+    ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
         build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=ledger.now()),
         attempt)
     logger.info("build started", extra={"service": plan.service, "build_id": build_id})
     return build_id
 
 
-def _attempt(settings: Settings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
+def _attempt(settings: BuildTriggerSettings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
     """What this plan means given the commit's builds so far: nothing to do (built already,
     and not forced), a retry after a failed build, or the first build."""
     if not is_commit(plan.source_version):
         return plan, 1
-    planned = ledger.commit_planned(settings.require("ledger_table"), settings.ledger_key(plan.service),
+    planned = ledger.commit_planned(settings.ledger_table, settings.ledger_key(plan.service),
                                    plan.source_version, ledger.now())
     if plan.occasion:  # the schedule, or a forced request: a build of its own
         return plan, planned.attempt + 1
@@ -69,10 +69,10 @@ class BuildsStarted:
     already_built: tuple[str, ...] = ()  # built successfully at this commit before: nothing to do
 
 
-def start_builds(settings: Settings, plans: Sequence[BuildPlan]) -> BuildsStarted:
+def start_builds(settings: BuildTriggerSettings, plans: Sequence[BuildPlan]) -> BuildsStarted:
     """Ensure the repositories, then start one build per plan."""
     repositories = ensure_repositories(settings, [plan.service for plan in plans])
-    project = settings.require("build_project")
+    project = settings.build_project
     started: dict[str, str] = {}
     failures: dict[str, str] = {}
     fresh: list[str] = []

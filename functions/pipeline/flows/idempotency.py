@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import AwsCallError
-from pipeline.settings import environment, get_settings
+from pipeline.settings import ConfigurationError, Settings, environment, get_settings
 
 T = TypeVar("T")
 EffectState = Literal["done", "replayed", "in flight"]
@@ -80,9 +80,11 @@ def _guarded(function: str, table: str, days: int) -> Callable[..., Any]:
 
 def once(key: str, run: Callable[[], T]) -> Effect[T]:
     """Run `run` once for `key`."""
-    settings = get_settings()
-    guarded = _guarded(environment().get("AWS_LAMBDA_FUNCTION_NAME", "local"),
-                       settings.require("idempotency_table"), settings.idempotency_days)
+    settings: Settings = get_settings()
+    if not settings.idempotency_table:
+        raise ConfigurationError("environment variable IDEMPOTENCY_TABLE is required by this function and not set")
+    guarded = _guarded(environment().get("AWS_LAMBDA_FUNCTION_NAME", "local"), settings.idempotency_table,
+                       settings.idempotency_days)
     ran: list[bool] = []
 
     def effect() -> T:

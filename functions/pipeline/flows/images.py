@@ -27,7 +27,7 @@ from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.flows.registration import Registration
 from pipeline.flows.registration import register_image as _register_image
-from pipeline.settings import Settings
+from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
 
@@ -37,7 +37,7 @@ PushOutcome = Literal["registered", "already registered", "already current", "ol
 SCANNER_NAMES: dict[str, str] = {"basic": "ECR basic scanning", "inspector": "Amazon Inspector"}
 
 
-def service_of(settings: Settings, manifest: Manifest, repository: str) -> str:
+def service_of(settings: ImageEventsSettings, manifest: Manifest, repository: str) -> str:
     """The manifest service a repository (name or ARN) belongs to."""
     name = repository.split(":repository/", 1)[1] if ":repository/" in repository else repository
     service = settings.target.service_of(name)
@@ -46,29 +46,29 @@ def service_of(settings: Settings, manifest: Manifest, repository: str) -> str:
     return manifest.service(service).name  # UnknownServiceError when not in the manifest
 
 
-def register_image(settings: Settings, manifest: Manifest, service: str, digest: str) -> Registration:
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
     """Registration, with drift made loud: when the family no longer has a container built from
     the repository, a person is told (once per digest) before the event is rejected."""
     try:
         return _register_image(settings, manifest, service, digest)
     except NoContainerForRepositoryError as exc:
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
-        topic = settings.require("notification_topic_arn")
+        topic = settings.notification_topic_arn
         once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
         raise
 
 
-def verdict_of(settings: Settings, image: ImageRecord) -> ScanVerdict | None:
+def verdict_of(settings: ImageEventsSettings, image: ImageRecord) -> ScanVerdict | None:
     """The image's verdict: the worst of each scanner's latest result; None before any scan."""
     return worst_verdict([judge(s.counts, settings.scan_threshold, status=s.status, scanner=s.scanner)
                           for s in image.scans.values()])
 
 
-def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
+def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
     service = service_of(settings, manifest, repository)
-    table, pk = settings.require("ledger_table"), settings.ledger_key(service)
+    table, pk = settings.ledger_table, settings.ledger_key(service)
     image = ledger.image_pushed(table, pk, digest, tag)
     if image.revision:  # the same digest under another tag: one revision per digest
         return {"outcome": "already registered", "service": service, "revision": image.revision}
@@ -82,13 +82,13 @@ def on_push(settings: Settings, manifest: Manifest, repository: str, digest: str
             "reason": registration.reason}
 
 
-def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
+def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
             counts: dict[str, int], status: str, scanner: Scanner) -> dict:
     if tags and all(t == BUILD_CACHE_TAG for t in tags):
         raise NotOursError("a scan of the build cache registers nothing")
     service = service_of(settings, manifest, repository)
     name = settings.target.repository(service)
-    table, pk = settings.require("ledger_table"), settings.ledger_key(service)
+    table, pk = settings.ledger_table, settings.ledger_key(service)
     image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, counts, ledger.now()))
     this = judge(counts, settings.scan_threshold, status=status, scanner=scanner)
     verdict = verdict_of(settings, image) or this
@@ -123,17 +123,17 @@ def on_scan(settings: Settings, manifest: Manifest, *, repository: str, digest: 
     # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
     # whose result differs (a rescan, a failed scan redone) sends a new one.
     result = _result_key(this)
-    topic = settings.require("notification_topic_arn")
+    topic = settings.notification_topic_arn
     notice = once(f"scan-notice:{name}@{digest}:{scanner}:{result}", partial(sns.publish, topic, notification))
     return {"outcome": outcome, "service": service, "worst": this.worst, "passed": this.passed,
             "completed": this.completed, "counts": this.counts, "notified": notice.fresh}
 
 
-def on_finding(settings: Settings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
+def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
                finding_arn: str, finding: Finding, status: str) -> dict:
     """Continuous scanning found something new for an image: tell people when it matters."""
     service = service_of(settings, manifest, repository)
-    table, pk = settings.require("ledger_table"), settings.ledger_key(service)
+    table, pk = settings.ledger_table, settings.ledger_key(service)
     ledger.finding_seen(table, pk, finding_arn, {"digest": digest, "severity": finding.severity, "id": finding.id,
                                                  "status": status})
     if status != "ACTIVE" or rank(finding.severity) > rank(settings.scan_threshold):
@@ -145,7 +145,7 @@ def on_finding(settings: Settings, manifest: Manifest, *, repository: str, diges
         verdict=judge({finding.severity: 1}, settings.scan_threshold), findings=[finding],
         registration="unchanged (finding reported by continuous scanning)", scanner="Amazon Inspector finding",
     )
-    topic = settings.require("notification_topic_arn")
+    topic = settings.notification_topic_arn
     once(f"finding-notice:{finding_arn}", partial(sns.publish, topic, notification))
     return {"outcome": "notified", "service": service}
 

@@ -20,7 +20,7 @@ from pipeline.domain.task_definitions import (
     revise_task_definition,
 )
 from pipeline.flows.idempotency import once
-from pipeline.settings import Settings
+from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
 
@@ -38,7 +38,7 @@ class Registration:
     reason: str = ""
 
 
-def register_image(settings: Settings, manifest: Manifest, service: str, digest: str) -> Registration:
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
     family = settings.target.family(service)
     effect = once(f"register:{family}@{digest}", partial(_register, settings, manifest, service, digest))
     if effect.state == "in flight":
@@ -49,12 +49,12 @@ def register_image(settings: Settings, manifest: Manifest, service: str, digest:
     return registration
 
 
-def _register(settings: Settings, manifest: Manifest, service: str, digest: str) -> dict:
+def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> dict:
     target = settings.target
     spec = manifest.service(service)
     repository = target.repository(service)
     family = target.family(service)
-    table = settings.require("ledger_table")
+    table = settings.ledger_table
     pk = settings.ledger_key(service)
 
     stored = ecr.describe_image(repository, digest)  # ImageGoneError when it was deleted
@@ -79,7 +79,7 @@ def _register(settings: Settings, manifest: Manifest, service: str, digest: str)
         return _already_current(family, digest, latest[0])
     if latest is None or settings.task_definition_mode == "render":
         arguments = render_task_definition(
-            target, spec, image, execution_role_arn=settings.require("task_execution_role_arn")
+            target, spec, image, execution_role_arn=settings.task_execution_role_arn
         )
     else:
         revised = revise_task_definition(latest[0], image, latest[1])

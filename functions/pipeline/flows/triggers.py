@@ -10,13 +10,13 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.requests import UntrackedSourceError
 from pipeline.events.envelope import NotOursError
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild
-from pipeline.settings import Settings
+from pipeline.settings import BuildTriggerSettings
 
 logger = Logger(child=True)
 
 
 def plan_for_trigger(
-    trigger: CodeCommitPush | ScheduledRebuild | BuildRequested, settings: Settings, manifest: Manifest
+    trigger: CodeCommitPush | ScheduledRebuild | BuildRequested, settings: BuildTriggerSettings, manifest: Manifest
 ) -> tuple[BuildPlan, ...]:
     target = settings.target
     if isinstance(trigger, CodeCommitPush):
@@ -35,7 +35,7 @@ def plan_for_trigger(
     if isinstance(trigger, ScheduledRebuild):
         head = settings.branch
         if settings.source_provider == "CodeCommit":
-            head = codecommit.branch_head(settings.require("codecommit_repository"), settings.branch)
+            head = codecommit.branch_head(settings.repository, settings.branch)
         return plan_builds(manifest, target, source_version=head, trigger="schedule", occasion=trigger.id)
     request = trigger.detail
     if (request.project, request.environment) != (settings.project, settings.environment):
@@ -47,7 +47,7 @@ def plan_for_trigger(
     )
 
 
-def _tracked_commit(settings: Settings, commit: str | None, branch: str | None) -> str:
+def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: str | None) -> str:
     """What a Build Requested may build: the tracked branch, or a commit it holds. Anything else
     is refused, before a repository is made or a build started."""
     if branch is not None and branch != settings.branch:
@@ -55,7 +55,7 @@ def _tracked_commit(settings: Settings, commit: str | None, branch: str | None) 
     if settings.source_provider != "CodeCommit":
         # GitHub: no API call here can tell; the buildspec refuses a commit the branch does not hold.
         return commit or settings.branch
-    repository = settings.require("codecommit_repository")
+    repository = settings.repository
     if commit is None:
         return codecommit.branch_head(repository, settings.branch)
     if not codecommit.contains(repository, settings.branch, commit):

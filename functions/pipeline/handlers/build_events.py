@@ -13,7 +13,7 @@ from pipeline.flows.build_events import on_build_state
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import get_settings
+from pipeline.settings import BuildEventsSettings, get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
@@ -22,7 +22,7 @@ from pipeline.settings import get_settings
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    result = on_build_state(get_settings(), default_manifest(), parse_build_state(event).detail)
+    result = on_build_state(get_settings(BuildEventsSettings), default_manifest(), parse_build_state(event).detail)
     if result["outcome"] == "notified":
         metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
     return result

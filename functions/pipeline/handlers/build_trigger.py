@@ -16,11 +16,11 @@ from pipeline.flows.idempotency import once, register_lambda_context
 from pipeline.flows.triggers import plan_for_trigger
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import get_settings
+from pipeline.settings import BuildTriggerSettings, get_settings
 
 
 def _handle(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
-    settings = get_settings()
+    settings = get_settings(BuildTriggerSettings)
     plans = plan_for_trigger(trigger, settings, default_manifest())
     if not plans:
         logger.info("no service changed: nothing to build")
@@ -37,6 +37,7 @@ def _handle(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict
 @traced
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    get_settings(BuildTriggerSettings)  # checked on the first invocation: a missing variable is one line
     register_lambda_context(context)
     trigger = parse_build_trigger(event)
     # One event, one outcome: a duplicate delivery of this event (even after its build failed)

@@ -21,12 +21,12 @@ from pipeline.events.envelope import describe
 from pipeline.events.queue import parse_queue_batch
 from pipeline.flows.idempotency import once, register_lambda_context
 from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.settings import get_settings
+from pipeline.settings import DeliverySettings, get_settings
 
 
 def _request(delivery: Delivery) -> str:
     """The effect: put the delivery's Build Requested on the bus (or nothing, when no service changed)."""
-    settings = get_settings()
+    settings = get_settings(DeliverySettings)
     request = plan_delivery(default_manifest(), settings.environment, delivery)
     if request is None:
         logger.info("no service's paths changed", extra={"delivery": delivery.delivery})
@@ -38,6 +38,7 @@ def _request(delivery: Delivery) -> str:
 @metrics.log_metrics
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    get_settings(DeliverySettings)  # checked on the first invocation: a missing variable is one line
     register_lambda_context(context)
     failures = []
     for record in parse_queue_batch(event):

@@ -24,13 +24,13 @@ from pipeline.domain.webhook import WebhookDecision, decide
 from pipeline.events.envelope import describe
 from pipeline.events.webhook import FunctionUrlRequest
 from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.settings import get_settings
+from pipeline.settings import WebhookSettings, get_settings
 
 SECRET_MAX_AGE = 300  # seconds a fetched secret is reused; a rotated secret applies within this
 
 
 def webhook_secret() -> bytes:
-    secret = parameters.get_secret(get_settings().require("webhook_secret_arn"), max_age=SECRET_MAX_AGE)
+    secret = parameters.get_secret(get_settings(WebhookSettings).webhook_secret_arn, max_age=SECRET_MAX_AGE)
     return secret.encode() if isinstance(secret, str) else bytes(secret)
 
 
@@ -52,7 +52,7 @@ def _request(event: dict) -> tuple[bytes, dict[str, str]] | WebhookDecision:
 @metrics.log_metrics
 @traced
 def handler(event: dict, context: LambdaContext) -> dict:
-    settings = get_settings()
+    settings = get_settings(WebhookSettings)
     request = _request(event)
     if isinstance(request, WebhookDecision):
         decision = request
@@ -67,7 +67,7 @@ def handler(event: dict, context: LambdaContext) -> dict:
                           repository_url=settings.github_repository_url or "")
     if decision.delivery is not None:
         try:
-            send(settings.require("deliveries_queue_url"), decision.delivery.model_dump_json())
+            send(settings.deliveries_queue_url, decision.delivery.model_dump_json())
         except AwsCallError as exc:
             logger.error(f"delivery not stored: {exc}")
             return WebhookDecision(503, "the delivery could not be stored: redeliver it from GitHub").response()

@@ -15,7 +15,7 @@ from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.images import on_finding, on_push, on_scan
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import get_settings
+from pipeline.settings import ImageEventsSettings, get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
@@ -24,7 +24,7 @@ from pipeline.settings import get_settings
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    settings, manifest = get_settings(), default_manifest()
+    settings, manifest = get_settings(ImageEventsSettings), default_manifest()
     parsed = parse_image_event(event)
     if isinstance(parsed, EcrImagePushed):
         d = parsed.detail

@@ -1,0 +1,48 @@
+"""Each function's settings: what it cannot run without is checked on its first invocation,
+and a missing variable is one line naming it."""
+
+import pytest
+
+from pipeline.settings import (
+    BuildTriggerSettings,
+    ConfigurationError,
+    ImageEventsSettings,
+    function_environment,
+    get_settings,
+)
+
+TRIGGER = {"BUILD_PROJECT": "p-images", "IDEMPOTENCY_TABLE": "i", "LEDGER_TABLE": "l",
+           "CODECOMMIT_REPOSITORY": "repo", "ACCOUNT_ID": "123456789012"}
+
+
+def test_a_functions_settings_read_its_own_environment():
+    with function_environment(TRIGGER):
+        settings = get_settings(BuildTriggerSettings)
+    assert (settings.build_project, settings.ledger_table, settings.repository) == ("p-images", "l", "repo")
+
+
+@pytest.mark.parametrize("missing", ["BUILD_PROJECT", "LEDGER_TABLE", "IDEMPOTENCY_TABLE"])
+def test_a_missing_variable_is_one_line_naming_it(missing):
+    environment = {k: v for k, v in TRIGGER.items() if k != missing}
+    with function_environment(environment), pytest.raises(ConfigurationError) as raised:
+        get_settings(BuildTriggerSettings)
+    assert str(raised.value) == (f"environment variable {missing} is required by this function and not set "
+                                 "(template.yaml gives each function its own)")
+
+
+def test_a_blank_variable_is_a_missing_one():
+    with function_environment({**TRIGGER, "LEDGER_TABLE": ""}), pytest.raises(ConfigurationError, match="LEDGER_TABLE"):
+        get_settings(BuildTriggerSettings)
+
+
+def test_codecommit_needs_its_repository_and_github_does_not():
+    without = {k: v for k, v in TRIGGER.items() if k != "CODECOMMIT_REPOSITORY"}
+    with function_environment(without), pytest.raises(ConfigurationError, match="CODECOMMIT_REPOSITORY is required"):
+        get_settings(BuildTriggerSettings)
+    with function_environment({**without, "SOURCE_PROVIDER": "GitHub"}):
+        assert get_settings(BuildTriggerSettings).source_provider == "GitHub"
+
+
+def test_each_function_checks_what_it_needs_not_what_another_needs():
+    with function_environment(TRIGGER), pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
+        get_settings(ImageEventsSettings)
