@@ -290,3 +290,16 @@ def test_register_manual_pushes_registers_it(images, push, stack, monkeypatch):
     push(tags=("latest",))
     event = load_event("ecr-image-push-latest")
     assert images(event)["outcome"] == "registered"
+
+
+def test_a_rebuild_of_a_commit_gets_a_tag_of_its_own_so_the_first_image_keeps_its_tag(trigger, calls, stack,
+                                                                                       monkeypatch, lambda_context):
+    build = trigger(_request(commit=AFTER))["builds"]["langgraph"]
+    _end(stack, monkeypatch, lambda_context, build, "SUCCEEDED")
+    trigger(_request(commit=AFTER, force=True))
+    first, second = (_overrides(b)["IMAGE_TAGS"] for b in _started(calls))
+    assert first == f"{AFTER[:7]} latest" and second == f"{AFTER[:7]}-b2 latest"
+
+
+def _overrides(params: dict) -> dict:
+    return {v["name"]: v["value"] for v in params["environmentVariablesOverride"]}

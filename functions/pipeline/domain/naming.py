@@ -29,8 +29,20 @@ def is_commit(ref: str) -> bool:
     return len(ref) == 40 and bool(_SHA.match(ref))
 
 
+_COMMIT_TAG = re.compile(r"^[0-9a-f]{7}(?:-b[0-9]+)?$")
+
+
 def is_sha_tag(tag: str) -> bool:
-    return len(tag) == SHORT_SHA_LENGTH and bool(_SHA.match(tag))
+    """A commit tag: the short SHA (a commit's first build), or `<short sha>-b<N>` (its Nth)."""
+    return bool(_COMMIT_TAG.match(tag))
+
+
+def commit_tag(commit: str, attempt: int = 1) -> str:
+    """The tag of a commit's build: its short SHA the first time; `-b<N>` on a rebuild, so the
+    image the first build pushed keeps its tag (and is never left untagged for the lifecycle
+    policy to expire while a revision still runs it)."""
+    short = short_sha(commit)
+    return short if attempt <= 1 else f"{short}-b{attempt}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import codebuild, ledger
 from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.builds import BuildPlan
-from pipeline.domain.naming import is_commit
+from pipeline.domain.naming import LATEST, commit_tag, is_commit
 from pipeline.domain.records import BuildRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.repositories import RepositoryOutcome, ensure_repositories
@@ -84,6 +84,8 @@ def start_builds(settings: BuildTriggerSettings, plans: Sequence[BuildPlan]) -> 
             if plan is None:
                 built.append(planned.service)
                 continue
+            if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
+                plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
             effect = once(plan.idempotency_key, partial(_start, settings, project, plan, attempt))
         except AwsCallError as exc:
             logger.error("build did not start", extra={"service": planned.service, "reason": str(exc)})
