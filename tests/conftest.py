@@ -70,8 +70,12 @@ def _fresh_process_state():
         metrics.clear_metrics()
         metrics.clear_default_dimensions()
 
+    environment = dict(os.environ)
     reset()
     yield
+    # A test that points the CLI at an endpoint (or anything else) leaves the process as it found it.
+    os.environ.clear()
+    os.environ.update(environment)
     reset()
 
 

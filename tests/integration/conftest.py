@@ -34,7 +34,12 @@ class Calls:
 
 
 @pytest.fixture
-def faults() -> Faults:
+def faults(monkeypatch: pytest.MonkeyPatch) -> Faults:
+    """Faults to inject. botocore's retries keep their count and their order, without the
+    backoff's sleeping: what these tests check is what is retried, not how long it waits."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     return Faults()
 
 
