@@ -54,6 +54,9 @@ class Settings(BaseModel):
     ] = "CRITICAL"
     task_definition_mode: Annotated[Literal["clone", "render"], Field(alias="TASK_DEFINITION_MODE")] = "clone"
     register_manual_pushes: Annotated[bool, Field(alias="REGISTER_MANUAL_PUSHES")] = False
+    build_starts_queue_url: Annotated[str | None, Field(alias="BUILD_STARTS_QUEUE_URL")] = None
+    build_start_retry_seconds: Annotated[int, Field(alias="BUILD_START_RETRY_SECONDS", ge=1)] = 60
+    service_log_retention_days: Annotated[int, Field(alias="SERVICE_LOG_RETENTION_DAYS", ge=1)] = 30
 
     @property
     def gate(self) -> GateMode:
@@ -71,9 +74,10 @@ class Settings(BaseModel):
 # Each function's own settings: what it cannot run without is required, and checked on its
 # first invocation (a missing variable is one line naming it).
 class BuildTriggerSettings(Settings):
-    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
+    """The build trigger: it plans, and queues one build start per service."""
+
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
+    build_starts_queue_url: Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _repository_for_codecommit(self) -> BuildTriggerSettings:
@@ -84,6 +88,15 @@ class BuildTriggerSettings(Settings):
     @property
     def repository(self) -> str:
         return self.codecommit_repository or ""
+
+
+class BuildStarterSettings(Settings):
+    """The build starter: repositories, log groups, the ledger and CodeBuild."""
+
+    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
+    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
+    build_starts_queue_url: Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
 
 class ImageEventsSettings(Settings):
@@ -107,6 +120,7 @@ class WebhookSettings(Settings):
 
 class DeliverySettings(Settings):
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
+    deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
 
 # In Lambda a process serves one function, and its environment is os.environ. The local

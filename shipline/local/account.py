@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -111,6 +112,9 @@ class LocalAccount:
         self._tools: ToolServer
         self._runtime: LambdaRuntime
         self._builds = ThreadPoolExecutor(max_workers=codebuild_quota, thread_name_prefix="codebuild")
+        self._batches: dict[str, int] = {}  # queue source -> invocations running
+        self._batch_lock = threading.Lock()
+        self.peak_batches: dict[str, int] = {}  # function -> most queue invocations at once
         self._running_builds: set[Future] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -269,7 +273,7 @@ class LocalAccount:
                 continue
             self._running_builds = {f for f in self._running_builds if not f.done()}
             if not (self._runtime.busy() or self._running_builds or self.emulation.outbox.pending()
-                    or self.emulation.codebuild.active()):
+                    or self.emulation.codebuild.active() or self._queues_pending()):
                 if not self._drain_inboxes() + self._poll_queues():
                     break
             self._wait(0.05)
@@ -318,6 +322,9 @@ class LocalAccount:
         assert self.stack is not None
         sqs, moved = self.client("sqs"), 0
         for source in self.stack.queue_sources:
+            busy = self._batches.get(source.queue_arn, 0)
+            if source.max_concurrency is not None and busy >= source.max_concurrency:
+                continue  # the mapping's MaximumConcurrency: no more invocations until one ends
             messages = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=min(source.batch_size, 10),
                                            AttributeNames=["All"]).get("Messages", [])
             if not messages:
@@ -327,11 +334,28 @@ class LocalAccount:
                 "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""),
                 "eventSource": "aws:sqs", "eventSourceARN": source.queue_arn, "awsRegion": REGION,
             } for m in messages]}
+            with self._batch_lock:
+                self._batches[source.queue_arn] = busy + 1
+                self.peak_batches[source.function.logical_id] = max(
+                    self.peak_batches.get(source.function.logical_id, 0), busy + 1)
             self._runtime.submit_batch(source.function, event, partial(self._settle_batch, source, messages))
             moved += 1
         return moved
 
+    def _queues_pending(self) -> bool:
+        """Messages still in a polled queue: visible, or in flight until a delay ends."""
+        assert self.stack is not None
+        sqs = self.client("sqs")
+        for source in self.stack.queue_sources:
+            counts = sqs.get_queue_attributes(QueueUrl=source.queue_url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            if any(int(v) for v in counts.values()):
+                return True
+        return False
+
     def _settle_batch(self, source: QueueSource, messages: list[dict], invocation: Invocation) -> None:
+        """As Lambda's mapping does: delete what succeeded; what failed stays in flight until its
+        visibility timeout ends (or the delay the function set on it), then comes back."""
         sqs = self.client("sqs")
         result = invocation.result if isinstance(invocation.result, dict) else {}
         if invocation.error is not None:
@@ -341,11 +365,14 @@ class LocalAccount:
         else:
             failed = set()
         for message in messages:
-            if message["MessageId"] in failed:  # visible again now (Lambda waits the visibility timeout)
-                sqs.change_message_visibility(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=0)
-            else:
+            if message["MessageId"] not in failed:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            elif int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1)) >= source.max_receives:
+                # SQS moves it to the dead-letter queue when it would be received again.
+                self.errors.append(f"{source.function.logical_id}: message {message['MessageId']} failed "
+                                   f"{source.max_receives} times: dead-lettered ({message['Body'][:120]})")
+        with self._batch_lock:
+            self._batches[source.queue_arn] -= 1
 
     def _start_builds(self) -> int:
         builds = self.emulation.codebuild.startable()

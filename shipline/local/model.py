@@ -198,6 +198,8 @@ class QueueSource:
     queue_arn: str
     batch_size: int
     reports_failures: bool  # FunctionResponseTypes: ReportBatchItemFailures
+    max_concurrency: int | None = None  # ScalingConfig.MaximumConcurrency
+    max_receives: int = 1_000_000  # the queue's RedrivePolicy maxReceiveCount
 
 
 @dataclass

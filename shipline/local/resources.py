@@ -50,7 +50,7 @@ class Provisioner:
         if unknown:
             raise TemplateError(f"the local account cannot create {', '.join(unknown)}: add a creator to "
                                 "shipline/local/resources.py")
-        for logical, resource in sorted(model.resources.items(), key=lambda item: order.get(item[1]["Type"], 99)):
+        for logical, resource in _creation_order(model.resources, order):
             if not model.included(logical):
                 continue
             kind = resource["Type"]
@@ -194,9 +194,14 @@ class Provisioner:
         by_name = {f.name: f for f in stack.functions.values()}
         queue_name = props["EventSourceArn"].rsplit(":", 1)[-1]
         url = self.client("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
+        redrive = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get(
+            "Attributes", {}).get("RedrivePolicy")
+        limit = props.get("ScalingConfig", {}).get("MaximumConcurrency")
         stack.queue_sources.append(QueueSource(by_name[props["FunctionName"]], url, props["EventSourceArn"],
                                                int(props.get("BatchSize", 10)),
-                                               "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])))
+                                               "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                                               int(limit) if limit else None,
+                                               int(json.loads(redrive)["maxReceiveCount"]) if redrive else 1_000_000))
 
     def rule(self, stack: Stack, model: TemplateModel, logical: str, functions: dict[str, Function]) -> None:
         props = model.properties(logical)
@@ -245,6 +250,43 @@ class Provisioner:
         props = model.properties(logical)
         self.client("cloudwatch").put_dashboard(DashboardName=props.get("DashboardName", model.names[logical]),
                                                 DashboardBody=props["DashboardBody"])
+
+
+def _creation_order(resources: dict[str, dict], order: dict[str, int]) -> list[tuple[str, dict]]:
+    """By type (CREATION_ORDER), and within a type after what a resource refers to (a queue
+    after its dead-letter queue), as CloudFormation orders by dependency."""
+    def refers(value: Any) -> set[str]:
+        if isinstance(value, dict):
+            found = set()
+            for key, inner in value.items():
+                if key == "Ref" and isinstance(inner, str) and inner in resources:
+                    found.add(inner)
+                elif key == "Fn::GetAtt" and isinstance(inner, list) and inner and inner[0] in resources:
+                    found.add(inner[0])
+                else:
+                    found |= refers(inner)
+            return found
+        if isinstance(value, list):
+            return set().union(*(refers(v) for v in value)) if value else set()
+        return set()
+
+    done: list[str] = []
+    placed: set[str] = set()
+
+    def place(logical: str, seen: frozenset[str] = frozenset()) -> None:
+        if logical in placed or logical in seen:
+            return
+        kind = resources[logical]["Type"]
+        for other in sorted(refers(resources[logical].get("Properties", {}))):
+            if resources[other]["Type"] == kind:
+                place(other, seen | {logical})
+        placed.add(logical)
+        done.append(logical)
+
+    for logical in sorted(resources, key=lambda name: order.get(resources[name]["Type"], 99)):
+        place(logical)
+    return sorted(((name, resources[name]) for name in done),
+                  key=lambda item: (order.get(item[1]["Type"], 99), done.index(item[0])))
 
 
 CREATORS: dict[str, Callable[..., None]] = {

@@ -144,3 +144,62 @@ def codecommit_history(stack: Stack, emulation: Emulation):
     boto3.client("codecommit").create_repository(repositoryName=name)
     emulation.codecommit.histories[name] = history
     return history
+
+
+@dataclass
+class Pipeline:
+    """The build trigger (the planner) and, as Lambda's SQS mapping would, the build starter
+    draining the queue the planner fills."""
+
+    stack: Stack
+    monkeypatch: pytest.MonkeyPatch
+    context: object
+    starter_env: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, event: dict) -> dict:
+        from pipeline.handlers import build_starter, build_trigger
+
+        self.stack.use_function("BuildTriggerFunction", self.monkeypatch)
+        planned = build_trigger.handler(event, self.context)
+        result = {**planned, "builds": {}, "started": [], "alreadyBuilt": []}
+        if planned.get("outcome") in ("planned", "duplicate event", "in flight") or planned.get("planned"):
+            self.stack.use_function("BuildStarterFunction", self.monkeypatch, **self.starter_env)
+            for answer in self.drain(build_starter.handler):
+                result["builds"].update(answer.get("builds", {}))
+                for service, state in answer.get("states", {}).items():
+                    if state == "started":
+                        result["started"].append(service)
+                    elif state == "already built":
+                        result["alreadyBuilt"].append(service)
+            self.stack.use_function("BuildTriggerFunction", self.monkeypatch)
+        if planned.get("outcome") == "planned":
+            result["outcome"] = ("started" if result["started"] else
+                                 "already built" if result["alreadyBuilt"] else "already started")
+        return result
+
+    def drain(self, handler) -> list[dict]:
+        """Every message now in the build-starts queue, in batches, as Lambda's mapping delivers
+        them; failed ones stay in flight (they come back after their delay)."""
+        sqs = boto3.client("sqs")
+        url = self.stack.refs["BuildStartsQueue"]
+        answers = []
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=5,
+                                           AttributeNames=["All"]).get("Messages", [])
+            if not messages:
+                return answers
+            batch = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                                  "body": m["Body"], "attributes": m.get("Attributes", {}),
+                                  "eventSource": "aws:sqs"} for m in messages]}
+            answer = handler(batch, self.context)
+            answers.append(answer)
+            failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def pipeline(stack, codecommit_history, calls, monkeypatch, lambda_context) -> Pipeline:
+    calls.made.clear()
+    return Pipeline(stack, monkeypatch, lambda_context)

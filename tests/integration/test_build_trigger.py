@@ -3,8 +3,6 @@
 import boto3
 import pytest
 
-from pipeline.flows.builds import BuildsNotStartedError
-from pipeline.handlers import build_trigger
 from tests.integration.conftest import AFTER
 from tests.support.events import load_event
 
@@ -12,10 +10,9 @@ SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
 
 
 @pytest.fixture
-def trigger(stack, codecommit_history, calls, monkeypatch, lambda_context):
-    stack.use_function("BuildTriggerFunction", monkeypatch)
-    calls.made.clear()
-    return lambda event: build_trigger.handler(event, lambda_context)
+def trigger(pipeline):
+    """The planner, then the starter on every build start it queued."""
+    return pipeline
 
 
 def _started(calls) -> list[dict]:
@@ -104,7 +101,7 @@ def test_replayed_event_starts_no_second_build(trigger, calls):
     first = trigger(event)
     second = trigger(event)
     assert len(_started(calls)) == 1
-    assert first["builds"] == second["builds"]
+    assert first["builds"] and second["outcome"] == "duplicate event" and second["builds"] == {}
 
 
 def test_build_requested_for_one_service_starts_that_build(trigger, calls):
@@ -153,16 +150,26 @@ def test_event_missing_a_field_is_rejected_with_one_message(trigger, calls):
     assert calls.made == []
 
 
-def test_one_build_failing_to_start_does_not_stop_the_others(trigger, calls, faults):
-    # CodeBuild refuses the langgraph build (a full queue), which botocore does not retry.
+def test_one_build_failing_to_start_does_not_stop_the_others(trigger, calls, faults, stack):
+    # CodeBuild refuses the langgraph build (its queue full), which botocore does not retry.
     faults.inject("codebuild", "StartBuild", "account-limit", times=1, containing='"value": "langgraph"')
-    with pytest.raises(BuildsNotStartedError, match=r"1 of 4 builds did not start: langgraph") as failure:
-        trigger(load_event("schedule-nightly"))
-    assert set(failure.value.started) == {"aws-agent-core", "snowflake-cortex", "langfuse"}
-
-    # The retry starts only the one that failed.
+    first = trigger(load_event("schedule-nightly"))
+    assert sorted(first["started"]) == ["aws-agent-core", "langfuse", "snowflake-cortex"]
+    # The start waits (the starter delayed its message, growing with each receive); when the
+    # delay has passed, only that one starts.
+    sqs = boto3.client("sqs")
+    url = stack.refs["BuildStartsQueue"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+    (delayed,) = calls.of("sqs", "ChangeMessageVisibility")
+    assert delayed["VisibilityTimeout"] == 60  # BuildStartRetrySeconds, the first time
+    # The delay has passed (moto keeps time by the wall clock): the message is visible again.
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=delayed["ReceiptHandle"], VisibilityTimeout=0)
     calls.made.clear()
-    trigger(load_event("schedule-nightly"))
+    from pipeline.handlers import build_starter
+
+    stack.use_function("BuildStarterFunction", trigger.monkeypatch)
+    trigger.drain(build_starter.handler)
     assert [_overrides(b)["SERVICE"] for b in _started(calls)] == ["langgraph"]
 
 
@@ -174,7 +181,6 @@ def test_replayed_push_does_not_write_started_over_the_builds_later_status(trigg
     from pipeline.handlers import build_events
     from pipeline.settings import get_settings
 
-    settings = get_settings()
     build_arn = trigger(load_event("codecommit-push"))["builds"]["langgraph"]
     assert build_arn.startswith("arn:aws:codebuild:us-east-1:123456789012:build/multi-agent-orchestrator-dev-images:")
     ended = load_event("codebuild-build-succeeded")
@@ -183,5 +189,6 @@ def test_replayed_push_does_not_write_started_over_the_builds_later_status(trigg
     build_events.handler(ended, lambda_context)
     stack.use_function("BuildTriggerFunction", monkeypatch)
     trigger(load_event("codecommit-push"))
-    builds = ledger.history(settings.ledger_table, settings.ledger_key("langgraph")).builds
+    settings = get_settings()
+    builds = ledger.history(stack.refs["LedgerTable"], settings.ledger_key("langgraph")).builds
     assert [(b.build_id, b.status) for b in builds] == [(build_arn, "SUCCEEDED")]

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.adapters.errors import AwsCallError
 from pipeline.flows.builds import BuildsNotStartedError
-from pipeline.handlers import build_events, build_trigger, github_webhook, image_events
+from pipeline.handlers import build_events, build_starter, build_trigger, github_webhook, image_events
 from shipline.local.emulation import Emulation
 from tests.support.events import load_event
 
@@ -25,9 +25,28 @@ class WebhookFailed(RuntimeError):
     """The webhook answered 5xx: GitHub shows the delivery failed, and a person redelivers it."""
 
 
+class StartFailed(RuntimeError):
+    """The starter reported the build start failed: SQS brings the message back later."""
+
+
+def _build_start(stack) -> dict:
+    """One queued build start, received as Lambda's SQS mapping receives it."""
+    from pipeline.domain.builds import BuildStart
+    from tests.integration.conftest import AFTER
+
+    sqs = boto3.client("sqs")
+    url = stack.refs["BuildStartsQueue"]
+    body = BuildStart.model_validate({"service": "langgraph", "sourceVersion": AFTER, "trigger": "codecommit",
+                                      "event": "push"}).model_dump_json(by_alias=True)
+    sqs.send_message(QueueUrl=url, MessageBody=body)
+    (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    return {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                         "body": message["Body"], "attributes": message["Attributes"], "eventSource": "aws:sqs"}]}
+
+
 # How a failed invocation shows: an AWS call that failed after the client's retries, some builds
 # not started, or the webhook's 5xx. Anything else would be a defect.
-FAILED = (AwsCallError, BuildsNotStartedError, WebhookFailed)
+FAILED = (AwsCallError, BuildsNotStartedError, WebhookFailed, StartFailed)
 
 
 def _push_sample_image(emulation: Emulation) -> None:
@@ -48,9 +67,12 @@ class Scenario:
 
 SCENARIOS = {
     "codecommit push": Scenario("BuildTriggerFunction", build_trigger.handler, "codecommit-push", None, (
-        ("codecommit", "GetDifferences"), ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"),
-        ("ecr", "PutLifecyclePolicy"), ("codebuild", "StartBuild"), ("dynamodb", "PutItem"),
+        ("codecommit", "GetDifferences"), ("sqs", "SendMessageBatch"), ("dynamodb", "PutItem"),
         ("dynamodb", "UpdateItem"))),
+    "build start": Scenario("BuildStarterFunction", build_starter.handler, "build-start", None, (
+        ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"), ("ecr", "PutLifecyclePolicy"),
+        ("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy"), ("codebuild", "StartBuild"),
+        ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"))),
     "image push": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push", _push_sample_image, (
         ("ecr", "DescribeImages"), ("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"),
         ("ecs", "DescribeTaskDefinition"), ("ecs", "RegisterTaskDefinition"))),
@@ -69,7 +91,7 @@ NOT_RETRIED = {("ecs", "RegisterTaskDefinition")}
 def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambda_context):
     scenario = SCENARIOS[request.param]
     stack.use_function(scenario.function, monkeypatch)
-    event = load_event(scenario.event)
+    event = _build_start(stack) if scenario.event == "build-start" else load_event(scenario.event)
     if scenario.setup:
         scenario.setup(emulation)
     calls.made.clear()
@@ -81,6 +103,8 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
         result = scenario.handler(event, lambda_context)
         if isinstance(result, dict) and result.get("statusCode", 200) >= 500:
             raise WebhookFailed(f"{result['statusCode']} {result['body']}")
+        if isinstance(result, dict) and result.get("batchItemFailures"):
+            raise StartFailed(f"build start failed and comes back later: {calls.of('sqs', 'ChangeMessageVisibility')}")
         return result
 
     notifications: list = []
@@ -88,7 +112,10 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
     def effect() -> int:
         """How many times this event's one effect has happened."""
         notifications.extend(stack.notifications())
-        if request.param == "codecommit push":  # CodeBuild's idempotencyToken, as AWS honours it
+        if request.param == "codecommit push":  # a start queued twice is one build (the starter's keys)
+            return len({json.loads(e["MessageBody"])["service"] for batch in calls.of("sqs", "SendMessageBatch")
+                        for e in batch["Entries"]})
+        if request.param == "build start":  # CodeBuild's idempotencyToken, as AWS honours it
             return len(emulation.codebuild.builds)
         if request.param == "image push":
             return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
@@ -146,6 +173,8 @@ def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, se
     chain = [failure.value, failure.value.__cause__, failure.value.__context__]
     if isinstance(failure.value, WebhookFailed):  # GitHub gets a 503, never the reason
         assert str(failure.value).startswith("503 ")
+    elif isinstance(failure.value, StartFailed):  # the message waits, and comes back
+        assert "ChangeMessageVisibility" in str(failure.value) or "VisibilityTimeout" in str(failure.value)
     else:
         assert any("AccessDenied" in str(e) for e in chain if e)
     faults.clear()

@@ -8,7 +8,7 @@ import time
 import boto3
 import pytest
 
-from pipeline.handlers import build_events, build_trigger, image_events
+from pipeline.handlers import build_events, image_events
 from tests.integration.conftest import AFTER, BEFORE
 from tests.support.events import load_event
 
@@ -22,10 +22,9 @@ def digest_of(text: str) -> str:
 
 # ---------------------------------------------------------------------------- the tracked branch
 @pytest.fixture
-def trigger(stack, codecommit_history, calls, monkeypatch, lambda_context):
-    stack.use_function("BuildTriggerFunction", monkeypatch)
-    calls.made.clear()
-    return lambda event: build_trigger.handler(event, lambda_context)
+def trigger(pipeline):
+    """The planner, then the starter on every build start it queued."""
+    return pipeline
 
 
 def _request(**detail) -> dict:

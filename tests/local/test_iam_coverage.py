@@ -25,6 +25,11 @@ def _exercise_basic(account) -> None:
         account.run()
     account.invoke_webhook(load_event("github-push"))
     account.run()
+    # A push the planner cannot read (an unknown "before" commit): its record is deleted for the retry.
+    unknown = load_event("codecommit-push")
+    unknown["detail"]["oldCommitId"] = "0" * 39 + "1"
+    account.put_event(unknown)
+    account.run()
     # Failures inside an effect: the idempotency record is deleted so a retry can redo it.
     gone = load_event("ecr-image-push")  # an image that is not in the registry
     account.put_event(gone)
@@ -87,7 +92,10 @@ def exercised():
 
     boto3.session.Session.client = client  # type: ignore[method-assign]
     try:
-        with LocalAccount(findings={"langgraph": {"HIGH": 1}}) as account:
+        # A build start that keeps failing (the project deleted, below) comes back after a second,
+        # twice, then goes to the dead-letter queue.
+        with LocalAccount(findings={"langgraph": {"HIGH": 1}},
+                          parameters={"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2"}) as account:
             current.append(account)
             _exercise_enhanced(account)  # first, while the build project and topic still exist
             account.client("ecr").put_registry_scanning_configuration(scanType="BASIC", rules=[])
@@ -105,7 +113,8 @@ def test_every_function_was_exercised(exercised):
     assert set(calls) == set(policies)
 
 
-@pytest.mark.parametrize("function", ["BuildTriggerFunction", "GitHubWebhookFunction", "GitHubDeliveryFunction",
+@pytest.mark.parametrize("function", ["BuildTriggerFunction", "BuildStarterFunction", "GitHubWebhookFunction",
+                                      "GitHubDeliveryFunction",
                                       "ImageEventsFunction",
                                       "BuildEventsFunction"])
 def test_policy_grants_exactly_what_the_code_calls(exercised, function):

@@ -63,7 +63,13 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
         bus = params["Entries"][0].get("EventBusName", "default")
         return [Need(call, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), call)]
     if service == "sqs":
-        return [Need(call, _arn("sqs", params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]), call)]
+        queue = _arn("sqs", params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])
+        # SendMessageBatch is authorised as SendMessage (SQS has no batch actions in IAM).
+        action = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
+                  "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}.get(operation, call)
+        return [Need(action, queue, call)]
+    if service == "logs":
+        return [Need(call, _arn("logs", f"log-group:{params['logGroupName']}"), call)]
     if service == "secretsmanager":
         return [Need(call, params["SecretId"], call)]
     if service == "ecs":

@@ -39,3 +39,16 @@ def test_several_services_come_back_in_manifest_order(manifest):
 
 def test_a_directory_pattern_does_not_match_a_sibling_with_the_same_prefix(manifest):
     assert services_for_paths(manifest, ["docker/langgraph-old/Dockerfile"]) == ()
+
+
+def test_the_index_matches_as_the_rule_says_for_many_services():
+    from pipeline.domain.manifest import parse_manifest
+
+    services = {f"s{n:03d}": {"dockerfile": f"docker/s{n:03d}/Dockerfile", "paths": [f"docker/s{n:03d}/",
+                                                                                    f"app/s{n:03d}.py"],
+                              "port": 8000, "health_check": {"command": "true"}} for n in range(200)}
+    manifest = parse_manifest({"project": {"shared_paths": ["lib/"]}, "services": services})
+    assert services_for_paths(manifest, ["docker/s007/x/y", "app/s150.py", "app/s150.pyc", "docs/x"]) == (
+        "s007", "s150")
+    assert len(services_for_paths(manifest, ["lib/deep/file.py"])) == 200
+    assert services_for_paths(manifest, ["./docker/s001/Dockerfile", "/app/s002.py"]) == ("s001", "s002")

@@ -160,3 +160,14 @@ def test_form_encoded_delivery_is_read_from_its_payload_field(manifest):
 def test_other_github_events_are_ignored(manifest):
     decision = _decide(manifest, {"action": "opened"}, event="pull_request")
     assert decision.status == 200 and "not a push" in decision.message
+
+
+def test_a_commit_listing_3000_files_counts_as_truncated_and_rebuilds_everything(manifest):
+    from pipeline.domain.webhook import GITHUB_MAX_FILES
+
+    commit = {**_push()["commits"][0], "modified": [f"docs/{n}.md" for n in range(GITHUB_MAX_FILES)]}
+    decision = _decide(manifest, _push(commits=[commit]))
+    assert decision.delivery.paths is None and decision.request.services is None
+    commit["modified"] = commit["modified"][:-1]  # 2,999: GitHub listed them all
+    decision = _decide(manifest, _push(commits=[commit]))
+    assert decision.request is None  # only docs/: no service changed

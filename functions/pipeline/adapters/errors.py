@@ -14,6 +14,11 @@ class AccessDeniedError(AwsCallError):
     """The function's role lacks a permission. Fix the policy in template.yaml."""
 
 
+class CapacityError(AwsCallError):
+    """AWS has no room for this now (CodeBuild's build queue is full: AccountLimitExceeded). Not
+    retried by botocore; the caller tries again later."""
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -23,4 +28,6 @@ def wrap(exc: ClientError, doing: str) -> AwsCallError:
     message = f"{doing}: {code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
         return AccessDeniedError(message)
+    if code == "AccountLimitExceededException":
+        return CapacityError(message)
     return AwsCallError(message)

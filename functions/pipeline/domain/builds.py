@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.domain.changes import services_for_paths
 from pipeline.domain.manifest import Manifest
@@ -89,3 +91,28 @@ def plan_builds(
         )
         for name in wanted
     )
+
+
+class BuildStart(BaseModel):
+    """One build to start, as the planner queues it: the service, and the commit (or branch)
+    fixed when the trigger was planned, so a retry builds what was planned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    service: Annotated[str, Field(min_length=1)]
+    source_version: Annotated[str, Field(alias="sourceVersion", min_length=1)]
+    trigger: Trigger
+    occasion: str = ""
+    event: str = ""  # the id of the event that was planned
+
+    @classmethod
+    def of(cls, plan: BuildPlan, event: str) -> BuildStart:
+        return cls.model_validate({"service": plan.service, "sourceVersion": plan.source_version,
+                                   "trigger": plan.trigger, "occasion": plan.occasion, "event": event})
+
+    def plan(self, manifest: Manifest, target: Target) -> BuildPlan:
+        spec = manifest.service(self.service)
+        commit = is_commit(self.source_version)
+        return BuildPlan(service=spec.name, source_version=self.source_version, dockerfile=spec.dockerfile,
+                         context=spec.context, repository_uri=target.repository_uri(spec.name),
+                         tags=(short_sha(self.source_version), LATEST) if commit else (), trigger=self.trigger,
+                         occasion=self.occasion)

@@ -2,29 +2,87 @@
 
 Rule (also in services.toml and the README): a path under a service's `paths` rebuilds that
 service; a path under `project.shared_paths` rebuilds all of them; anything else, nothing.
+Paths are matched through an index of the manifest's folders and files, so the work grows with
+the number of paths (and their depth), not with paths × services.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from pipeline.domain.manifest import Manifest
 
 
-def _covers(pattern: str, path: str) -> bool:
-    pattern = pattern.removeprefix("./")
-    return path.startswith(pattern) if pattern.endswith("/") else path == pattern
+@dataclass
+class ServiceIndex:
+    """The manifest's paths, by folder prefix ("docker/langgraph/") and by exact file."""
+
+    names: tuple[str, ...]
+    shared_folders: set[str] = field(default_factory=set)
+    shared_files: set[str] = field(default_factory=set)
+    folders: dict[str, set[str]] = field(default_factory=dict)
+    files: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> ServiceIndex:
+        index = cls(manifest.names)
+        for shared in manifest.project.shared_paths:
+            (index.shared_folders if shared.endswith("/") else index.shared_files).add(shared)
+        for name, spec in manifest.services.items():
+            for path in spec.paths:
+                (index.folders if path.endswith("/") else index.files).setdefault(path, set()).add(name)
+        return index
+
+    def services_of(self, path: str) -> set[str] | None:
+        """The services one path rebuilds; None means every service (a shared path)."""
+        path = _normalised(path)
+        if path in self.shared_files:
+            return None
+        found = set(self.files.get(path, ()))
+        for end in _folder_ends(path):
+            prefix = path[: end + 1]
+            if prefix in self.shared_folders:
+                return None
+            found |= self.folders.get(prefix, set())
+        return found
+
+
+_INDEXES: dict[int, tuple[Manifest, ServiceIndex]] = {}
+
+
+def index_of(manifest: Manifest) -> ServiceIndex:
+    """The manifest's index, made once per manifest (a function loads one manifest)."""
+    cached = _INDEXES.get(id(manifest))
+    if cached is None or cached[0] is not manifest:
+        cached = _INDEXES[id(manifest)] = (manifest, ServiceIndex.of(manifest))
+    return cached[1]
 
 
 def services_for_paths(manifest: Manifest, paths: Iterable[str]) -> tuple[str, ...]:
     """The services to rebuild for these changed paths, in manifest order."""
+    index = index_of(manifest)
     hit: set[str] = set()
-    every = set(manifest.names)
-    for raw in paths:
-        path = raw.lstrip("/")
-        if any(_covers(shared, path) for shared in manifest.project.shared_paths):
-            return manifest.names
-        hit.update(name for name, spec in manifest.services.items() if any(_covers(p, path) for p in spec.paths))
-        if hit == every:
+    every = len(index.names)
+    for path in paths:
+        found = index.services_of(path)
+        if found is None:
+            return index.names
+        hit |= found
+        if len(hit) == every:
             break
-    return tuple(name for name in manifest.names if name in hit)
+    return tuple(name for name in index.names if name in hit)
+
+
+def _normalised(path: str) -> str:
+    path = path.lstrip("/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path
+
+
+def _folder_ends(path: str) -> Iterable[int]:
+    start = path.find("/")
+    while start != -1:
+        yield start
+        start = path.find("/", start + 1)

@@ -24,6 +24,9 @@ from pipeline.domain.requests import BuildRequest
 
 # GitHub lists at most this many commits in a push payload; a full list may be cut short.
 GITHUB_MAX_COMMITS = 2048
+# GitHub lists at most 3,000 files per commit, with no flag when it cuts the list: a commit
+# listing that many may list fewer than it changed, so it rebuilds every service.
+GITHUB_MAX_FILES = 3000
 _ZERO_SHA = "0" * 40
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
@@ -186,7 +189,7 @@ def _changed_paths(push: _Push) -> list[str] | None:
     paths: list[str] = []
     for commit in push.commits:
         listed = commit.paths()
-        if listed is None:
+        if listed is None or len(listed) >= GITHUB_MAX_FILES:
             return None
         paths.extend(listed)
     return paths

@@ -9,11 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.events.envelope import InvalidEventError, describe
 
 
+class _Attributes(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    approximate_receive_count: Annotated[int, Field(alias="ApproximateReceiveCount")] = 1
+
+
 class QueueRecord(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     message_id: Annotated[str, Field(alias="messageId")]
+    receipt_handle: Annotated[str, Field(alias="receiptHandle")] = ""
     body: str
+    attributes: _Attributes = _Attributes()
     event_source: Annotated[str, Field(alias="eventSource")] = "aws:sqs"
+
+    @property
+    def receive_count(self) -> int:
+        return self.attributes.approximate_receive_count
 
 
 class QueueBatch(BaseModel):

@@ -6,17 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import codebuild, ledger
+from pipeline.adapters import codebuild, ledger, logs, sqs
 from pipeline.adapters.errors import AwsCallError
-from pipeline.domain.builds import BuildPlan
+from pipeline.domain.builds import BuildPlan, BuildStart
 from pipeline.domain.naming import LATEST, commit_tag, is_commit
 from pipeline.domain.records import BuildRecord
 from pipeline.flows.idempotency import once
-from pipeline.flows.repositories import RepositoryOutcome, ensure_repositories
-from pipeline.settings import BuildTriggerSettings
+from pipeline.flows.repositories import ensure_repositories
+from pipeline.settings import BuildStarterSettings
 
 logger = Logger(child=True)
 
@@ -32,7 +33,7 @@ class BuildsNotStartedError(RuntimeError):
         super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
-def _start(settings: BuildTriggerSettings, project: str, plan: BuildPlan, attempt: int) -> str:
+def _start(settings: BuildStarterSettings, project: str, plan: BuildPlan, attempt: int) -> str:
     """The effect: start the build and note it in the ledger. Inside the idempotency guard, so
     a replay neither starts it again nor writes "STARTED" over the build's later status."""
     token = f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
@@ -44,7 +45,7 @@ def _start(settings: BuildTriggerSettings, project: str, plan: BuildPlan, attemp
     return build_id
 
 
-def _attempt(settings: BuildTriggerSettings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
+def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
     """What this plan means given the commit's builds so far: nothing to do (built already,
     and not forced), a retry after a failed build, or the first build."""
     if not is_commit(plan.source_version):
@@ -60,45 +61,61 @@ def _attempt(settings: BuildTriggerSettings, plan: BuildPlan) -> tuple[BuildPlan
     return plan, max(planned.attempt, 1)
 
 
+StartState = Literal["started", "already started", "in flight", "already built"]
+
+
+@dataclass(frozen=True)
+class StartResult:
+    service: str
+    state: StartState
+    build: str = ""  # the build's ARN (started now, or before for this commit)
+
+
+def start_one(settings: BuildStarterSettings, planned: BuildPlan) -> StartResult:
+    """Ensure the service's repository and log group, then start its build once: a commit is
+    built again only after a failure, or when the schedule or a forced request asks."""
+    ensure_repositories(settings, [planned.service])
+    logs.ensure_log_group(settings.target.log_group(planned.service), settings.service_log_retention_days)
+    plan, attempt = _attempt(settings, planned)
+    if plan is None:
+        logger.info("already built at this commit (trigger --force builds it again)",
+                    extra={"service": planned.service})
+        return StartResult(planned.service, "already built")
+    if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
+        plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
+    effect = once(plan.idempotency_key, partial(_start, settings, settings.build_project, plan, attempt))
+    if effect.state == "in flight":
+        return StartResult(plan.service, "in flight")
+    return StartResult(plan.service, "started" if effect.fresh else "already started", str(effect.value))
+
+
 @dataclass(frozen=True)
 class BuildsStarted:
     builds: dict[str, str]  # service -> build id (started now, or before for this commit)
-    repositories: list[RepositoryOutcome]
     fresh: tuple[str, ...] = ()  # the services whose build this invocation started
     in_flight: tuple[str, ...] = ()  # being started by another invocation of the same event
     already_built: tuple[str, ...] = ()  # built successfully at this commit before: nothing to do
 
 
-def start_builds(settings: BuildTriggerSettings, plans: Sequence[BuildPlan]) -> BuildsStarted:
-    """Ensure the repositories, then start one build per plan."""
-    repositories = ensure_repositories(settings, [plan.service for plan in plans])
-    project = settings.build_project
-    started: dict[str, str] = {}
+def start_builds(settings: BuildStarterSettings, plans: Sequence[BuildPlan]) -> BuildsStarted:
+    """Start one build per plan, each attempted even when another fails to start."""
+    results: list[StartResult] = []
     failures: dict[str, str] = {}
-    fresh: list[str] = []
-    in_flight: list[str] = []
-    built: list[str] = []
-    for planned in plans:
+    for plan in plans:
         try:
-            plan, attempt = _attempt(settings, planned)
-            if plan is None:
-                built.append(planned.service)
-                continue
-            if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
-                plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
-            effect = once(plan.idempotency_key, partial(_start, settings, project, plan, attempt))
+            results.append(start_one(settings, plan))
         except AwsCallError as exc:
-            logger.error("build did not start", extra={"service": planned.service, "reason": str(exc)})
-            failures[planned.service] = str(exc)
-            continue
-        if effect.state == "in flight":
-            in_flight.append(plan.service)
-            continue
-        started[plan.service] = str(effect.value)
-        if effect.fresh:
-            fresh.append(plan.service)
+            logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
+            failures[plan.service] = str(exc)
+    started = {r.service: r.build for r in results if r.build}
     if failures:
         raise BuildsNotStartedError(failures, started)
-    if built:
-        logger.info("already built at this commit (trigger --force builds it again)", extra={"services": built})
-    return BuildsStarted(started, repositories, tuple(fresh), tuple(in_flight), tuple(built))
+    return BuildsStarted(started, tuple(r.service for r in results if r.state == "started"),
+                         tuple(r.service for r in results if r.state == "in flight"),
+                         tuple(r.service for r in results if r.state == "already built"))
+
+
+def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str) -> list[str]:
+    """The planner's effect: one message per service, the commit fixed now (ten to a request)."""
+    sqs.send_batch(queue_url, [BuildStart.of(plan, event).model_dump_json(by_alias=True) for plan in plans])
+    return [plan.service for plan in plans]

@@ -1,5 +1,9 @@
-"""Build trigger: a CodeCommit push, the nightly schedule or a "Build Requested" event
-leads to the repositories and one CodeBuild build per service that needs one."""
+"""Build trigger, the planner: a CodeCommit push, the nightly schedule or a "Build Requested"
+becomes one queued build start per service that needs a build, the commit fixed now.
+
+Planning is cheap whatever the number of services (one change detection, one queue write per
+ten services); starting the builds is the build starter's work, one service at a time.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.domain.manifest import default_manifest
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild, parse_build_trigger
-from pipeline.flows.builds import start_builds
+from pipeline.flows.builds import queue_builds
 from pipeline.flows.idempotency import once, register_lambda_context
 from pipeline.flows.triggers import plan_for_trigger
 from pipeline.handlers.observability import logger, metrics, traced
@@ -19,17 +23,15 @@ from pipeline.handlers.outcomes import event_outcomes
 from pipeline.settings import BuildTriggerSettings, get_settings
 
 
-def _handle(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
+def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
     settings = get_settings(BuildTriggerSettings)
     plans = plan_for_trigger(trigger, settings, default_manifest())
     if not plans:
         logger.info("no service changed: nothing to build")
-        return {"outcome": "nothing to build", "builds": {}, "started": []}
-    result = start_builds(settings, plans)
-    outcome = ("started" if result.fresh else "in flight" if result.in_flight
-               else "already built" if result.already_built and not result.builds else "already started")
-    return {"outcome": outcome, "builds": result.builds, "started": list(result.fresh),
-            "alreadyBuilt": list(result.already_built)}
+        return {"outcome": "nothing to build", "planned": []}
+    planned = queue_builds(settings.build_starts_queue_url, plans, trigger.id)
+    logger.info("builds planned", extra={"services": planned, "commit": plans[0].source_version})
+    return {"outcome": "planned", "planned": planned, "sourceVersion": plans[0].source_version}
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
@@ -40,12 +42,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     get_settings(BuildTriggerSettings)  # checked on the first invocation: a missing variable is one line
     register_lambda_context(context)
     trigger = parse_build_trigger(event)
-    # One event, one outcome: a duplicate delivery of this event (even after its build failed)
-    # returns the first delivery's result and starts nothing.
-    effect = once(f"trigger-event:{trigger.id}", partial(_handle, trigger))
+    # One event, one plan: a duplicate delivery (or a retry, once the plan was queued) queues
+    # nothing again, and the commit a branch or schedule resolved to stays the one planned.
+    effect = once(f"trigger-event:{trigger.id}", partial(_plan, trigger))
     if effect.state == "in flight" or effect.value is None:
-        return {"outcome": "in flight", "builds": {}, "started": []}
+        return {"outcome": "in flight", "planned": []}
     result = effect.value
-    if effect.fresh and result["started"]:  # only builds this invocation started
-        metrics.add_metric(name="BuildsStarted", unit=MetricUnit.Count, value=len(result["started"]))
-    return result if effect.fresh else {**result, "outcome": "duplicate event", "started": []}
+    if effect.fresh and result["planned"]:
+        metrics.add_metric(name="BuildsPlanned", unit=MetricUnit.Count, value=len(result["planned"]))
+    return result if effect.fresh else {**result, "outcome": "duplicate event", "planned": []}

@@ -12,8 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from pipeline.adapters import sqs
 from pipeline.adapters.errors import AwsCallError
 from pipeline.adapters.eventbridge import put_event
+from pipeline.adapters.sqs import backoff
 from pipeline.domain.manifest import default_manifest
 from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
 from pipeline.domain.webhook import Delivery, plan_delivery
@@ -38,7 +40,7 @@ def _request(delivery: Delivery) -> str:
 @metrics.log_metrics
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
-    get_settings(DeliverySettings)  # checked on the first invocation: a missing variable is one line
+    settings = get_settings(DeliverySettings)  # checked on the first invocation
     register_lambda_context(context)
     failures = []
     for record in parse_queue_batch(event):
@@ -51,7 +53,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         try:
             effect = once(f"delivery:{delivery.delivery}", partial(_request, delivery))
         except AwsCallError as exc:
-            logger.error(f"delivery {delivery.delivery} not handled: {exc}")
+            delay = backoff(settings.build_start_retry_seconds, record.receive_count)
+            logger.error(f"delivery {delivery.delivery} not handled, again in {delay} s: {exc}")
+            if record.receipt_handle:
+                sqs.retry_later(settings.deliveries_queue_url, record.receipt_handle, delay)
             failures.append({"itemIdentifier": record.message_id})
             continue
         if effect.state == "in flight":  # the same delivery, being handled now: try again later

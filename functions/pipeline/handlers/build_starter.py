@@ -1,0 +1,66 @@
+"""Build starter: queued build starts (one per service and commit, from the planner), each
+started once, within CodeBuild's quota.
+
+When CodeBuild has no room (AccountLimitExceeded: its queue is full) or an AWS call fails, the
+message comes back later, with a backoff that grows with each receive; after the queue's
+maxReceiveCount it lands in the dead-letter queue, that service alone. The mapping's
+MaximumConcurrency keeps the starter's own invocations below the build quota.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from pipeline.adapters import sqs
+from pipeline.adapters.errors import AwsCallError, CapacityError
+from pipeline.domain.builds import BuildStart
+from pipeline.domain.manifest import UnknownServiceError, default_manifest
+from pipeline.events.envelope import describe
+from pipeline.events.queue import parse_queue_batch
+from pipeline.flows.builds import start_one
+from pipeline.flows.idempotency import register_lambda_context
+from pipeline.handlers.observability import logger, metrics, traced
+from pipeline.settings import BuildStarterSettings, get_settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@traced
+def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    settings = get_settings(BuildStarterSettings)  # checked on the first invocation
+    register_lambda_context(context)
+    manifest = default_manifest()
+    failures: list[dict[str, str]] = []
+    states: dict[str, str] = {}
+    builds: dict[str, str] = {}
+    for record in parse_queue_batch(event):
+        try:
+            start = BuildStart.model_validate_json(record.body)
+            result = start_one(settings, start.plan(manifest, settings.target))
+        except (ValidationError, UnknownServiceError) as exc:  # never retried into success
+            reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
+            logger.error(f"build start {record.message_id} unusable: {reason}")
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        except AwsCallError as exc:
+            delay = sqs.backoff(settings.build_start_retry_seconds, record.receive_count)
+            kind = "no room in CodeBuild" if isinstance(exc, CapacityError) else "failed"
+            logger.warning(f"build start {kind}, again in {delay} s: {exc}", extra={"message_id": record.message_id})
+            if record.receipt_handle:
+                sqs.retry_later(settings.build_starts_queue_url, record.receipt_handle, delay)
+            failures.append({"itemIdentifier": record.message_id})
+            continue
+        if result.state == "in flight":  # the same build being started now: look again later
+            failures.append({"itemIdentifier": record.message_id})
+        states[result.service] = result.state
+        if result.build:
+            builds[result.service] = result.build
+    started = sum(1 for state in states.values() if state == "started")
+    if started:  # only builds this invocation started
+        metrics.add_metric(name="BuildsStarted", unit=MetricUnit.Count, value=started)
+    # Lambda reads batchItemFailures; the rest is for the logs and the local account's report.
+    return {"batchItemFailures": failures, "builds": builds, "states": states}
