@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 CHECK_LOCK := $(PYTHON) tools/lockfile.py check $(LOCK)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test fuzz lint validate bench deploy lock clean
+.PHONY: demo test fuzz scale lint validate bench deploy lock clean
 
 # The environment is exactly the lock: made afresh whenever the lock or pyproject.toml changes.
 $(STAMP): $(LOCK) pyproject.toml
@@ -42,6 +42,9 @@ lock:  ## remake requirements.lock from pyproject.toml's ranges (the dev extra, 
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o $(LOCK)
 	$(PYTHON) tools/lockfile.py stamp $(LOCK)
+
+scale: $(STAMP)  ## the scale tests at 200 services on a CodeBuild quota of 10 (make test runs them at 40 on 2)
+	SHIPLINE_SCALE_SERVICES=200 SHIPLINE_SCALE_QUOTA=10 $(BIN)/python -m pytest -m scale -q
 
 bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target
 	$(BIN)/python bench/run.py

@@ -17,6 +17,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +28,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 EVENTS_PER_PROBE = int(os.environ.get("BENCH_EVENTS", "12"))
-TARGETS = {"init_ratio": 1.5, "warm_ratio": 1.2, "rss_mb": 128.0}
+TARGETS = {"init_ratio": 1.5, "warm_ratio": 1.2, "rss_mb": 128.0, "planner_s": 5.0, "planner_calls_per_10": 5.0}
+# The whole chain at scale: services per run, on a CodeBuild quota of SCALE_QUOTA.
+SCALE_SERVICES = tuple(int(n) for n in os.environ.get("BENCH_SCALE_SERVICES", "50,100,200").split(","))
+SCALE_QUOTA = int(os.environ.get("BENCH_SCALE_QUOTA", "10"))
 HANDLERS = {
     "build_trigger": "BuildTriggerFunction",
     "image_events": "ImageEventsFunction",
@@ -39,6 +46,7 @@ def main() -> int:
         results["cold_init"], results["warm"], results["memory"] = _handlers(endpoint)
     results["api_calls_per_push"] = _calls_per_push()
     results["scale"] = _scale()
+    results["chain_at_scale"] = _chain_at_scale()
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     _print(results)
@@ -169,24 +177,12 @@ class _moto_server:
 # ---------------------------------------------------------------------------- API calls per push
 def _calls_per_push() -> dict:
     """The whole chain on the local account, for a push changing one service and four."""
-    import boto3
-
     from events.generate import function_url, github_push
     from shipline.local.account import LocalAccount
 
-    original = boto3.session.Session.client
     counted: list[str] = []
-
-    def client(self, *args, **kwargs):
-        made = original(self, *args, **kwargs)
-        service = made.meta.service_model.service_name
-        made.meta.events.register("provide-client-params.*.*", lambda model, **_: counted.append(
-            f"{service}:{model.name}") if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None)
-        return made
-
-    boto3.session.Session.client = client  # type: ignore[method-assign]
     found = {}
-    try:
+    with _counting_calls(counted):
         for label, files in (("one service", ["docker/langgraph/Dockerfile"]),
                              ("four services", [f"docker/{s}/Dockerfile" for s in
                                                 ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")])):
@@ -197,18 +193,49 @@ def _calls_per_push() -> dict:
                 report = account.report()
             found[label] = {
                 "services_changed": len(files), "builds": len(report["builds"]),
-                "repositories_created": counted.count("ecr:CreateRepository"),
+                "repositories_created": _calls(counted, "ecr:CreateRepository"),
                 "aws_calls_by_functions": len(counted),
                 "guide_script": {"repositories_created": 4, "builds": 4, "image_pushes": 8},
             }
+    return found
+
+
+@contextmanager
+def _counting_calls(counted: list[str]) -> Iterator[None]:
+    """Note each AWS call a function makes as "<function>/<service>:<operation>" (the local
+    account runs a function with its environment in a context variable, per thread)."""
+    import boto3
+
+    from pipeline.settings import environment
+
+    original = boto3.session.Session.client
+
+    def note(service: str, model, **_) -> None:
+        function = environment().get("AWS_LAMBDA_FUNCTION_NAME")
+        if function:
+            counted.append(f"{function}/{service}:{model.name}")
+
+    def client(self, *args, **kwargs):
+        made = original(self, *args, **kwargs)
+        service = made.meta.service_model.service_name
+        made.meta.events.register("provide-client-params.*.*", partial(note, service))
+        return made
+
+    boto3.session.Session.client = client  # type: ignore[method-assign]
+    try:
+        yield
     finally:
         boto3.session.Session.client = original  # type: ignore[method-assign]
-    return found
+
+
+def _calls(counted: list[str], call: str) -> int:
+    return sum(1 for c in counted if c.endswith(f"/{call}"))
 
 
 # ---------------------------------------------------------------------------- scale
 def _scale() -> dict:
     from pipeline.domain.builds import plan_builds
+    from pipeline.domain.changes import services_for_paths
     from pipeline.domain.manifest import parse_manifest
     from pipeline.domain.naming import Target
     from pipeline.domain.webhook import decide, sign
@@ -234,11 +261,64 @@ def _scale() -> dict:
     body = json.dumps({"ref": "refs/heads/main", "before": "b" * 40, "after": commit, "commits": [
         {"id": commit, "added": [], "removed": [], "modified": paths}]}).encode()
     headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(b"s", body)}
-    webhook_ms = timed(lambda: decide(manifest=manifest, environment="dev", branch="main", secret=b"s", body=body,
-                                      headers=headers))
+    webhook_ms = timed(lambda: decide(branch="main", secret=b"s", body=body, headers=headers))
     builds = len(plan_builds(manifest, target, source_version=commit, trigger="github", changed_paths=paths))
+    # The webhook's answer to a 100,000-path push at 200 services (34 commits of under 3,000
+    # files: none counts as truncated), and matching those paths to the services.
+    wide = parse_manifest({"project": {"name": "scale", "shared_paths": ["shared/"]}, "services": {
+        f"s{n:03d}": {"dockerfile": f"docker/s{n:03d}/Dockerfile", "paths": [f"docker/s{n:03d}/", f"src/s{n:03d}/"],
+                      "port": 8000, "health_check": {"command": "true"}} for n in range(200)}})
+    # The worst case for matching: nearly every path is claimed by no service (the last one per
+    # service is), so none of them can stop the search early.
+    many = [f"docs/area_{n % 500}/page_{n}.md" for n in range(100_000 - 200)] + [
+        f"src/s{n:03d}/pkg/module.py" for n in range(200)]
+    commits = [{"id": commit, "added": [], "removed": [], "modified": many[i:i + 2999]}
+               for i in range(0, len(many), 2999)]
+    big = json.dumps({"ref": "refs/heads/main", "before": "b" * 40, "after": commit, "commits": commits}).encode()
+    big_headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(b"s", big)}
+    wide_ms = timed(lambda: decide(branch="main", secret=b"s", body=big, headers=big_headers), repeat=5)
+    match_ms = timed(lambda: services_for_paths(wide, many), repeat=5)
     return {"services": 50, "changed_files": 1000, "plan_builds_ms": plan_ms, "webhook_decision_ms": webhook_ms,
-            "builds_planned": builds}
+            "builds_planned": builds,
+            "webhook_200_services_100000_paths": {"ms": wide_ms, "body_mb": round(len(big) / 2**20, 2),
+                                                  "path_matching_ms": match_ms}}
+
+
+def _chain_at_scale() -> list[dict]:
+    """A new branch of a repository with N services (every service builds) through the whole
+    local chain, CodeBuild's quota enforced: the planner, the starters, the builds, the images."""
+    from shipline.local.account import LocalAccount
+    from tests.local.conftest import push_event
+    from tests.support.many import many_services
+
+    rows = []
+    for count in SCALE_SERVICES:
+        counted: list[str] = []
+        with tempfile.TemporaryDirectory() as folder, _counting_calls(counted):
+            root, commit = many_services(Path(folder) / "repo", count)
+            started = time.perf_counter()
+            with LocalAccount(repo_root=root, codebuild_quota=SCALE_QUOTA,
+                              parameters={"BuildStartRetrySeconds": "1"}) as account:
+                account.put_event(push_event(account, commit))
+                account.run(timeout=3600)
+                report = account.report()
+                planner = [i for i in account.invocations if i.function.logical_id == "BuildTriggerFunction"]
+                peak = account.peak_batches.get("BuildStarterFunction", 0)
+            wall = time.perf_counter() - started
+        per_build = Counter(b["service"] for b in report["builds"])
+        planner_calls = sum(1 for c in counted if c.startswith(account.stack.functions["BuildTriggerFunction"].name
+                                                                 + "/"))
+        rows.append({
+            "services": count, "quota": SCALE_QUOTA, "wall_s": round(wall, 1),
+            "builds_started": len(report["builds"]), "started_twice": sum(1 for n in per_build.values() if n > 1),
+            "lost": count - len(per_build), "dead_lettered": sum(1 for e in report["errors"] if "dead-letter" in e),
+            "errors": len(report["errors"]), "aws_calls_per_service": round(len(counted) / count, 1),
+            "planner_s": round(sum(i.seconds for i in planner), 3), "planner_calls": planner_calls,
+            "starter_invocations": sum(1 for i in account.invocations
+                                       if i.function.logical_id == "BuildStarterFunction"),
+            "starter_peak_concurrency": peak,
+        })
+    return rows
 
 
 # ---------------------------------------------------------------------------- report
@@ -270,6 +350,22 @@ def _print(results: dict) -> None:
     rows.append(("plan, 50 services x 1,000 files", f"{scale['plan_builds_ms']}ms ({scale['builds_planned']} builds)",
                  "-", ""))
     rows.append(("webhook decision, 1,000 files", f"{scale['webhook_decision_ms']}ms", "-", ""))
+    wide = scale["webhook_200_services_100000_paths"]
+    rows.append(("webhook answer, a 100,000-path push", f"{wide['ms']}ms ({wide['body_mb']} MB body)",
+                 "< 10 s (GitHub)", _ok(wide["ms"] < 10_000)))
+    rows.append(("path matching, 200 services x 100,000 paths", f"{wide['path_matching_ms']}ms", "-", ""))
+    for row in results["chain_at_scale"]:
+        clean = row["builds_started"] == row["services"] and not (row["started_twice"] or row["lost"] or row["errors"])
+        rows.append((f"chain, {row['services']} services, quota {row['quota']}",
+                     f"{row['wall_s']}s, {row['builds_started']} builds, {row['started_twice']} twice, "
+                     f"{row['lost']} lost, {row['dead_lettered']} dead-lettered, "
+                     f"{row['aws_calls_per_service']} calls/service, starters at once <= "
+                     f"{row['starter_peak_concurrency']}", "every service once", _ok(clean)))
+        per_10 = row["planner_calls"] / row["services"] * 10
+        rows.append((f"planner, {row['services']} services", f"{row['planner_s']}s, {row['planner_calls']} AWS calls "
+                     f"({per_10:.1f} per 10 services)",
+                     f"< {TARGETS['planner_s']:.0f}s, <= {TARGETS['planner_calls_per_10']:.0f}/10",
+                     _ok(row["planner_s"] < TARGETS["planner_s"] and per_10 <= TARGETS["planner_calls_per_10"])))
     widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())

@@ -16,8 +16,14 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.domain.gate import GateMode, gate_for
+from pipeline.domain.manifest import Manifest, default_manifest, load_manifest
 from pipeline.domain.naming import Target
 from pipeline.domain.status import partition
+
+
+@cache
+def _manifest_at(path: str) -> Manifest:
+    return load_manifest(path)
 
 
 class ConfigurationError(RuntimeError):
@@ -57,6 +63,9 @@ class Settings(BaseModel):
     build_starts_queue_url: Annotated[str | None, Field(alias="BUILD_STARTS_QUEUE_URL")] = None
     build_start_retry_seconds: Annotated[int, Field(alias="BUILD_START_RETRY_SECONDS", ge=1)] = 60
     service_log_retention_days: Annotated[int, Field(alias="SERVICE_LOG_RETENTION_DAYS", ge=1)] = 30
+    # The services manifest the function was packaged with; the local account points a run on
+    # another checkout at that checkout's services.toml (template.yaml never sets it).
+    manifest_path: Annotated[str | None, Field(alias="SHIPLINE_MANIFEST")] = None
 
     @property
     def gate(self) -> GateMode:
@@ -64,6 +73,9 @@ class Settings(BaseModel):
 
     def ledger_key(self, service: str) -> str:
         return partition(self.project, self.environment, service)
+
+    def manifest(self) -> Manifest:
+        return _manifest_at(self.manifest_path) if self.manifest_path else default_manifest()
 
     @property
     def target(self) -> Target:

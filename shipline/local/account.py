@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import boto3
 
-from pipeline.domain.manifest import Manifest, default_manifest
+from pipeline.domain.manifest import Manifest, default_manifest, load_manifest
 from shipline.local.codebuild import Build
 from shipline.local.codecommit import GitHistory
 from shipline.local.emulation import Emulation
@@ -98,7 +98,8 @@ class LocalAccount:
         self.notifications: list[dict] = []
         self.stack: Stack | None = None
         self.model: TemplateModel | None = None
-        self.manifest: Manifest = default_manifest()
+        self.manifest: Manifest = (default_manifest() if repo_root.resolve() == ROOT.resolve()
+                                   else load_manifest(repo_root / "services.toml"))
         self.emulation = Emulation(source_root=repo_root, findings=findings, failing_scans=failing_scans,
                                    codebuild_quota=codebuild_quota, tools_url=lambda: self._tools.url,
                                    note=self.timeline.add)
@@ -181,6 +182,9 @@ class LocalAccount:
         if self.scanning == "enhanced":
             self.client("ecr").put_registry_scanning_configuration(scanType="ENHANCED", rules=[{
                 "scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}])
+        if self.repo_root.resolve() != ROOT.resolve():  # the functions run with that checkout's manifest
+            for function in stack.functions.values():
+                function.environment["SHIPLINE_MANIFEST"] = str(self.repo_root / "services.toml")
         name = stack.parameters.get("CodeCommitRepositoryName")
         if name and not self.external_endpoint:  # the CodeCommit repository of the template is this checkout
             self.client("codecommit").create_repository(repositoryName=name)
@@ -291,6 +295,18 @@ class LocalAccount:
             wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
         else:
             time.sleep(timeout)
+
+    def run_until(self, done: Callable[[], bool], timeout: float = 120.0) -> None:
+        """Deliver and run until `done()` holds (a test's checkpoint in the middle of a run)."""
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            moved = (self._release_events() + self._drain_inboxes() + self._runtime.pump())
+            if not moved:
+                self._wait(0.05)
+
+    def report_planned(self) -> int:
+        """Build starts the planner has queued so far (its BuildsPlanned metric)."""
+        return int(self._runtime.metrics.get("BuildsPlanned", 0))
 
     def _release_events(self) -> int:
         events = self.emulation.outbox.due()

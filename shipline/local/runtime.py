@@ -69,6 +69,7 @@ class Invocation:
     settle: Callable[[Invocation], None] | None = None  # a queue batch: the mapping settles its messages
     output: list[str] = field(default_factory=list)
     metrics: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0  # how long the handler ran
 
     @property
     def label(self) -> str:
@@ -268,6 +269,7 @@ class LambdaRuntime:
         context = FakeContext(function.name, function.timeout)
         assert self._stdout is not None
         self._stdout.local.buffer = invocation.output
+        started = time.perf_counter()
         try:
             with function_environment(environment):
                 handler = getattr(importlib.import_module(module), attribute)
@@ -279,6 +281,7 @@ class LambdaRuntime:
             invocation.result = None
             invocation.output.append("".join(traceback.format_exception_only(exc)))
         finally:
+            invocation.seconds = time.perf_counter() - started
             self._stdout.local.buffer = None
             with self._lock:
                 self._in_flight[function.logical_id] -= 1

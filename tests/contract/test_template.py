@@ -68,17 +68,24 @@ def test_samconfig_has_the_three_environments():
         assert f"Environment={env}" in overrides
 
 
-def test_stack_creates_one_ecs_log_group_per_manifest_service():
+def test_the_stack_holds_nothing_per_service():
+    """A service is a line in services.toml, not a resource: the template names no service and
+    creates no per-service log group, so 200 services deploy in one stack (500 resources at most).
+    The build starter creates each service's ECS log group, with its retention, before the build."""
     from pipeline.domain.manifest import load_manifest
     from tests.support.paths import MANIFEST
 
-    groups = {
-        r["Properties"]["LogGroupName"]["Fn::Sub"]
-        for r in raw()["Resources"].values()
-        if r["Type"] == "AWS::Logs::LogGroup" and "/ecs/" in str(r["Properties"]["LogGroupName"])
-    }
-    expected = {f"/ecs/${{ProjectName}}-${{Environment}}-{name}" for name in load_manifest(MANIFEST).names}
-    assert groups == expected
+    text = (ROOT / "template.yaml").read_text()
+    for name in load_manifest(MANIFEST).names:
+        assert name not in text, f"template.yaml names the service {name}"
+    groups = [r for r in raw()["Resources"].values()
+              if r["Type"] == "AWS::Logs::LogGroup" and "/ecs/" in str(r["Properties"].get("LogGroupName"))]
+    assert groups == []
+    starter = resource("BuildStarterFunction")["Properties"]
+    statements = [s for p in starter["Policies"] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+    actions = {a for s in statements if "Action" in s
+               for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert {"logs:CreateLogGroup", "logs:PutRetentionPolicy"} <= actions
 
 
 def test_image_push_rule_ignores_the_build_cache_tag_in_its_pattern():
@@ -123,7 +130,7 @@ def test_dashboard_shows_the_figures_the_functions_emit():
 
     body = resource("Dashboard")["Properties"]["DashboardBody"]["Fn::Sub"]
     handlers = "".join((ROOT / "functions/pipeline/handlers" / f).read_text()
-                       for f in ("build_trigger.py", "build_events.py", "image_events.py"))
+                       for f in ("build_trigger.py", "build_starter.py", "build_events.py", "image_events.py"))
     # The findings metrics are named from the severity, in one f-string.
     assert 'f"Findings{severity.title()}"' in handlers
     emitted = {f"Findings{s.title()}" for s in SEVERITIES}

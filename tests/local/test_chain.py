@@ -116,13 +116,13 @@ def test_injected_push_makes_the_image_exist_first(local_account):
 
 
 def test_function_failure_after_retries_lands_in_the_dead_letter_queue(local_account, monkeypatch):
-    from pipeline.flows import builds
+    from pipeline.handlers import build_trigger
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("injected failure")
 
     account = local_account()
-    monkeypatch.setattr(builds, "ensure_repositories", broken)
+    monkeypatch.setattr(build_trigger, "queue_builds", broken)  # the planner fails, every time
     account.put_event(load_event("build-requested"))
     account.run()
     (error,) = account.report()["errors"]

@@ -11,17 +11,18 @@ from pipeline.settings import (
     get_settings,
 )
 
-TRIGGER = {"BUILD_PROJECT": "p-images", "IDEMPOTENCY_TABLE": "i", "LEDGER_TABLE": "l",
-           "CODECOMMIT_REPOSITORY": "repo", "ACCOUNT_ID": "123456789012"}
+TRIGGER = {"BUILD_STARTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/starts",
+           "IDEMPOTENCY_TABLE": "i", "CODECOMMIT_REPOSITORY": "repo", "ACCOUNT_ID": "123456789012"}
 
 
 def test_a_functions_settings_read_its_own_environment():
     with function_environment(TRIGGER):
         settings = get_settings(BuildTriggerSettings)
-    assert (settings.build_project, settings.ledger_table, settings.repository) == ("p-images", "l", "repo")
+    assert (settings.build_starts_queue_url, settings.idempotency_table, settings.repository) == (
+        TRIGGER["BUILD_STARTS_QUEUE_URL"], "i", "repo")
 
 
-@pytest.mark.parametrize("missing", ["BUILD_PROJECT", "LEDGER_TABLE", "IDEMPOTENCY_TABLE"])
+@pytest.mark.parametrize("missing", ["BUILD_STARTS_QUEUE_URL", "IDEMPOTENCY_TABLE"])
 def test_a_missing_variable_is_one_line_naming_it(missing):
     environment = {k: v for k, v in TRIGGER.items() if k != missing}
     with function_environment(environment), pytest.raises(ConfigurationError) as raised:
@@ -31,7 +32,8 @@ def test_a_missing_variable_is_one_line_naming_it(missing):
 
 
 def test_a_blank_variable_is_a_missing_one():
-    with function_environment({**TRIGGER, "LEDGER_TABLE": ""}), pytest.raises(ConfigurationError, match="LEDGER_TABLE"):
+    with function_environment({**TRIGGER, "IDEMPOTENCY_TABLE": ""}), \
+            pytest.raises(ConfigurationError, match="IDEMPOTENCY_TABLE"):
         get_settings(BuildTriggerSettings)
 
 
@@ -44,5 +46,6 @@ def test_codecommit_needs_its_repository_and_github_does_not():
 
 
 def test_each_function_checks_what_it_needs_not_what_another_needs():
-    with function_environment(TRIGGER), pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
+    with function_environment({**TRIGGER, "LEDGER_TABLE": "l"}), \
+            pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
         get_settings(ImageEventsSettings)

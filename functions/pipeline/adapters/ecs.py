@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,11 +25,23 @@ def latest_task_definition(family: str, *, ecs: Any | None = None) -> tuple[dict
     return response["taskDefinition"], response.get("tags", [])
 
 
-def register_task_definition(arguments: dict, *, ecs: Any | None = None) -> tuple[str, int]:
-    """Register a revision; returns its ARN and revision number. Not retried here (see clients)."""
+# ECS throttles by token bucket: a ThrottlingException ("Rate exceeded") is refused before the
+# request is processed, so repeating it cannot make a second revision. A 5xx or a lost response
+# may have registered one: those are not repeated here (the invocation's retry checks first).
+THROTTLED = "ThrottlingException"
+THROTTLE_ATTEMPTS = 5
+
+
+def register_task_definition(arguments: dict, *, ecs: Any | None = None,
+                             sleep: Callable[[float], None] = time.sleep) -> tuple[str, int]:
+    """Register a revision; returns its ARN and revision number. Only throttling is retried."""
     ecs = ecs or client("ecs", retry=False)
-    try:
-        definition = ecs.register_task_definition(**arguments)["taskDefinition"]
-    except ClientError as exc:
-        raise wrap(exc, f"register task definition {arguments.get('family')}") from exc
-    return str(definition["taskDefinitionArn"]), int(definition["revision"])
+    for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+        try:
+            definition = ecs.register_task_definition(**arguments)["taskDefinition"]
+            return str(definition["taskDefinitionArn"]), int(definition["revision"])
+        except ClientError as exc:
+            if error_code(exc) != THROTTLED or attempt == THROTTLE_ATTEMPTS:
+                raise wrap(exc, f"register task definition {arguments.get('family')}") from exc
+            sleep(random.uniform(0, min(2 ** attempt * 0.1, 5)))  # jittered, as botocore's backoff
+    raise AssertionError("unreachable")

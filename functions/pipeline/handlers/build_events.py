@@ -7,7 +7,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.domain.manifest import default_manifest
 from pipeline.events.builds import parse_build_state
 from pipeline.flows.build_events import on_build_state
 from pipeline.flows.idempotency import register_lambda_context
@@ -22,7 +21,8 @@ from pipeline.settings import BuildEventsSettings, get_settings
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    result = on_build_state(get_settings(BuildEventsSettings), default_manifest(), parse_build_state(event).detail)
+    settings = get_settings(BuildEventsSettings)
+    result = on_build_state(settings, settings.manifest(), parse_build_state(event).detail)
     if result["outcome"] == "notified":
         metrics.add_metric(name="BuildsFailed", unit=MetricUnit.Count, value=1)
     return result

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from pipeline.adapters import sqs
 from pipeline.adapters.errors import AwsCallError, CapacityError
 from pipeline.domain.builds import BuildStart
-from pipeline.domain.manifest import UnknownServiceError, default_manifest
+from pipeline.domain.manifest import UnknownServiceError
 from pipeline.events.envelope import describe
 from pipeline.events.queue import parse_queue_batch
 from pipeline.flows.builds import start_one
@@ -33,7 +33,7 @@ from pipeline.settings import BuildStarterSettings, get_settings
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     settings = get_settings(BuildStarterSettings)  # checked on the first invocation
     register_lambda_context(context)
-    manifest = default_manifest()
+    manifest = settings.manifest()
     failures: list[dict[str, str]] = []
     states: dict[str, str] = {}
     builds: dict[str, str] = {}

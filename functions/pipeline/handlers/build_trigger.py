@@ -13,7 +13,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.domain.manifest import default_manifest
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild, parse_build_trigger
 from pipeline.flows.builds import queue_builds
 from pipeline.flows.idempotency import once, register_lambda_context
@@ -25,7 +24,7 @@ from pipeline.settings import BuildTriggerSettings, get_settings
 
 def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
     settings = get_settings(BuildTriggerSettings)
-    plans = plan_for_trigger(trigger, settings, default_manifest())
+    plans = plan_for_trigger(trigger, settings, settings.manifest())
     if not plans:
         logger.info("no service changed: nothing to build")
         return {"outcome": "nothing to build", "planned": []}

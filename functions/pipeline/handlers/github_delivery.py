@@ -16,7 +16,6 @@ from pipeline.adapters import sqs
 from pipeline.adapters.errors import AwsCallError
 from pipeline.adapters.eventbridge import put_event
 from pipeline.adapters.sqs import backoff
-from pipeline.domain.manifest import default_manifest
 from pipeline.domain.requests import BUILD_REQUESTED, SOURCE
 from pipeline.domain.webhook import Delivery, plan_delivery
 from pipeline.events.envelope import describe
@@ -29,7 +28,7 @@ from pipeline.settings import DeliverySettings, get_settings
 def _request(delivery: Delivery) -> str:
     """The effect: put the delivery's Build Requested on the bus (or nothing, when no service changed)."""
     settings = get_settings(DeliverySettings)
-    request = plan_delivery(default_manifest(), settings.environment, delivery)
+    request = plan_delivery(settings.manifest(), settings.environment, delivery)
     if request is None:
         logger.info("no service's paths changed", extra={"delivery": delivery.delivery})
         return ""

@@ -8,7 +8,6 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pipeline.domain.manifest import default_manifest
 from pipeline.domain.scans import Finding, inspector_counts, severity_counts
 from pipeline.events.images import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
 from pipeline.flows.idempotency import register_lambda_context
@@ -24,7 +23,8 @@ from pipeline.settings import ImageEventsSettings, get_settings
 @event_outcomes
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    settings, manifest = get_settings(ImageEventsSettings), default_manifest()
+    settings = get_settings(ImageEventsSettings)
+    manifest = settings.manifest()
     parsed = parse_image_event(event)
     if isinstance(parsed, EcrImagePushed):
         d = parsed.detail

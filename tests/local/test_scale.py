@@ -1,0 +1,100 @@
+"""Many services, one push: the planner queues one start per service, the starter starts each
+exactly once within CodeBuild's quota, and nothing is lost.
+
+`make test` runs 20 services on a quota of 2 (CodeBuild takes 12 at once, 2 running and 10
+queued, so 8 must wait and try again); `make scale` runs the same tests at 200 services on a quota of 10 (about five
+minutes on two cores), and `make bench` measures that run.
+"""
+
+import os
+
+import pytest
+
+from tests.local.conftest import push_event
+from tests.support.many import git, many_services
+
+SERVICES = int(os.environ.get("SHIPLINE_SCALE_SERVICES", "20"))
+QUOTA = int(os.environ.get("SHIPLINE_SCALE_QUOTA", "2"))
+# The dead-letter and moving-branch cases need only a few services to show their point in
+# `make test` (a quota of 1 takes 6 builds: 1 running, 5 queued); `make scale` runs them at SERVICES.
+FEW, FEW_QUOTA = (SERVICES, QUOTA) if "SHIPLINE_SCALE_SERVICES" in os.environ else (8, 1)
+FAST_RETRIES = {"BuildStartRetrySeconds": "1"}
+pytestmark = pytest.mark.scale
+
+
+@pytest.fixture(scope="module")
+def repository(tmp_path_factory):
+    return many_services(tmp_path_factory.mktemp("many") / "repo", SERVICES)
+
+
+@pytest.fixture(scope="module")
+def few(tmp_path_factory, repository):
+    return repository if FEW == SERVICES else many_services(tmp_path_factory.mktemp("few") / "repo", FEW)
+
+
+def test_every_service_builds_exactly_once_within_the_quota(local_account, repository):
+    root, commit = repository
+    account = local_account(repo_root=root, codebuild_quota=QUOTA, parameters=FAST_RETRIES)
+    account.put_event(push_event(account, commit))  # a new branch: every service
+    account.run(timeout=900)
+    report = account.report()
+    assert report["errors"] == []
+    services = [b["service"] for b in report["builds"]]
+    assert len(services) == SERVICES and len(set(services)) == SERVICES  # every one, none twice
+    assert {b["status"] for b in report["builds"]} == {"SUCCEEDED"}
+    assert {b["commit"] for b in report["builds"]} == {commit}
+    assert report["metrics"]["BuildsPlanned"] == SERVICES and report["metrics"]["BuildsStarted"] == SERVICES
+    assert len(report["taskDefinitions"]) == SERVICES
+    assert account.peak_batches["BuildStarterFunction"] <= 2  # the mapping's MaximumConcurrency
+
+
+def test_one_service_that_cannot_start_is_dead_lettered_alone(local_account, few, monkeypatch):
+    """A service whose start keeps failing (here: access denied) uses up its own receives and
+    lands in the dead-letter queue; every other service builds. CodeBuild has room for all of
+    them here, so the only retries are the refused service's."""
+    from botocore.exceptions import ClientError
+
+    from pipeline.adapters import codebuild
+    from pipeline.adapters.errors import wrap
+
+    root, commit = few
+    refused = f"s{FEW - 1:03d}"
+    real = codebuild.start_build
+
+    def refusing(project, plan, **kwargs):
+        if plan.service == refused:
+            raise wrap(ClientError({"Error": {"Code": "AccessDeniedException", "Message": "denied"}}, "StartBuild"),
+                       f"start build of {refused}")
+        return real(project, plan, **kwargs)
+
+    monkeypatch.setattr(codebuild, "start_build", refusing)
+    account = local_account(repo_root=root, codebuild_quota=FEW,
+                            parameters={**FAST_RETRIES, "BuildStartAttempts": "3"})
+    account.put_event(push_event(account, commit))
+    account.run(timeout=900)
+    report = account.report()
+    assert sorted(b["service"] for b in report["builds"]) == [f"s{n:03d}" for n in range(FEW - 1)]
+    (error,) = report["errors"]
+    assert error.startswith("BuildStarterFunction: message") and "failed 3 times: dead-lettered" in error
+    assert f'"service":"{refused}"' in error
+
+
+def test_a_branch_that_moves_during_a_retry_builds_each_service_once_at_the_planned_commit(local_account,
+                                                                                         few):
+    """The nightly schedule plans at the branch head; the head moving before the planned builds
+    start (or while one retries) changes nothing: the commit was fixed when it was planned."""
+    root, commit = few
+    account = local_account(repo_root=root, codebuild_quota=FEW_QUOTA, parameters=FAST_RETRIES)
+    from tests.support.events import load_event
+
+    account.put_event(load_event("schedule-nightly"))
+    # The planner has run when the first delivery is made; move the branch before the starts.
+    account.run_until(lambda: account.report_planned() > 0)
+    (root / "moved.txt").write_text("a later commit\n")
+    git(root, "add", "moved.txt")
+    git(root, "commit", "-q", "-m", "the branch moves")
+    account.run(timeout=900)
+    report = account.report()
+    assert report["errors"] == []
+    assert len(report["builds"]) == FEW and {b["commit"] for b in report["builds"]} == {commit}
+    git(root, "reset", "-q", "--hard", commit)
