@@ -43,7 +43,7 @@ lock:  ## remake requirements.lock from pyproject.toml's ranges (the dev extra, 
 		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o $(LOCK)
 	$(PYTHON) tools/lockfile.py stamp $(LOCK)
 
-scale: $(STAMP)  ## the scale tests at 200 services on a CodeBuild quota of 10 (make test runs them at 40 on 2)
+scale: $(STAMP)  ## the scale tests at 200 services on a CodeBuild quota of 10 (make test runs them at 20 on 2)
 	SHIPLINE_SCALE_SERVICES=200 SHIPLINE_SCALE_QUOTA=10 $(BIN)/python -m pytest -m scale -q
 
 bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target

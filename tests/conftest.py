@@ -79,6 +79,26 @@ def _fresh_process_state():
     reset()
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Under pytest-xdist, a worker hands its counts to the controller, which reports them."""
+    from tests.support.faults import INJECTED
+    from tests.support.properties import TRIED
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["injected"], output["tried"] = dict(INJECTED), dict(TRIED)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests.support.faults import INJECTED
+    from tests.support.properties import TRIED
+
+    output = getattr(node, "workeroutput", {})
+    INJECTED.update(output.get("injected", {}))
+    TRIED.update(output.get("tried", {}))
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The counts the fault and property tests promise to report."""
     from tests.support.faults import INJECTED
