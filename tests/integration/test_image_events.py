@@ -10,6 +10,7 @@ import pytest
 from pipeline.handlers import image_events
 from shipline.local.emulation import Emulation
 from tests.support.events import load_event
+from tests.support.paths import ROOT
 
 REPO = "multi-agent-orchestrator-dev-langgraph"
 URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{REPO}"
@@ -114,6 +115,56 @@ def test_later_revision_keeps_edits_and_changes_only_our_container(images, push_
     assert ours["image"] == f"{URI}@{newer}"
     assert {"name": "FEATURE_FLAG", "value": "on"} in ours["environment"]
     assert other["image"] == sidecar["image"]
+
+
+def use_manifest(path, text: str, monkeypatch) -> None:
+    """Point the function at a services manifest this test wrote (a new path per version: the
+    functions read a path's manifest once per process)."""
+    from pipeline.settings import get_settings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    monkeypatch.setenv("SHIPLINE_MANIFEST", str(path))
+    get_settings.cache_clear()
+
+
+def test_manifest_edits_reach_the_next_revision_and_a_sidecar_added_elsewhere_survives(
+        images, push_image, monkeypatch, tmp_path):
+    manifest = (ROOT / "services.toml").read_text()
+    use_manifest(tmp_path / "v1" / "services.toml", manifest, monkeypatch)
+    push_image("3b6258b")
+    images(load_event("ecr-image-push"))
+    (first,) = revisions()
+    assert (first["cpu"], first["memory"]) == ("512", "1024")
+
+    # Someone adds a sidecar, a task role and a variable of their own, outside shipline.
+    edited = {k: v for k, v in first.items() if k in ("family", "networkMode", "requiresCompatibilities", "cpu",
+                                                      "memory", "executionRoleArn", "runtimePlatform",
+                                                      "containerDefinitions")}
+    edited["taskRoleArn"] = "arn:aws:iam::123456789012:role/agents"
+    edited["containerDefinitions"][0]["environment"].append({"name": "FEATURE_FLAG", "value": "on"})
+    sidecar = {"name": "otel-collector", "image": "public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0",
+               "essential": False}
+    edited["containerDefinitions"].append(sidecar)
+    boto3.client("ecs").register_task_definition(**edited)
+
+    # The manifest gives langgraph more cpu and memory and changes one of its variables.
+    section = manifest.index("[services.langgraph]")
+    langgraph = manifest[section:].replace("port = 8001\n", "port = 8001\ncpu = 1024\nmemory = 2048\n", 1)
+    langgraph = langgraph.replace('LANGFUSE_HOST = "http://langfuse:3000"', 'LANGFUSE_HOST = "http://obs:3000"', 1)
+    use_manifest(tmp_path / "v2" / "services.toml", manifest[:section] + langgraph, monkeypatch)
+    newer = push_image("a1b2c3d", digest_of("newer"))
+    assert images(push_event("a1b2c3d", newer))["outcome"] == "registered"
+
+    latest = revisions()[-1]
+    ours, other = latest["containerDefinitions"]
+    environment = {e["name"]: e["value"] for e in ours["environment"]}
+    assert latest["revision"] == 3
+    assert (latest["cpu"], latest["memory"]) == ("1024", "2048")
+    assert ours["image"] == f"{URI}@{newer}"
+    assert environment["LANGFUSE_HOST"] == "http://obs:3000" and environment["FEATURE_FLAG"] == "on"
+    assert sidecar.items() <= other.items()
+    assert latest["taskRoleArn"] == "arn:aws:iam::123456789012:role/agents"
 
 
 def test_digest_already_in_the_latest_revision_gives_none(images, push_image):

@@ -1,9 +1,11 @@
 """ECS task definitions: the first revision rendered from the manifest (as in the guide's
-example), later revisions cloned from the latest with only our containers' image changed."""
+example); later revisions merge what the manifest declares into the latest revision and keep
+everything else (sidecars, roles, volumes, variables the manifest does not name)."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +14,21 @@ from pipeline.domain.naming import Target
 
 SHA_LABEL = "org.opencontainers.image.revision.short"
 DIGEST_LABEL = "shipline.image.digest"
+# What the manifest set in the service's container, so that the next merge can tell a name or
+# port the manifest has since dropped (removed) from one added outside shipline (kept).
+ENVIRONMENT_LABEL = "shipline.manifest.environment"
+SECRETS_LABEL = "shipline.manifest.secrets"
+PORT_LABEL = "shipline.manifest.port"
+_SHIPLINE_LABELS = (SHA_LABEL, DIGEST_LABEL, ENVIRONMENT_LABEL, SECRETS_LABEL, PORT_LABEL)
 
 # DescribeTaskDefinition returns these; RegisterTaskDefinition does not take them.
 _READ_ONLY = (
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
     "registeredAt", "registeredBy", "deregisteredAt",
 )
+# Task-level fields the rendering owns: the manifest's sizing, and the platform the image is
+# built for (linux/arm64 only). Everything else at task level is kept from the latest revision.
+_RENDERED_TASK_FIELDS = ("cpu", "memory", "runtimePlatform")
 
 
 class NoContainerForRepositoryError(LookupError):
@@ -44,15 +55,20 @@ def render_task_definition(
     """RegisterTaskDefinition arguments for one service, from the manifest."""
     cpu, memory = spec.sizing(target.environment)
     health = spec.health_check
+    environment = [
+        {"name": "AWS_REGION", "value": target.region},
+        *({"name": key, "value": value} for key, value in sorted(spec.environment.items())),
+    ]
+    secrets = [
+        {"name": s.name, "valueFrom": s.value_from(target.project, target.environment, target.region, target.account)}
+        for s in spec.secrets
+    ]
     container: dict[str, Any] = {
         "name": spec.name,
         "image": image.reference,
         "essential": True,
         "portMappings": [{"containerPort": spec.port, "protocol": "tcp"}],
-        "environment": [
-            {"name": "AWS_REGION", "value": target.region},
-            *({"name": key, "value": value} for key, value in sorted(spec.environment.items())),
-        ],
+        "environment": environment,
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
@@ -68,14 +84,15 @@ def render_task_definition(
             "retries": health.retries,
             "startPeriod": health.start_period,
         },
-        "dockerLabels": _labels(image),
+        "dockerLabels": {
+            **_labels(image),
+            ENVIRONMENT_LABEL: _names(environment),
+            SECRETS_LABEL: _names(secrets),
+            PORT_LABEL: str(spec.port),
+        },
     }
-    if spec.secrets:
-        container["secrets"] = [
-            {"name": s.name, "valueFrom": s.value_from(target.project, target.environment, target.region,
-                                                       target.account)}
-            for s in spec.secrets
-        ]
+    if secrets:
+        container["secrets"] = secrets
     return {
         "family": target.family(spec.name),
         "networkMode": "awsvpc",
@@ -94,29 +111,41 @@ def render_task_definition(
 
 
 def revise_task_definition(
-    latest: dict[str, Any], image: Image, tags: list[dict] | None = None
+    latest: dict[str, Any], rendered: dict[str, Any], tags: list[dict] | None = None
 ) -> dict[str, Any] | None:
-    """Clone the latest revision, changing only the containers built from `image`'s repository.
+    """The next revision: the latest one (with its `tags`), with what `rendered` (this image,
+    rendered from the manifest) declares merged in. The README's "Registration and the gate"
+    tables the rule; in short, the manifest's fields win, anything it does not declare is kept.
 
-    None when every such container already runs this digest (nothing to register).
+    The service's container is the one built from the rendered image's repository (the one
+    named for the service when several are). Other containers from that repository get the new
+    image only. None when the merge changes nothing (nothing to register).
     """
-    containers = [
-        c for c in latest.get("containerDefinitions", []) if _repository_of(c.get("image", "")) == image.repository_uri
-    ]
-    if not containers:
+    declared = rendered["containerDefinitions"][0]
+    repository = _repository_of(declared["image"])
+    ours = [i for i, c in enumerate(latest.get("containerDefinitions", []))
+            if _repository_of(c.get("image", "")) == repository]
+    if not ours:
         raise NoContainerForRepositoryError(
-            f"{latest.get('family')}:{latest.get('revision')} has no container from {image.repository_uri}"
+            f"{latest.get('family')}:{latest.get('revision')} has no container from {repository}"
         )
-    if all(c.get("image") == image.reference for c in containers):
-        return None
-    revised = {k: copy.deepcopy(v) for k, v in latest.items() if k not in _READ_ONLY}
-    for container in revised["containerDefinitions"]:
-        if _repository_of(container.get("image", "")) == image.repository_uri:
-            container["image"] = image.reference
-            container["dockerLabels"] = {**container.get("dockerLabels", {}), **_labels(image)}
+    current = {k: copy.deepcopy(v) for k, v in latest.items() if k not in _READ_ONLY}
     if tags:
-        revised["tags"] = tags
-    return revised
+        current["tags"] = copy.deepcopy(tags)
+    revised = copy.deepcopy(current)
+    for field in _RENDERED_TASK_FIELDS:
+        revised[field] = copy.deepcopy(rendered[field])
+    if not revised.get("executionRoleArn"):  # awslogs and secrets need one: the stack's
+        revised["executionRoleArn"] = rendered["executionRoleArn"]
+    revised["tags"] = _merge_named(revised.get("tags", []), rendered["tags"], key="key")
+    containers = revised["containerDefinitions"]
+    service = next((i for i in ours if containers[i].get("name") == declared["name"]), ours[0])
+    for index in ours:
+        if index == service:
+            containers[index] = _merge_container(containers[index], declared)
+        else:
+            containers[index] = _with_image(containers[index], declared)
+    return None if revised == current else revised
 
 
 def image_digest_of(task_definition: dict[str, Any], repository_uri: str) -> str | None:
@@ -127,11 +156,97 @@ def image_digest_of(task_definition: dict[str, Any], repository_uri: str) -> str
     return None
 
 
+def _merge_container(latest: dict[str, Any], declared: dict[str, Any]) -> dict[str, Any]:
+    """The service's container: the manifest's fields merged into the latest one's."""
+    labels = latest.get("dockerLabels", {})
+    merged = _with_image(latest, declared, service=True)
+    merged["healthCheck"] = copy.deepcopy(declared["healthCheck"])
+    merged["logConfiguration"] = _merge_log_configuration(latest.get("logConfiguration"),
+                                                          declared["logConfiguration"])
+    declared_env, declared_secrets = declared.get("environment", []), declared.get("secrets", [])
+    for field, items, owned_label, other in (("environment", declared_env, ENVIRONMENT_LABEL, declared_secrets),
+                                             ("secrets", declared_secrets, SECRETS_LABEL, declared_env)):
+        # A name is the manifest's in both lists: an environment variable it now declares as a
+        # secret (or the reverse) is not kept beside it.
+        values = _merge_named(latest.get(field, []), items, key="name",
+                              dropped=_split(labels.get(owned_label)) | {i["name"] for i in other})
+        if values or field in latest:
+            merged[field] = values
+    previous_port = labels.get(PORT_LABEL, "")
+    merged["portMappings"] = _merge_port_mappings(latest.get("portMappings", []), declared["portMappings"][0],
+                                                  int(previous_port) if previous_port.isdigit() else None)
+    return merged
+
+
+def _with_image(container: dict[str, Any], declared: dict[str, Any], *, service: bool = False) -> dict[str, Any]:
+    """The container running the declared image, with shipline's labels replacing its own (a
+    stale commit label goes when the new image has none). Only the service's container carries
+    the labels naming what the manifest set in it."""
+    labels = {k: v for k, v in container.get("dockerLabels", {}).items() if k not in _SHIPLINE_LABELS}
+    ours = {k: v for k, v in declared["dockerLabels"].items() if service or k in (SHA_LABEL, DIGEST_LABEL)}
+    return {**container, "image": declared["image"], "dockerLabels": {**labels, **ours}}
+
+
+def _merge_named(latest: Iterable[dict], declared: Iterable[dict], *, key: str,
+                 dropped: Collection[str] = ()) -> list[dict]:
+    """A list keyed by `key`: declared entries replace same-named ones in place, names in
+    `dropped` go, the rest are kept in their order; declared names not yet there are appended."""
+    wanted = {item[key]: item for item in declared}
+    merged: list[dict] = []
+    placed: set[str] = set()
+    for item in latest:
+        name = str(item.get(key))
+        if name in wanted:
+            if name not in placed:
+                merged.append(copy.deepcopy(wanted[name]))
+                placed.add(name)
+        elif name not in dropped:
+            merged.append(item)
+    merged.extend(copy.deepcopy(item) for name, item in wanted.items() if name not in placed)
+    return merged
+
+
+def _merge_port_mappings(latest: list[dict], declared: dict, previous_port: int | None) -> list[dict]:
+    """The manifest owns one mapping: its port (or the port it declared last time, which it
+    moves). The mapping's other keys (a Service Connect name, appProtocol) stay; a hostPort that
+    equalled the container port follows it (awsvpc requires them equal). Other mappings stay."""
+    port = declared["containerPort"]
+    owned = {port} if previous_port is None else {port, previous_port}
+    merged: list[dict] = []
+    placed = False
+    for mapping in latest:
+        if mapping.get("containerPort") not in owned:
+            merged.append(mapping)
+        elif not placed:
+            moved = {**mapping, **declared}
+            if "hostPort" in mapping and mapping["hostPort"] == mapping["containerPort"]:
+                moved["hostPort"] = port
+            merged.append(moved)
+            placed = True
+    return merged if placed else [dict(declared), *merged]
+
+
+def _merge_log_configuration(latest: dict | None, declared: dict) -> dict:
+    """The declared driver and options; other options of the same driver (mode,
+    max-buffer-size, ...) and its secretOptions are kept. Another driver is replaced."""
+    if not latest or latest.get("logDriver") != declared["logDriver"]:
+        return copy.deepcopy(declared)
+    return {**latest, "options": {**latest.get("options", {}), **declared["options"]}}
+
+
 def _labels(image: Image) -> dict[str, str]:
     labels = {DIGEST_LABEL: image.digest}
     if image.sha_tag:
         labels[SHA_LABEL] = image.sha_tag
     return labels
+
+
+def _names(items: Iterable[dict]) -> str:
+    return ",".join(item["name"] for item in items)
+
+
+def _split(label: str | None) -> set[str]:
+    return {name for name in (label or "").split(",") if name}
 
 
 def _repository_of(image: str) -> str:

@@ -77,13 +77,10 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
         return _already_current(family, digest, latest[0])
-    if latest is None or settings.task_definition_mode == "render":
-        arguments = render_task_definition(
-            target, spec, image, execution_role_arn=settings.task_execution_role_arn
-        )
-    else:
-        revised = revise_task_definition(latest[0], image, latest[1])
-        if revised is None:  # every container from this repository already runs the digest
+    arguments = render_task_definition(target, spec, image, execution_role_arn=settings.task_execution_role_arn)
+    if latest is not None and settings.task_definition_mode == "clone":
+        revised = revise_task_definition(latest[0], arguments, latest[1])
+        if revised is None:  # the latest revision already holds the image and the manifest's fields
             return _already_current(family, digest, latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
