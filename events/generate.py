@@ -142,26 +142,38 @@ def build_state(status: str, failed_phase: str | None, event_id: str) -> dict:
     }, event_id, [BUILD_ID], time="2026-11-20T10:29:55Z")
 
 
-def inspector_finding() -> dict:
+def inspector_finding(*, finding: str, observed: str, time: str, event_id: str, severity: str, cve: str,
+                      package: str, version: str, fixed_in: str, score: float) -> dict:
+    """An "Inspector2 Finding" for an image, as the ECR User Guide ("EventBridge events sent for
+    enhanced scanning in Amazon ECR") and the Amazon Inspector User Guide ("Amazon EventBridge
+    event schema for Amazon Inspector events") show it: the top-level resource is the image's
+    ARN (`repository/<name>/<digest>`), the detail the finding (status ACTIVE, SUPPRESSED or
+    CLOSED; timestamps as "Nov 21, 2026, 6:02:30 AM")."""
     return envelope("Inspector2 Finding", "aws.inspector2", {
-        "awsAccountId": ACCOUNT, "description": "A flaw was found in OpenSSL's handling of X.509 certificates.",
-        "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/be674aaddd0f75ac632055e4a1b2c3d4",
-        "firstObservedAt": "Nov 21, 2026, 6:02:30 AM", "lastObservedAt": "Nov 21, 2026, 6:02:30 AM",
-        "inspectorScore": 9.8,
+        "awsAccountId": ACCOUNT, "description": f"A flaw was found in {package}.",
+        "exploitAvailable": "NO", "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{finding}",
+        "firstObservedAt": observed, "fixAvailable": "YES", "inspectorScore": score,
+        "inspectorScoreDetails": {"adjustedCvss": {
+            "adjustments": [], "cvssSource": "NVD", "score": score, "scoreSource": "NVD",
+            "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "version": "3.1"}},
+        "lastObservedAt": observed,
         "packageVulnerabilityDetails": {
-            "source": "DEBIAN_CVE", "vendorSeverity": "CRITICAL", "vulnerabilityId": "CVE-2026-0001",
-            "vulnerablePackages": [{"arch": "ARM64", "epoch": 0, "name": "openssl", "packageManager": "OS",
-                                    "release": "0+deb12u1", "version": "3.0.15",
-                                    "fixedInVersion": "3.0.15-1~deb12u2"}]},
-        "remediation": {"recommendation": {"text": "Upgrade openssl."}},
+            "cvss": [{"baseScore": score, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                      "source": "NVD", "version": "3.1"}],
+            "referenceUrls": [f"https://security-tracker.debian.org/tracker/{cve}"],
+            "source": "DEBIAN_CVE", "sourceUrl": f"https://security-tracker.debian.org/tracker/{cve}",
+            "vendorSeverity": severity.title(), "vulnerabilityId": cve,
+            "vulnerablePackages": [{"arch": "ARM64", "epoch": 0, "name": package, "packageManager": "OS",
+                                    "release": "0+deb12u1", "version": version, "fixedInVersion": fixed_in}]},
+        "remediation": {"recommendation": {"text": f"Upgrade {package}."}},
         "resources": [{"details": {"awsEcrContainerImage": {
             "architecture": "arm64", "imageHash": DIGEST, "imageTags": [SHORT], "platform": "DEBIAN_12",
             "pushedAt": "Nov 20, 2026, 10:31:12 AM", "registry": ACCOUNT, "repositoryName": REPOSITORY}},
             "id": f"{REPOSITORY_ARN}/{DIGEST}", "partition": "aws", "region": REGION,
             "type": "AWS_ECR_CONTAINER_IMAGE"}],
-        "severity": "CRITICAL", "status": "ACTIVE", "title": "CVE-2026-0001 - openssl", "type": "PACKAGE_VULNERABILITY",
-        "updatedAt": "Nov 21, 2026, 6:02:30 AM",
-    }, "42dbea55-45ad-b2b4-87a8-afa0b1c2d3e4", [f"{REPOSITORY_ARN}/{DIGEST}"], time="2026-11-21T06:02:30Z")
+        "severity": severity, "status": "ACTIVE", "title": f"{cve} - {package}", "type": "PACKAGE_VULNERABILITY",
+        "updatedAt": observed,
+    }, event_id, [f"{REPOSITORY_ARN}/{DIGEST}"], time=time)
 
 
 SAMPLES = {
@@ -192,7 +204,20 @@ SAMPLES = {
         "finding-severity-counts": {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "TOTAL": 3}, "image-digest": DIGEST,
         "image-tags": [SHORT]}, "739c0d3c-4f02-85c7-5a88-94a9a8c1f2e0", [REPOSITORY_ARN],
         time="2026-11-20T10:33:16Z"),
-    "inspector2-finding": inspector_finding(),
+    # Continuous scanning, a day after the initial scan: a finding reported after the image's scan message.
+    "inspector2-finding": inspector_finding(
+        finding="be674aaddd0f75ac632055e4a1b2c3d4", observed="Nov 21, 2026, 6:02:30 AM", time="2026-11-21T06:02:30Z",
+        event_id="42dbea55-45ad-b2b4-87a8-afa0b1c2d3e4", severity="CRITICAL", cve="CVE-2026-0001",
+        package="openssl", version="3.0.15", fixed_in="3.0.15-1~deb12u2", score=9.8),
+    # The initial scan's own finding (the HIGH its Inspector2 Scan counts), sent before that event.
+    "inspector2-finding-initial": inspector_finding(
+        finding="0c3e9d1f5a7b2c4d6e8f0a1b2c3d4e5f", observed="Nov 20, 2026, 10:33:10 AM",
+        time="2026-11-20T10:33:10Z", event_id="42dbea55-45ad-b2b4-87a8-afa0b1c2d3e5", severity="HIGH",
+        cve="CVE-2026-0002", package="libexpat1", version="2.5.0-1", fixed_in="2.5.0-1+deb12u1", score=7.5),
+    "schedule-findings-digest": envelope(
+        "Scheduled Event", "aws.events", {}, "5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+        [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{PROJECT}-{ENVIRONMENT}-FindingDigest"],
+        time="2026-11-21T07:00:00Z"),
     "codebuild-build-failed": build_state("FAILED", "BUILD", "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1d"),
     "codebuild-build-succeeded": build_state("SUCCEEDED", None, "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1e"),
 }

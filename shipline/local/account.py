@@ -225,10 +225,17 @@ class LocalAccount:
         return str(answer.get("EventId", ""))
 
     def _deliver_schedule(self, envelope: dict) -> str:
-        """A schedule rule's event goes straight to that rule's targets, as EventBridge does."""
+        """A schedule rule's event goes straight to that rule's targets, as EventBridge does. The
+        rule is the one the event's `resources` names (a rule ARN ending in the template's event
+        name, as `events/schedule-*.json` do); an event that names none is refused."""
         assert self.stack is not None
         sqs = self.client("sqs")
-        for target in self.stack.schedule_targets:
+        named = [str(r).rsplit("/", 1)[-1].rsplit("-", 1)[-1] for r in envelope.get("resources", [])]
+        rules = [rule for rule in self.stack.schedule_targets if any(n and rule.endswith(n) for n in named)]
+        if not rules:
+            raise TemplateError(f"the scheduled event names no schedule rule of the template "
+                                f"({', '.join(sorted(self.stack.schedule_targets))})")
+        for target in (t for rule in rules for t in self.stack.schedule_targets[rule]):
             queue = sqs.get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
             sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(envelope))
         return str(envelope.get("id", ""))

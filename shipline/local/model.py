@@ -210,7 +210,7 @@ class Stack:
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     functions: dict[str, Function] = field(default_factory=dict)
-    schedule_targets: list[str] = field(default_factory=list)
+    schedule_targets: dict[str, list[str]] = field(default_factory=dict)  # schedule rule (logical id) -> targets
     queue_sources: list[QueueSource] = field(default_factory=list)
     bus_policies: dict[str, dict] = field(default_factory=dict)
     not_emulated: list[str] = field(default_factory=list)

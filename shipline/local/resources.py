@@ -231,7 +231,7 @@ class Provisioner:
         if "ScheduleExpression" in props:
             # moto would send every event to a rule without a pattern; the schedule's targets are
             # kept here and its events delivered to them directly (LocalAccount.put_event).
-            stack.schedule_targets.extend(t["Arn"] for t in targets)
+            stack.schedule_targets.setdefault(logical, []).extend(t["Arn"] for t in targets)
         elif targets:
             events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -271,11 +272,101 @@ def test_replayed_scan_event_sends_one_message(images, push_image, stack):
     assert len(stack.notifications()) == 1
 
 
-def test_critical_inspector_finding_is_notified_once(images, stack):
-    images(load_event("inspector2-finding"))
-    images(load_event("inspector2-finding"))
+def inspector_finding(number: int, *, observed: datetime, severity: str = "CRITICAL") -> dict:
+    """The sample "Inspector2 Finding" as a finding of its own (ARN, CVE), first observed then."""
+    event = load_event("inspector2-finding")
+    detail = event["detail"]
+    detail["findingArn"] = detail["findingArn"][:-4] + f"{number:04d}"
+    detail["packageVulnerabilityDetails"]["vulnerabilityId"] = f"CVE-2026-{number:04d}"
+    stamp = observed.strftime("%b %d, %Y, %I:%M:%S %p")
+    detail.update(severity=severity, firstObservedAt=stamp, lastObservedAt=stamp, updatedAt=stamp)
+    event["id"] = f"finding-{number}-{detail['status']}"
+    return event
+
+
+def digest_run(at: datetime) -> dict:
+    event = load_event("schedule-findings-digest")
+    event["time"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return event
+
+
+def scanned_by_inspector(images, push_image) -> str:
+    event = load_event("inspector2-scan")
+    (tag,) = event["detail"]["image-tags"]
+    push_image(tag)
+    images(event)
+    return tag
+
+
+def test_findings_of_the_initial_scan_and_the_scan_send_one_message(images, push_image, stack):
+    now = datetime.now(UTC)
+    results = [images(inspector_finding(n, observed=now, severity=s)) for n, s in
+               enumerate(["CRITICAL", "HIGH", "HIGH", "MEDIUM"], start=1)]
+    assert {r["outcome"] for r in results} == {"folded into the scan message", "not reported"}
+    assert stack.notifications() == []
+    scanned_by_inspector(images, push_image)
     (note,) = stack.notifications()
-    assert "CVE-2026-0001" in note["message"] and "fixed in 3.0.15-1~deb12u2" in note["message"]
+    assert "scanned: HIGH" in note["subject"]
+
+
+def test_a_finding_of_the_initial_scan_delivered_after_the_scan_message_is_not_sent_again(images, push_image, stack):
+    observed = datetime.now(UTC) - timedelta(seconds=5)  # found by the scan, its event late
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    assert images(inspector_finding(1, observed=observed))["outcome"] == "folded into the scan message"
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["digests"] == {}
+    assert stack.notifications() == []
+
+
+def test_later_findings_wait_for_one_digest_per_image_within_the_hour(images, push_image, stack):
+    tag = scanned_by_inspector(images, push_image)
+    stack.notifications()
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    outcomes = [images(inspector_finding(n, observed=later, severity=s))["outcome"]
+                for n, s in ((1, "CRITICAL"), (2, "CRITICAL"), (3, "HIGH"))]
+    assert outcomes == ["queued for the digest"] * 2 + ["not reported"]  # HIGH is below the CRITICAL threshold
+    assert stack.notifications() == []  # recorded, not sent one by one
+    result = images(digest_run(datetime.now(UTC) + timedelta(hours=1)))
+    assert result["sent"] == 1
+    (note,) = stack.notifications()
+    assert note["subject"].startswith(f"[shipline] langgraph:{tag} new findings: CRITICAL 2")
+    assert "CVE-2026-0001" in note["message"] and "CVE-2026-0002" in note["message"]
+    assert "fixed in 3.0.15-1~deb12u2" in note["message"]
+
+
+def test_a_replayed_digest_run_or_finding_sends_nothing_more(images, push_image, stack):
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    finding = inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2))
+    images(finding)
+    run = digest_run(datetime.now(UTC) + timedelta(hours=1))
+    images(run)
+    assert len(stack.notifications()) == 1
+    images(run)  # the same run again (a retry)
+    again = dict(run, id="another-invocation")  # a second invocation for the same hour
+    assert images(again)["sent"] == 0
+    assert images(finding)["outcome"] == "already reported"  # the finding delivered twice
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=2)))["digests"] == {}
+    assert stack.notifications() == []
+
+
+def test_a_digest_run_leaves_findings_of_its_own_hour_for_the_next(images, push_image, stack):
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    images(inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2)))
+    assert images(digest_run(datetime.now(UTC)))["digests"] == {}
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+
+
+def test_closed_and_suppressed_findings_are_recorded_not_sent(images, push_image, stack):
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    for number, status in ((1, "CLOSED"), (2, "SUPPRESSED")):
+        event = inspector_finding(number, observed=datetime.now(UTC) + timedelta(seconds=2))
+        event["detail"]["status"] = status
+        assert images(event)["outcome"] == "not reported"
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["digests"] == {}
+    assert stack.notifications() == []
 
 
 def test_replayed_push_has_no_second_effect(images, push_image, calls):

@@ -72,6 +72,29 @@ def test_staging_gate_holds_a_critical_image_and_says_why(local_account):
     assert "CRITICAL" in held["subject"] and "held back" in held["message"]
 
 
+def test_enhanced_scanning_sends_one_message_per_image_whatever_its_findings(local_account):
+    """Amazon Inspector sends a finding event per finding, then the scan: people get one
+    message per scanned image, the findings summed up in it."""
+    account = local_account(scanning="enhanced", findings={"langgraph": {"CRITICAL": 2, "HIGH": 3}})
+    account.put_event(push_event(account, AFTER))
+    account.run()
+    report = account.report()
+    assert report["errors"] == [] and families(report) == sorted(SERVICES)
+    assert sorted(n["subject"].split(":", 1)[0] for n in report["notifications"]) == sorted(
+        f"[shipline] {s}" for s in SERVICES)
+    (langgraph,) = [n for n in report["notifications"] if "langgraph" in n["subject"]]
+    assert "scanned: CRITICAL" in langgraph["subject"] and "CRITICAL 2, HIGH 3" in langgraph["message"]
+
+
+def test_each_schedule_reaches_only_its_own_rule(local_account):
+    account = local_account()
+    account.put_event(load_event("schedule-findings-digest"))
+    account.run()
+    report = account.report()
+    assert report["builds"] == [] and report["notifications"] == [] and report["errors"] == []
+    assert report["invocations"]["count"] == 1  # the image events function; the nightly rebuild's rule is not it
+
+
 def test_a_push_that_changes_nothing_builds_nothing(local_account):
     account = local_account()
     account.put_event(push_event(account, AFTER, old=AFTER))

@@ -4,6 +4,7 @@ used by some code path."""
 
 import copy
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
@@ -60,6 +61,22 @@ def _exercise_enhanced(account) -> None:
         "scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}])
     account.put_event(load_event("build-requested"))
     account.run()
+    # Continuous scanning finds something in that image later: queued, then the hourly digest.
+    repository = "multi-agent-orchestrator-dev-langgraph"
+    commit = load_event("build-requested")["detail"]["commit"]
+    (image,) = account.client("ecr").describe_images(repositoryName=repository,
+                                                     imageIds=[{"imageTag": commit[:7]}])["imageDetails"]
+    finding = load_event("inspector2-finding")
+    later = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%b %d, %Y, %I:%M:%S %p")
+    finding["detail"].update(firstObservedAt=later, lastObservedAt=later)
+    finding["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"] = image["imageDigest"]
+    account.put_event(finding)
+    account.run()
+    digest_run = load_event("schedule-findings-digest")
+    digest_run["time"] = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    account.put_event(digest_run)
+    account.run()
+    assert any("new findings: CRITICAL 1" in n["subject"] for n in account.report()["notifications"])
 
 
 @pytest.fixture(scope="module")

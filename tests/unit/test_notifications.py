@@ -61,3 +61,16 @@ def test_build_failure_without_a_log_link_points_at_the_console():
                                       phase="BUILD", project="p-images", build_id="p-images:1", log_link=None)
     assert "at unknown" in note.subject and "codesuite/codebuild/123456789012/projects/p-images/build/p-images%3A1" \
         in note.text
+
+
+def test_findings_digest_names_every_finding_and_counts_them():
+    from pipeline.domain.notifications import findings_digest_notification
+    from pipeline.domain.scans import Finding
+
+    findings = [Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16"),
+                Finding("CVE-2026-0002", "CRITICAL", "libexpat1", "2.5.0")]
+    note = findings_digest_notification(target=TARGET, service="langgraph", repository="r", digest="sha256:" + "a" * 64,
+                                        tag="1279bbb", findings=findings, hour="2026-11-21T07")
+    assert note.subject == "[shipline] langgraph:1279bbb new findings: CRITICAL 2"
+    assert "CVE-2026-0001" in note.text and "openssl 3.0.15 (fixed in 3.0.16)" in note.text
+    assert "CVE-2026-0002" in note.text and note.event_type == "FindingsDigest"

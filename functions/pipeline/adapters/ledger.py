@@ -5,8 +5,13 @@ One partition per service and environment (`<project>#<environment>#<service>`),
 - `build#<build ARN>`: a build, from its start to its end;
 - `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
-- `finding#<finding ARN>`: an Amazon Inspector finding;
+- `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
 - `current`: the revision registered last.
+
+And one partition per environment for the findings that wait for their image's hourly digest
+(`<project>#<environment>#~pending-findings`; `~` is in no service name), items
+`finding#<service>#<digest>#<finding ARN>`: written when a finding is queued, deleted once the
+digest that carries it is sent.
 """
 
 from __future__ import annotations
@@ -25,10 +30,13 @@ from pipeline.domain.records import (
     BuildRecord,
     CommitRecord,
     CurrentRecord,
+    FindingRecord,
     ImageRecord,
+    PendingFinding,
     ScanRecord,
     ServiceHistory,
 )
+from pipeline.domain.scans import Finding
 
 _TO = TypeSerializer()
 _FROM = TypeDeserializer()
@@ -106,8 +114,70 @@ def read_image(table: str, pk: str, digest: str) -> ImageRecord | None:
     return _image(item) if item else None
 
 
-def finding_seen(table: str, pk: str, finding_arn: str, attributes: dict[str, Any]) -> None:
-    _update(table, pk, f"finding#{finding_arn}", {**attributes, "at": now()})
+def finding_seen(table: str, pk: str, record: FindingRecord) -> FindingRecord:
+    """An Amazon Inspector finding as last seen; returns what the ledger holds of it (when it
+    was queued for a digest, if it was)."""
+    f = record.finding
+    item = _update(table, pk, f"finding#{record.finding_arn}", {
+        "digest": record.digest, "severity": f.severity, "id": f.id, "package": f.package, "version": f.version,
+        "fixedIn": f.fixed_in, "status": record.status, "firstObservedAt": record.first_observed_at, "at": now()})
+    return FindingRecord(finding_arn=record.finding_arn, digest=item.get("digest", ""), finding=_finding(item),
+                         status=item.get("status", ""), first_observed_at=item.get("firstObservedAt", ""),
+                         queued_at=item.get("queuedAt", ""))
+
+
+# ---------------------------------------------------------------------------- findings digests
+def pending_partition(project: str, environment: str) -> str:
+    return f"{project}#{environment}#~pending-findings"
+
+
+def finding_queued(table: str, pk: str, outbox: str, pending: PendingFinding) -> None:
+    """Queue a finding for its image's digest: its pending item (written again, the same, by a
+    replay), then the finding's own `queuedAt` (kept from the first time)."""
+    f = pending.finding
+    _update(table, outbox, _pending_sk(pending), {
+        "service": pending.service, "digest": pending.digest, "tags": sorted(pending.tags),
+        "findingArn": pending.finding_arn, "severity": f.severity, "id": f.id, "package": f.package,
+        "version": f.version, "fixedIn": f.fixed_in, "hour": pending.hour})
+    _update(table, pk, f"finding#{pending.finding_arn}", {}, keep={"queuedAt": now()})
+
+
+def pending_findings(table: str, outbox: str) -> list[PendingFinding]:
+    """Every finding waiting for a digest, in this environment."""
+    found = []
+    try:
+        paginator = client("dynamodb").get_paginator("query")
+        for page in paginator.paginate(TableName=table, KeyConditionExpression="pk = :pk",
+                                       ExpressionAttributeValues={":pk": {"S": outbox}}, ConsistentRead=True):
+            for raw in page.get("Items", []):
+                item = _python(raw)
+                found.append(PendingFinding(service=item["service"], digest=item["digest"],
+                                            tags=tuple(item.get("tags", [])), finding_arn=item["findingArn"],
+                                            finding=_finding(item), hour=item["hour"]))
+    except ClientError as exc:
+        raise wrap(exc, "read the findings waiting for a digest") from exc
+    return found
+
+
+def digest_sent(table: str, pk: str, outbox: str, pending: PendingFinding, hour: str) -> None:
+    """The digest of `hour` carried this finding: the finding says so, and stops waiting (a
+    replay, or another invocation that got there first, finds nothing left to do)."""
+    _update(table, pk, f"finding#{pending.finding_arn}", {}, keep={"digestSentIn": hour})
+    try:
+        client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": outbox}, "sk": {"S": _pending_sk(pending)}},
+                                       ConditionExpression="attribute_exists(sk)")
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise wrap(exc, f"remove {_pending_sk(pending)} from the ledger") from exc
+
+
+def _pending_sk(pending: PendingFinding) -> str:
+    return f"finding#{pending.service}#{pending.digest}#{pending.finding_arn}"
+
+
+def _finding(item: dict[str, Any]) -> Finding:
+    return Finding(id=item.get("id", ""), severity=item.get("severity", ""), package=item.get("package", ""),
+                   version=item.get("version", ""), fixed_in=item.get("fixedIn", ""))
 
 
 def _image(item: dict[str, Any]) -> ImageRecord:

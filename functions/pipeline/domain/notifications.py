@@ -157,3 +157,47 @@ def drift_notification(*, target: Target, service: str, digest: str, problem: st
         resources=(f"arn:aws:ecs:{target.region}:{target.account}:task-definition/{target.family(service)}",),
         context={"service": service, "digest": digest},
     )
+
+
+def findings_digest_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
+                                 findings: list[Finding], hour: str) -> Notification:
+    """Findings Amazon Inspector reported for an image after its scan message (continuous
+    scanning): one message per image per hour, whatever their number."""
+    label = tag or digest.removeprefix("sha256:")[:12]
+    link = image_console_link(target, repository, digest)
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    summary = ", ".join(f"{severity} {n}" for severity, n in counts.items())
+    worst = findings[0].severity if findings else "none"
+    listed = findings[:20]
+    lines = [
+        f"Service:      {service} ({target.project}, {target.environment})",
+        f"Image:        {repository}:{label}",
+        f"Digest:       {digest}",
+        "Scanner:      Amazon Inspector (continuous scanning)",
+        f"New findings: {summary} (reported since this image's scan message, until {hour}:00 UTC)",
+        "Registration: unchanged",
+        "",
+        "Findings:",
+        *(f"  {f.severity:<13} {f.id:<20} {f.package}{' ' + f.version if f.version else ''}"
+          f"{' (fixed in ' + f.fixed_in + ')' if f.fixed_in else ''}" for f in listed),
+        *([f"  ... and {len(findings) - len(listed)} more"] if len(findings) > len(listed) else []),
+        "",
+        f"Console: {link}",
+    ]
+    markdown = "\n".join([
+        f"*New findings:* {summary}",
+        *(f"• `{f.severity}` {f.id} {f.package} {('→ ' + f.fixed_in) if f.fixed_in else ''}".rstrip()
+          for f in findings[:5]),
+        f"<{link}|Open in the ECR console>",
+    ])
+    return Notification(
+        subject=_subject(f"[shipline] {service}:{label} new findings: {summary}"),
+        text="\n".join(lines),
+        title=f"{service}:{label} new findings: {worst}",
+        description=markdown,
+        event_type="FindingsDigest",
+        resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
+        context={"service": service, "digest": digest, "worst": worst, "hour": hour},
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.domain.scans import Finding
+
 BUILD_FAILED = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
 Scanner = Literal["basic", "inspector"]
 
@@ -86,3 +88,30 @@ class ServiceHistory:
     builds: tuple[BuildRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     current: CurrentRecord | None = None
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """One Amazon Inspector finding of an image, as last seen; `queued_at` is when it was queued
+    for its image's digest ("" when it never was: its image's scan message carried it, or it is
+    not one to report)."""
+
+    finding_arn: str
+    digest: str
+    finding: Finding
+    status: str  # ACTIVE, SUPPRESSED or CLOSED
+    first_observed_at: str = ""  # ISO 8601, UTC; "" when the event did not say
+    queued_at: str = ""
+
+
+@dataclass(frozen=True)
+class PendingFinding:
+    """A finding that arrived after its image's scan message: it waits for the image's next
+    hourly digest. `hour` is the UTC hour it was queued in (`2026-11-21T06`)."""
+
+    service: str
+    digest: str
+    tags: tuple[str, ...]
+    finding_arn: str
+    finding: Finding
+    hour: str

@@ -89,7 +89,8 @@ class InspectorFindingDetail(BaseModel):
     model_config = ConfigDict(extra="ignore")
     finding_arn: Annotated[str, Field(alias="findingArn")]
     severity: str
-    status: str
+    status: str  # ACTIVE, SUPPRESSED or CLOSED
+    first_observed_at: Annotated[str, Field(alias="firstObservedAt")] = ""
     title: str = ""
     resources: Annotated[list[_FindingResource], Field(min_length=1)]
     package_vulnerability_details: Annotated[
@@ -103,7 +104,14 @@ class InspectorFindingReported(EventBridgeModel):
     detail: InspectorFindingDetail  # type: ignore[assignment]
 
 
-ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported
+class DigestScheduled(EventBridgeModel):
+    """The hourly schedule: send the findings digests that are due."""
+
+    source: Literal["aws.events"]
+    detail_type: Annotated[Literal["Scheduled Event"], Field(alias="detail-type")]
+
+
+ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported | DigestScheduled
 _IMAGE_EVENT: TypeAdapter[ImageEvent] = TypeAdapter(Annotated[ImageEvent, Field(discriminator="detail_type")])
 
 

@@ -1,5 +1,6 @@
 """ECR pushes and scans (basic and Inspector): the ledger, the gate, registration and one
-message per scan result.
+message per scan result; Inspector's findings folded into it, or, when found later, into an
+hourly digest per image.
 
 The gate fails closed: a scan that did not complete (FAILED, or any status that is not a
 documented completion) holds the image and says so; an image scanned by both scanners is
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
 
@@ -17,11 +19,12 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
+from pipeline.domain.digests import due_digests, hour_of, route_finding
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_sha_tag
-from pipeline.domain.notifications import drift_notification, scan_notification
-from pipeline.domain.records import ImageRecord, Scanner, ScanRecord
-from pipeline.domain.scans import Finding, ScanVerdict, judge, rank, top_findings, worst_verdict
+from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
+from pipeline.domain.records import FindingRecord, ImageRecord, PendingFinding, Scanner, ScanRecord
+from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
@@ -130,24 +133,51 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
 
 
 def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
-               finding_arn: str, finding: Finding, status: str) -> dict:
-    """Continuous scanning found something new for an image: tell people when it matters."""
+               finding_arn: str, finding: Finding, status: str, first_observed_at: str = "") -> dict:
+    """An Amazon Inspector finding: recorded, never sent on its own. Until the image's scan
+    message (and for what its scan found) that message carries it; one found later waits for
+    the image's hourly digest."""
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
-    ledger.finding_seen(table, pk, finding_arn, {"digest": digest, "severity": finding.severity, "id": finding.id,
-                                                 "status": status})
-    if status != "ACTIVE" or rank(finding.severity) > rank(settings.scan_threshold):
-        return {"outcome": "recorded", "service": service}
-    name = settings.target.repository(service)
-    notification = scan_notification(
-        target=settings.target, service=service, repository=name, digest=digest,
-        tag=next((t for t in tags if is_sha_tag(t)), None),
-        verdict=judge({finding.severity: 1}, settings.scan_threshold), findings=[finding],
-        registration="unchanged (finding reported by continuous scanning)", scanner="Amazon Inspector finding",
-    )
+    record = ledger.finding_seen(table, pk, FindingRecord(finding_arn, digest, finding, status, first_observed_at))
+    image = ledger.read_image(table, pk, digest)
+    scan = image.scans.get("inspector") if image else None
+    route = route_finding(status=status, severity=finding.severity, threshold=settings.scan_threshold,
+                          scanned_at=scan.at if scan else None, first_observed_at=first_observed_at,
+                          queued=bool(record.queued_at))
+    if route == "queued for the digest":
+        pending = PendingFinding(service=service, digest=digest, tags=tuple(tags), finding_arn=finding_arn,
+                                 finding=finding, hour=hour_of(datetime.now(UTC)))
+        ledger.finding_queued(table, pk, ledger.pending_partition(settings.project, settings.environment), pending)
+    return {"outcome": route, "service": service}
+
+
+DigestOutcome = Literal["sent", "sent before", "in flight"]
+
+
+def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
+    """The hourly run: one digest per image whose findings were queued before this hour, each
+    sent once for the hour (a replay of the run, or a second invocation, sends nothing more),
+    then the findings marked sent."""
+    hour = hour_of(at)
+    table, outbox = settings.ledger_table, ledger.pending_partition(settings.project, settings.environment)
     topic = settings.notification_topic_arn
-    once(f"finding-notice:{finding_arn}", partial(sns.publish, topic, notification))
-    return {"outcome": "notified", "service": service}
+    outcomes: dict[str, DigestOutcome] = {}
+    for image in due_digests(ledger.pending_findings(table, outbox), hour):
+        name = settings.target.repository(image.service)
+        notification = findings_digest_notification(
+            target=settings.target, service=image.service, repository=name, digest=image.digest,
+            tag=next((t for t in image.tags if is_sha_tag(t)), image.tags[0] if image.tags else None),
+            findings=image.findings, hour=hour)
+        effect = once(f"findings-digest:{name}@{image.digest}:{hour}", partial(sns.publish, topic, notification))
+        outcomes[f"{image.service}@{image.digest}"] = ("sent" if effect.fresh else
+                                                       "sent before" if effect.state == "replayed" else "in flight")
+        if effect.state == "in flight":
+            continue  # its holder marks them once it has sent; if it fails, its retry sends them
+        for pending in image.pending:
+            ledger.digest_sent(table, settings.ledger_key(pending.service), outbox, pending, hour)
+    return {"outcome": "digests", "hour": hour, "digests": outcomes,
+            "sent": sum(1 for o in outcomes.values() if o == "sent")}
 
 
 def _result_key(verdict: ScanVerdict) -> str:

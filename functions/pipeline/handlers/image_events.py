@@ -1,5 +1,7 @@
-"""Image events: ECR pushes and scans, Inspector scans and findings. A push (or a passing
-scan, under the scan gate) becomes a task-definition revision; a scan becomes a message."""
+"""Image events: ECR pushes and scans, Inspector scans and findings, and the hourly findings
+digest. A push (or a passing scan, under the scan gate) becomes a task-definition revision; a
+scan becomes a message; a finding is recorded (and, found after its image's scan message, sent
+in that image's next hourly digest)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.domain.scans import Finding, inspector_counts, severity_counts
-from pipeline.events.images import EcrImagePushed, EcrImageScanned, InspectorImageScanned, parse_image_event
+from pipeline.events.images import (
+    DigestScheduled,
+    EcrImagePushed,
+    EcrImageScanned,
+    InspectorImageScanned,
+    parse_image_event,
+)
 from pipeline.flows.idempotency import register_lambda_context
-from pipeline.flows.images import on_finding, on_push, on_scan
+from pipeline.flows.images import on_digest_schedule, on_finding, on_push, on_scan
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
 from pipeline.settings import ImageEventsSettings, get_settings
@@ -41,6 +49,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
                 metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
             if result["outcome"] == "held":
                 metrics.add_metric(name="ImagesHeld", unit=MetricUnit.Count, value=1)
+    elif isinstance(parsed, DigestScheduled):
+        result = on_digest_schedule(settings, at=parsed.time)
+        if result["sent"]:
+            metrics.add_metric(name="FindingDigestsSent", unit=MetricUnit.Count, value=result["sent"])
     else:
         f = parsed.detail
         image = f.resources[0].details.aws_ecr_container_image
@@ -52,7 +64,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
             fixed_in=package.fixed_in_version if package and package.fixed_in_version != "NotAvailable" else "",
         )
         result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
-                            tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status)
+                            tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status,
+                            first_observed_at=f.first_observed_at)
     _count(result)
     return result
 
