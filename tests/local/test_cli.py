@@ -204,22 +204,6 @@ def test_a_revision_is_never_taken_as_a_git_option(capsys, tmp_path, monkeypatch
     assert error == "shipline: error: '--output=written.txt' is not a commit in this repository"
 
 
-def test_plan_counts_both_paths_of_a_rename(capsys, monkeypatch):
-    """As the pipeline does: CodeCommit and GitHub list a rename as the old path gone and the
-    new one added, so the service the file left changed too."""
-    import shipline.cli as cli
-
-    def diff(*args, check=True):
-        if args[0] == "diff":
-            assert "--no-renames" in args
-            return "workload/langgraph/graph.py\nworkload/snowflake_cortex/graph.py"
-        return "a" * 40
-
-    monkeypatch.setattr(cli, "_git", diff)
-    assert main(["plan", "--from", "HEAD~1"]) == 0
-    assert capsys.readouterr().out.split() == ["langgraph", "snowflake-cortex"]
-
-
 @pytest.mark.parametrize(("environment", "expected"), [
     ({"AWS_REGION": "", "AWS_DEFAULT_REGION": ""},
      "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass --endpoint-url for an emulator"),
