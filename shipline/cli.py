@@ -388,8 +388,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"\nLocal account up at {account.endpoint} (account 123456789012, region us-east-1).")
         print(f"  export AWS_ENDPOINT_URL={account.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
               "AWS_DEFAULT_REGION=us-east-1")
-        print("  aws ecr describe-repositories    shipline trigger --endpoint-url ... --service langgraph")
-        print("Events put on the bus are delivered to the functions as they arrive. Ctrl-C stops it.")
+        target = f"--endpoint-url {account.endpoint}" + (
+            f" --environment {account.environment}" if account.environment != "dev" else "")
+        assert account.stack is not None
+        print(f"  stack {account.stack.name} (its outputs: aws cloudformation describe-stacks)")
+        print(f"  shipline trigger {target} --service langgraph")
+        print(f"  shipline status {target}")
+        print("Events put on the bus are delivered to the functions as they arrive. Ctrl-C stops it.", flush=True)
         try:
             while True:
                 account.run()
