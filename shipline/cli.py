@@ -214,18 +214,21 @@ def run_manifest(args: argparse.Namespace) -> int:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from pipeline.domain.changes import services_for_paths
+    from pipeline.domain.changes import Change, changed_paths, services_for_paths
+    from shipline import gitdiff
 
     manifest = load_manifest(args.manifest)
-    paths = list(args.paths)
+    changes = [Change(path, path) for path in args.paths]
     if args.from_rev:
-        # --no-renames: a rename is its old path deleted and its new path added, as CodeCommit's
-        # GetDifferences and GitHub's push payload give it, so both paths' services count.
-        paths += _git("diff", "--no-renames", "--name-only", _commit(args.from_rev), _commit(args.to_rev),
-                      "--").splitlines()
-    elif not paths:
+        # The commits' differences as the pipeline's GetDifferences gives them (shipline/gitdiff.py):
+        # a rename is its old path and its new path, and both paths' services count.
+        try:
+            changes += gitdiff.differences(ROOT, _commit(args.from_rev), _commit(args.to_rev))
+        except gitdiff.GitError as exc:
+            raise CommandError(f"git diff {args.from_rev}..{args.to_rev}: {exc}") from None
+    elif not changes:
         raise CommandError("give changed paths, or --from REV [--to REV]")
-    services = services_for_paths(manifest, paths)
+    services = services_for_paths(manifest, changed_paths(changes))
     print("\n".join(services) if services else "(nothing to rebuild)")
     return 0
 
@@ -385,8 +388,13 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"\nLocal account up at {account.endpoint} (account 123456789012, region us-east-1).")
         print(f"  export AWS_ENDPOINT_URL={account.endpoint} AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
               "AWS_DEFAULT_REGION=us-east-1")
-        print("  aws ecr describe-repositories    shipline trigger --endpoint-url ... --service langgraph")
-        print("Events put on the bus are delivered to the functions as they arrive. Ctrl-C stops it.")
+        target = f"--endpoint-url {account.endpoint}" + (
+            f" --environment {account.environment}" if account.environment != "dev" else "")
+        assert account.stack is not None
+        print(f"  stack {account.stack.name} (its outputs: aws cloudformation describe-stacks)")
+        print(f"  shipline trigger {target} --service langgraph")
+        print(f"  shipline status {target}")
+        print("Events put on the bus are delivered to the functions as they arrive. Ctrl-C stops it.", flush=True)
         try:
             while True:
                 account.run()

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -178,6 +179,7 @@ class LocalAccount:
     def provision(self) -> Stack:
         model = self.model = TemplateModel(self.template, self.parameters, self.endpoint)
         stack = self.stack = Provisioner(self.client, self.webhook_secret).create_all(model)
+        self._register_stack(model)
         self._subscribe_notifications()
         if self.scanning == "enhanced":
             self.client("ecr").put_registry_scanning_configuration(scanType="ENHANCED", rules=[{
@@ -191,6 +193,23 @@ class LocalAccount:
             self.emulation.codecommit.histories[name] = GitHistory(self.repo_root)
         self.timeline.add("account", f"stack provisioned from template.yaml at {self.endpoint}")
         return stack
+
+    def _register_stack(self, model: TemplateModel) -> None:
+        """The stack in CloudFormation, with its parameters and the template's Outputs resolved to
+        what was provisioned, so `shipline status` (DescribeStacks) finds it as it does in AWS.
+        The resources are created directly, not by CloudFormation: the registered template holds
+        only a WaitConditionHandle (a resource with no effect), so the stack lists none of them."""
+        template = {
+            "Description": "shipline local account: the outputs of template.yaml as provisioned",
+            "Parameters": {name: {"Type": "String"} for name in model.parameters},
+            "Resources": {"LocalAccount": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {key: {"Value": value} for key, value in model.outputs().items()},
+        }
+        # moto's server says, on its own thread, that it ignores the handle: it is meant to.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+        self.client("cloudformation").create_stack(
+            StackName=model.stack_name, TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in model.parameters.items()])
 
     def _subscribe_notifications(self) -> None:
         """An SQS subscription on every topic, so the run can report what was published."""

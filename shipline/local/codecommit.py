@@ -18,11 +18,14 @@ from typing import Protocol
 from moto.codecommit.responses import CodeCommitResponse
 from moto.core.exceptions import JsonRESTError
 
+from pipeline.domain.changes import Change
+from shipline import gitdiff
+from shipline.gitdiff import GitError
 from shipline.local.patches import Patches
 
 
 class History(Protocol):
-    def differences(self, before: str | None, after: str) -> list[tuple[str, str]]: ...  # (change, path)
+    def differences(self, before: str | None, after: str) -> list[Change]: ...
     def head(self, branch: str) -> str: ...
     def resolve(self, commit: str) -> str: ...  # a full commit id, or CommitDoesNotExistException
     def merge_base(self, first: str, second: str) -> str | None: ...
@@ -30,17 +33,18 @@ class History(Protocol):
 
 @dataclass
 class MemoryHistory:
-    """A history given outright: (before, after) -> changed paths; branch -> head; and which
+    """A history given outright: (before, after) -> changed paths (a path is modified in place;
+    a Change says more, such as a rename reported as one difference); branch -> head; and which
     commits each commit has as ancestors (itself included)."""
 
-    diffs: dict[tuple[str | None, str], list[str]] = field(default_factory=dict)
+    diffs: dict[tuple[str | None, str], list[str | Change]] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     ancestors: dict[str, set[str]] = field(default_factory=dict)
 
-    def differences(self, before: str | None, after: str) -> list[tuple[str, str]]:
+    def differences(self, before: str | None, after: str) -> list[Change]:
         if (before, after) not in self.diffs:
             raise JsonRESTError("CommitDoesNotExistException", f"no commit {after} after {before}")
-        return [("M", path) for path in self.diffs[(before, after)]]
+        return [Change(path, path) if isinstance(path, str) else path for path in self.diffs[(before, after)]]
 
     def head(self, branch: str) -> str:
         if branch not in self.heads:
@@ -77,11 +81,12 @@ class GitHistory:
             raise JsonRESTError("CommitDoesNotExistException", result.stderr.strip() or "git failed")
         return result.stdout
 
-    def differences(self, before: str | None, after: str) -> list[tuple[str, str]]:
-        if before:
-            out = self._git("diff", "--name-status", "--no-renames", before, after, "--")
-            return [(line[0], line.split("\t", 1)[1]) for line in out.splitlines() if "\t" in line]
-        return [("A", path) for path in self._git("ls-tree", "-r", "--name-only", after, "--").splitlines()]
+    def differences(self, before: str | None, after: str) -> list[Change]:
+        # The same reading of git as `shipline plan`'s (shipline/gitdiff.py).
+        try:
+            return gitdiff.differences(self.path, self.resolve(before) if before else None, self.resolve(after))
+        except GitError as exc:
+            raise JsonRESTError("CommitDoesNotExistException", str(exc)) from None
 
     def head(self, branch: str) -> str:
         result = subprocess.run(["git", "-C", str(self.path), "rev-parse", "--verify", "--quiet",
@@ -127,13 +132,12 @@ class CodeCommitEmulation:
             before = response._get_param("beforeCommitSpecifier")
             after = response._get_param("afterCommitSpecifier")
             differences = []
-            for change, path in history(response).differences(before, after):
-                blob = {"blobId": "0" * 40, "path": path, "mode": "100644"}
-                entry: dict = {"changeType": {"A": "A", "D": "D"}.get(change, "M")}
-                if change != "A":
-                    entry["beforeBlob"] = blob
-                if change != "D":
-                    entry["afterBlob"] = blob
+            for change in history(response).differences(before, after):
+                # API_Difference: changeType A (no beforeBlob), D (no afterBlob) or M (both).
+                entry: dict = {"changeType": "A" if change.before is None else "D" if change.after is None else "M"}
+                for side, path in (("beforeBlob", change.before), ("afterBlob", change.after)):
+                    if path is not None:
+                        entry[side] = {"blobId": "0" * 40, "path": path, "mode": "100644"}
                 differences.append(entry)
             return json.dumps({"differences": differences})
 

@@ -26,7 +26,7 @@ from shipline.local.template import TEMPLATE, raw
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 PARTITION = "aws"
-STACK_NAME = "shipline-local"
+STACK_NAME = "shipline-local"  # the prefix of what the local account adds for itself (inbox queues)
 
 
 class TemplateError(ValueError):
@@ -224,9 +224,11 @@ class TemplateModel:
         self.document = translate(template)
         self.parameters = parameter_values(self.document, parameters or {})
         self.resources: dict[str, dict] = self.document.get("Resources", {})
+        # The stack's name as samconfig.toml deploys it, so `shipline status` finds it by default.
+        self.stack_name = f"shipline-{self.parameters.get('Environment', 'dev')}"
         values: dict[str, Any] = {
             **self.parameters, "AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::Partition": PARTITION,
-            "AWS::StackName": STACK_NAME, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
+            "AWS::StackName": self.stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
         }
         self.resolve = Resolver(values, self.document.get("Conditions", {}))
         self.names = self._physical_names()
@@ -313,15 +315,28 @@ class TemplateModel:
             policies[logical] = statements
         return policies
 
+    def outputs(self) -> dict[str, str]:
+        """The template's Outputs (those whose Condition holds), resolved: what DescribeStacks shows."""
+        found = {}
+        for key, output in self.document.get("Outputs", {}).items():
+            if "Condition" in output and not self.resolve.condition(output["Condition"]):
+                continue
+            try:
+                found[key] = str(self.resolve(output["Value"]))
+            except TemplateError as exc:
+                raise TemplateError(f"output {key}: {exc}") from None
+        return found
+
     # -- names and references, computable before anything is created
     def _physical_names(self) -> dict[str, str]:
         """The template's own names where it gives one, else deterministic generated ones."""
         names = {}
         for logical, resource in self.resources.items():
             short = re.sub(r"[^A-Za-z0-9-]", "", logical)[:40]
-            names[logical] = f"{STACK_NAME}-{short}"
+            names[logical] = f"{self.stack_name}-{short}"
             props = resource.get("Properties", {})
-            for key in ("Name", "TableName", "QueueName", "TopicName", "RoleName", "FunctionName", "EventBusName"):
+            for key in ("Name", "TableName", "QueueName", "TopicName", "RoleName", "FunctionName", "EventBusName",
+                        "DashboardName"):
                 if key in props:
                     try:
                         names[logical] = str(self.resolve(props[key]))

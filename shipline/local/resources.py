@@ -43,7 +43,7 @@ class Provisioner:
         return self._clients[service]
 
     def create_all(self, model: TemplateModel) -> Stack:
-        stack = Stack(STACK_NAME, model.parameters)
+        stack = Stack(model.stack_name, model.parameters)
         functions: dict[str, Function] = {}  # read when the first function is made: its environment
         order = {kind: index for index, kind in enumerate(CREATION_ORDER)}
         unknown = sorted({r["Type"] for r in model.resources.values()} - set(CREATORS) - set(NO_BEHAVIOUR))

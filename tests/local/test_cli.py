@@ -207,22 +207,6 @@ def test_a_revision_is_never_taken_as_a_git_option(capsys, tmp_path, monkeypatch
     assert error == "shipline: error: '--output=written.txt' is not a commit in this repository"
 
 
-def test_plan_counts_both_paths_of_a_rename(capsys, monkeypatch):
-    """As the pipeline does: CodeCommit and GitHub list a rename as the old path gone and the
-    new one added, so the service the file left changed too."""
-    import shipline.cli as cli
-
-    def diff(*args, check=True):
-        if args[0] == "diff":
-            assert "--no-renames" in args
-            return "workload/langgraph/graph.py\nworkload/snowflake_cortex/graph.py"
-        return "a" * 40
-
-    monkeypatch.setattr(cli, "_git", diff)
-    assert main(["plan", "--from", "HEAD~1"]) == 0
-    assert capsys.readouterr().out.split() == ["langgraph", "snowflake-cortex"]
-
-
 @pytest.mark.parametrize(("environment", "expected"), [
     ({"AWS_REGION": "", "AWS_DEFAULT_REGION": ""},
      "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION), or pass --endpoint-url for an emulator"),
@@ -249,3 +233,75 @@ def test_an_error_answer_from_aws_is_one_line(local_account, capsys):
     assert main(["status", "--endpoint-url", account.endpoint, "--table", "no-such-table"]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("shipline: error: ") and "ResourceNotFoundException" in line
+
+
+def _head() -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def _statuses(endpoint: str, capsys) -> dict[str, dict]:
+    assert main(["status", "--endpoint-url", endpoint, "--json"]) == 0
+    return {s["service"]: s for s in json.loads(capsys.readouterr().out)}
+
+
+def test_trigger_then_status_against_a_local_account_find_its_bus_and_stack(local_account, capsys):
+    """No --table: status reads the ledger's name from the stack's outputs, as in AWS."""
+    account = local_account()
+    head = _head()
+    assert main(["trigger", "--endpoint-url", account.endpoint, "--service", "langgraph", "--ref", "HEAD"]) == 0
+    assert f"Build Requested for langgraph at {head[:7]}" in capsys.readouterr().out
+    account.run()
+    statuses = _statuses(account.endpoint, capsys)
+    assert statuses["langgraph"]["tag"] == head[:7] and statuses["langgraph"]["build"] == "SUCCEEDED"
+    assert statuses["langgraph"]["revision"] == 1
+    assert all(statuses[name]["build"] is None for name in statuses if name != "langgraph")
+
+
+def test_status_names_the_stack_it_cannot_find(local_account, capsys):
+    account = local_account()
+    assert main(["status", "--endpoint-url", account.endpoint, "--environment", "prod"]) == 2
+    assert "cannot read stack shipline-prod" in capsys.readouterr().err
+
+
+def test_status_and_trigger_work_against_local_serve(capsys, tmp_path: Path):
+    """`shipline local serve` in a process of its own, as an operator runs it; status and trigger
+    from this one, with only the endpoint it printed."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    errors = (tmp_path / "serve.err").open("w")
+    serve = subprocess.Popen([sys.executable, "-m", "shipline", "local", "serve"], stdout=subprocess.PIPE,
+                             stderr=errors, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def said() -> str:  # what serve wrote on stderr, for a failure's message
+        return (tmp_path / "serve.err").read_text()[-2000:]
+
+    try:
+        assert serve.stdout is not None
+        lines = iter(serve.stdout.readline, "")
+        found = next((m for m in map(re.compile(r"Local account up at (\S+?)\.? ").search, lines) if m), None)
+        assert found, f"serve did not print its endpoint: {said()}"
+        endpoint = found.group(1)
+        assert {s["build"] for s in _statuses(endpoint, capsys).values()} == {None}
+        assert main(["trigger", "--endpoint-url", endpoint, "--service", "langgraph"]) == 0
+        capsys.readouterr()
+        deadline = time.monotonic() + 300  # a build on a loaded machine
+        while (langgraph := _statuses(endpoint, capsys)["langgraph"])["revision"] is None:
+            assert time.monotonic() < deadline, f"serve did not register langgraph: {langgraph}; {said()}"
+            time.sleep(1)
+        assert langgraph["tag"] == _head()[:7] and langgraph["build"] == "SUCCEEDED"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            serve.wait()
+        errors.close()

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.domain.changes import services_for_paths
+from pipeline.domain.changes import Change, changed_paths, normalised_path, services_for_paths
 from pipeline.domain.manifest import load_manifest
 from tests.support.paths import MANIFEST
 
@@ -52,3 +52,24 @@ def test_the_index_matches_as_the_rule_says_for_many_services():
         "s007", "s150")
     assert len(services_for_paths(manifest, ["lib/deep/file.py"])) == 200
     assert services_for_paths(manifest, ["./docker/s001/Dockerfile", "/app/s002.py"]) == ("s001", "s002")
+
+
+def test_changed_paths_count_both_sides_of_a_rename_once_each():
+    changes = [Change("workload/langgraph/graph.py", "docs/graph.py"), Change(None, "./docs/graph.py"),
+               Change("services.toml", None)]
+    assert changed_paths(changes) == ["workload/langgraph/graph.py", "docs/graph.py", "services.toml"]
+
+
+@pytest.mark.parametrize(("given", "normalised"), [
+    ("./docker/langgraph/Dockerfile", "docker/langgraph/Dockerfile"),
+    ("././docker//langgraph/./Dockerfile", "docker/langgraph/Dockerfile"),
+    ("/docker/langgraph/", "docker/langgraph/"),
+    ("docker/x/../langgraph/Dockerfile", "docker/langgraph/Dockerfile"),
+    ("./", ""),
+])
+def test_a_changed_path_is_normalised_as_the_manifest_names_paths(given, normalised):
+    assert normalised_path(given) == normalised
+
+
+def test_the_root_itself_rebuilds_nothing(manifest):
+    assert services_for_paths(manifest, [".", "/"]) == ()

@@ -8,26 +8,25 @@ from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import error_code, wrap
+from pipeline.domain.changes import Change
 
 
-def changed_paths(repository: str, before: str | None, after: str, *, codecommit: Any | None = None) -> list[str]:
-    """Every path added, deleted, modified or renamed between two commits (GetDifferences,
-    all pages). With no `before` (a new branch), every path in `after`."""
+def differences(repository: str, before: str | None, after: str, *, codecommit: Any | None = None) -> list[Change]:
+    """Every file added, deleted or modified between two commits (GetDifferences, all pages),
+    with its path on each side. With no `before` (a new branch), every file in `after`."""
     codecommit = codecommit or client("codecommit")
     args: dict[str, Any] = {"repositoryName": repository, "afterCommitSpecifier": after}
     if before:
         args["beforeCommitSpecifier"] = before
-    paths: list[str] = []
+    changes: list[Change] = []
     try:
         for page in codecommit.get_paginator("get_differences").paginate(**args):
             for difference in page.get("differences", []):
-                for side in ("beforeBlob", "afterBlob"):
-                    path = difference.get(side, {}).get("path")
-                    if path:
-                        paths.append(path)
+                changes.append(Change(before=difference.get("beforeBlob", {}).get("path"),
+                                      after=difference.get("afterBlob", {}).get("path")))
     except ClientError as exc:
         raise wrap(exc, f"get differences {before}..{after} in {repository}") from exc
-    return paths
+    return changes
 
 
 def branch_head(repository: str, branch: str, *, codecommit: Any | None = None) -> str:

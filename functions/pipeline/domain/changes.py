@@ -2,16 +2,53 @@
 
 Rule (also in services.toml and the README): a path under a service's `paths` rebuilds that
 service; a path under `project.shared_paths` rebuilds all of them; anything else, nothing.
+A change counts on both sides: a file renamed (or moved) out of a service's folder changed that
+service too. The pipeline (CodeCommit's GetDifferences) and `shipline plan` (git) both reach
+the rule through `changed_paths`, so they cannot disagree.
 Paths are matched through an index of the manifest's folders and files, so the work grows with
 the number of paths (and their depth), not with paths × services.
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pipeline.domain.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two commits, as CodeCommit's GetDifferences reports it
+    (https://docs.aws.amazon.com/codecommit/latest/APIReference/API_Difference.html): the path
+    before (`beforeBlob`; None for an added file) and after (`afterBlob`; None for a deleted one).
+    A rename is either one change with two different paths or a deletion and an addition; both
+    paths count either way. A copy is an addition: the file copied from did not change."""
+
+    before: str | None
+    after: str | None
+
+
+def changed_paths(changes: Iterable[Change]) -> list[str]:
+    """Every path the changes touched, both sides, normalised, each once, in the order given."""
+    found: dict[str, None] = {}
+    for change in changes:
+        for path in (change.before, change.after):
+            if path:
+                found.setdefault(normalised_path(path), None)
+    return [path for path in found if path]
+
+
+def normalised_path(path: str) -> str:
+    """A changed path as the manifest names paths: relative to the repository root, with no "./",
+    "//" or "." parts ("./docker/x/../y/" is "docker/y/"); a trailing "/" (a folder) is kept.
+    "" when the path is the root itself."""
+    folder = path.endswith("/")
+    path = posixpath.normpath(path.lstrip("/")) if path else "."
+    if path == ".":
+        return ""
+    return path + "/" if folder else path
 
 
 @dataclass
@@ -36,7 +73,9 @@ class ServiceIndex:
 
     def services_of(self, path: str) -> set[str] | None:
         """The services one path rebuilds; None means every service (a shared path)."""
-        path = _normalised(path)
+        path = normalised_path(path)
+        if not path:
+            return set()
         if path in self.shared_files:
             return None
         found = set(self.files.get(path, ()))
@@ -72,13 +111,6 @@ def services_for_paths(manifest: Manifest, paths: Iterable[str]) -> tuple[str, .
         if len(hit) == every:
             break
     return tuple(name for name in index.names if name in hit)
-
-
-def _normalised(path: str) -> str:
-    path = path.lstrip("/")
-    while path.startswith("./"):
-        path = path[2:]
-    return path
 
 
 def _folder_ends(path: str) -> Iterable[int]:

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import codecommit
 from pipeline.domain.builds import BuildPlan, plan_builds
+from pipeline.domain.changes import changed_paths
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.requests import UntrackedSourceError
 from pipeline.events.envelope import NotOursError
@@ -25,7 +26,7 @@ def plan_for_trigger(
             raise NotOursError(f"push to {detail.repository_name}:{detail.reference_name} is not tracked")
         # A new branch has no "before": every service is built.
         paths = (
-            codecommit.changed_paths(detail.repository_name, detail.old_commit_id, detail.commit_id)
+            changed_paths(codecommit.differences(detail.repository_name, detail.old_commit_id, detail.commit_id))
             if detail.old_commit_id
             else None
         )
