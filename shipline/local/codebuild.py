@@ -20,8 +20,10 @@ What it does not do: build logs in CloudWatch, artifacts, caches, VPC, batch bui
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -269,9 +271,14 @@ class CodeBuildEmulation:
             _git(source, "config", f"url.file://{self.source_root}.insteadOf", project.location)
         home = workspace / "root"
         home.mkdir()
+        # The stand-ins start with `#!/usr/bin/env python3`: this interpreter answers that first,
+        # rather than a version manager's shim (pyenv's costs a bash script per call).
+        interpreter = workspace / "python"
+        interpreter.mkdir()
+        (interpreter / "python3").symlink_to(os.path.realpath(sys.executable))
         environment = base_environment({
             **spec.variables, **project.variables, **build.overrides,
-            "PATH": f"{BIN}:{base_environment({})['PATH']}", "HOME": str(home),
+            "PATH": f"{BIN}:{interpreter}:{base_environment({})['PATH']}", "HOME": str(home),
             "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
             "CODEBUILD_BUILD_ID": build.id, "CODEBUILD_BUILD_ARN": build.arn,
             "CODEBUILD_BUILD_NUMBER": str(build.number), "CODEBUILD_BUILD_IMAGE": project.image,
