@@ -304,6 +304,7 @@ def _chain_at_scale() -> list[dict]:
                 report = account.report()
                 planner = [i for i in account.invocations if i.function.logical_id == "BuildTriggerFunction"]
                 peak = account.peak_batches.get("BuildStarterFunction", 0)
+                refused, peak_builds = account.emulation.codebuild.refused, account.emulation.codebuild.peak_active
             wall = time.perf_counter() - started
         per_build = Counter(b["service"] for b in report["builds"])
         planner_calls = sum(1 for c in counted if c.startswith(account.stack.functions["BuildTriggerFunction"].name
@@ -316,7 +317,8 @@ def _chain_at_scale() -> list[dict]:
             "planner_s": round(sum(i.seconds for i in planner), 3), "planner_calls": planner_calls,
             "starter_invocations": sum(1 for i in account.invocations
                                        if i.function.logical_id == "BuildStarterFunction"),
-            "starter_peak_concurrency": peak,
+            "starter_peak_concurrency": peak, "starts_refused_for_room": refused,
+            "peak_builds_running_or_queued": peak_builds,
         })
     return rows
 
@@ -360,7 +362,8 @@ def _print(results: dict) -> None:
                      f"{row['wall_s']}s, {row['builds_started']} builds, {row['started_twice']} twice, "
                      f"{row['lost']} lost, {row['dead_lettered']} dead-lettered, "
                      f"{row['aws_calls_per_service']} calls/service, starters at once <= "
-                     f"{row['starter_peak_concurrency']}", "every service once", _ok(clean)))
+                     f"{row['starter_peak_concurrency']}, {row['starts_refused_for_room']} starts waited for room",
+                     "every service once", _ok(clean)))
         per_10 = row["planner_calls"] / row["services"] * 10
         rows.append((f"planner, {row['services']} services", f"{row['planner_s']}s, {row['planner_calls']} AWS calls "
                      f"({per_10:.1f} per 10 services)",

@@ -97,6 +97,8 @@ class CodeBuildEmulation:
         self.note = note or (lambda _actor, _text: None)
         self.projects: dict[str, Project] = {}
         self.builds: dict[str, Build] = {}
+        self.refused = 0  # StartBuild calls refused for want of room (AccountLimitExceededException)
+        self.peak_active = 0  # most builds running or queued at once
         self._tokens: dict[tuple[str, str], tuple[float, dict, Build]] = {}
         self._lock = threading.Lock()
 
@@ -174,10 +176,12 @@ class CodeBuildEmulation:
             active = [b for b in self.builds.values() if b.status not in FINAL]
             mine = [b for b in active if b.project.name == name]  # a project with a limit queues nothing
             if project.concurrent_limit is not None and len(mine) >= project.concurrent_limit:
+                self.refused += 1
                 raise JsonRESTError("AccountLimitExceededException",
                                     f"Build limit of {project.concurrent_limit} concurrent builds reached for project "
                                     f"{name}")
             if len(active) >= self.quota * (1 + QUEUE_FACTOR):
+                self.refused += 1
                 queue = self.quota * QUEUE_FACTOR
                 raise JsonRESTError("AccountLimitExceededException",
                                     f"Cannot have more than {queue} builds in queue for the account")
@@ -186,6 +190,7 @@ class CodeBuildEmulation:
                           1 + sum(1 for b in self.builds.values() if b.project.name == name), project,
                           source_version, overrides, initiator=response._get_param("initiator") or "shipline")
             self.builds[build_id] = build
+            self.peak_active = max(self.peak_active, len(active) + 1)
             if token:
                 self._tokens[(name, token)] = (now, parameters, build)
         self.note("CodeBuild", f"{overrides.get('SERVICE', name)}: build queued ({source_version[:12]})")
