@@ -187,7 +187,8 @@ def _calls_per_push() -> dict:
                              ("four services", [f"docker/{s}/Dockerfile" for s in
                                                 ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")])):
             counted.clear()
-            with LocalAccount() as account:
+            # The webhook exists only in a GitHub stack.
+            with LocalAccount(parameters={"SourceProvider": "GitHub"}) as account:
                 account.invoke_webhook(function_url(github_push(files), "push", "bench"))
                 account.run()
                 report = account.report()

@@ -171,8 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--to", dest="to_rev", default="HEAD")
     plan.set_defaults(run=run_plan)
 
-    manifest = sub.add_parser("manifest", help="validate the services manifest and show it")
+    manifest = sub.add_parser("manifest", help="validate the services manifest (and its project name against the "
+                                               "stack's ProjectName) and show it")
     manifest.add_argument("--json", action="store_true")
+    manifest.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml",
+                          help="sam's config: each environment's parameter_overrides ProjectName")
+    manifest.add_argument("--template", type=Path, default=ROOT / "template.yaml",
+                          help="the template: ProjectName's Default, where samconfig.toml does not override it")
     manifest.set_defaults(run=run_manifest)
     return parser
 
@@ -202,7 +207,20 @@ def version_line() -> str:
 
 # ---------------------------------------------------------------------------- commands
 def run_manifest(args: argparse.Namespace) -> int:
+    from shipline.deployment import DeploymentConfigError, deployed_project_names
+
     manifest = load_manifest(args.manifest)
+    try:
+        deployed = deployed_project_names(args.samconfig, args.template)
+    except DeploymentConfigError as exc:
+        raise CommandError(str(exc)) from None
+    # The functions refuse to run when the two differ; say so before a deploy, not after.
+    wrong = [d for d in deployed if d.project != manifest.project.name]
+    if wrong:
+        first, more = wrong[0], f" (and {len(wrong) - 1} more environments)" if len(wrong) > 1 else ""
+        raise CommandError(f"{args.manifest}: [project].name is '{manifest.project.name}' but the stack for "
+                           f"'{first.config_env}' deploys ProjectName={first.project} ({first.source}){more}: "
+                           "make them the same, or pushes and build requests reach no rule and nothing builds")
     if args.json:
         print(manifest.model_dump_json(indent=2))
         return 0

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.manifest import Manifest, default_manifest, load_manifest
 from pipeline.domain.naming import Target
+from pipeline.domain.quoting import shown
 from pipeline.domain.status import partition
 
 
@@ -85,7 +86,23 @@ class Settings(BaseModel):
 
 # Each function's own settings: what it cannot run without is required, and checked on its
 # first invocation (a missing variable is one line naming it).
-class BuildTriggerSettings(Settings):
+class FunctionSettings(Settings):
+    """A deployed function's settings: also checked against the services manifest it carries."""
+
+    def check_project(self) -> None:
+        """The stack's ProjectName must be the manifest's [project].name. Otherwise the webhook
+        and `shipline trigger` would ask for builds of one project while the rules match the
+        other's: a 202, and nothing built. Failing here fails every invocation (and so
+        FunctionErrorsAlarm) until the two agree."""
+        name = self.manifest().project.name
+        if name != self.project:
+            raise ConfigurationError(
+                f"services.toml's [project].name is '{shown(name)}' but the stack's ProjectName (PROJECT_NAME) is "
+                f"'{shown(self.project)}': deploy with ProjectName={shown(name)} (samconfig.toml's "
+                "parameter_overrides) or set [project].name to the stack's, so the two are the same")
+
+
+class BuildTriggerSettings(FunctionSettings):
     """The build trigger: it plans, and queues one build start per service."""
 
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
@@ -102,7 +119,7 @@ class BuildTriggerSettings(Settings):
         return self.codecommit_repository or ""
 
 
-class BuildStarterSettings(Settings):
+class BuildStarterSettings(FunctionSettings):
     """The build starter: repositories, log groups, the ledger and CodeBuild."""
 
     build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
@@ -111,26 +128,26 @@ class BuildStarterSettings(Settings):
     build_starts_queue_url: Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
 
-class ImageEventsSettings(Settings):
+class ImageEventsSettings(FunctionSettings):
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
     ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
     notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
     task_execution_role_arn: Annotated[str, Field(alias="TASK_EXECUTION_ROLE_ARN", min_length=1)]  # type: ignore[assignment]
 
 
-class BuildEventsSettings(Settings):
+class BuildEventsSettings(FunctionSettings):
     build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
     ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
     notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
 
 
-class WebhookSettings(Settings):
+class WebhookSettings(FunctionSettings):
     webhook_secret_arn: Annotated[str, Field(alias="WEBHOOK_SECRET_ARN", min_length=1)]  # type: ignore[assignment]
     deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
 
-class DeliverySettings(Settings):
+class DeliverySettings(FunctionSettings):
     idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
     deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
 
@@ -172,7 +189,7 @@ def get_settings(model: type[S] = Settings) -> S:  # type: ignore[assignment]
 @cache
 def _settings(model: type[S], present: tuple[tuple[str, str], ...]) -> S:
     try:
-        return model.model_validate(dict(present))
+        settings = model.model_validate(dict(present))
     except ValidationError as exc:
         error = exc.errors()[0]
         where = error["loc"][0] if error["loc"] else "environment"
@@ -181,6 +198,9 @@ def _settings(model: type[S], present: tuple[tuple[str, str], ...]) -> S:
                                      "(template.yaml gives each function its own)") from None
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigurationError(f"environment variable {where}: {message}") from None
+    if isinstance(settings, FunctionSettings):
+        settings.check_project()  # raises, so nothing is cached: every invocation fails until fixed
+    return settings
 
 
 get_settings.cache_clear = _settings.cache_clear  # type: ignore[attr-defined]

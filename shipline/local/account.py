@@ -271,7 +271,10 @@ class LocalAccount:
         """A Lambda Function URL request to the function that has one."""
         function = next((f for f in (self.stack.functions.values() if self.stack else ()) if f.url), None)
         if function is None:
-            raise TemplateError("no function in template.yaml has a Function URL")
+            provider = self.stack.parameters.get("SourceProvider", "") if self.stack else ""
+            raise TemplateError(f"this stack has no webhook: no function in template.yaml has a Function URL "
+                                f"with SourceProvider={provider} (the GitHub webhook exists only with "
+                                "SourceProvider=GitHub)")
         size = len(json.dumps(request).encode())
         if size > FUNCTION_URL_REQUEST_LIMIT:  # Lambda refuses it before the function runs
             answer = {"statusCode": 413, "body": json.dumps({"Message": "Request must be smaller than "

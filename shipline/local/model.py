@@ -5,6 +5,14 @@ The SAM translator turns the template into plain CloudFormation, as CloudFormati
 transform would. Parameters are checked as CloudFormation checks them (AllowedValues,
 AllowedPattern, MinValue/MaxValue), names and references are worked out before anything is
 created, and intrinsic functions are resolved over them.
+
+Conditions are evaluated as CloudFormation evaluates them, before anything is created
+("Conditions" in the CloudFormation User Guide, the "Condition" attribute in the Template
+Reference): a resource or output whose condition is false does not exist, an `Fn::If` takes one
+branch only (`AWS::NoValue` drops the property or list item), and a reference to a resource that
+does not exist outside the branch not taken stops the stack with its name, as CloudFormation's
+"Unresolved resource dependencies" does. (SAM gives a function's Condition to every resource it
+generates for it: its role, Function URL, permissions and event source mappings.)
 """
 
 from __future__ import annotations
@@ -116,8 +124,12 @@ class Resolver:
         self.values = values
         self._conditions = conditions
         self._evaluated: dict[str, bool] = {}
+        self.absent: dict[str, str] = {}  # resource whose condition is false -> that condition
 
     def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            raise TemplateError(f"the template uses the condition {name}, which its Conditions section does not "
+                                "declare")
         if name not in self._evaluated:
             self._evaluated[name] = bool(self._truth(self._conditions[name]))
         return self._evaluated[name]
@@ -163,6 +175,11 @@ class Resolver:
         return {k: v for k, v in ((k, self(v)) for k, v in value.items()) if v is not _NO_VALUE}
 
     def _lookup(self, name: str) -> Any:
+        resource = name.split(".", 1)[0]
+        if resource in self.absent:
+            raise TemplateError(f"the template refers to {resource}, which does not exist with these parameters "
+                                f"(its condition {self.absent[resource]} is false): refer to it only inside an "
+                                f"Fn::If on that condition")
         if name not in self.values:
             raise TemplateError(f"the template refers to {name}, which the local account cannot resolve")
         return self(self.values[name])
@@ -231,14 +248,36 @@ class TemplateModel:
             "AWS::StackName": self.stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
         }
         self.resolve = Resolver(values, self.document.get("Conditions", {}))
+        self.resolve.absent = {logical: resource["Condition"] for logical, resource in self.resources.items()
+                               if not self.included(logical)}
         self.names = self._physical_names()
         values.update(self._references(endpoint))
+        self._check_references()
 
     # -- what exists
     def included(self, logical: str) -> bool:
         """Whether the resource exists under these parameters (its Condition holds)."""
         condition = self.resources[logical].get("Condition")
         return condition is None or self.resolve.condition(condition)
+
+    def existing(self) -> dict[str, dict]:
+        """The resources that exist under these parameters."""
+        return {k: r for k, r in self.resources.items() if self.included(k)}
+
+    def _check_references(self) -> None:
+        """What CloudFormation checks before it creates anything: every resource and output that
+        exists refers only to resources that exist (outside the Fn::If branch not taken)."""
+        for logical, resource in self.existing().items():
+            depends = resource.get("DependsOn", [])
+            for other in [depends] if isinstance(depends, str) else depends:
+                if other in self.resolve.absent:
+                    raise TemplateError(f"{logical} depends on {other}, which does not exist with these parameters "
+                                        f"(its condition {self.resolve.absent[other]} is false)")
+            try:
+                self.properties(logical)
+            except TemplateError as exc:
+                raise TemplateError(f"{logical}: {exc}") from None
+        self.outputs()
 
     def of_type(self, kind: str) -> dict[str, dict]:
         return {k: r for k, r in self.resources.items() if r["Type"] == kind and self.included(k)}
@@ -347,7 +386,7 @@ class TemplateModel:
     def _references(self, endpoint: str) -> dict[str, Any]:
         values: dict[str, Any] = {}
         arn = f"arn:{PARTITION}:{{service}}:{REGION}:{ACCOUNT}:{{rest}}"
-        for logical, resource in self.resources.items():
+        for logical, resource in self.existing().items():
             name, kind = self.names[logical], resource["Type"]
             ref: Any = name
             attrs: dict[str, Any] = {}

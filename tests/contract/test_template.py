@@ -1,5 +1,6 @@
 """template.yaml is the truth: it validates, and the code agrees with it."""
 
+import copy
 import importlib
 import os
 import re
@@ -168,12 +169,106 @@ def test_the_build_requests_bus_is_named_as_the_cli_names_it():
     assert resolved == Target("p", "dev", "", "").requests_bus()
 
 
-def test_only_the_delivery_function_and_the_operator_may_put_build_requests():
-    statement = resource("BuildRequestsBusPolicy")["Properties"]["Statement"]
+# ---------------------------------------------------------------- SourceProvider: one trigger wired
+# What exists only for one provider, after CloudFormation's evaluation of the conditions (the
+# local account's model evaluates them as CloudFormation does, on the SAM-translated template).
+GITHUB_ONLY = {
+    "GitHubWebhookFunction", "GitHubWebhookFunctionRole", "GitHubWebhookFunctionUrl",
+    "GitHubWebhookFunctionUrlPublicPermissions", "GitHubWebhookFunctionURLInvokeAllowPublicAccess",
+    "GitHubWebhookFunctionLogGroup", "WebhookSecret", "WebhookDeliveriesQueue", "GitHubDeliveryFunction",
+    "GitHubDeliveryFunctionRole", "GitHubDeliveryFunctionDeliveries", "GitHubDeliveryFunctionLogGroup",
+}
+CODECOMMIT_ONLY = {"BuildTriggerFunctionCodeCommitPush", "BuildTriggerFunctionCodeCommitPushPermission"}
+
+
+def _model(**parameters):
+    from shipline.local.model import TemplateModel
+
+    return TemplateModel(parameters=parameters)
+
+
+def _codecommit_rules(model) -> list[str]:
+    return [logical for logical in model.of_type("AWS::Events::Rule")
+            if "aws.codecommit" in (model.properties(logical).get("EventPattern") or {}).get("source", [])]
+
+
+def test_under_codecommit_only_the_codecommit_push_rule_triggers():
+    model = _model(SourceProvider="CodeCommit")
+    existing = set(model.existing())
+    assert CODECOMMIT_ONLY <= existing and not GITHUB_ONLY & existing
+    assert _codecommit_rules(model) == ["BuildTriggerFunctionCodeCommitPush"]
+    assert model.of_type("AWS::Lambda::Url") == {}
+    assert not {"GitHubWebhookUrl", "WebhookSecretArn"} & set(model.outputs())
+
+
+def test_under_github_only_the_webhook_and_its_delivery_function_trigger():
+    model = _model(SourceProvider="GitHub", GitHubRepositoryUrl="https://github.com/o/r.git")
+    existing = set(model.existing())
+    assert GITHUB_ONLY <= existing and not CODECOMMIT_ONLY & existing
+    assert _codecommit_rules(model) == []
+    assert list(model.of_type("AWS::Lambda::Url")) == ["GitHubWebhookFunctionUrl"]
+    assert {"GitHubWebhookUrl", "WebhookSecretArn"} <= set(model.outputs())
+
+
+def test_every_template_resource_exists_under_one_provider_or_the_other():
+    """Nothing is conditional on the provider but the triggers: the rest exists under both."""
+    codecommit = set(_model(SourceProvider="CodeCommit").existing())
+    github = set(_model(SourceProvider="GitHub").existing())
+    assert github ^ codecommit == GITHUB_ONLY | CODECOMMIT_ONLY
+
+
+def test_the_codecommit_push_rule_retries_and_dead_letters_as_the_functions_events_do():
+    target = resource("BuildTriggerFunctionCodeCommitPush")["Properties"]["Targets"][0]
+    requested = resource("BuildTriggerFunction")["Properties"]["Events"]["BuildRequested"]["Properties"]
+    assert target["Arn"] == {"Fn::GetAtt": ["BuildTriggerFunction", "Arn"]}
+    assert (target["RetryPolicy"], target["DeadLetterConfig"]) == (requested["RetryPolicy"],
+                                                                   requested["DeadLetterConfig"])
+
+
+@pytest.mark.parametrize("provider", ["CodeCommit", "GitHub"])
+def test_the_error_alarm_watches_every_function_of_the_stack(provider):
+    model = _model(SourceProvider=provider)
+    watched = {m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]
+               for m in model.properties("FunctionErrorsAlarm")["Metrics"] if "MetricStat" in m}
+    assert watched == {model.names[f] for f in model.of_type("AWS::Lambda::Function")}
+
+
+def test_the_codecommit_permissions_exist_only_under_codecommit():
+    for provider, expected in (("CodeCommit", True), ("GitHub", False)):
+        model = _model(SourceProvider=provider)
+        trigger = model.function_policies({"BuildTriggerFunction": None})["BuildTriggerFunction"]
+        build = model.properties("BuildRole")["Policies"][0]["PolicyDocument"]["Statement"]
+        assert any(s.get("Sid") == "ReadPushes" for s in trigger) is expected
+        assert any(s.get("Sid") == "Source" for s in build) is expected
+
+
+def test_a_resource_that_refers_to_one_that_does_not_exist_stops_the_model():
+    """As CloudFormation refuses the template: a reference to a resource whose condition is false,
+    outside an Fn::If on that condition."""
+    from shipline.local.model import TemplateError, TemplateModel
+
+    template = copy.deepcopy(raw())
+    template["Outputs"]["QueueUrl"] = {"Value": {"Ref": "WebhookDeliveriesQueue"}}
+    with pytest.raises(TemplateError, match="WebhookDeliveriesQueue, which does not exist .* condition UseGitHub"):
+        TemplateModel(template, {"SourceProvider": "CodeCommit"})
+    assert TemplateModel(template, {"SourceProvider": "GitHub"}).outputs()["QueueUrl"].endswith("DeliveriesQueue")
+
+
+@pytest.mark.parametrize(("parameters", "admitted"), [
+    ({"SourceProvider": "GitHub"}, ["GitHubDeliveryFunctionRole"]),
+    ({"SourceProvider": "GitHub", "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
+     ["GitHubDeliveryFunctionRole", "arn:aws:iam::123456789012:role/op"]),
+    ({"SourceProvider": "CodeCommit", "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
+     ["arn:aws:iam::123456789012:role/op"]),
+    ({"SourceProvider": "CodeCommit"}, None),  # no exception to the Deny: nobody
+])
+def test_only_the_delivery_function_and_the_operator_may_put_build_requests(parameters, admitted):
+    model = _model(**parameters)
+    statement = model.properties("BuildRequestsBusPolicy")["Statement"]
     assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "events:PutEvents"
-    allowed = statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::If"]
-    assert allowed[0] == "HasOperatorPrincipal"
-    assert allowed[1] == [{"Fn::GetAtt": ["GitHubDeliveryFunctionRole", "Arn"]}, {"Ref": "OperatorPrincipalArn"}]
-    assert allowed[2] == [{"Fn::GetAtt": ["GitHubDeliveryFunctionRole", "Arn"]}]
+    allowed = statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn")
+    role = model.resolve.values.get("GitHubDeliveryFunctionRole.Arn")
+    assert allowed == (None if admitted is None else [role if a == "GitHubDeliveryFunctionRole" else a
+                                                      for a in admitted])
     rule = resource("BuildTriggerFunction")["Properties"]["Events"]["BuildRequested"]["Properties"]
     assert rule["EventBusName"] == {"Ref": "BuildRequestsBus"}

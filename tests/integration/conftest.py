@@ -118,8 +118,15 @@ def emulation(aws) -> Iterator[Emulation]:
 
 
 @pytest.fixture
-def stack(emulation, calls: Calls) -> Stack:
-    model = TemplateModel()
+def stack_parameters() -> dict[str, str]:
+    """The template parameters of the stack under test: the defaults (SourceProvider=CodeCommit).
+    A test of a GitHub-only function overrides this with tests.support.stacks.GITHUB."""
+    return {}
+
+
+@pytest.fixture
+def stack(emulation, calls: Calls, stack_parameters: dict[str, str]) -> Stack:
+    model = TemplateModel(parameters=stack_parameters)
     provisioned = Provisioner(boto3.client, LOCAL_WEBHOOK_SECRET.decode()).create_all(model)
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     inbox = sqs.create_queue(QueueName="notifications")["QueueUrl"]

@@ -192,3 +192,15 @@ def test_replayed_push_does_not_write_started_over_the_builds_later_status(trigg
     settings = get_settings()
     builds = ledger.history(stack.refs["LedgerTable"], settings.ledger_key("langgraph")).builds
     assert [(b.build_id, b.status) for b in builds] == [(build_arn, "SUCCEEDED")]
+
+
+def test_a_trigger_of_a_stack_whose_project_name_is_not_the_manifests_fails_and_plans_nothing(stack, calls,
+                                                                                               monkeypatch,
+                                                                                               lambda_context):
+    from pipeline.handlers import build_trigger
+    from pipeline.settings import ConfigurationError
+
+    stack.use_function("BuildTriggerFunction", monkeypatch, PROJECT_NAME="billing")
+    with pytest.raises(ConfigurationError, match="PROJECT_NAME"):
+        build_trigger.handler(load_event("schedule-nightly"), lambda_context)
+    assert calls.of("sqs", "SendMessageBatch") == []

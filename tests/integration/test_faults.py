@@ -9,7 +9,7 @@
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import boto3
 import pytest
@@ -19,6 +19,7 @@ from pipeline.flows.builds import BuildsNotStartedError
 from pipeline.handlers import build_events, build_starter, build_trigger, github_webhook, image_events
 from shipline.local.emulation import Emulation
 from tests.support.events import load_event
+from tests.support.stacks import GITHUB
 
 REPO = "multi-agent-orchestrator-dev-langgraph"
 class WebhookFailed(RuntimeError):
@@ -63,6 +64,7 @@ class Scenario:
     event: str
     setup: Callable[[Emulation], None] | None
     path: tuple[tuple[str, str], ...]  # the AWS calls on this path
+    parameters: dict[str, str] = field(default_factory=dict)  # the stack the function exists in
 
 
 SCENARIOS = {
@@ -81,12 +83,18 @@ SCENARIOS = {
     "build failed": Scenario("BuildEventsFunction", build_events.handler, "codebuild-build-failed", None, (
         ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"))),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
-        ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage"))),
+        ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage")), GITHUB),
 }
 CASES = [(name, service, operation) for name, s in SCENARIOS.items() for service, operation in s.path]
 # RegisterTaskDefinition: throttling is retried (ECS refuses it before processing), a 5xx is not
 # (it may have registered a revision): the invocation fails, and its retry checks first.
 NOT_RETRIED_ON_SERVER_ERROR = {("ecs", "RegisterTaskDefinition")}
+
+
+@pytest.fixture
+def stack_parameters(request) -> dict[str, str]:
+    """The scenario's stack: the webhook's is a GitHub stack."""
+    return SCENARIOS[request.node.callspec.params["run"]].parameters
 
 
 @pytest.fixture

@@ -9,6 +9,12 @@ import pytest
 from pipeline.domain.webhook import sign
 from pipeline.handlers import github_webhook
 from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
+from tests.support.stacks import GITHUB
+
+
+@pytest.fixture
+def stack_parameters():
+    return GITHUB  # the webhook and the delivery function exist only in a GitHub stack
 
 
 @pytest.fixture
@@ -131,4 +137,16 @@ def test_request_that_is_not_a_function_url_request_returns_400(webhook, calls):
     event["headers"] = ["not", "a", "map"]
     response = webhook(event)
     assert response["statusCode"] == 400 and _body(response)["message"].startswith("malformed request: headers")
+    assert calls.of("sqs", "SendMessage") == []
+
+
+def test_a_stack_whose_project_name_is_not_the_manifests_fails_the_webhook_instead_of_a_202(
+        stack, calls, monkeypatch, lambda_context):
+    """The invocation fails (the Function URL answers 5xx, GitHub shows the delivery failed, the
+    error alarm fires): never a 202 for a push no rule of this stack would build."""
+    from pipeline.settings import ConfigurationError
+
+    stack.use_function("GitHubWebhookFunction", monkeypatch, PROJECT_NAME="billing")
+    with pytest.raises(ConfigurationError, match="'multi-agent-orchestrator' but the stack's ProjectName .* 'billing'"):
+        github_webhook.handler(load_event("github-push"), lambda_context)
     assert calls.of("sqs", "SendMessage") == []

@@ -13,6 +13,7 @@ from pipeline.flows.builds import BuildsNotStartedError
 from pipeline.handlers import build_events, build_trigger, github_webhook, image_events
 from tests.support.paths import EVENTS
 from tests.support.properties import TRIED, mutated, one_printable_line, property_settings
+from tests.support.stacks import GITHUB
 
 pytestmark = pytest.mark.property
 
@@ -47,6 +48,7 @@ def test_asynchronous_handlers_give_a_defined_outcome_for_any_damaged_event(func
     check()
 
 
+@pytest.mark.parametrize("stack_parameters", [GITHUB])  # the webhook exists only in a GitHub stack
 def test_webhook_answers_any_damaged_request(stack, monkeypatch, lambda_context):
     stack.use_function("GitHubWebhookFunction", monkeypatch)
 

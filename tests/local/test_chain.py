@@ -4,10 +4,13 @@ revisions, notifications."""
 import copy
 import json
 
+import pytest
+
 from shipline.local.account import prepare_for
 from shipline.local.template import raw
 from tests.local.conftest import push_event
 from tests.support.events import load_event
+from tests.support.stacks import GITHUB
 
 AFTER = load_event("codecommit-push")["detail"]["commitId"]
 SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
@@ -37,7 +40,7 @@ def test_codecommit_push_of_a_new_branch_registers_every_service(local_account):
 
 
 def test_github_webhook_push_builds_and_registers_langgraph_only(local_account):
-    account = local_account()
+    account = local_account(parameters=GITHUB)
     response = account.invoke_webhook(load_event("github-push"))
     account.run()
     report = account.report()
@@ -159,3 +162,36 @@ def test_function_failure_after_retries_lands_in_the_dead_letter_queue(local_acc
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert record["requestPayload"]["detail-type"] == "Build Requested"
     assert record["responsePayload"] == {"errorType": "RuntimeError", "errorMessage": "injected failure"}
+
+
+def test_a_codecommit_stack_has_no_webhook_and_says_so(local_account):
+    from shipline.local.model import TemplateError
+
+    account = local_account()
+    with pytest.raises(TemplateError, match="no webhook.*SourceProvider=CodeCommit.*only with SourceProvider=GitHub"):
+        account.invoke_webhook(load_event("github-push"))
+    assert "GitHubWebhookFunction" not in account.stack.functions
+    assert "GitHubDeliveryFunction" not in account.stack.functions
+
+
+def test_a_github_stack_builds_nothing_for_a_codecommit_push(local_account):
+    """CodeBuild fetches from GitHub: a CodeCommit push starts nothing, and no rule is there for it."""
+    account = local_account(parameters=GITHUB)
+    account.put_event(push_event(account, AFTER))
+    assert account.run() == 0
+    report = account.report()
+    assert report["builds"] == [] and report["errors"] == []
+    assert not account.listens_for("aws.codecommit", "CodeCommit Repository State Change")
+
+
+def test_a_webhook_of_a_stack_whose_project_name_is_not_the_manifests_answers_5xx(local_account):
+    """Never a 202 that builds nothing: the invocation fails (GitHub shows the delivery failed and
+    the error alarm counts it), with one line naming both names."""
+    account = local_account(parameters={**GITHUB, "ProjectName": "billing"})
+    response = account.invoke_webhook(load_event("github-push"))
+    account.run()
+    report = account.report()
+    assert response["statusCode"] == 502
+    assert report["builds"] == []
+    (failed,) = [i for i in account.invocations if i.error is not None]
+    assert "[project].name is 'multi-agent-orchestrator'" in str(failed.error) and "'billing'" in str(failed.error)

@@ -6,6 +6,7 @@ import pytest
 
 from tests.local.conftest import push_event
 from tests.support.events import load_event
+from tests.support.stacks import GITHUB
 
 SEEDS = (1, 2, 3)  # the push of every service (make demo's case) under each; the other cases under two
 AFTER = load_event("codecommit-push")["detail"]["commitId"]
@@ -26,7 +27,7 @@ def effects(report: dict) -> dict:
 
 CASES = {
     "push of a new branch": (dict(), lambda account: account.put_event(push_event(account, AFTER))),
-    "github push": (dict(), lambda account: account.invoke_webhook(load_event("github-push"))),
+    "github push": (dict(parameters=GITHUB), lambda account: account.invoke_webhook(load_event("github-push"))),
     "staging gate holds a critical image": (
         dict(environment="staging", findings={"langgraph": {"CRITICAL": 1}}),
         lambda account: account.put_event(push_event(account, AFTER))),

@@ -7,6 +7,7 @@ import pytest
 
 from shipline.cli import main
 from tests.support.paths import EVENTS, ROOT
+from tests.support.stacks import GITHUB, overrides
 
 SHORT = json.loads((EVENTS / "codecommit-push.json").read_text())["detail"]["commitId"][:7]
 ALL = 4
@@ -49,7 +50,9 @@ def _run(capsys, *args: str) -> tuple[int, dict, str]:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_local_run_gives_the_expected_report_for_each_sample_event(name, capsys):
     expected = EXPECTED[name]
-    code, report, _ = _run(capsys, "--events", str(EVENTS / f"{name}.json"))
+    # A GitHub request needs a GitHub stack: only there is the webhook wired.
+    stack = overrides(GITHUB) if name.startswith("github-") else []
+    code, report, _ = _run(capsys, "--events", str(EVENTS / f"{name}.json"), *stack)
     assert code == 0 and report["errors"] == []
     assert len(report["builds"]) == expected["builds"]
     assert len(report["taskDefinitions"]) == expected["revisions"]
@@ -71,7 +74,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
     unknown = tmp_path / "unknown.json"
     unknown.write_text('{"source": "example.app", "detail-type": "Nobody Listens", "detail": {}}')
     code, report, err = _run(capsys, "--events", str(bad_json), str(neither), str(unknown),
-                             str(EVENTS / "github-ping.json"))
+                             str(EVENTS / "github-ping.json"), *overrides(GITHUB))
     assert code == 1
     assert report["webhookResponses"] == [{"statusCode": 200, "body": '{"message": "ignored: ping"}'}]
     assert any("bad.json: invalid JSON" in e for e in report["errors"])
@@ -82,7 +85,7 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
 
 def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
     code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
-                           "--findings", "langgraph=CRITICAL:2")
+                           "--findings", "langgraph=CRITICAL:2", *overrides(GITHUB))
     assert code == 0 and report["errors"] == []
     assert report["taskDefinitions"] == []
     (note,) = report["notifications"]
@@ -305,3 +308,35 @@ def test_status_and_trigger_work_against_local_serve(capsys, tmp_path: Path):
             serve.kill()
             serve.wait()
         errors.close()
+
+
+def test_local_run_of_a_github_request_on_a_codecommit_stack_is_one_clear_error(capsys):
+    code = main(["local", "run", "--events", str(EVENTS / "github-push.json")])
+    assert code == 2
+    assert "this stack has no webhook" in capsys.readouterr().err
+
+
+def test_manifest_agrees_with_the_project_name_the_stack_deploys(capsys):
+    assert main(["manifest"]) == 0
+    assert "valid; project multi-agent-orchestrator" in capsys.readouterr().out
+
+
+def test_manifest_whose_project_is_not_the_stacks_exits_non_zero_with_one_line(capsys, tmp_path: Path):
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text('[dev.deploy.parameters]\nparameter_overrides = "Environment=dev ProjectName=billing"\n'
+                         '[prod.deploy.parameters]\nparameter_overrides = ["Environment=prod"]\n')
+    assert main(["manifest", "--samconfig", str(samconfig)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert "[project].name is 'multi-agent-orchestrator'" in line
+    assert "'dev' deploys ProjectName=billing (samconfig.toml [dev] parameter_overrides)" in line
+
+
+def test_manifest_checks_the_templates_default_where_samconfig_does_not_override_it(capsys, tmp_path: Path):
+    template = tmp_path / "template.yaml"
+    template.write_text("Parameters:\n  ProjectName:\n    Type: String\n    Default: billing\n")
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text('[default.deploy.parameters]\nparameter_overrides = "Environment=dev"\n')
+    assert main(["manifest", "--samconfig", str(samconfig), "--template", str(template)]) == 2
+    assert "deploys ProjectName=billing (template.yaml Default" in capsys.readouterr().err

@@ -9,12 +9,14 @@ from botocore.exceptions import ClientError
 from shipline.local.account import LocalAccount
 from shipline.local.limits import FUNCTION_URL_REQUEST_LIMIT, PUT_EVENTS_LIMIT
 from tests.support.events import load_event
+from tests.support.stacks import GITHUB
 
 
 @pytest.fixture(scope="module")
 def local_account():
-    """One account for the module (the name shadows the per-test factory, which it replaces)."""
-    with LocalAccount() as account:
+    """One account for the module (the name shadows the per-test factory, which it replaces); a
+    GitHub stack, so it has the webhook's Function URL."""
+    with LocalAccount(parameters=GITHUB) as account:
         yield lambda: account
 
 

@@ -49,3 +49,22 @@ def test_each_function_checks_what_it_needs_not_what_another_needs():
     with function_environment({**TRIGGER, "LEDGER_TABLE": "l"}), \
             pytest.raises(ConfigurationError, match="NOTIFICATION_TOPIC_ARN"):
         get_settings(ImageEventsSettings)
+
+
+def test_a_project_name_other_than_the_manifests_is_one_line_naming_both():
+    """The rules match the stack's ProjectName, the webhook and `shipline trigger` the manifest's:
+    a function of a stack whose two differ refuses to run, so the error alarm fires."""
+    with function_environment({**TRIGGER, "PROJECT_NAME": "billing"}), pytest.raises(ConfigurationError) as raised:
+        get_settings(BuildTriggerSettings)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "[project].name is 'multi-agent-orchestrator'" in message and "PROJECT_NAME) is 'billing'" in message
+    assert "deploy with ProjectName=multi-agent-orchestrator" in message
+
+
+def test_the_project_name_is_checked_again_on_every_invocation_until_it_is_fixed():
+    for _ in range(2):
+        with function_environment({**TRIGGER, "PROJECT_NAME": "billing"}), pytest.raises(ConfigurationError):
+            get_settings(BuildTriggerSettings)
+    with function_environment(TRIGGER):
+        assert get_settings(BuildTriggerSettings).project == "multi-agent-orchestrator"
