@@ -143,16 +143,19 @@ def build_state(status: str, failed_phase: str | None, event_id: str) -> dict:
 
 
 def inspector_finding(*, finding: str, observed: str, time: str, event_id: str, severity: str, cve: str,
-                      package: str, version: str, fixed_in: str, score: float) -> dict:
+                      package: str, version: str, fixed_in: str | None, score: float) -> dict:
     """An "Inspector2 Finding" for an image, as the ECR User Guide ("EventBridge events sent for
     enhanced scanning in Amazon ECR") and the Amazon Inspector User Guide ("Amazon EventBridge
     event schema for Amazon Inspector events") show it: the top-level resource is the image's
     ARN (`repository/<name>/<digest>`), the detail the finding (status ACTIVE, SUPPRESSED or
-    CLOSED; timestamps as "Nov 21, 2026, 6:02:30 AM")."""
+    CLOSED; timestamps as "Nov 21, 2026, 6:02:30 AM"). The vulnerable package carries
+    `fixedInVersion` when a version fixes it, and the finding `fixAvailable` YES, NO or PARTIAL
+    (Amazon Inspector API Reference, "Finding" and "VulnerablePackage": both optional)."""
+    fixed = {"fixedInVersion": fixed_in} if fixed_in else {}
     return envelope("Inspector2 Finding", "aws.inspector2", {
         "awsAccountId": ACCOUNT, "description": f"A flaw was found in {package}.",
         "exploitAvailable": "NO", "findingArn": f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{finding}",
-        "firstObservedAt": observed, "fixAvailable": "YES", "inspectorScore": score,
+        "firstObservedAt": observed, "fixAvailable": "YES" if fixed_in else "NO", "inspectorScore": score,
         "inspectorScoreDetails": {"adjustedCvss": {
             "adjustments": [], "cvssSource": "NVD", "score": score, "scoreSource": "NVD",
             "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "version": "3.1"}},
@@ -164,7 +167,7 @@ def inspector_finding(*, finding: str, observed: str, time: str, event_id: str, 
             "source": "DEBIAN_CVE", "sourceUrl": f"https://security-tracker.debian.org/tracker/{cve}",
             "vendorSeverity": severity.title(), "vulnerabilityId": cve,
             "vulnerablePackages": [{"arch": "ARM64", "epoch": 0, "name": package, "packageManager": "OS",
-                                    "release": "0+deb12u1", "version": version, "fixedInVersion": fixed_in}]},
+                                    "release": "0+deb12u1", "version": version, **fixed}]},
         "remediation": {"recommendation": {"text": f"Upgrade {package}."}},
         "resources": [{"details": {"awsEcrContainerImage": {
             "architecture": "arm64", "imageHash": DIGEST, "imageTags": [SHORT], "platform": "DEBIAN_12",
@@ -209,6 +212,11 @@ SAMPLES = {
         finding="be674aaddd0f75ac632055e4a1b2c3d4", observed="Nov 21, 2026, 6:02:30 AM", time="2026-11-21T06:02:30Z",
         event_id="42dbea55-45ad-b2b4-87a8-afa0b1c2d3e4", severity="CRITICAL", cve="CVE-2026-0001",
         package="openssl", version="3.0.15", fixed_in="3.0.15-1~deb12u2", score=9.8),
+    # Continuous scanning again: a vulnerability no version fixes yet (no fixedInVersion, fixAvailable NO).
+    "inspector2-finding-no-fix": inspector_finding(
+        finding="5e8a1c3b7d9f2a4c6e8b0d1f3a5c7e9b", observed="Nov 21, 2026, 6:14:05 AM", time="2026-11-21T06:14:05Z",
+        event_id="42dbea55-45ad-b2b4-87a8-afa0b1c2d3e6", severity="CRITICAL", cve="CVE-2026-0003",
+        package="zlib1g", version="1:1.2.13.dfsg-1", fixed_in=None, score=9.1),
     # The initial scan's own finding (the HIGH its Inspector2 Scan counts), sent before that event.
     "inspector2-finding-initial": inspector_finding(
         finding="0c3e9d1f5a7b2c4d6e8f0a1b2c3d4e5f", observed="Nov 20, 2026, 10:33:10 AM",

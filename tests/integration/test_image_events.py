@@ -290,12 +290,23 @@ def digest_run(at: datetime) -> dict:
     return event
 
 
-def scanned_by_inspector(images, push_image) -> str:
+def scanned_by_inspector(images, push_image, *, registered: bool = True) -> str:
+    """The sample image scanned by Inspector; `registered`: pushed first, so its revision is
+    the service's current one (the image runs)."""
     event = load_event("inspector2-scan")
     (tag,) = event["detail"]["image-tags"]
     push_image(tag)
+    if registered:
+        assert images(push_event(tag))["outcome"] == "registered"
     images(event)
     return tag
+
+
+def finding_item(stack, number: int) -> dict | None:
+    """The ledger's record of a finding (read the way the ledger module writes it)."""
+    arn = inspector_finding(number, observed=datetime.now(UTC))["detail"]["findingArn"]
+    key = {"pk": {"S": "multi-agent-orchestrator#dev#langgraph"}, "sk": {"S": f"finding#{arn}"}}
+    return boto3.client("dynamodb").get_item(TableName=stack.refs["LedgerTable"], Key=key).get("Item")
 
 
 def test_findings_of_the_initial_scan_and_the_scan_send_one_message(images, push_image, stack):
@@ -329,9 +340,52 @@ def test_later_findings_wait_for_one_digest_per_image_within_the_hour(images, pu
     result = images(digest_run(datetime.now(UTC) + timedelta(hours=1)))
     assert result["sent"] == 1
     (note,) = stack.notifications()
-    assert note["subject"].startswith(f"[shipline] langgraph:{tag} new findings: CRITICAL 2")
+    assert note["subject"].startswith(f"[shipline] langgraph:{tag} running in dev: new findings: CRITICAL 2")
     assert "CVE-2026-0001" in note["message"] and "CVE-2026-0002" in note["message"]
     assert "fixed in 3.0.15-1~deb12u2" in note["message"]
+
+
+def test_a_later_finding_in_the_registered_revision_names_where_it_runs_and_the_fix(images, push_image, stack):
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    result = images(inspector_finding(1, observed=later))
+    assert result["outcome"] == "queued for the digest" and result["running"] == ["langgraph in dev, revision 1"]
+    no_fix = load_event("inspector2-finding-no-fix")
+    stamp = later.strftime("%b %d, %Y, %I:%M:%S %p")
+    no_fix["detail"].update(firstObservedAt=stamp, lastObservedAt=stamp, updatedAt=stamp)
+    assert images(no_fix)["outcome"] == "queued for the digest"
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+    (note,) = stack.notifications()
+    text = note["message"]  # the queue subscriber gets the plain text
+    assert text.splitlines()[0] == "Running:      langgraph in dev, revision 1"
+    assert "CVE-2026-0001        openssl 3.0.15, fixed in 3.0.15-1~deb12u2" in text
+    assert "CVE-2026-0003        zlib1g 1:1.2.13.dfsg-1, no fix yet" in text
+
+
+def test_a_later_finding_for_an_image_that_runs_nowhere_is_recorded_not_sent(images, push_image, stack):
+    scanned_by_inspector(images, push_image, registered=False)
+    stack.notifications()
+    finding = inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2))
+    result = images(finding)
+    assert result["outcome"] == "not running" and result["running"] == []
+    assert finding_item(stack, 1)["status"] == {"S": "ACTIVE"}  # recorded
+    assert images(finding)["outcome"] == "not running"  # a replay: still nothing queued
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["digests"] == {}
+    assert stack.notifications() == []
+
+
+def test_findings_of_an_image_replaced_before_the_digest_are_withdrawn_not_sent(images, push_image, stack):
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    images(inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2)))
+    newer = push_image("2c4e6a8", digest_of("a newer build"))
+    assert images(push_event("2c4e6a8", newer))["outcome"] == "registered"
+    run = digest_run(datetime.now(UTC) + timedelta(hours=1))
+    assert images(run)["digests"] == {f"langgraph@{SAMPLE_DIGEST}": "no longer running"}
+    assert "digestWithdrawnIn" in finding_item(stack, 1)
+    assert images(run)["digests"] == {}  # withdrawn once: nothing waits any more
+    assert stack.notifications() == []
 
 
 def test_a_replayed_digest_run_or_finding_sends_nothing_more(images, push_image, stack):

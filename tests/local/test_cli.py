@@ -31,6 +31,7 @@ EXPECTED = {
     # A finding is recorded, never sent by itself: its image's scan message or hourly digest carries it.
     "inspector2-finding": dict(builds=0, revisions=0, notifications=0),
     "inspector2-finding-initial": dict(builds=0, revisions=0, notifications=0),
+    "inspector2-finding-no-fix": dict(builds=0, revisions=0, notifications=0),
     "schedule-findings-digest": dict(builds=0, revisions=0, notifications=0),  # nothing waits for a digest
     "inspector2-scan": dict(builds=0, revisions=0, notifications=1, subject="langgraph:" + SHORT + " scanned: HIGH"),
     "schedule-nightly": dict(builds=ALL, revisions=ALL, notifications=ALL),

@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.domain.digests import due_digests, hour_of, inspector_time, route_finding
-from pipeline.domain.records import PendingFinding
+from pipeline.domain.digests import due_digests, hour_of, inspector_time, route_finding, running_revisions
+from pipeline.domain.records import CurrentRecord, PendingFinding, RunningRevision
 from pipeline.domain.scans import Finding
 
 SCANNED = "2026-11-20T10:33:20+00:00"
@@ -13,7 +13,7 @@ SCANNED = "2026-11-20T10:33:20+00:00"
 
 def route(**overrides) -> str:
     arguments = dict(status="ACTIVE", severity="CRITICAL", threshold="CRITICAL", scanned_at=SCANNED,
-                     first_observed_at="Nov 21, 2026, 6:02:30 AM", queued=False) | overrides
+                     first_observed_at="Nov 21, 2026, 6:02:30 AM", queued=False, running=True) | overrides
     return route_finding(**arguments)
 
 
@@ -33,6 +33,27 @@ def test_a_finding_the_initial_scan_observed_is_folded_even_when_its_event_comes
 def test_a_finding_observed_after_the_scan_message_is_queued_once():
     assert route() == "queued for the digest"
     assert route(queued=True) == "already reported"
+
+
+def test_a_later_finding_for_an_image_that_runs_nowhere_is_recorded_not_queued():
+    assert route(running=False) == "not running"
+
+
+def test_a_finding_the_scan_message_carries_is_folded_whether_or_not_the_image_runs():
+    assert route(running=False, scanned_at=None) == "folded into the scan message"
+
+
+def test_an_image_runs_where_it_is_the_current_revision():
+    current = CurrentRecord(digest="sha256:a", revision=7, revision_arn="arn", registered_at="")
+    assert running_revisions(current, service="langgraph", environment="dev", digest="sha256:a") == (
+        RunningRevision("langgraph", "dev", 7),)
+    assert RunningRevision("langgraph", "dev", 7).describe() == "langgraph in dev, revision 7"
+
+
+def test_an_image_runs_nowhere_when_another_revision_is_current_or_none_is():
+    current = CurrentRecord(digest="sha256:b", revision=8, revision_arn="arn", registered_at="")
+    assert running_revisions(current, service="langgraph", environment="dev", digest="sha256:a") == ()
+    assert running_revisions(None, service="langgraph", environment="dev", digest="sha256:a") == ()
 
 
 @pytest.mark.parametrize("status", ["CLOSED", "SUPPRESSED"])

@@ -4,6 +4,7 @@ import json
 
 from pipeline.domain.naming import Target
 from pipeline.domain.notifications import SUBJECT_LIMIT, build_failure_notification, scan_notification
+from pipeline.domain.records import RunningRevision
 from pipeline.domain.scans import Finding, judge
 
 TARGET = Target("multi-agent-orchestrator", "staging", "123456789012", "us-east-1")
@@ -63,14 +64,44 @@ def test_build_failure_without_a_log_link_points_at_the_console():
         in note.text
 
 
-def test_findings_digest_names_every_finding_and_counts_them():
-    from pipeline.domain.notifications import findings_digest_notification
-    from pipeline.domain.scans import Finding
+STAGING_7 = (RunningRevision("langgraph", "staging", 7),)
 
-    findings = [Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16"),
-                Finding("CVE-2026-0002", "CRITICAL", "libexpat1", "2.5.0")]
-    note = findings_digest_notification(target=TARGET, service="langgraph", repository="r", digest="sha256:" + "a" * 64,
-                                        tag="1279bbb", findings=findings, hour="2026-11-21T07")
-    assert note.subject == "[shipline] langgraph:1279bbb new findings: CRITICAL 2"
-    assert "CVE-2026-0001" in note.text and "openssl 3.0.15 (fixed in 3.0.16)" in note.text
-    assert "CVE-2026-0002" in note.text and note.event_type == "FindingsDigest"
+
+def _digest(findings, running=STAGING_7):
+    from pipeline.domain.notifications import findings_digest_notification
+
+    return findings_digest_notification(target=TARGET, service="langgraph", repository="r", digest=DIGEST,
+                                        tag="1279bbb", findings=findings, hour="2026-11-21T07", running=running)
+
+
+def test_findings_digest_names_every_finding_and_counts_them():
+    note = _digest([Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16"),
+                    Finding("CVE-2026-0002", "CRITICAL", "libexpat1", "2.5.0")])
+    assert note.subject == "[shipline] langgraph:1279bbb running in staging: new findings: CRITICAL 2"
+    assert "CVE-2026-0001" in note.text and "CVE-2026-0002" in note.text and note.event_type == "FindingsDigest"
+
+
+def test_findings_digest_says_first_where_the_image_runs():
+    note = _digest([Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16")])
+    assert note.text.splitlines()[0] == "Running:      langgraph in staging, revision 7"
+    assert note.description.startswith("*Running:* langgraph in staging, revision 7")
+    assert note.context["running"] == "langgraph in staging, revision 7"
+
+
+def test_findings_digest_names_every_service_and_environment_the_image_runs_in():
+    note = _digest([Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16")],
+                   running=(RunningRevision("langgraph", "staging", 7), RunningRevision("langgraph", "prod", 3)))
+    assert "Running:      langgraph in staging, revision 7; langgraph in prod, revision 3" in note.text
+    assert "running in staging, prod:" in note.subject
+
+
+def test_findings_digest_gives_each_findings_package_installed_and_fixed_version():
+    note = _digest([Finding("CVE-2026-0001", "CRITICAL", "openssl", "3.0.15", "3.0.16")])
+    assert "CVE-2026-0001        openssl 3.0.15, fixed in 3.0.16" in note.text
+    assert "CVE-2026-0001 openssl 3.0.15, fixed in 3.0.16" in note.description
+
+
+def test_findings_digest_says_no_fix_yet_when_no_version_fixes_it():
+    note = _digest([Finding("CVE-2026-0003", "CRITICAL", "zlib1g", "1:1.2.13.dfsg-1")])
+    assert "CVE-2026-0003        zlib1g 1:1.2.13.dfsg-1, no fix yet" in note.text
+    assert "fixed in" not in note.text

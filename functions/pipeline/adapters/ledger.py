@@ -11,7 +11,7 @@ One partition per service and environment (`<project>#<environment>#<service>`),
 And one partition per environment for the findings that wait for their image's hourly digest
 (`<project>#<environment>#~pending-findings`; `~` is in no service name), items
 `finding#<service>#<digest>#<finding ARN>`: written when a finding is queued, deleted once the
-digest that carries it is sent.
+digest that carries it is sent (or withdrawn, when its image no longer runs by then).
 """
 
 from __future__ import annotations
@@ -163,6 +163,17 @@ def digest_sent(table: str, pk: str, outbox: str, pending: PendingFinding, hour:
     """The digest of `hour` carried this finding: the finding says so, and stops waiting (a
     replay, or another invocation that got there first, finds nothing left to do)."""
     _update(table, pk, f"finding#{pending.finding_arn}", {}, keep={"digestSentIn": hour})
+    _leave_outbox(table, outbox, pending)
+
+
+def digest_withdrawn(table: str, pk: str, outbox: str, pending: PendingFinding, hour: str) -> None:
+    """By the digest of `hour`, the finding's image no longer ran (a newer revision replaced it):
+    the finding says so, stays recorded, and stops waiting; nothing is sent for it."""
+    _update(table, pk, f"finding#{pending.finding_arn}", {}, keep={"digestWithdrawnIn": hour})
+    _leave_outbox(table, outbox, pending)
+
+
+def _leave_outbox(table: str, outbox: str, pending: PendingFinding) -> None:
     try:
         client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": outbox}, "sk": {"S": _pending_sk(pending)}},
                                        ConditionExpression="attribute_exists(sk)")

@@ -4,7 +4,9 @@ Inspector sends an "Inspector2 Finding" event per finding, at the initial scan t
 "Inspector2 Scan" when that scan completes. People get one message per scanned image: the
 scan's (it carries the counts and the top findings), never one per finding. A finding that
 arrives after that message (continuous scanning re-scans images as new vulnerabilities are
-published) waits for the image's digest: at most one message per image per hour.
+published) waits for the image's digest: at most one message per image per hour, and only
+while the image runs (it is the digest of a service's current registered revision); a later
+finding for an image that runs nowhere is recorded, not sent.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from pipeline.domain.records import PendingFinding
+from pipeline.domain.records import CurrentRecord, PendingFinding, RunningRevision
 from pipeline.domain.scans import Finding, rank, top_findings
 
-FindingRoute = Literal["folded into the scan message", "not reported", "queued for the digest", "already reported"]
+FindingRoute = Literal["folded into the scan message", "not reported", "not running", "queued for the digest",
+                       "already reported"]
 # Amazon Inspector's finding timestamps in EventBridge events ("Dec 3, 2021, 6:02:30 PM", UTC):
 # ECR User Guide, "EventBridge events sent for enhanced scanning in Amazon ECR".
 _INSPECTOR_TIME = "%b %d, %Y, %I:%M:%S %p"
@@ -39,13 +42,14 @@ def inspector_time(text: str) -> datetime | None:
     return None
 
 
-def route_finding(*, status: str, severity: str, threshold: str, scanned_at: str | None,
+def route_finding(*, status: str, severity: str, threshold: str, scanned_at: str | None, running: bool,
                   first_observed_at: str = "", queued: bool = False) -> FindingRoute:
     """What to do with one "Inspector2 Finding" event.
 
     `scanned_at` is when the image's Inspector scan result was recorded (None before it):
     until then, and for any finding first observed by that scan, the scan's message is the
-    one that tells people. Only an ACTIVE finding at or above the threshold is reported later.
+    one that tells people. Only an ACTIVE finding at or above the threshold is reported later,
+    and only for an image that runs (`running`: the digest of a service's current revision).
     """
     if status != "ACTIVE" or rank(severity) > rank(threshold):
         return "not reported"
@@ -54,7 +58,19 @@ def route_finding(*, status: str, severity: str, threshold: str, scanned_at: str
     observed, scanned = inspector_time(first_observed_at), inspector_time(scanned_at)
     if observed is not None and scanned is not None and observed <= scanned:
         return "folded into the scan message"
-    return "already reported" if queued else "queued for the digest"
+    if queued:
+        return "already reported"
+    return "queued for the digest" if running else "not running"
+
+
+def running_revisions(current: CurrentRecord | None, *, service: str, environment: str,
+                      digest: str) -> tuple[RunningRevision, ...]:
+    """Where the image runs, from the service's current revision in this environment's ledger
+    partition: there, when the current revision is this digest; nowhere otherwise. (One stack
+    sees one environment; an image runs in another only if it was promoted there.)"""
+    if current is None or current.digest != digest:
+        return ()
+    return (RunningRevision(service=service, environment=environment, revision=current.revision),)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pipeline.domain.naming import Target
+from pipeline.domain.records import RunningRevision
 from pipeline.domain.scans import Finding, ScanVerdict
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters", UTF-8, no line breaks or control characters
@@ -159,10 +160,19 @@ def drift_notification(*, target: Target, service: str, digest: str, problem: st
     )
 
 
+def finding_remedy(finding: Finding) -> str:
+    """The package a finding is in, as installed, and the version that fixes it."""
+    package = f"{finding.package} {finding.version}".strip() or "package not named"
+    return f"{package}, " + (f"fixed in {finding.fixed_in}" if finding.fixed_in else "no fix yet")
+
+
 def findings_digest_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
-                                 findings: list[Finding], hour: str) -> Notification:
+                                 findings: list[Finding], hour: str,
+                                 running: tuple[RunningRevision, ...]) -> Notification:
     """Findings Amazon Inspector reported for an image after its scan message (continuous
-    scanning): one message per image per hour, whatever their number."""
+    scanning): one message per image per hour, whatever their number. It leads with where the
+    image runs (`running`: the services and environments whose current revision it is), and
+    gives each finding's package, installed version and fixed version."""
     label = tag or digest.removeprefix("sha256:")[:12]
     link = image_console_link(target, repository, digest)
     counts: dict[str, int] = {}
@@ -170,34 +180,37 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     summary = ", ".join(f"{severity} {n}" for severity, n in counts.items())
     worst = findings[0].severity if findings else "none"
+    where = "; ".join(r.describe() for r in running) or "nowhere (not the current revision of any service)"
+    environments = ", ".join(dict.fromkeys(r.environment for r in running))
     listed = findings[:20]
     lines = [
+        f"Running:      {where}",
         f"Service:      {service} ({target.project}, {target.environment})",
         f"Image:        {repository}:{label}",
         f"Digest:       {digest}",
         "Scanner:      Amazon Inspector (continuous scanning)",
         f"New findings: {summary} (reported since this image's scan message, until {hour}:00 UTC)",
-        "Registration: unchanged",
+        "Registration: unchanged (the revision keeps running: build an image with the fixed versions to replace it)",
         "",
-        "Findings:",
-        *(f"  {f.severity:<13} {f.id:<20} {f.package}{' ' + f.version if f.version else ''}"
-          f"{' (fixed in ' + f.fixed_in + ')' if f.fixed_in else ''}" for f in listed),
+        "Findings (severity, vulnerability, package and installed version, fixed version):",
+        *(f"  {f.severity:<13} {f.id:<20} {finding_remedy(f)}" for f in listed),
         *([f"  ... and {len(findings) - len(listed)} more"] if len(findings) > len(listed) else []),
         "",
         f"Console: {link}",
     ]
     markdown = "\n".join([
+        f"*Running:* {where}",
         f"*New findings:* {summary}",
-        *(f"• `{f.severity}` {f.id} {f.package} {('→ ' + f.fixed_in) if f.fixed_in else ''}".rstrip()
-          for f in findings[:5]),
+        *(f"• `{f.severity}` {f.id} {finding_remedy(f)}" for f in findings[:5]),
         f"<{link}|Open in the ECR console>",
     ])
+    running_in = f" running in {environments}" if running else ""
     return Notification(
-        subject=_subject(f"[shipline] {service}:{label} new findings: {summary}"),
+        subject=_subject(f"[shipline] {service}:{label}{running_in}: new findings: {summary}"),
         text="\n".join(lines),
-        title=f"{service}:{label} new findings: {worst}",
+        title=f"{service}:{label}{running_in}: new findings: {worst}",
         description=markdown,
         event_type="FindingsDigest",
         resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
-        context={"service": service, "digest": digest, "worst": worst, "hour": hour},
+        context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where},
     )

@@ -84,6 +84,19 @@ class CurrentRecord:
 
 
 @dataclass(frozen=True)
+class RunningRevision:
+    """Where an image runs: it is the digest of the service's current registered revision in
+    that environment's ledger partition."""
+
+    service: str
+    environment: str
+    revision: int
+
+    def describe(self) -> str:
+        return f"{self.service} in {self.environment}, revision {self.revision}"
+
+
+@dataclass(frozen=True)
 class ServiceHistory:
     builds: tuple[BuildRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()

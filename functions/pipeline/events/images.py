@@ -91,6 +91,9 @@ class InspectorFindingDetail(BaseModel):
     severity: str
     status: str  # ACTIVE, SUPPRESSED or CLOSED
     first_observed_at: Annotated[str, Field(alias="firstObservedAt")] = ""
+    # YES, NO or PARTIAL (some of the finding's packages have a fixed version): Amazon Inspector
+    # API Reference, "Finding"; ECR API Reference, "EnhancedImageScanFinding".
+    fix_available: Annotated[str, Field(alias="fixAvailable")] = ""
     title: str = ""
     resources: Annotated[list[_FindingResource], Field(min_length=1)]
     package_vulnerability_details: Annotated[

@@ -1,6 +1,6 @@
 """ECR pushes and scans (basic and Inspector): the ledger, the gate, registration and one
-message per scan result; Inspector's findings folded into it, or, when found later, into an
-hourly digest per image.
+message per scan result; Inspector's findings folded into it, or, when found later in an image
+that runs (a service's current revision), into an hourly digest per image that says where it runs.
 
 The gate fails closed: a scan that did not complete (FAILED, or any status that is not a
 documented completion) holds the image and says so; an image scanned by both scanners is
@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
-from pipeline.domain.digests import due_digests, hour_of, route_finding
+from pipeline.domain.digests import due_digests, hour_of, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_sha_tag
 from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
@@ -136,39 +136,51 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
                finding_arn: str, finding: Finding, status: str, first_observed_at: str = "") -> dict:
     """An Amazon Inspector finding: recorded, never sent on its own. Until the image's scan
     message (and for what its scan found) that message carries it; one found later waits for
-    the image's hourly digest."""
+    the image's hourly digest if the image runs (its digest is the service's current revision
+    here), and is only recorded if it runs nowhere."""
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
     record = ledger.finding_seen(table, pk, FindingRecord(finding_arn, digest, finding, status, first_observed_at))
     image = ledger.read_image(table, pk, digest)
     scan = image.scans.get("inspector") if image else None
+    running = running_revisions(ledger.read_current(table, pk), service=service, environment=settings.environment,
+                                digest=digest)
     route = route_finding(status=status, severity=finding.severity, threshold=settings.scan_threshold,
                           scanned_at=scan.at if scan else None, first_observed_at=first_observed_at,
-                          queued=bool(record.queued_at))
+                          queued=bool(record.queued_at), running=bool(running))
     if route == "queued for the digest":
         pending = PendingFinding(service=service, digest=digest, tags=tuple(tags), finding_arn=finding_arn,
                                  finding=finding, hour=hour_of(datetime.now(UTC)))
         ledger.finding_queued(table, pk, ledger.pending_partition(settings.project, settings.environment), pending)
-    return {"outcome": route, "service": service}
+    return {"outcome": route, "service": service, "running": [r.describe() for r in running]}
 
 
-DigestOutcome = Literal["sent", "sent before", "in flight"]
+DigestOutcome = Literal["sent", "sent before", "in flight", "no longer running"]
 
 
 def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
-    """The hourly run: one digest per image whose findings were queued before this hour, each
-    sent once for the hour (a replay of the run, or a second invocation, sends nothing more),
-    then the findings marked sent."""
+    """The hourly run: one digest per running image whose findings were queued before this hour,
+    each sent once for the hour (a replay of the run, or a second invocation, sends nothing
+    more), then the findings marked sent. An image a newer revision replaced since is not
+    reported: its findings are marked withdrawn."""
     hour = hour_of(at)
     table, outbox = settings.ledger_table, ledger.pending_partition(settings.project, settings.environment)
     topic = settings.notification_topic_arn
     outcomes: dict[str, DigestOutcome] = {}
     for image in due_digests(ledger.pending_findings(table, outbox), hour):
+        pk = settings.ledger_key(image.service)
+        running = running_revisions(ledger.read_current(table, pk), service=image.service,
+                                    environment=settings.environment, digest=image.digest)
+        if not running:  # replaced since its findings were queued: recorded, not sent
+            outcomes[f"{image.service}@{image.digest}"] = "no longer running"
+            for pending in image.pending:
+                ledger.digest_withdrawn(table, pk, outbox, pending, hour)
+            continue
         name = settings.target.repository(image.service)
         notification = findings_digest_notification(
             target=settings.target, service=image.service, repository=name, digest=image.digest,
             tag=next((t for t in image.tags if is_sha_tag(t)), image.tags[0] if image.tags else None),
-            findings=image.findings, hour=hour)
+            findings=image.findings, hour=hour, running=running)
         effect = once(f"findings-digest:{name}@{image.digest}:{hour}", partial(sns.publish, topic, notification))
         outcomes[f"{image.service}@{image.digest}"] = ("sent" if effect.fresh else
                                                        "sent before" if effect.state == "replayed" else "in flight")

@@ -61,7 +61,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         finding = Finding(
             id=vulnerability.vulnerability_id if vulnerability else f.title, severity=f.severity,
             package=package.name if package else "", version=package.version if package else "",
-            fixed_in=package.fixed_in_version if package and package.fixed_in_version != "NotAvailable" else "",
+            fixed_in=package.fixed_in_version if package and f.fix_available != "NO"
+            and package.fixed_in_version != "NotAvailable" else "",
         )
         result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
                             tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status,
