@@ -112,7 +112,8 @@ def exercised():
         # A build start that keeps failing (the project deleted, below) comes back after a second,
         # twice, then goes to the dead-letter queue.
         with LocalAccount(findings={"langgraph": {"HIGH": 1}},
-                          parameters={"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2"}) as account:
+                          parameters={"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2",
+                                      "RevisionsToKeep": "1"}) as account:
             current.append(account)
             _exercise_enhanced(account)  # first, while the build project and topic still exist
             account.client("ecr").put_registry_scanning_configuration(scanType="BASIC", rules=[])
