@@ -512,12 +512,17 @@ class LocalAccount:
                 images.append({"repository": repo["repositoryName"], "digest": detail["imageDigest"],
                                "tags": sorted(detail.get("imageTags", []))})
         task_definitions = []
-        for arn in ecs.list_task_definitions().get("taskDefinitionArns", []):
-            definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-            task_definitions.append({
-                "family": definition["family"], "revision": definition["revision"],
-                "containers": [{"name": c["name"], "image": c["image"]} for c in definition["containerDefinitions"]],
-            })
+        for status in ("ACTIVE", "INACTIVE"):  # INACTIVE: deregistered by revision retention
+            for page in ecs.get_paginator("list_task_definitions").paginate(status=status):
+                for arn in page.get("taskDefinitionArns", []):
+                    definition = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                    task_definitions.append({
+                        "family": definition["family"], "revision": definition["revision"],
+                        "status": definition["status"],
+                        "containers": [{"name": c["name"], "image": c["image"]}
+                                       for c in definition["containerDefinitions"]],
+                    })
+        task_definitions.sort(key=lambda d: (d["family"], d["revision"]))
         builds = sorted(self.emulation.codebuild.builds.values(), key=lambda b: b.submitted)
         return {
             "repositories": [{"name": r["repositoryName"],

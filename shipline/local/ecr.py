@@ -159,10 +159,15 @@ class EcrEmulation:
         media_type = response._get_param("imageManifestMediaType") or parsed.get("mediaType")
         if not media_type:
             raise InvalidParameterException("image manifest mediatype not provided in manifest or parameter")
-        digest = manifest_digest(manifest)
-        if given and given != digest:
-            raise InvalidParameterException(f"Invalid parameter at 'imageDigest': {given} does not match the manifest")
         with self._lock:
+            # An image seeded under a sample event's digest (not its manifest's hash) is found by
+            # its manifest, as ECR finds any image: retagging it (PutImage of the manifest that
+            # BatchGetImage returned) names the same digest.
+            stored = next((i for i in repository.images if i.image_manifest == manifest), None)
+            digest = stored.get_image_digest() if stored is not None else manifest_digest(manifest)
+            if given and given != digest:
+                raise InvalidParameterException(
+                    f"Invalid parameter at 'imageDigest': {given} does not match the manifest")
             existing = next((i for i in repository.images if i.get_image_digest() == digest), None)
             holder = next((i for i in repository.images if tag and tag in i.image_tags), None)
             if holder is not None and holder is existing:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shipline.local import limits
+from shipline.local import ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.ecr import EcrEmulation
@@ -79,6 +79,7 @@ class Emulation:
             self.ecr.install(patches)
             self.codebuild.install(patches)
             limits.install(patches)
+            ecs.install(patches)
             yield self
         finally:
             patches.restore()

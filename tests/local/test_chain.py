@@ -32,8 +32,10 @@ def test_codecommit_push_of_a_new_branch_registers_every_service(local_account):
     assert sorted(b["service"] for b in report["builds"]) == sorted(SERVICES)
     assert {b["status"] for b in report["builds"]} == {"SUCCEEDED"}
     tags = sorted(tuple(sorted(i["tags"])) for i in report["images"])
-    assert tags == sorted([tuple(sorted([AFTER[:7], "latest"]))] * 4 + [("buildcache",)] * 4)  # and the cache
+    # each registered image carries live-dev; and the cache
+    assert tags == sorted([tuple(sorted([AFTER[:7], "latest", "live-dev"]))] * 4 + [("buildcache",)] * 4)
     assert families(report) == sorted(SERVICES)
+    assert {d["status"] for d in report["taskDefinitions"]} == {"ACTIVE"}
     image = report["taskDefinitions"][0]["containers"][0]["image"]
     assert "@sha256:" in image
     assert len(report["notifications"]) == 4

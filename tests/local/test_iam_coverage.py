@@ -140,7 +140,7 @@ def exercised():
     boto3.session.Session.client = client  # type: ignore[method-assign]
     # A build start or delivery that keeps failing comes back after a second, then goes to the
     # dead-letter queue.
-    quick = {"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2"}
+    quick = {"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2", "RevisionsToKeep": "1"}
     policies: dict[str, dict[str, list[dict]]] = {}
     names: dict[str, dict[str, str]] = {}
     try:

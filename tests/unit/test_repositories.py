@@ -31,12 +31,20 @@ def test_policy_formatting_differences_are_not_drift():
     assert drift(_state(lifecycle_policy=pretty), SPEC) == ()
 
 
-def test_lifecycle_policy_expires_untagged_and_keeps_the_last_tagged():
-    rules = SPEC.lifecycle_policy()["rules"]
-    assert rules[0]["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
+def test_lifecycle_policy_keeps_live_images_expires_untagged_and_keeps_the_last_tagged():
+    rules = sorted(SPEC.lifecycle_policy()["rules"], key=lambda r: r["rulePriority"])
+    assert rules[0]["selection"]["tagPrefixList"] == ["live-"]
+    assert rules[1]["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed",
                                      "countUnit": "days", "countNumber": 7}
-    assert rules[1]["selection"]["countType"] == "imageCountMoreThan"
-    assert rules[1]["selection"]["countNumber"] == 30
+    assert rules[2]["selection"]["countType"] == "imageCountMoreThan"
+    assert rules[2]["selection"]["countNumber"] == 30
+
+
+def test_a_tag_names_its_commit_whether_first_build_or_rebuild():
+    from pipeline.domain.naming import commit_of_tag, is_live_tag, live_tag
+
+    assert commit_of_tag("3b6258b") == commit_of_tag("3b6258b-b12") == "3b6258b"
+    assert live_tag("prod") == "live-prod" and is_live_tag("live-prod") and not is_live_tag("latest")
 
 
 def test_repository_is_tagged_with_project_environment_and_service():

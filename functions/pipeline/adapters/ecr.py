@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
@@ -148,3 +148,48 @@ def scan_findings(repository: str, digest: str, *, limit: int = 100, ecr: Any | 
 
 def _attribute(finding: dict, key: str) -> str:
     return next((a.get("value", "") for a in finding.get("attributes", []) if a.get("key") == key), "")
+
+
+TagOutcome = Literal["tagged", "already tagged", "tags immutable"]
+
+# Every manifest type a build may push, so BatchGetImage returns the stored manifest as it is
+# (a manifest converted to another type would have another digest).
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+)
+
+
+def tag_image(repository: str, digest: str, tag: str, *, ecr: Any | None = None) -> TagOutcome:
+    """Put `tag` on the image `digest` (ECR User Guide, "Retagging an image": BatchGetImage, then
+    PutImage of the same manifest under the new tag). In a MUTABLE repository the tag moves
+    from the image that had it, which keeps its other tags. An IMMUTABLE repository refuses to
+    move a tag: "tags immutable", and the caller decides."""
+    ecr = _ecr(ecr)
+    try:
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}],
+                                    acceptedMediaTypes=list(MANIFEST_TYPES))
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryNotFoundException":
+            raise ImageGoneError(f"{repository} no longer exists") from None
+        raise wrap(exc, f"read the manifest of {repository}@{digest}") from exc
+    if not found.get("images"):
+        raise ImageGoneError(f"{repository}@{digest} no longer exists")
+    image = found["images"][0]
+    arguments = {"repositoryName": repository, "imageManifest": image["imageManifest"], "imageTag": tag,
+                 "imageDigest": digest}
+    if image.get("imageManifestMediaType"):
+        arguments["imageManifestMediaType"] = image["imageManifestMediaType"]
+    try:
+        ecr.put_image(**arguments)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ImageAlreadyExistsException":  # this digest carries the tag already
+            return "already tagged"
+        if code == "ImageTagAlreadyExistsException":  # another digest has it, and tags cannot move
+            return "tags immutable"
+        raise wrap(exc, f"tag {repository}@{digest} as {tag}") from exc
+    return "tagged"

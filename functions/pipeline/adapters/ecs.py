@@ -45,3 +45,29 @@ def register_task_definition(arguments: dict, *, ecs: Any | None = None,
                 raise wrap(exc, f"register task definition {arguments.get('family')}") from exc
             sleep(random.uniform(0, min(2 ** attempt * 0.1, 5)))  # jittered, as botocore's backoff
     raise AssertionError("unreachable")
+
+
+def active_revisions(family: str, *, ecs: Any | None = None) -> list[int]:
+    """Every ACTIVE revision of `family`, newest first (ListTaskDefinitions with the full family
+    name as `familyPrefix`, status ACTIVE, sort DESC, every page)."""
+    ecs = ecs or client("ecs")
+    revisions: list[int] = []
+    try:
+        for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status="ACTIVE",
+                                                                        sort="DESC"):
+            for arn in page.get("taskDefinitionArns", []):
+                name, _, revision = arn.rsplit("/", 1)[-1].rpartition(":")
+                if name == family:  # the family exactly, whatever an implementation takes the prefix to mean
+                    revisions.append(int(revision))
+    except ClientError as exc:
+        raise wrap(exc, f"list the revisions of {family}") from exc
+    return revisions
+
+
+def deregister_task_definition(family: str, revision: int, *, ecs: Any | None = None) -> None:
+    """Deregister one revision (it becomes INACTIVE: a service already running it keeps it).
+    Deregistering it twice is harmless."""
+    try:
+        (ecs or client("ecs")).deregister_task_definition(taskDefinition=f"{family}:{revision}")
+    except ClientError as exc:
+        raise wrap(exc, f"deregister {family}:{revision}") from exc

@@ -10,6 +10,7 @@ from pipeline.domain.quoting import shown
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
 SHORT_SHA_LENGTH = 7
 LATEST = "latest"
+LIVE_TAG_PREFIX = "live-"
 
 
 class InvalidCommitError(ValueError):
@@ -37,12 +38,27 @@ def is_sha_tag(tag: str) -> bool:
     return bool(_COMMIT_TAG.match(tag))
 
 
+def commit_of_tag(tag: str) -> str:
+    """The short SHA a commit tag names (`<short sha>` or `<short sha>-b<N>`)."""
+    return tag.split("-b", 1)[0]
+
+
 def commit_tag(commit: str, attempt: int = 1) -> str:
     """The tag of a commit's build: its short SHA the first time; `-b<N>` on a rebuild, so the
     image the first build pushed keeps its tag (and is never left untagged for the lifecycle
     policy to expire while a revision still runs it)."""
     short = short_sha(commit)
     return short if attempt <= 1 else f"{short}-b{attempt}"
+
+
+def live_tag(environment: str) -> str:
+    """The tag on the image the environment's registered revision runs: the repository's
+    lifecycle policy never expires an image carrying it."""
+    return f"{LIVE_TAG_PREFIX}{environment}"
+
+
+def is_live_tag(tag: str) -> bool:
+    return tag.startswith(LIVE_TAG_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.domain.naming import LIVE_TAG_PREFIX
+
 Encryption = Literal["AES256", "KMS"]
+# Rule 1 keeps this many `live-` images; a repository has one (see lifecycle_policy).
+LIVE_IMAGES_KEPT = 9999
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,14 @@ class RepositorySpec:
         }
 
     def lifecycle_policy(self) -> dict:
-        """Expire untagged images after N days; keep the last M SHA-tagged images.
+        """Keep the live image; expire untagged images after N days; keep the last M tagged images.
+
+        ECR expires an image by the first rule, in priority order, whose tags it matches: an
+        image that matches a higher-priority rule's tags cannot be expired by a lower one
+        (ECR User Guide, "Lifecycle policy evaluation rules"). Rule 1 claims every image with a
+        `live-` tag and keeps up to LIVE_IMAGES_KEPT of them, far more than the one a repository
+        has (a repository is one environment's, and `live-<environment>` names one digest), so
+        the count rule can count the live image but never expire it.
 
         ECR tag patterns have only `*`, so the count covers every tagged image: `latest` and
         the build cache are re-pushed by every build, so they are always among the newest.
@@ -54,6 +65,17 @@ class RepositorySpec:
             "rules": [
                 {
                     "rulePriority": 1,
+                    "description": "Keep the image a registered revision runs (live-<environment>)",
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPrefixList": [LIVE_TAG_PREFIX],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": LIVE_IMAGES_KEPT,
+                    },
+                    "action": {"type": "expire"},
+                },
+                {
+                    "rulePriority": 2,
                     "description": f"Expire untagged images after {self.untagged_expiry_days} days",
                     "selection": {
                         "tagStatus": "untagged",
@@ -64,7 +86,7 @@ class RepositorySpec:
                     "action": {"type": "expire"},
                 },
                 {
-                    "rulePriority": 2,
+                    "rulePriority": 3,
                     "description": f"Keep the last {self.keep_sha_images} tagged images",
                     "selection": {
                         "tagStatus": "tagged",

@@ -21,7 +21,7 @@ from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
 from pipeline.domain.digests import due_digests, hour_of, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import is_sha_tag
+from pipeline.domain.naming import is_live_tag, is_sha_tag
 from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
 from pipeline.domain.records import FindingRecord, ImageRecord, PendingFinding, Scanner, ScanRecord
 from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
@@ -70,6 +70,8 @@ def verdict_of(settings: ImageEventsSettings, image: ImageRecord) -> ScanVerdict
 def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
+    if tag and is_live_tag(tag):  # shipline's own PutImage, marking what it registered
+        raise NotOursError(f"{tag} marks a registered image; it registers nothing")
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
     image = ledger.image_pushed(table, pk, digest, tag)

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ecs, ledger
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import is_sha_tag
+from pipeline.domain.naming import commit_of_tag, is_sha_tag
 from pipeline.domain.records import CommitRecord, CurrentRecord
 from pipeline.domain.task_definitions import (
     Image,
@@ -20,6 +20,7 @@ from pipeline.domain.task_definitions import (
     revise_task_definition,
 )
 from pipeline.flows.idempotency import once
+from pipeline.flows.retention import mark_live, retire_revisions
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -67,7 +68,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     image = Image(target.repository_uri(service), digest, sha)
 
     current = ledger.read_current(table, pk)
-    commit = ledger.read_commit(table, pk, sha) if sha else None
+    commit = ledger.read_commit(table, pk, commit_of_tag(sha)) if sha else None  # a rebuild's tag: its commit
     if current and current.digest != digest:
         reason = _older(commit, current, stored.pushed_at)
         if reason:
@@ -76,11 +77,13 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
 
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
+        mark_live(settings, service, digest, stored.tags)
         return _already_current(family, digest, latest[0])
     arguments = render_task_definition(target, spec, image, execution_role_arn=settings.task_execution_role_arn)
     if latest is not None and settings.task_definition_mode == "clone":
         revised = revise_task_definition(latest[0], arguments, latest[1])
         if revised is None:  # the latest revision already holds the image and the manifest's fields
+            mark_live(settings, service, digest, stored.tags)
             return _already_current(family, digest, latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
@@ -89,6 +92,8 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
         pushed_at=stored.pushed_at, commit=commit.commit if commit else "", planned_at=commit.planned_at if commit
         else ""))
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
+    mark_live(settings, service, digest, stored.tags)
+    retire_revisions(settings, service, revision)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 

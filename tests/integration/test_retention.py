@@ -1,0 +1,120 @@
+"""After a registration, on moto with the local account's ECR and ECS: the registered image
+carries `live-<environment>`, and old task-definition revisions are deregistered."""
+
+import boto3
+import pytest
+
+from pipeline.adapters import ledger
+from pipeline.flows.retention import retire_revisions
+from pipeline.settings import ImageEventsSettings, get_settings
+from shipline.local.ecr import image_manifest, manifest_digest
+from tests.integration.test_image_events import FAMILY, REPO, digest_of, images, push_event, push_image  # noqa: F401
+
+LIVE = "live-dev"
+
+
+def tags_of(digest: str) -> set[str]:
+    (detail,) = boto3.client("ecr").describe_images(repositoryName=REPO, imageIds=[{"imageDigest": digest}])[
+        "imageDetails"]
+    return set(detail.get("imageTags", []))
+
+
+def statuses() -> dict[int, str]:
+    ecs = boto3.client("ecs")
+    found = {}
+    for status in ("ACTIVE", "INACTIVE"):
+        for arn in ecs.list_task_definitions(familyPrefix=FAMILY, status=status)["taskDefinitionArns"]:
+            found[int(arn.rsplit(":", 1)[1])] = status
+    return found
+
+
+def keep(monkeypatch, count: int) -> None:
+    monkeypatch.setenv("REVISIONS_TO_KEEP", str(count))
+    get_settings.cache_clear()
+
+
+def register(images, push_image, n: int, *, seconds_ago: int) -> str:  # noqa: F811
+    tag = f"{n:07x}"
+    digest = push_image(tag, digest_of(f"image {n}"), seconds_ago=seconds_ago)
+    assert images(push_event(tag, digest))["outcome"] == "registered"
+    return digest
+
+
+def test_the_registered_digest_carries_the_live_tag_and_it_moves_with_the_next(images, push_image):  # noqa: F811
+    first = register(images, push_image, 1, seconds_ago=20)
+    assert tags_of(first) == {"0000001", LIVE}
+    second = register(images, push_image, 2, seconds_ago=10)
+    assert tags_of(second) == {"0000002", LIVE}
+    assert tags_of(first) == {"0000001"}  # the previous live image keeps its commit tag
+
+
+def test_the_live_tags_own_push_event_registers_nothing(images, push_image):  # noqa: F811
+    digest = register(images, push_image, 1, seconds_ago=10)
+    assert images(push_event(LIVE, digest))["outcome"] == "ignored"
+
+
+def test_a_rebuild_does_not_leave_the_live_digest_untagged(images, push_image):  # noqa: F811
+    """The commit's first build is live; its rebuild pushes `<sha>-b2` and moves `latest`."""
+    ecr = boto3.client("ecr")
+    built = image_manifest(digest_of("config of the first build"))
+    ecr.put_image(repositoryName=REPO, imageManifest=built, imageTag="3b6258b")
+    ecr.put_image(repositoryName=REPO, imageManifest=built, imageTag="latest")
+    first = manifest_digest(built)
+    assert images(push_event("3b6258b", first))["outcome"] == "registered"
+    rebuilt = image_manifest(digest_of("config of the rebuild"))
+    ecr.put_image(repositoryName=REPO, imageManifest=rebuilt, imageTag="3b6258b-b2")
+    ecr.put_image(repositoryName=REPO, imageManifest=rebuilt, imageTag="latest")
+    second = manifest_digest(rebuilt)
+    assert tags_of(first) == {"3b6258b", LIVE}  # `latest` moved; the live image keeps its tags
+    assert images(push_event("3b6258b-b2", second))["outcome"] == "registered"
+    assert tags_of(second) == {"3b6258b-b2", "latest", LIVE}
+    assert tags_of(first) == {"3b6258b"}  # never untagged: it ages out by the count rule
+
+
+def test_revisions_beyond_the_newest_n_are_deregistered(images, push_image, monkeypatch):  # noqa: F811
+    keep(monkeypatch, 2)
+    for n in range(1, 5):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "ACTIVE", 4: "ACTIVE"}
+
+
+def test_the_ledgers_current_revision_is_kept_beyond_the_newest_n(images, push_image, monkeypatch):  # noqa: F811
+    register(images, push_image, 1, seconds_ago=10)
+    ecs = boto3.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]
+    arguments = {k: definition[k] for k in ("family", "containerDefinitions", "cpu", "memory", "networkMode",
+                                            "requiresCompatibilities", "executionRoleArn") if k in definition}
+    for _ in range(4):  # registered elsewhere, after shipline's
+        ecs.register_task_definition(**arguments)
+    keep(monkeypatch, 2)
+    settings = get_settings(ImageEventsSettings)
+    assert ledger.read_current(settings.ledger_table, settings.ledger_key("langgraph")).revision == 1
+    retention = retire_revisions(settings, "langgraph", registered=5)
+    assert retention.deregistered == (2, 3)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "INACTIVE", 4: "ACTIVE", 5: "ACTIVE"}
+
+
+@pytest.mark.parametrize("kind", ["throttling", "server-error", "access-denied"])
+def test_a_failed_deregistration_does_not_fail_the_registration(images, push_image, monkeypatch, faults, kind):  # noqa: F811
+    keep(monkeypatch, 1)
+    faults.inject("ecs", "DeregisterTaskDefinition", kind, times=-1)
+    for n in range(1, 4):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "ACTIVE"}
+    faults.clear()
+    register(images, push_image, 4, seconds_ago=10)  # the next registration catches up
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
+
+
+def test_list_task_definitions_is_as_strict_as_ecs(images, push_image):  # noqa: F811
+    """The local account pages and sorts as the ECS API Reference says (moto alone does neither)."""
+    for n in range(1, 4):
+        register(images, push_image, n, seconds_ago=50 - n)
+    ecs = boto3.client("ecs")
+    page = ecs.list_task_definitions(familyPrefix=FAMILY, sort="DESC", maxResults=2)
+    assert [a.rsplit(":", 1)[1] for a in page["taskDefinitionArns"]] == ["3", "2"]
+    rest = ecs.list_task_definitions(familyPrefix=FAMILY, sort="DESC", maxResults=2, nextToken=page["nextToken"])
+    assert [a.rsplit(":", 1)[1] for a in rest["taskDefinitionArns"]] == ["1"] and "nextToken" not in rest
+    assert ecs.list_task_definitions(familyPrefix=FAMILY[:-1])["taskDefinitionArns"] == []  # the full name
+    with pytest.raises(ecs.exceptions.ClientError):
+        ecs.list_task_definitions(maxResults=101)
