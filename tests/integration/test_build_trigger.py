@@ -4,6 +4,7 @@ import boto3
 import pytest
 
 from tests.integration.conftest import AFTER
+from tests.support.stacks import GITHUB
 from tests.support.events import load_event
 
 SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
@@ -204,3 +205,18 @@ def test_a_trigger_of_a_stack_whose_project_name_is_not_the_manifests_fails_and_
     with pytest.raises(ConfigurationError, match="PROJECT_NAME"):
         build_trigger.handler(load_event("schedule-nightly"), lambda_context)
     assert calls.of("sqs", "SendMessageBatch") == []
+
+
+@pytest.mark.parametrize("stack_parameters", [GITHUB])
+def test_a_github_stacks_schedule_builds_the_branch_and_records_each_build(trigger, calls, stack):
+    """With GitHub as the source the planner cannot read the branch head: it plans the branch,
+    CodeBuild resolves it. The starter records each build without a commit item (there is no
+    commit yet), and nothing fails: a failed batch would hold its other starts for 300 s."""
+    result = trigger(load_event("schedule-nightly"))
+    builds = _started(calls)
+    assert [_overrides(b)["SERVICE"] for b in builds] == SERVICES
+    assert {b["sourceVersion"] for b in builds} == {"main"}
+    assert sorted(result["started"]) == sorted(SERVICES)
+    items = boto3.client("dynamodb").scan(TableName=stack.refs["LedgerTable"])["Items"]
+    keys = {item["sk"]["S"].split("#", 1)[0] for item in items if "sk" in item}
+    assert "build" in keys and "commit" not in keys

@@ -149,11 +149,13 @@ def exercised():
             _exercise_enhanced(account)  # first, while the build project and topic still exist
             account.client("ecr").put_registry_scanning_configuration(scanType="BASIC", rules=[])
             _exercise_basic(account)
+            assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["CodeCommit"] = account.function_policies()
             names["CodeCommit"] = {f.name: logical for logical, f in account.stack.functions.items()}
         with LocalAccount(parameters={**GITHUB, **quick}) as account:
             current.append(("GitHub", account))
             _exercise_github(account)
+            assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["GitHub"] = account.function_policies()
             names["GitHub"] = {f.name: logical for logical, f in account.stack.functions.items()}
     finally:

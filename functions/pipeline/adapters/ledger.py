@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import AwsCallError, error_code, wrap
-from pipeline.domain.naming import short_sha
+from pipeline.domain.naming import is_commit, short_sha
 from pipeline.domain.records import (
     BuildRecord,
     CommitRecord,
@@ -58,6 +58,8 @@ def build_started(table: str, pk: str, record: BuildRecord, attempt: int) -> Non
     _update(table, pk, f"build#{record.build_id}", {
         "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
         "at": record.at})
+    if not is_commit(record.commit):  # a branch (the schedule with GitHub): the build resolves it; no commit item
+        return
     _update(table, pk, f"commit#{short_sha(record.commit)}", {
         "commit": record.commit, "attempt": attempt, "lastBuild": record.build_id, "lastStatus": record.status,
     }, keep={"plannedAt": record.at})

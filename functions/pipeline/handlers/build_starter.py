@@ -46,10 +46,16 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
             logger.error(f"build start {record.message_id} unusable: {reason}")
             failures.append({"itemIdentifier": record.message_id})
             continue
-        except AwsCallError as exc:
+        except Exception as exc:  # noqa: BLE001 - this start alone waits and tries again; the others go on
+            # (failing the batch would hold every start in it for the queue's visibility timeout)
             delay = sqs.backoff(settings.build_start_retry_seconds, record.receive_count)
-            kind = "no room in CodeBuild" if isinstance(exc, CapacityError) else "failed"
-            logger.warning(f"build start {kind}, again in {delay} s: {exc}", extra={"message_id": record.message_id})
+            if isinstance(exc, AwsCallError):
+                kind = "no room in CodeBuild" if isinstance(exc, CapacityError) else "failed"
+                logger.warning(f"build start {kind}, again in {delay} s: {exc}",
+                               extra={"message_id": record.message_id})
+            else:
+                logger.exception(f"build start failed ({type(exc).__name__}), again in {delay} s: {exc}",
+                                 extra={"message_id": record.message_id})
             if record.receipt_handle:
                 sqs.retry_later(settings.build_starts_queue_url, record.receipt_handle, delay)
             failures.append({"itemIdentifier": record.message_id})
