@@ -4,8 +4,8 @@ import boto3
 import pytest
 
 from tests.integration.conftest import AFTER
-from tests.support.stacks import GITHUB
 from tests.support.events import load_event
+from tests.support.stacks import GITHUB
 
 SERVICES = ["aws-agent-core", "langgraph", "snowflake-cortex", "langfuse"]
 
