@@ -92,7 +92,8 @@ def test_the_real_buildspec_builds_pushes_and_exports_the_digest(local_account, 
     report = _build(local_account, clone, commit)
     assert {b["status"] for b in report["builds"]} == {"SUCCEEDED"}
     tags = {tuple(sorted(i["tags"])) for i in report["images"]}
-    assert tags == {tuple(sorted([commit[:7], "latest"])), ("buildcache",)}
+    # The build pushes the commit's tag and latest (and the cache); registration adds live-dev.
+    assert tags == {tuple(sorted([commit[:7], "latest", "live-dev"])), ("buildcache",)}
     assert [t["family"] for t in report["taskDefinitions"]] == ["multi-agent-orchestrator-dev-langgraph"]
 
 
