@@ -57,8 +57,10 @@ def main() -> int:
 # ---------------------------------------------------------------------------- handlers
 def _handlers(endpoint: str) -> tuple[dict, dict, dict]:
     from shipline.local.account import LocalAccount
+    from tests.support.stacks import GITHUB
 
-    with LocalAccount(endpoint_url=endpoint) as account:
+    # A GitHub stack: the webhook exists only there (the other three handlers are the same).
+    with LocalAccount(endpoint_url=endpoint, parameters=GITHUB) as account:
         events_dir = Path(tempfile.mkdtemp(prefix="shipline-bench-"))
         for module, events in _bench_events(account).items():
             (events_dir / f"{module}.json").write_text(json.dumps(events))
@@ -179,6 +181,7 @@ def _calls_per_push() -> dict:
     """The whole chain on the local account, for a push changing one service and four."""
     from events.generate import function_url, github_push
     from shipline.local.account import LocalAccount
+    from tests.support.stacks import GITHUB
 
     counted: list[str] = []
     found = {}
@@ -188,7 +191,7 @@ def _calls_per_push() -> dict:
                                                 ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")])):
             counted.clear()
             # The webhook exists only in a GitHub stack.
-            with LocalAccount(parameters={"SourceProvider": "GitHub"}) as account:
+            with LocalAccount(parameters=GITHUB) as account:
                 account.invoke_webhook(function_url(github_push(files), "push", "bench"))
                 account.run()
                 report = account.report()
