@@ -134,6 +134,10 @@ class Resolver:
             self._evaluated[name] = bool(self._truth(self._conditions[name]))
         return self._evaluated[name]
 
+    def truth(self, expression: Any) -> bool:
+        """A condition expression's value (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+        return self._truth(expression)
+
     def _truth(self, expression: Any) -> bool:
         (key, arg), = expression.items()
         if key == "Fn::Equals":
@@ -248,11 +252,23 @@ class TemplateModel:
             "AWS::StackName": self.stack_name, "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
         }
         self.resolve = Resolver(values, self.document.get("Conditions", {}))
+        self._check_rules()
         self.resolve.absent = {logical: resource["Condition"] for logical, resource in self.resources.items()
                                if not self.included(logical)}
         self.names = self._physical_names()
         values.update(self._references(endpoint))
         self._check_references()
+
+    def _check_rules(self) -> None:
+        """The template's Rules, as CloudFormation checks them before creating anything: each
+        assertion of a rule whose RuleCondition holds (or that has none) must hold."""
+        for name, rule in self.document.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self.resolve.truth(rule["RuleCondition"]):
+                continue
+            for assertion in rule.get("Assertions", []):
+                if not self.resolve.truth(assertion["Assert"]):
+                    raise TemplateError(f"template rule {name}: "
+                                        f"{assertion.get('AssertDescription', 'an assertion does not hold')}")
 
     # -- what exists
     def included(self, logical: str) -> bool:

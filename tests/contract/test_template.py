@@ -14,6 +14,7 @@ import pytest
 from pipeline.settings import Settings
 from shipline.local.template import raw, resource
 from tests.support.paths import ROOT
+from tests.support.stacks import GITHUB
 
 FUNCTIONS = [name for name, r in raw()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"]
 
@@ -183,7 +184,10 @@ CODECOMMIT_ONLY = {"BuildTriggerFunctionCodeCommitPush", "BuildTriggerFunctionCo
 
 def _model(**parameters):
     from shipline.local.model import TemplateModel
+    from tests.support.stacks import GITHUB
 
+    if parameters.get("SourceProvider") == "GitHub":  # a GitHub stack needs its repository (the template's rule)
+        parameters = {**GITHUB, **parameters}
     return TemplateModel(parameters=parameters)
 
 
@@ -251,12 +255,12 @@ def test_a_resource_that_refers_to_one_that_does_not_exist_stops_the_model():
     template["Outputs"]["QueueUrl"] = {"Value": {"Ref": "WebhookDeliveriesQueue"}}
     with pytest.raises(TemplateError, match="WebhookDeliveriesQueue, which does not exist .* condition UseGitHub"):
         TemplateModel(template, {"SourceProvider": "CodeCommit"})
-    assert TemplateModel(template, {"SourceProvider": "GitHub"}).outputs()["QueueUrl"].endswith("DeliveriesQueue")
+    assert TemplateModel(template, GITHUB).outputs()["QueueUrl"].endswith("DeliveriesQueue")
 
 
 @pytest.mark.parametrize(("parameters", "admitted"), [
-    ({"SourceProvider": "GitHub"}, ["GitHubDeliveryFunctionRole"]),
-    ({"SourceProvider": "GitHub", "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
+    (GITHUB, ["GitHubDeliveryFunctionRole"]),
+    ({**GITHUB, "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
      ["GitHubDeliveryFunctionRole", "arn:aws:iam::123456789012:role/op"]),
     ({"SourceProvider": "CodeCommit", "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
      ["arn:aws:iam::123456789012:role/op"]),
@@ -272,3 +276,14 @@ def test_only_the_delivery_function_and_the_operator_may_put_build_requests(para
                                                       for a in admitted])
     rule = resource("BuildTriggerFunction")["Properties"]["Events"]["BuildRequested"]["Properties"]
     assert rule["EventBusName"] == {"Ref": "BuildRequestsBus"}
+
+
+def test_a_github_stack_without_its_repository_url_is_refused_before_anything_is_created():
+    """The template's rule, checked as CloudFormation checks Rules (the local model does too):
+    CodeBuild cannot create a GitHub project with no source location."""
+    from shipline.local.model import TemplateError, TemplateModel
+
+    with pytest.raises(TemplateError, match="GitHubNeedsItsRepository: SourceProvider=GitHub needs GitHub"):
+        TemplateModel(parameters={"SourceProvider": "GitHub"})
+    assert TemplateModel(parameters=GITHUB).parameters["GitHubRepositoryUrl"] == GITHUB["GitHubRepositoryUrl"]
+    assert TemplateModel().parameters["SourceProvider"] == "CodeCommit"  # the rule holds only for GitHub
