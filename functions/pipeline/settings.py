@@ -85,6 +85,17 @@ class Settings(BaseModel):
 
 
 
+# A variable a function cannot run without: set and not blank.
+_BuildProject = Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]
+_BuildStartsQueueUrl = Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]
+_DeliveriesQueueUrl = Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]
+_IdempotencyTable = Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]
+_LedgerTable = Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]
+_NotificationTopicArn = Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]
+_TaskExecutionRoleArn = Annotated[str, Field(alias="TASK_EXECUTION_ROLE_ARN", min_length=1)]
+_WebhookSecretArn = Annotated[str, Field(alias="WEBHOOK_SECRET_ARN", min_length=1)]
+
+
 # Each function's own settings: what it cannot run without is required, and checked on its
 # first invocation (a missing variable is one line naming it).
 class FunctionSettings(Settings):
@@ -106,8 +117,8 @@ class FunctionSettings(Settings):
 class BuildTriggerSettings(FunctionSettings):
     """The build trigger: it plans, and queues one build start per service."""
 
-    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    build_starts_queue_url: Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    build_starts_queue_url: _BuildStartsQueueUrl  # type: ignore[assignment]
 
     @model_validator(mode="after")
     def _repository_for_codecommit(self) -> BuildTriggerSettings:
@@ -123,34 +134,34 @@ class BuildTriggerSettings(FunctionSettings):
 class BuildStarterSettings(FunctionSettings):
     """The build starter: repositories, log groups, the ledger and CodeBuild."""
 
-    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
-    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
-    build_starts_queue_url: Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
+    build_project: _BuildProject  # type: ignore[assignment]
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    ledger_table: _LedgerTable  # type: ignore[assignment]
+    build_starts_queue_url: _BuildStartsQueueUrl  # type: ignore[assignment]
 
 
 class ImageEventsSettings(FunctionSettings):
-    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
-    notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
-    task_execution_role_arn: Annotated[str, Field(alias="TASK_EXECUTION_ROLE_ARN", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    ledger_table: _LedgerTable  # type: ignore[assignment]
+    notification_topic_arn: _NotificationTopicArn  # type: ignore[assignment]
+    task_execution_role_arn: _TaskExecutionRoleArn  # type: ignore[assignment]
 
 
 class BuildEventsSettings(FunctionSettings):
-    build_project: Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]  # type: ignore[assignment]
-    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    ledger_table: Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]  # type: ignore[assignment]
-    notification_topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]  # type: ignore[assignment]
+    build_project: _BuildProject  # type: ignore[assignment]
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    ledger_table: _LedgerTable  # type: ignore[assignment]
+    notification_topic_arn: _NotificationTopicArn  # type: ignore[assignment]
 
 
 class WebhookSettings(FunctionSettings):
-    webhook_secret_arn: Annotated[str, Field(alias="WEBHOOK_SECRET_ARN", min_length=1)]  # type: ignore[assignment]
-    deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
+    webhook_secret_arn: _WebhookSecretArn  # type: ignore[assignment]
+    deliveries_queue_url: _DeliveriesQueueUrl  # type: ignore[assignment]
 
 
 class DeliverySettings(FunctionSettings):
-    idempotency_table: Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]  # type: ignore[assignment]
-    deliveries_queue_url: Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]  # type: ignore[assignment]
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    deliveries_queue_url: _DeliveriesQueueUrl  # type: ignore[assignment]
 
 
 # In Lambda a process serves one function, and its environment is os.environ. The local

@@ -11,7 +11,6 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from pipeline.adapters import codebuild, ledger, logs, sqs
-from pipeline.adapters.errors import AwsCallError
 from pipeline.domain.builds import BuildPlan, BuildStart
 from pipeline.domain.naming import LATEST, commit_tag, is_commit
 from pipeline.domain.records import BuildRecord
@@ -20,17 +19,6 @@ from pipeline.flows.repositories import ensure_repositories
 from pipeline.settings import BuildStarterSettings
 
 logger = Logger(child=True)
-
-
-class BuildsNotStartedError(RuntimeError):
-    """Some builds did not start. The invocation fails so that EventBridge retries it (the
-    builds that did start are not started again) or dead-letters it."""
-
-    def __init__(self, failures: dict[str, str], started: dict[str, str]):
-        self.failures = failures
-        self.started = started
-        names = ", ".join(f"{service} ({reason})" for service, reason in failures.items())
-        super().__init__(f"{len(failures)} of {len(failures) + len(started)} builds did not start: {names}")
 
 
 def _start(settings: BuildStarterSettings, project: str, plan: BuildPlan, attempt: int) -> str:
@@ -87,32 +75,6 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan) -> StartResult
     if effect.state == "in flight":
         return StartResult(plan.service, "in flight")
     return StartResult(plan.service, "started" if effect.fresh else "already started", str(effect.value))
-
-
-@dataclass(frozen=True)
-class BuildsStarted:
-    builds: dict[str, str]  # service -> build id (started now, or before for this commit)
-    fresh: tuple[str, ...] = ()  # the services whose build this invocation started
-    in_flight: tuple[str, ...] = ()  # being started by another invocation of the same event
-    already_built: tuple[str, ...] = ()  # built successfully at this commit before: nothing to do
-
-
-def start_builds(settings: BuildStarterSettings, plans: Sequence[BuildPlan]) -> BuildsStarted:
-    """Start one build per plan, each attempted even when another fails to start."""
-    results: list[StartResult] = []
-    failures: dict[str, str] = {}
-    for plan in plans:
-        try:
-            results.append(start_one(settings, plan))
-        except AwsCallError as exc:
-            logger.error("build did not start", extra={"service": plan.service, "reason": str(exc)})
-            failures[plan.service] = str(exc)
-    started = {r.service: r.build for r in results if r.build}
-    if failures:
-        raise BuildsNotStartedError(failures, started)
-    return BuildsStarted(started, tuple(r.service for r in results if r.state == "started"),
-                         tuple(r.service for r in results if r.state == "in flight"),
-                         tuple(r.service for r in results if r.state == "already built"))
 
 
 def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str) -> list[str]:
