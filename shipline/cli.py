@@ -22,6 +22,7 @@ from pipeline.domain.manifest import (
     load_manifest,
 )
 from pipeline.domain.naming import InvalidCommitError
+from pipeline.domain.promotion import PromotionError
 from pipeline.domain.quoting import one_line
 from pipeline.settings import ConfigurationError
 from shipline import output
@@ -37,6 +38,7 @@ class CommandError(RuntimeError):
 # Exceptions whose message is the whole story for the user: one line, exit code 2.
 USER_ERRORS: tuple[type[Exception], ...] = (
     CommandError, ManifestError, UnknownServiceError, InvalidCommitError, ConfigurationError, AwsCallError,
+    PromotionError,
 )
 
 
@@ -179,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--template", type=Path, default=ROOT / "template.yaml",
                           help="the template: ProjectName's Default, where samconfig.toml does not override it")
     manifest.set_defaults(run=run_manifest)
+
+    from shipline import promotion
+
+    promotion.add_commands(sub, endpoint)
     return parser
 
 

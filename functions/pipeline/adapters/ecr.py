@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -9,7 +11,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
-from pipeline.adapters.errors import error_code, wrap
+from pipeline.adapters.errors import AwsCallError, error_code, wrap
 from pipeline.domain.repositories import RepositorySpec, RepositoryState
 from pipeline.domain.scans import Finding
 
@@ -193,3 +195,147 @@ def tag_image(repository: str, digest: str, tag: str, *, ecr: Any | None = None)
             return "tags immutable"
         raise wrap(exc, f"tag {repository}@{digest} as {tag}") from exc
     return "tagged"
+
+
+# ---------------------------------------------------------------------------- copying an image (promotion)
+# Another repository is another set of blobs: PutImage of a manifest whose layers the target
+# repository does not hold fails with LayersNotFoundException ("the specified layers could not
+# be found, or the specified layer is not valid for this repository"), and an index whose
+# images it does not hold with ReferencedImagesNotFoundException (ECR API Reference, PutImage).
+# Blob mounting ("Blob mounting in Amazon ECR") is for OCI clients' uploads, not this API. So a
+# copy is: the blobs the target lacks (BatchCheckLayerAvailability), each downloaded from the
+# source (GetDownloadUrlForLayer: a pre-signed S3 URL) and uploaded to the target
+# (InitiateLayerUpload, UploadLayerPart in parts of the size ECR asks, CompleteLayerUpload);
+# then PutImage of the same manifest, with its media type and digest, under the tag.
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+PutOutcome = Literal["pushed", "already there"]
+
+
+class RepositoryMissingError(LookupError):
+    """The repository does not exist."""
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    text: str
+
+    def parsed(self) -> dict:
+        document = json.loads(self.text)
+        return document if isinstance(document, dict) else {}
+
+    def is_index(self) -> bool:
+        return (self.media_type or self.parsed().get("mediaType", "")) in INDEX_TYPES
+
+    def children(self) -> list[str]:
+        """The image manifests an index names."""
+        return [m["digest"] for m in self.parsed().get("manifests", []) if isinstance(m, dict) and "digest" in m]
+
+    def blobs(self) -> list[str]:
+        """The config and layer blobs an image manifest names."""
+        document = self.parsed()
+        found = [document["config"]["digest"]] if isinstance(document.get("config"), dict) else []
+        found += [layer["digest"] for layer in document.get("layers", []) if isinstance(layer, dict)]
+        return list(dict.fromkeys(found))
+
+
+def read_manifest(repository: str, digest: str, *, ecr: Any | None = None) -> StoredManifest:
+    """The manifest stored under `digest`, as it is (every media type accepted, so none is converted)."""
+    try:
+        found = _ecr(ecr).batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}],
+                                          acceptedMediaTypes=list(MANIFEST_TYPES))
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryNotFoundException":
+            raise RepositoryMissingError(f"repository {repository} does not exist") from None
+        raise wrap(exc, f"read the manifest of {repository}@{digest}") from exc
+    if not found.get("images"):
+        raise ImageGoneError(f"{repository} has no image {digest}")
+    image = found["images"][0]
+    return StoredManifest(digest=image.get("imageId", {}).get("imageDigest", digest),
+                          media_type=image.get("imageManifestMediaType", ""), text=image["imageManifest"])
+
+
+def tag_holder(repository: str, tag: str, *, ecr: Any | None = None) -> str | None:
+    """The digest carrying `tag` in the repository, or None."""
+    try:
+        details = _ecr(ecr).describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])["imageDetails"]
+    except ClientError as exc:
+        if error_code(exc) == "ImageNotFoundException":
+            return None
+        if error_code(exc) == "RepositoryNotFoundException":
+            raise RepositoryMissingError(f"repository {repository} does not exist") from None
+        raise wrap(exc, f"look up tag {tag} in {repository}") from exc
+    return str(details[0]["imageDigest"]) if details else None
+
+
+def missing_blobs(repository: str, digests: list[str], *, ecr: Any | None = None) -> list[str]:
+    """The blobs the repository does not hold (BatchCheckLayerAvailability, 100 digests a call)."""
+    missing: list[str] = []
+    for start in range(0, len(digests), 100):
+        chunk = digests[start:start + 100]
+        try:
+            answer = _ecr(ecr).batch_check_layer_availability(repositoryName=repository, layerDigests=chunk)
+        except ClientError as exc:
+            if error_code(exc) == "RepositoryNotFoundException":
+                raise RepositoryMissingError(f"repository {repository} does not exist") from None
+            raise wrap(exc, f"check the layers of {repository}") from exc
+        available = {layer["layerDigest"] for layer in answer.get("layers", [])
+                     if layer.get("layerAvailability") == "AVAILABLE"}
+        missing += [d for d in chunk if d not in available]
+    return missing
+
+
+def copy_blob(source: str, target: str, digest: str, *, source_ecr: Any | None = None,
+              target_ecr: Any | None = None, fetch: Any | None = None) -> None:
+    """Copy one blob from the source repository to the target, in the parts ECR asks for."""
+    import urllib.request  # here, not at import: the functions never download
+
+    source_ecr, target_ecr = _ecr(source_ecr), _ecr(target_ecr)
+    try:
+        url = source_ecr.get_download_url_for_layer(repositoryName=source, layerDigest=digest)["downloadUrl"]
+    except ClientError as exc:
+        raise wrap(exc, f"get a download URL for {source} blob {digest}") from exc
+    try:
+        upload = target_ecr.initiate_layer_upload(repositoryName=target)
+    except ClientError as exc:
+        raise wrap(exc, f"start uploading {digest} to {target}") from exc
+    part_size = int(upload.get("partSize") or 10 * 1024 * 1024)
+    hasher, first = hashlib.sha256(), 0
+    opener = fetch or (lambda u: urllib.request.urlopen(u, timeout=60))  # noqa: S310 - ECR's pre-signed https URL
+    with opener(url) as response:
+        while True:
+            part = response.read(part_size)
+            if not part:
+                break
+            hasher.update(part)
+            try:
+                target_ecr.upload_layer_part(repositoryName=target, uploadId=upload["uploadId"], partFirstByte=first,
+                                             partLastByte=first + len(part) - 1, layerPartBlob=part)
+            except ClientError as exc:
+                raise wrap(exc, f"upload part of {digest} to {target}") from exc
+            first += len(part)
+    if f"sha256:{hasher.hexdigest()}" != digest:
+        raise AwsCallError(f"the blob downloaded for {digest} from {source} has another digest; nothing pushed")
+    try:
+        target_ecr.complete_layer_upload(repositoryName=target, uploadId=upload["uploadId"], layerDigests=[digest])
+    except ClientError as exc:
+        if error_code(exc) != "LayerAlreadyExistsException":  # another copy got there first: the same bytes
+            raise wrap(exc, f"complete the upload of {digest} to {target}") from exc
+
+
+def put_manifest(repository: str, manifest: StoredManifest, tag: str | None, *, ecr: Any | None = None) -> PutOutcome:
+    """PutImage of the manifest exactly as stored (its media type, its digest), under `tag`."""
+    arguments: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest.text,
+                                 "imageDigest": manifest.digest}
+    if manifest.media_type:
+        arguments["imageManifestMediaType"] = manifest.media_type
+    if tag:
+        arguments["imageTag"] = tag
+    try:
+        _ecr(ecr).put_image(**arguments)
+    except ClientError as exc:
+        if error_code(exc) == "ImageAlreadyExistsException":  # this manifest has this tag already: a copy ran
+            return "already there"
+        raise wrap(exc, f"put {manifest.digest} into {repository}" + (f" as {tag}" if tag else "")) from exc
+    return "pushed"

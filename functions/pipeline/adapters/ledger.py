@@ -6,7 +6,9 @@ One partition per service and environment (`<project>#<environment>#<service>`),
 - `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
-- `current`: the revision registered last.
+- `current`: the revision registered last;
+- `promotion#<digest>`: an image promoted into this environment from another (requested,
+  approved, copied; who and when).
 
 And one partition per environment for the findings that wait for their image's hourly digest
 (`<project>#<environment>#~pending-findings`; `~` is in no service name), items
@@ -33,6 +35,7 @@ from pipeline.domain.records import (
     FindingRecord,
     ImageRecord,
     PendingFinding,
+    PromotionRecord,
     ScanRecord,
     ServiceHistory,
 )
@@ -226,6 +229,90 @@ def _current(item: dict[str, Any]) -> CurrentRecord:
                          revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
                          tag=item.get("tag", ""), pushed_at=item.get("pushedAt", ""), commit=item.get("commit", ""),
                          planned_at=item.get("plannedAt", ""))
+
+
+# ---------------------------------------------------------------------------- promotions
+def promotion_requested(table: str, pk: str, record: PromotionRecord) -> tuple[PromotionRecord, bool]:
+    """Record a promotion request; (the promotion as the ledger holds it, whether this call made
+    it). One item per digest: a second request of the same digest finds the first."""
+    attributes = {"digest": record.digest, "service": record.service, "source": record.source, "tag": record.tag,
+                  "requestedBy": record.requested_by, "requestedAt": record.requested_at, "state": record.state,
+                  "approvedBy": record.approved_by, "approvedAt": record.approved_at,
+                  "sourceRegistry": record.source_registry}
+    try:
+        item = _update(table, pk, f"promotion#{record.digest}", attributes,
+                       condition=("attribute_not_exists(sk)", {}))
+    except _ConditionFailed:
+        found = read_promotion(table, pk, record.digest)
+        assert found is not None  # the condition failed because it exists
+        return found, False
+    return _promotion(item), True
+
+
+def promotion_approved(table: str, pk: str, digest: str, approver: str, at: str,
+                       *, self_approval: bool) -> PromotionRecord | None:
+    """Approve a pending promotion, once: the conditional write makes one approver of many
+    concurrent ones the one who copies. None when it was not pending (or, without
+    self-approval, the approver requested it) by the time of the write."""
+    condition = "#st = :pending" + ("" if self_approval else " AND requestedBy <> :approver")
+    values: dict[str, Any] = {":pending": {"S": "pending"}}
+    if not self_approval:
+        values[":approver"] = {"S": approver}
+    try:
+        client("dynamodb").update_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"promotion#{digest}"}},
+            UpdateExpression="SET #st = :approved, approvedBy = :by, approvedAt = :at",
+            ConditionExpression=condition, ExpressionAttributeNames={"#st": "state"},
+            ExpressionAttributeValues={**values, ":approved": {"S": "approved"}, ":by": {"S": approver},
+                                       ":at": {"S": at}})
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return None
+        raise wrap(exc, f"approve promotion#{digest} in the ledger") from exc
+    return read_promotion(table, pk, digest)
+
+
+def promotion_copied(table: str, pk: str, digest: str, at: str) -> PromotionRecord:
+    """The image is in the target repository: the promotion is done (its first copy time kept)."""
+    item = _update(table, pk, f"promotion#{digest}", {"state": "copied"}, keep={"copiedAt": at})
+    return _promotion(item)
+
+
+def read_promotion(table: str, pk: str, digest: str) -> PromotionRecord | None:
+    item = _read(table, pk, f"promotion#{digest}")
+    return _promotion(item) if item else None
+
+
+def promotions(table: str, pk: str) -> list[PromotionRecord]:
+    """Every promotion into this service and environment, oldest request first."""
+    found = []
+    try:
+        for page in client("dynamodb").get_paginator("query").paginate(
+                TableName=table, KeyConditionExpression="pk = :pk AND begins_with(sk, :p)", ConsistentRead=True,
+                ExpressionAttributeValues={":pk": {"S": pk}, ":p": {"S": "promotion#"}}):
+            found += [_promotion(_python(raw)) for raw in page.get("Items", [])]
+    except ClientError as exc:
+        raise wrap(exc, "read the promotions from the ledger") from exc
+    return sorted(found, key=lambda p: p.requested_at)
+
+
+def read_current_of(table: str, pk: str, *, dynamodb: Any) -> CurrentRecord | None:
+    """The current revision, read with the given client (another account's ledger, through an
+    assumed role)."""
+    try:
+        item = dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "current"}},
+                                 ConsistentRead=True).get("Item")
+    except ClientError as exc:
+        raise wrap(exc, "read current from the ledger") from exc
+    return _current(_python(item)) if item else None
+
+
+def _promotion(item: dict[str, Any]) -> PromotionRecord:
+    return PromotionRecord(service=item.get("service", ""), digest=item["digest"], source=item.get("source", ""),
+                           tag=item.get("tag", ""), requested_by=item.get("requestedBy", ""),
+                           requested_at=item.get("requestedAt", ""), state=item.get("state", "pending"),
+                           approved_by=item.get("approvedBy", ""), approved_at=item.get("approvedAt", ""),
+                           copied_at=item.get("copiedAt", ""), source_registry=item.get("sourceRegistry", ""))
 
 
 # ---------------------------------------------------------------------------- reading a service

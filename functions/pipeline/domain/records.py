@@ -128,3 +128,30 @@ class PendingFinding:
     finding_arn: str
     finding: Finding
     hour: str
+
+
+PromotionState = Literal["pending", "approved", "copied"]
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One promotion of one digest into the target environment, as its ledger keeps it."""
+
+    service: str
+    digest: str
+    source: str
+    tag: str
+    requested_by: str
+    requested_at: str
+    state: PromotionState
+    approved_by: str = ""
+    approved_at: str = ""
+    copied_at: str = ""
+    source_registry: str = ""  # the source account, when it is not the target's
+
+    def describe(self) -> str:
+        text = f"{self.service}@{self.digest[:19]} ({self.tag}) from {self.source}, requested by " \
+               f"{self.requested_by} at {self.requested_at}"
+        if self.approved_by:
+            text += f", approved by {self.approved_by} at {self.approved_at}"
+        return text
