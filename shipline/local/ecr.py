@@ -11,12 +11,22 @@
   are not scanned.
 - Scan findings per digest: DescribeImageScanFindings answers with the findings the scan
   of *that* digest reported (moto answers with one static result).
+- Blobs per repository, as ECR keeps them (ECR API Reference: PutImage, CompleteLayerUpload,
+  GetDownloadUrlForLayer): PutImage of a manifest naming a blob that other repositories of the
+  registry hold and this one does not fails with LayersNotFoundException (an index naming an
+  image held elsewhere only, ReferencedImagesNotFoundException); a blob the registry has never
+  seen is taken as uploaded by the push that names it (a client that pushes without the layer
+  API). CompleteLayerUpload checks the digest against the bytes (InvalidLayerException) and
+  refuses a blob the repository holds (LayerAlreadyExistsException). GetDownloadUrlForLayer,
+  which moto lacks, answers a URL on a loopback server that serves the blob's bytes, standing
+  in for the pre-signed S3 URL.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import http.server
 import json
 import threading
 import time
@@ -25,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.exceptions import ServiceException
 from moto.ecr.exceptions import ImageAlreadyExistsException, InvalidParameterException
 from moto.ecr.models import Image, ecr_backends
 from moto.ecr.responses import ECRResponse
@@ -63,6 +74,63 @@ def manifest_digest(manifest: str) -> str:
     return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
 
+class LayersNotFoundException(ServiceException):
+    code = "LayersNotFoundException"
+
+
+class ReferencedImagesNotFoundException(ServiceException):
+    code = "ReferencedImagesNotFoundException"
+
+
+class LayerAlreadyExistsException(ServiceException):
+    code = "LayerAlreadyExistsException"
+
+
+class InvalidLayerException(ServiceException):
+    code = "InvalidLayerException"
+
+
+class EmptyUploadException(ServiceException):
+    code = "EmptyUploadException"
+
+
+INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
+
+
+class BlobServer:
+    """Serves blobs' bytes on loopback: the local stand-in for ECR's pre-signed S3 download URLs."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        store = blobs
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                digest = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
+                body = store.get(digest)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="ecr-blobs", daemon=True)
+        self._thread.start()
+
+    def url(self, registry: str, repository: str, digest: str) -> str:
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}/{registry}/{repository}/{digest}?X-Amz-Signature=local"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str
@@ -83,7 +151,9 @@ class EcrEmulation:
     failing_scans: set[str] = field(default_factory=set)  # services whose scans FAIL
     findings: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     clock: Callable[[], float] = time.time  # stamps imagePushedAt (one-second resolution, as ECR's)
+    blobs: dict[str, bytes] = field(default_factory=dict)  # the registry's blob contents, by digest
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: BlobServer | None = None
 
     # ------------------------------------------------------------------ state
     def backend(self) -> Any:
@@ -119,9 +189,13 @@ class EcrEmulation:
         """Put an image with this digest straight into the registry, with no event: the local
         run injects the event that names it itself (a sample event's digest is not the hash of
         any manifest this emulator makes)."""
-        manifest = image_manifest("sha256:" + hashlib.sha256(digest.encode()).hexdigest())
+        config = digest.encode()
+        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        manifest = image_manifest(config_digest)
         backend = self.backend()
         repo = backend.repositories[repository]
+        self.blobs[config_digest] = config
+        repo.layers[config_digest] = len(config)
         existing = next((i for i in repo.images if i.get_image_digest() == digest), None)
         if existing is None:
             image = Image(self.account, tag, manifest, repository,  # type: ignore[arg-type]  # moto takes None
@@ -141,8 +215,81 @@ class EcrEmulation:
         def describe_image_scan_findings(response: ECRResponse) -> str:
             return json.dumps(emulation.describe_image_scan_findings(response))
 
+        def get_download_url_for_layer(response: ECRResponse) -> str:
+            return json.dumps(emulation.get_download_url_for_layer(response))
+
+        def complete_layer_upload(response: ECRResponse) -> str:
+            return json.dumps(emulation.complete_layer_upload(response))
+
         patches.set(ECRResponse, "put_image", put_image)
         patches.set(ECRResponse, "describe_image_scan_findings", describe_image_scan_findings)
+        patches.set(ECRResponse, "get_download_url_for_layer", get_download_url_for_layer)
+        patches.set(ECRResponse, "complete_layer_upload", complete_layer_upload)
+
+    def close(self) -> None:
+        """Stop the blob server, if a download URL started it."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    # ------------------------------------------------------------------ blobs
+    def get_download_url_for_layer(self, response: ECRResponse) -> dict:
+        name = response._get_param("repositoryName")
+        digest = response._get_param("layerDigest")
+        repository = response.ecr_backend._get_repository(name, response._get_param("registryId"))
+        if digest not in repository.layers or digest not in self.blobs:
+            raise LayersNotFoundException(f"The layer with digest '{digest}' does not exist within the repository "
+                                          f"with name '{name}' in the registry with id '{repository.registry_id}'")
+        with self._lock:
+            if self._server is None:
+                self._server = BlobServer(self.blobs)
+            server = self._server
+        return {"downloadUrl": server.url(repository.registry_id, name, digest), "layerDigest": digest}
+
+    def complete_layer_upload(self, response: ECRResponse) -> dict:
+        from moto.ecr.exceptions import UploadNotFoundException
+
+        name = response._get_param("repositoryName")
+        upload_id = response._get_param("uploadId")
+        given = response._get_param("layerDigests") or []
+        repository = response.ecr_backend._get_repository(name, response._get_param("registryId"))
+        upload = repository.uploads.get(upload_id)
+        if upload is None:
+            raise UploadNotFoundException(upload_id, name, repository.registry_id)
+        data = bytes(upload.layer_parts)
+        if not data:
+            raise EmptyUploadException(f"The upload {upload_id} has no layer parts")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if given and given[0] != digest:
+            raise InvalidLayerException("The layer digest calculation performed by Amazon ECR upon receipt of the "
+                                        "image layer does not match the digest specified")
+        del repository.uploads[upload_id]
+        if digest in repository.layers:
+            raise LayerAlreadyExistsException(f"The image layer {digest} already exists in the repository {name}")
+        with self._lock:
+            self.blobs[digest] = data
+            repository.layers[digest] = len(data)
+        return {"registryId": repository.registry_id, "repositoryName": name, "uploadId": upload_id,
+                "layerDigest": digest}
+
+    def _check_blobs(self, repository: Any, parsed: dict, media_type: str) -> None:
+        """What the manifest names must be in this repository, unless the registry has never seen it."""
+        others = [r for r in self.backend().repositories.values() if r is not repository]
+        if media_type in INDEX_TYPES or parsed.get("mediaType") in INDEX_TYPES:
+            children = [str(m["digest"]) for m in parsed.get("manifests", []) if isinstance(m, dict) and "digest" in m]
+            here = {i.get_image_digest() for i in repository.images}
+            elsewhere = {i.get_image_digest() for r in others for i in r.images}
+            absent = [d for d in children if d not in here and d in elsewhere]
+            if absent:
+                raise ReferencedImagesNotFoundException(
+                    f"The manifest list references images that do not exist in {repository.name}: {', '.join(absent)}")
+            return
+        absent = [d for d, _ in _blobs_of(parsed) if d not in repository.layers and any(d in r.layers for r in others)]
+        if absent:
+            raise LayersNotFoundException(f"The specified layers could not be found in {repository.name}, or the "
+                                          f"specified layer is not valid for this repository: {', '.join(absent)}")
+        for digest, size in _blobs_of(parsed):
+            repository.layers.setdefault(digest, size)
 
     def put_image(self, response: ECRResponse) -> dict:
         name = response._get_param("repositoryName")
@@ -160,6 +307,7 @@ class EcrEmulation:
         if not media_type:
             raise InvalidParameterException("image manifest mediatype not provided in manifest or parameter")
         with self._lock:
+            self._check_blobs(repository, parsed, media_type)
             # An image seeded under a sample event's digest (not its manifest's hash) is found by
             # its manifest, as ECR finds any image: retagging it (PutImage of the manifest that
             # BatchGetImage returned) names the same digest.
@@ -293,6 +441,13 @@ class EcrEmulation:
         return {"registryId": response.current_account, "repositoryName": name, "imageId": {"imageDigest": digest},
                 "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
                 "imageScanFindings": result}
+
+
+def _blobs_of(manifest: dict) -> list[tuple[str, int]]:
+    """The config and layer blobs an image manifest names, with their sizes."""
+    found = [manifest["config"]] if isinstance(manifest.get("config"), dict) else []
+    found += [layer for layer in manifest.get("layers", []) if isinstance(layer, dict)]
+    return [(str(b["digest"]), int(b.get("size", 0))) for b in found if "digest" in b]
 
 
 def _event(detail_type: str, source: str, account: str, region: str, resources: list[str], detail: dict) -> dict:

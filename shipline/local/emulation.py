@@ -83,5 +83,6 @@ class Emulation:
             yield self
         finally:
             patches.restore()
+            self.ecr.close()
             with Emulation._guard:
                 Emulation._active = None

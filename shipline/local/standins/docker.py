@@ -218,14 +218,13 @@ class DockerCli:
                 answer.err(f"#1 ERROR: {source.get('ref')}: not found")
 
         labels = dict(label.partition("=")[::2] for label in options.all("label"))
-        content = hashlib.sha256()
-        content.update(text.encode())
+        content = bytearray(text.encode())  # the layer's bytes: the stand-in for its tarball
         for path in files:
-            content.update(f"{path}\0".encode())
-            content.update(hashlib.sha256((context / path).read_bytes()).digest())
+            content += f"{path}\0".encode()
+            content += hashlib.sha256((context / path).read_bytes()).digest()
         for argument in sorted(options.all("build-arg")):
-            content.update(f"arg {argument}\0".encode())
-        layer = "sha256:" + content.hexdigest()
+            content += f"arg {argument}\0".encode()
+        layer = "sha256:" + hashlib.sha256(content).hexdigest()
         os_name, _, architecture = platforms[0].partition("/")
         config = json.dumps({"architecture": architecture.split("/")[0], "os": os_name,
                              "config": {"Labels": labels}, "rootfs": {"type": "layers", "diff_ids": [layer]}},
@@ -233,11 +232,12 @@ class DockerCli:
         config_digest = "sha256:" + hashlib.sha256(config.encode()).hexdigest()
         manifest = image_manifest(config_digest, (layer,), size=len(config), config_type=IMAGE_CONFIG_TYPES[0])
         digest = manifest_digest(manifest)
+        blobs = {config_digest: config.encode(), layer: bytes(content)}
         answer.err("#2 exporting manifest " + digest)
 
         if "push" in options.flags:
             for tag in tags:
-                failure = self._push(call, tag, manifest)
+                failure = self._push(call, tag, manifest, blobs=blobs)
                 if failure:
                     return answer.fail(f"ERROR: failed to build: failed to solve: {failure}")
                 answer.err(f"#2 pushing {tag} done")
@@ -267,8 +267,10 @@ class DockerCli:
             return False
         return bool(images.get("images"))
 
-    def _push(self, call: Call, reference: str, manifest: str, media_type: str | None = None) -> str:
-        """Push a manifest under a tag; an error text, or "" when it went through."""
+    def _push(self, call: Call, reference: str, manifest: str, media_type: str | None = None,
+              blobs: dict[str, bytes] | None = None) -> str:
+        """Push a manifest under a tag, its blobs first (those the repository lacks), as docker
+        push does; an error text, or "" when it went through."""
         parsed = _reference(reference)
         if parsed is None:
             return f'invalid reference format: "{reference}"'
@@ -281,6 +283,7 @@ class DockerCli:
                     f"https://{host}/v2/{repository}/blobs/{blob}: 401 Unauthorized")
         ecr = self.registry.ecr
         try:
+            _upload_blobs(ecr, repository, blobs or {})
             ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag,
                           **({"imageManifestMediaType": media_type} if media_type else {}))
         except ecr.exceptions.RepositoryNotFoundException:
@@ -402,3 +405,24 @@ def _check_dockerfile(text: str, context: Path, files: list[str], build_args: di
                 continue
             return (f"failed to compute cache key: failed to calculate checksum of ref: \"/{wanted}\": not found")
     return ""
+
+
+def _upload_blobs(ecr: Any, repository: str, blobs: dict[str, bytes]) -> None:
+    """The blobs the repository lacks, through ECR's layer API (BatchCheckLayerAvailability,
+    InitiateLayerUpload, UploadLayerPart, CompleteLayerUpload), as a push uploads them."""
+    if not blobs:
+        return
+    found = ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=list(blobs))
+    present = {layer["layerDigest"] for layer in found.get("layers", [])
+               if layer.get("layerAvailability") == "AVAILABLE"}
+    for digest, data in blobs.items():
+        if digest in present:
+            continue
+        upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+        ecr.upload_layer_part(repositoryName=repository, uploadId=upload, partFirstByte=0,
+                              partLastByte=len(data) - 1, layerPartBlob=data)
+        try:
+            ecr.complete_layer_upload(repositoryName=repository, uploadId=upload, layerDigests=[digest])
+        except ecr.exceptions.ClientError as exc:
+            if exc.response["Error"]["Code"] != "LayerAlreadyExistsException":  # a concurrent push got there first
+                raise
