@@ -284,3 +284,52 @@ def test_a_missing_target_repository_says_how_to_create_it(chain, calls, capsys)
 def test_approve_with_nothing_pending_is_refused(chain, capsys):
     assert main(["approve", "--service", SERVICE, "--environment", "staging"]) == 2
     assert "no promotion of langgraph into staging waits for approval" in capsys.readouterr().err
+
+
+COPY_CALLS = [("ecr", "BatchCheckLayerAvailability"), ("ecr", "GetDownloadUrlForLayer"),
+              ("ecr", "InitiateLayerUpload"), ("ecr", "UploadLayerPart"), ("ecr", "CompleteLayerUpload"),
+              ("ecr", "PutImage"), ("ecr", "BatchGetImage"), ("dynamodb", "UpdateItem")]
+
+
+def _copies_in_staging() -> list[dict]:
+    return [i for i in staging_images() if SHA in i.get("imageTags", [])]
+
+
+@pytest.mark.parametrize("service, operation", COPY_CALLS)
+def test_a_throttled_copy_call_is_retried_and_copies_once(chain, faults, capsys, service, operation):
+    digest = registered_in_dev(chain)
+    fault = faults.inject(service, operation, "throttling", times=2)
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0
+    assert fault.hits == 2
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]
+
+
+@pytest.mark.parametrize("service, operation", COPY_CALLS)
+def test_a_denied_copy_call_fails_in_one_line_and_promote_again_finishes_it_once(chain, faults, calls, capsys,
+                                                                                service, operation):
+    digest = registered_in_dev(chain)
+    faults.inject(service, operation, "access-denied", times=-1)
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "AccessDenied" in err and err.count("\n") == 1
+    assert _copies_in_staging() == []
+    faults.clear()
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]
+    record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
+    assert record is not None and record.state == "copied"
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0
+    assert "already promoted" in capsys.readouterr().out
+
+
+def test_role_arn_reads_the_source_side_through_the_assumed_role(chain, calls, capsys):
+    """Across accounts: the source's stack, ledger and images through sts:AssumeRole of the role
+    given (here in the same emulated account), and the promotion names the source account."""
+    digest = registered_in_dev(chain)
+    role = boto3.client("iam").create_role(RoleName="shipline-promotion-source",
+                                           AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    calls.made.clear()
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging", "--role-arn", role]) == 0
+    assert [p["RoleArn"] for p in calls.of("sts", "AssumeRole")] == [role]
+    record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
+    assert record is not None and record.state == "copied" and record.source_registry == "123456789012"
