@@ -333,3 +333,18 @@ def test_role_arn_reads_the_source_side_through_the_assumed_role(chain, calls, c
     assert [p["RoleArn"] for p in calls.of("sts", "AssumeRole")] == [role]
     record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
     assert record is not None and record.state == "copied" and record.source_registry == "123456789012"
+
+
+@pytest.mark.parametrize("staging_parameters", [{"PromotionApproval": "required"}])
+def test_an_approval_that_cannot_copy_records_no_approval(chain, calls, capsys, monkeypatch):
+    """The commit tag went to another image in staging while the promotion waited: approve says
+    so and leaves the promotion pending."""
+    digest = registered_in_dev(chain)
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0
+    other = build_push(STAGING_REPO, SHA, b"staging's own build of the commit")
+    as_someone_else(monkeypatch)
+    assert main(["approve", "--service", SERVICE, "--environment", "staging"]) == 2
+    assert f"already has tag {SHA} on another image" in capsys.readouterr().err
+    record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
+    assert record is not None and record.state == "pending" and record.approved_by == ""
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [other]

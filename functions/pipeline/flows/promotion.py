@@ -90,6 +90,7 @@ def approve(ends: Ends, *, digest: str | None, approver: str) -> tuple[ApproveOu
     if chosen.state == "copied":
         return "already copied", chosen
     may_approve(chosen, approver, self_approval=ends.self_approval, route=route)
+    _checked_tag(ends, chosen.digest, expected=chosen.tag)  # before the approval is written: nothing half-done
     if chosen.state == "pending":
         won = ledger.promotion_approved(ends.target_table, ends.target_key(), chosen.digest, approver, ledger.now(),
                                         self_approval=ends.self_approval)
@@ -97,7 +98,6 @@ def approve(ends: Ends, *, digest: str | None, approver: str) -> tuple[ApproveOu
             now = ledger.read_promotion(ends.target_table, ends.target_key(), chosen.digest) or chosen
             return ("already copied" if now.state == "copied" else "already approved"), now
         chosen = won
-    _checked_tag(ends, chosen.digest, expected=chosen.tag)
     copy_image(ends, chosen.digest, chosen.tag)
     return "copied", ledger.promotion_copied(ends.target_table, ends.target_key(), chosen.digest, ledger.now())
 
