@@ -117,7 +117,10 @@ def copy_image(ends: Ends, digest: str, tag: str) -> ecr.PutOutcome:
                               fetch=ends.fetch)
         return ecr.put_manifest(target, manifest, tag, ecr=ends.target_ecr)
 
-    return copy(ecr.read_manifest(source, digest, ecr=ends.source_ecr), tag)
+    try:
+        return copy(ecr.read_manifest(source, digest, ecr=ends.source_ecr), tag)
+    except (ecr.RepositoryMissingError, ecr.ImageGoneError) as exc:  # deleted since the checks: promote again
+        raise PromotionError(f"{exc}: the copy stopped; nothing was registered") from None
 
 
 def _checked_tag(ends: Ends, digest: str, expected: str | None = None) -> str:
@@ -129,10 +132,12 @@ def _checked_tag(ends: Ends, digest: str, expected: str | None = None) -> str:
     except ecr.ImageGoneError:
         raise PromotionError(f"{route.source_repository()} has no image {digest}: nothing to promote") from None
     tag = expected or promotion_tag(stored.tags, route, digest)
-    if ecr.describe_repository(route.target_repository(), ecr=ends.target_ecr) is None:
+    try:
+        holder = ecr.tag_holder(route.target_repository(), tag, ecr=ends.target_ecr)
+    except ecr.RepositoryMissingError:
         raise PromotionError(f"repository {route.target_repository()} does not exist: {route.target} has never "
                              f"built {route.service}. Create it with its stack's settings by building there once "
                              f"(shipline trigger --environment {route.target} --service {route.service}), then "
-                             "promote")
-    check_tag_free(ecr.tag_holder(route.target_repository(), tag, ecr=ends.target_ecr), tag, digest, route)
+                             "promote") from None
+    check_tag_free(holder, tag, digest, route)
     return tag
