@@ -1,7 +1,8 @@
 """The emulated ECR: what moto's ECR lacks or does differently from AWS.
 
 - PutImage as ECR does it: a tag moved to another digest leaves the old image in the
-  repository, untagged (moto deletes it), an IMMUTABLE tag cannot move, and the digest is
+  repository, untagged (moto deletes it), an IMMUTABLE tag cannot move
+  (ImageTagAlreadyExistsException), and the digest is
   the manifest's sha256.
 - Events as ECR and Inspector emit them (EventBridge, best effort): "ECR Image Action" for
   every push of a tag; then, for a new image in a scan-on-push repository, "ECR Image Scan"
@@ -88,6 +89,10 @@ class LayerAlreadyExistsException(ServiceException):
 
 class InvalidLayerException(ServiceException):
     code = "InvalidLayerException"
+
+
+class ImageTagAlreadyExistsException(ServiceException):
+    code = "ImageTagAlreadyExistsException"
 
 
 class EmptyUploadException(ServiceException):
@@ -322,8 +327,8 @@ class EcrEmulation:
                 raise ImageAlreadyExistsException(registry_id=repository.registry_id, image_tag=tag, digest=digest,
                                                   repository_name=name)
             if holder is not None:
-                if repository.image_tag_mutability.startswith("IMMUTABLE"):
-                    raise InvalidParameterException(
+                if repository.image_tag_mutability.startswith("IMMUTABLE"):  # ECR API Reference, PutImage
+                    raise ImageTagAlreadyExistsException(
                         f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
                         "because the repository is immutable.")
                 holder.remove_tag(tag)  # it stays in the repository, untagged when that was its last tag

@@ -6,6 +6,7 @@ register the same digest. Nothing is built."""
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import time
@@ -15,6 +16,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from pipeline.adapters import clients, ledger
+from pipeline.domain.manifest import DEFAULT_MANIFEST_PATH
 from pipeline.domain.status import partition
 from pipeline.flows import idempotency
 from pipeline.handlers import image_events
@@ -222,13 +224,10 @@ def test_concurrent_approvals_copy_once(chain, calls, monkeypatch):
     pk = partition(PROJECT, "staging", SERVICE)
     stale = ledger.promotions(_table("staging"), pk)  # what the second approver read, before the first wrote
 
-    class Args:
-        manifest, endpoint_url, service, from_stack, to_stack, role_arn = None, None, SERVICE, None, None, None
-
-    from pipeline.domain.manifest import DEFAULT_MANIFEST_PATH
-    Args.manifest = DEFAULT_MANIFEST_PATH
-    manifest, outputs = cli_promotion._target(Args, "staging")
-    ends, me = cli_promotion._ends(Args, manifest, outputs, "dev", "staging")
+    args = argparse.Namespace(manifest=DEFAULT_MANIFEST_PATH, endpoint_url=None, service=SERVICE, from_stack=None,
+                              to_stack=None, role_arn=None)
+    manifest, outputs = cli_promotion._target(args, "staging")
+    ends, _ = cli_promotion._ends(args, manifest, outputs, "dev", "staging")
     calls.made.clear()
     first = promotion.approve(ends, digest=None, approver="arn:aws:iam::123456789012:user/first")
     monkeypatch.setattr(ledger, "promotions", lambda table, key: stale)
@@ -348,3 +347,18 @@ def test_an_approval_that_cannot_copy_records_no_approval(chain, calls, capsys, 
     record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
     assert record is not None and record.state == "pending" and record.approved_by == ""
     assert [i["imageDigest"] for i in _copies_in_staging()] == [other]
+
+
+def test_an_immutable_target_repository_takes_the_promotion_and_keeps_its_tags(chain, capsys):
+    """IMMUTABLE tags: the commit tag is free in the target, so the copy goes in; moving it
+    afterwards is ECR's ImageTagAlreadyExistsException."""
+    digest = registered_in_dev(chain)
+    ecr = boto3.client("ecr")
+    ecr.put_image_tag_mutability(repositoryName=STAGING_REPO, imageTagMutability="IMMUTABLE")
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]
+    other = build_push(STAGING_REPO, "abcdef1", b"another build")
+    manifest = ecr.batch_get_image(repositoryName=STAGING_REPO, imageIds=[{"imageDigest": other}])["images"][0]
+    with pytest.raises(ecr.exceptions.ClientError) as refused:
+        ecr.put_image(repositoryName=STAGING_REPO, imageManifest=manifest["imageManifest"], imageTag=SHA)
+    assert refused.value.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
