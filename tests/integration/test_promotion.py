@@ -362,3 +362,27 @@ def test_an_immutable_target_repository_takes_the_promotion_and_keeps_its_tags(c
     with pytest.raises(ecr.exceptions.ClientError) as refused:
         ecr.put_image(repositoryName=STAGING_REPO, imageManifest=manifest["imageManifest"], imageTag=SHA)
     assert refused.value.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
+
+
+def test_a_multi_platform_index_is_copied_with_its_image_first(chain, calls, capsys):
+    """An index names images, not blobs: its image goes in first (untagged), then the index
+    under the commit tag; each keeps its digest (ECR's PutImage refuses an index whose images the
+    repository lacks: ReferencedImagesNotFoundException)."""
+    ecr = boto3.client("ecr")
+    child = build_push(DEV_REPO, "arm64", b"arm64 layer")
+    child_manifest = ecr.batch_get_image(repositoryName=DEV_REPO, imageIds=[{"imageDigest": child}])["images"][0]
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child,
+         "size": len(child_manifest["imageManifest"]), "platform": {"architecture": "arm64", "os": "linux"}}]})
+    ecr.put_image(repositoryName=DEV_REPO, imageManifest=index, imageTag="abcdef2")
+    with pytest.raises(ecr.exceptions.ClientError) as refused:
+        ecr.put_image(repositoryName=STAGING_REPO, imageManifest=index, imageTag="abcdef2")
+    assert refused.value.response["Error"]["Code"] == "ReferencedImagesNotFoundException"
+
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging",
+                 "--digest", manifest_digest(index)]) == 0
+    copied = {i["imageDigest"]: i.get("imageTags", []) for i in staging_images()}
+    assert copied == {child: [], manifest_digest(index): ["abcdef2"]}
+    puts = [(p.get("imageDigest"), p.get("imageTag")) for p in calls.of("ecr", "PutImage")
+            if p["repositoryName"] == STAGING_REPO]
+    assert puts[-2:] == [(child, None), (manifest_digest(index), "abcdef2")]
