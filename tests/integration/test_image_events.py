@@ -55,10 +55,12 @@ def push_image(emulation: Emulation):
     return push
 
 
-def push_event(tag: str, digest: str = SAMPLE_DIGEST) -> dict:
+def push_event(tag: str, digest: str = SAMPLE_DIGEST, seconds_ago: int = 0) -> dict:
+    """ECR's push event for the image push_image seeded: sent when the push completed."""
     event = load_event("ecr-image-push")
     event["detail"].update({"image-tag": tag, "image-digest": digest})
     event["id"] = f"push-{tag}-{digest[-6:]}"
+    event["time"] = (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
 
 
@@ -71,7 +73,7 @@ def revisions() -> list[dict]:
 def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images, push_image):
     push_image("3b6258b")
     push_image("latest")
-    images(load_event("ecr-image-push"))
+    images(push_event("3b6258b"))
     images(load_event("ecr-image-push-latest"))
     (revision,) = revisions()
     container = revision["containerDefinitions"][0]
@@ -243,7 +245,7 @@ def test_swapped_pushes_leave_the_newer_image_registered(images, push_image):
     older = push_image("1111111", digest_of("older"), seconds_ago=60)
     newer = push_image("2222222", digest_of("newer"))
     images(push_event("2222222", newer))
-    images(push_event("1111111", older))
+    images(push_event("1111111", older, seconds_ago=60))
     (revision,) = revisions()
     assert revision["containerDefinitions"][0]["image"] == f"{URI}@{newer}"
 
@@ -447,3 +449,24 @@ def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images
     chatbot = json.loads(message["default"])
     assert chatbot["version"] == "1.0" and chatbot["source"] == "custom"
     assert chatbot["content"]["textType"] == "client-markdown"
+
+
+def test_a_commit_tags_push_is_registered_without_describe_images(images, push_image, calls):
+    """The push event names the commit tag and its time: ECR is asked only for the manifest
+    (which also proves the image exists, and gives the live tag its PutImage)."""
+    push_image("3b6258b")
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert calls.of("ecr", "DescribeImages") == []
+    assert len(calls.of("ecr", "BatchGetImage")) == 1 and len(calls.of("ecr", "PutImage")) == 1
+    ledger_reads = [op for op in calls.operations() if op in ("dynamodb:GetItem", "dynamodb:TransactGetItems")]
+    assert ledger_reads == ["dynamodb:TransactGetItems"]  # current revision and commit, in one request
+
+
+def test_a_push_without_a_commit_tag_asks_ecr_for_the_images_tags(images, push_image, calls):
+    """`latest` pushed first: only ECR knows whether the image has a commit tag too."""
+    push_image("3b6258b")
+    push_image("latest")
+    assert images(load_event("ecr-image-push-latest"))["outcome"] == "registered"
+    assert len(calls.of("ecr", "DescribeImages")) == 1
+    (revision,) = revisions()
+    assert revision["containerDefinitions"][0]["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"

@@ -118,3 +118,15 @@ def test_list_task_definitions_is_as_strict_as_ecs(images, push_image):  # noqa:
     assert ecs.list_task_definitions(familyPrefix=FAMILY[:-1])["taskDefinitionArns"] == []  # the full name
     with pytest.raises(ecs.exceptions.ClientError):
         ecs.list_task_definitions(maxResults=101)
+
+
+def test_a_family_no_longer_than_revisions_to_keep_is_not_listed(images, push_image, monkeypatch, calls):  # noqa: F811
+    """Revision numbers start at 1 and only grow: revision N of a family keeping N cannot have
+    more than N ACTIVE revisions, so retention asks ECS nothing (and reads no ledger item)."""
+    keep(monkeypatch, 2)
+    register(images, push_image, 1, seconds_ago=20)
+    register(images, push_image, 2, seconds_ago=10)
+    assert calls.of("ecs", "ListTaskDefinitions") == [] and calls.of("dynamodb", "GetItem") == []
+    register(images, push_image, 3, seconds_ago=0)
+    assert len(calls.of("ecs", "ListTaskDefinitions")) == 1
+    assert statuses() == {1: "INACTIVE", 2: "ACTIVE", 3: "ACTIVE"}

@@ -48,6 +48,11 @@ def _exercise_basic(account) -> None:
     gone = load_event("ecr-image-push")  # an image that is not in the registry
     account.put_event(gone)
     account.run()
+    # A push whose event names no commit tag (a hand-pushed `latest`): ECR is asked for its tags.
+    manual = load_event("ecr-image-push-latest")
+    manual["detail"]["image-digest"] = "sha256:" + "7" * 64
+    account.put_event(manual)
+    account.run()
     sns = account.client("sns")
     failed = load_event("codebuild-build-failed")
     failed["detail"]["build-id"] += "-second"

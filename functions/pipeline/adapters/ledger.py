@@ -16,6 +16,7 @@ digest that carries it is sent (or withdrawn, when its image no longer runs by t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -54,29 +55,37 @@ def now() -> str:
 # ---------------------------------------------------------------------------- builds and commits
 def build_started(table: str, pk: str, record: BuildRecord, attempt: int) -> None:
     """A build has started: its item, and the commit's latest attempt (the commit's first
-    planned time is kept)."""
-    _update(table, pk, f"build#{record.build_id}", {
+    planned time is kept), in one request (TransactWriteItems: both or neither)."""
+    build = _update_request(table, pk, f"build#{record.build_id}", {
         "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
         "at": record.at})
     if not is_commit(record.commit):  # a branch (the schedule with GitHub): the build resolves it; no commit item
+        _update(table, pk, f"build#{record.build_id}", build.attributes)
         return
-    _update(table, pk, f"commit#{short_sha(record.commit)}", {
+    _transact(table, [build, _update_request(table, pk, f"commit#{short_sha(record.commit)}", {
         "commit": record.commit, "attempt": attempt, "lastBuild": record.build_id, "lastStatus": record.status,
-    }, keep={"plannedAt": record.at})
+    }, keep={"plannedAt": record.at})])
 
 
 def build_ended(table: str, pk: str, record: BuildRecord) -> None:
-    """A build's end: its item, and its commit's latest status when it is still the latest attempt."""
-    _update(table, pk, f"build#{record.build_id}", {
-        "buildId": record.build_id, "status": record.status, "phase": record.phase, "reason": record.reason,
-        "commit": record.commit, "at": record.at})
+    """A build's end: its item, and its commit's latest status when it is still the latest
+    attempt. One request when the build is the commit's latest attempt (the usual case); when
+    it is not (a later attempt started, or the commit was never planned), the transaction is
+    cancelled as a whole and the build's item alone is written."""
+    build = {"buildId": record.build_id, "status": record.status, "phase": record.phase, "reason": record.reason,
+             "commit": record.commit, "at": record.at}
     if len(record.commit) != 40:
+        _update(table, pk, f"build#{record.build_id}", build)
         return
     try:
-        _update(table, pk, f"commit#{short_sha(record.commit)}", {"lastStatus": record.status},
-                condition=("lastBuild = :build", {":build": {"S": record.build_id}}))
+        _transact(table, [
+            _update_request(table, pk, f"build#{record.build_id}", build),
+            _update_request(table, pk, f"commit#{short_sha(record.commit)}", {"lastStatus": record.status},
+                            condition=("lastBuild = :build", {":build": {"S": record.build_id}})),
+        ])
     except _ConditionFailed:
-        pass  # a later attempt is the commit's latest (or it was never planned): nothing to change there
+        # a later attempt is the commit's latest (or it was never planned): nothing to change there
+        _update(table, pk, f"build#{record.build_id}", build)
 
 
 def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:
@@ -207,18 +216,36 @@ def _image(item: dict[str, Any]) -> ImageRecord:
 
 # ---------------------------------------------------------------------------- registration
 def registered(table: str, pk: str, current: CurrentRecord) -> None:
-    """A new revision: on its image, and as the service's current one."""
-    _update(table, pk, f"image#{current.digest}", {"revision": current.revision, "revisionArn": current.revision_arn,
-                                                    "registeredAt": current.registered_at})
-    _update(table, pk, "current", {
-        "digest": current.digest, "tag": current.tag, "revision": current.revision,
-        "revisionArn": current.revision_arn, "registeredAt": current.registered_at, "pushedAt": current.pushed_at,
-        "commit": current.commit, "plannedAt": current.planned_at})
+    """A new revision: on its image, and as the service's current one (one TransactWriteItems)."""
+    _transact(table, [
+        _update_request(table, pk, f"image#{current.digest}", {
+            "revision": current.revision, "revisionArn": current.revision_arn, "registeredAt": current.registered_at}),
+        _update_request(table, pk, "current", {
+            "digest": current.digest, "tag": current.tag, "revision": current.revision,
+            "revisionArn": current.revision_arn, "registeredAt": current.registered_at,
+            "pushedAt": current.pushed_at, "commit": current.commit, "plannedAt": current.planned_at}),
+    ])
 
 
 def read_current(table: str, pk: str) -> CurrentRecord | None:
     item = _read(table, pk, "current")
     return _current(item) if item else None
+
+
+def read_current_and_commit(table: str, pk: str, sha: str | None) -> tuple[CurrentRecord | None,
+                                                                         CommitRecord | None]:
+    """The service's current revision and (when `sha` is given) that commit's record, in one
+    strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
+    keys = ["current"] + ([f"commit#{short_sha(sha)}"] if sha else [])
+    try:
+        response = client("dynamodb").transact_get_items(TransactItems=[
+            {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
+    except ClientError as exc:
+        raise wrap(exc, "read the current revision and its commit from the ledger") from exc
+    items = [_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])]
+    current = items[0] if items else None
+    commit = items[1] if len(items) > 1 else None
+    return (_current(current) if current else None), (_commit(commit) if commit else None)
 
 
 def _current(item: dict[str, Any]) -> CurrentRecord:
@@ -259,6 +286,40 @@ def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: di
             keep: dict[str, Any] | None = None, condition: tuple[str, dict] | None = None) -> dict[str, Any]:
     """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets,
     in one UpdateItem; returns the whole item as it now is."""
+    request = _update_request(table, pk, sk, attributes, add=add, keep=keep, condition=condition)
+    try:
+        response = client("dynamodb").update_item(**request.parameters(), ReturnValues="ALL_NEW")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise _ConditionFailed(f"record {sk}: its condition did not hold") from exc
+        raise wrap(exc, f"record {sk} in the ledger") from exc
+    return _python(response.get("Attributes", {}))
+
+
+@dataclass(frozen=True)
+class _UpdateRequest:
+    """One UpdateItem's parameters, for a request of its own or a transaction's member."""
+
+    table: str
+    key: dict[str, Any]
+    expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
+    condition: str | None
+    attributes: dict[str, Any]  # what it sets (a transaction cancelled for its condition writes it alone)
+
+    def parameters(self) -> dict[str, Any]:
+        found = {"TableName": self.table, "Key": self.key, "UpdateExpression": self.expression,
+                 "ExpressionAttributeNames": self.names, "ExpressionAttributeValues": self.values}
+        if self.condition:
+            found["ConditionExpression"] = self.condition
+        return found
+
+
+def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
+                    add: dict[str, list[str]] | None = None, keep: dict[str, Any] | None = None,
+                    condition: tuple[str, dict] | None = None) -> _UpdateRequest:
+    """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets."""
     sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
     keep = keep or {}
     names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
@@ -271,19 +332,24 @@ def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: di
     expression = "SET " + ", ".join(assignments)
     if sets:
         expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
-    arguments: dict[str, Any] = {}
     if condition:
-        arguments["ConditionExpression"] = condition[0]
         values |= condition[1]
+    return _UpdateRequest(table, {"pk": {"S": pk}, "sk": {"S": sk}}, expression, names, values,
+                          condition[0] if condition else None, attributes)
+
+
+def _transact(table: str, updates: list[_UpdateRequest]) -> None:
+    """Several items' updates in one request: all of them, or (an error) none. A member whose
+    condition does not hold cancels the whole (TransactionCanceledException, its reason
+    ConditionalCheckFailed): _ConditionFailed, as for a single update."""
     try:
-        response = client("dynamodb").update_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression=expression,
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW", **arguments)
+        client("dynamodb").transact_write_items(TransactItems=[{"Update": u.parameters()} for u in updates])
     except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise _ConditionFailed(f"record {sk}: its condition did not hold") from exc
-        raise wrap(exc, f"record {sk} in the ledger") from exc
-    return _python(response.get("Attributes", {}))
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+            raise _ConditionFailed(f"records {', '.join(u.key['sk']['S'] for u in updates)}: "
+                                   "a condition did not hold") from exc
+        raise wrap(exc, f"record {', '.join(u.key['sk']['S'] for u in updates)} in the ledger") from exc
 
 
 def _read(table: str, pk: str, sk: str) -> dict[str, Any] | None:

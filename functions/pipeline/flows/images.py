@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
@@ -49,11 +50,12 @@ def service_of(settings: ImageEventsSettings, manifest: Manifest, repository: st
     return manifest.service(service).name  # UnknownServiceError when not in the manifest
 
 
-def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
+                   tags: Collection[str] = (), pushed_at: str = "") -> Registration:
     """Registration, with drift made loud: when the family no longer has a container built from
     the repository, a person is told (once per digest) before the event is rejected."""
     try:
-        return _register_image(settings, manifest, service, digest)
+        return _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at)
     except NoContainerForRepositoryError as exc:
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
         topic = settings.notification_topic_arn
@@ -67,7 +69,9 @@ def verdict_of(settings: ImageEventsSettings, image: ImageRecord) -> ScanVerdict
                           for s in image.scans.values()])
 
 
-def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
+def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None, *,
+            pushed_at: str = "") -> dict:
+    """A push. `pushed_at` is the event's time (ECR's event is sent when the push completes)."""
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
     if tag and is_live_tag(tag):  # shipline's own PutImage, marking what it registered
@@ -82,7 +86,7 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
         logger.info(f"not registered: {decision.reason}", extra={"service": service, "digest": digest})
         outcome: PushOutcome = "held" if decision.decision == "hold" else "waiting for scan"
         return {"outcome": outcome, "service": service, "reason": decision.reason}
-    registration = register_image(settings, manifest, service, digest)
+    registration = register_image(settings, manifest, service, digest, tags=image.tags, pushed_at=pushed_at)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
 
