@@ -32,7 +32,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, populate_by_name=True)
 
     project: Annotated[str, Field(alias="PROJECT_NAME")] = "multi-agent-orchestrator"
     environment: Annotated[Literal["dev", "staging", "prod"], Field(alias="ENVIRONMENT")] = "dev"
