@@ -6,7 +6,9 @@ One partition per service and environment (`<project>#<environment>#<service>`),
 - `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
-- `current`: the revision registered last.
+- `current`: the revision registered last;
+- `retired`: the revisions retention deregistered and not yet deleted, `r<revision>` = when
+  (written only when `DeleteInactiveAfterDays` is set).
 
 And one partition per environment for the findings that wait for their image's hourly digest
 (`<project>#<environment>#~pending-findings`; `~` is in no service name), items
@@ -232,20 +234,51 @@ def read_current(table: str, pk: str) -> CurrentRecord | None:
     return _current(item) if item else None
 
 
-def read_current_and_commit(table: str, pk: str, sha: str | None) -> tuple[CurrentRecord | None,
-                                                                         CommitRecord | None]:
-    """The service's current revision and (when `sha` is given) that commit's record, in one
-    strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
-    keys = ["current"] + ([f"commit#{short_sha(sha)}"] if sha else [])
+def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bool = False
+                            ) -> tuple[CurrentRecord | None, CommitRecord | None, dict[int, str]]:
+    """The service's current revision, (when `sha` is given) that commit's record and (when
+    `retired`) the revisions retention deregistered, in one strongly consistent request
+    (TransactGetItems; IAM: dynamodb:GetItem)."""
+    keys = ["current"] + ([f"commit#{short_sha(sha)}"] if sha else []) + (["retired"] if retired else [])
     try:
         response = client("dynamodb").transact_get_items(TransactItems=[
             {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
     except ClientError as exc:
         raise wrap(exc, "read the current revision and its commit from the ledger") from exc
-    items = [_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])]
-    current = items[0] if items else None
-    commit = items[1] if len(items) > 1 else None
-    return (_current(current) if current else None), (_commit(commit) if commit else None)
+    items = dict(zip(keys, (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])),
+                     strict=False))
+    current, commit = items.get("current"), items.get(f"commit#{short_sha(sha)}") if sha else None
+    return ((_current(current) if current else None), (_commit(commit) if commit else None),
+            _retired(items.get("retired")))
+
+
+# ---------------------------------------------------------------------------- retired revisions
+def read_retired(table: str, pk: str) -> dict[int, str]:
+    """The revisions retention deregistered and not yet deleted: revision -> when."""
+    return _retired(_read(table, pk, "retired"))
+
+
+def revisions_retired(table: str, pk: str, revisions: dict[int, str]) -> None:
+    """Retention deregistered these revisions (revision -> when); a replay writes the same."""
+    if revisions:
+        _update(table, pk, "retired", {f"r{r}": at for r, at in revisions.items()})
+
+
+def revisions_forgotten(table: str, pk: str, revisions: list[int]) -> None:
+    """These revisions are deleted (or gone): no longer waiting for deletion."""
+    if not revisions:
+        return
+    names = {f"#r{i}": f"r{r}" for i, r in enumerate(sorted(set(revisions)))}
+    try:
+        client("dynamodb").update_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "retired"}},
+                                       UpdateExpression="REMOVE " + ", ".join(names),
+                                       ExpressionAttributeNames=names)
+    except ClientError as exc:
+        raise wrap(exc, "record deleted revisions in the ledger") from exc
+
+
+def _retired(item: dict[str, Any] | None) -> dict[int, str]:
+    return {int(k[1:]): str(v) for k, v in (item or {}).items() if k[:1] == "r" and k[1:].isdigit()}
 
 
 def _current(item: dict[str, Any]) -> CurrentRecord:

@@ -84,7 +84,8 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     image = Image(target.repository_uri(service), digest, sha)
 
     # a rebuild's tag: its commit
-    current, commit = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None)
+    current, commit, retired = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None,
+                                                              retired=settings.delete_inactive_after_days > 0)
     if current and current.digest != digest:
         reason = _older(commit, current, pushed_at)
         if reason:
@@ -110,7 +111,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     ledger.registered(table, pk, registered)
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
     mark_live(settings, service, digest, tags, manifest=stored_manifest)
-    retire_revisions(settings, service, revision, current=registered)
+    retire_revisions(settings, service, revision, current=registered, retired=retired)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 
