@@ -210,9 +210,9 @@ CALL_REASONS: dict[tuple[str, str], str] = {
     ("BuildStarterFunction", "codebuild:StartBuild"): "the build (with an idempotency token)",
     ("BuildStarterFunction", "dynamodb:TransactWriteItems"): "ledger: the build and the commit's latest attempt",
     ("ImageEventsFunction", "dynamodb:UpdateItem"):
-        "ledger: the pushed tag (sha, then latest), the scan result / idempotency: the registration and "
-        "the scan message done",
-    ("ImageEventsFunction", "dynamodb:PutItem"): "idempotency: claim the registration / the scan message",
+        "ledger: the pushed tag (the commit tag's also claims the registration; then latest), the scan "
+        "result / idempotency: the scan message sent",
+    ("ImageEventsFunction", "dynamodb:PutItem"): "idempotency: claim the scan message",
     ("ImageEventsFunction", "ecr:BatchGetImage"):
         "the image's manifest: proves it exists, and the live tag's PutImage needs it",
     ("ImageEventsFunction", "ecr:DescribeImages"): "a push without a commit tag: ECR's tags for the image",
@@ -220,7 +220,8 @@ CALL_REASONS: dict[tuple[str, str], str] = {
         "ledger: the current revision and the image's commit (never register older over newer)",
     ("ImageEventsFunction", "ecs:DescribeTaskDefinition"): "the family's latest revision, to clone",
     ("ImageEventsFunction", "ecs:RegisterTaskDefinition"): "the new revision",
-    ("ImageEventsFunction", "dynamodb:TransactWriteItems"): "ledger: the image's revision and the current one",
+    ("ImageEventsFunction", "dynamodb:TransactWriteItems"):
+        "ledger: the image's revision (ending its registration claim) and the current one",
     ("ImageEventsFunction", "ecr:PutImage"): "tag the registered digest live-<environment>",
     ("ImageEventsFunction", "ecs:ListTaskDefinitions"):
         "retention: the family's ACTIVE revisions (only once its newest revision is beyond RevisionsToKeep)",

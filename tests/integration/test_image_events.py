@@ -470,3 +470,51 @@ def test_a_push_without_a_commit_tag_asks_ecr_for_the_images_tags(images, push_i
     assert len(calls.of("ecr", "DescribeImages")) == 1
     (revision,) = revisions()
     assert revision["containerDefinitions"][0]["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"
+
+
+def _ledger_image(digest: str = SAMPLE_DIGEST) -> dict:
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    item = boto3.client("dynamodb").get_item(TableName=settings.ledger_table, Key={
+        "pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{digest}"}})["Item"]
+    return {k: list(v.values())[0] for k, v in item.items()}
+
+
+def _claimed_by(token: str, until: datetime) -> None:
+    """Another invocation's registration claim on the sample image, good until `until`."""
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    boto3.client("dynamodb").put_item(TableName=settings.ledger_table, Item={
+        "pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{SAMPLE_DIGEST}"},
+        "digest": {"S": SAMPLE_DIGEST}, "registering": {"S": token}, "registeringUntil": {"S": until.isoformat()}})
+
+
+def test_an_image_another_invocation_is_registering_is_left_to_it(images, push_image, calls):
+    """The ledger's registration claim is the idempotency record: the push's own ledger write
+    finds another invocation's live claim, and registers nothing."""
+    push_image("3b6258b")
+    _claimed_by("other", datetime.now(UTC) + timedelta(minutes=5))
+    calls.made.clear()
+    assert images(push_event("3b6258b"))["outcome"] == "in flight"
+    assert revisions() == [] and _ledger_image()["registering"] == "other"
+    assert calls.of("dynamodb", "PutItem") == []  # no separate idempotency record for the registration
+
+
+def test_a_claim_left_by_an_invocation_that_died_is_taken_over(images, push_image):
+    push_image("3b6258b")
+    _claimed_by("died", datetime.now(UTC) - timedelta(seconds=1))
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert len(revisions()) == 1 and "registering" not in _ledger_image()  # the revision's write ends the claim
+
+
+def test_a_failed_registration_gives_its_claim_up_for_the_retry(images, push_image, faults):
+    """Its retry comes well before the failed invocation's deadline would have passed."""
+    push_image("3b6258b")
+    faults.inject("ecs", "RegisterTaskDefinition", "access-denied", times=1)
+    with pytest.raises(Exception, match="AccessDenied"):
+        images(push_event("3b6258b"))
+    assert "registering" not in _ledger_image()
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert len(revisions()) == 1

@@ -36,6 +36,7 @@ from pipeline.domain.records import (
     FindingRecord,
     ImageRecord,
     PendingFinding,
+    RegistrationClaim,
     ScanRecord,
     ServiceHistory,
 )
@@ -109,10 +110,46 @@ def _commit(item: dict[str, Any]) -> CommitRecord:
 
 
 # ---------------------------------------------------------------------------- images
-def image_pushed(table: str, pk: str, digest: str, tag: str | None) -> ImageRecord:
+def image_pushed(table: str, pk: str, digest: str, tag: str | None,
+                 claim: RegistrationClaim | None = None) -> ImageRecord:
+    """A push of the image under `tag`; with `claim`, also claims its registration unless
+    another invocation holds a claim (the returned record says whose claim it holds)."""
     item = _update(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": now()},
-                   add={"tags": [tag] if tag else []})
+                   add={"tags": [tag] if tag else []}, keep=_claimed(claim))
     return _image(item)
+
+
+def claim_registration(table: str, pk: str, digest: str, claim: RegistrationClaim) -> ImageRecord:
+    """Claim the image's registration unless another invocation holds a claim; the returned
+    record says whose claim it holds (and whether it is registered already)."""
+    return _image(_update(table, pk, f"image#{digest}", {"digest": digest}, keep=_claimed(claim)))
+
+
+def take_over_registration(table: str, pk: str, digest: str, stale: str, claim: RegistrationClaim) -> bool:
+    """Replace a claim past its deadline (its invocation died); False when another invocation
+    replaced or released it first."""
+    try:
+        _update(table, pk, f"image#{digest}", {"registering": claim.token, "registeringUntil": claim.until},
+                condition=("registering = :stale", {":stale": {"S": stale}}))
+    except _ConditionFailed:
+        return False
+    return True
+
+
+def release_registration(table: str, pk: str, digest: str, claim: RegistrationClaim) -> None:
+    """Give the claim up (the invocation registers nothing, or failed); nothing when it is not ours."""
+    try:
+        client("dynamodb").update_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"image#{digest}"}},
+            UpdateExpression="REMOVE registering, registeringUntil", ConditionExpression="registering = :me",
+            ExpressionAttributeValues={":me": {"S": claim.token}})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise wrap(exc, f"release the registration claim of image#{digest}") from exc
+
+
+def _claimed(claim: RegistrationClaim | None) -> dict[str, str] | None:
+    return {"registering": claim.token, "registeringUntil": claim.until} if claim else None
 
 
 def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanRecord) -> ImageRecord:
@@ -213,15 +250,18 @@ def _image(item: dict[str, Any]) -> ImageRecord:
                                         counts=dict(value.get("counts", {})), at=value.get("at", ""))
     return ImageRecord(digest=item.get("digest", ""), tags=tuple(sorted(item.get("tags", []))),
                        last_push_at=item.get("lastPushAt", ""), scans=scans, revision=item.get("revision"),
-                       revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""))
+                       revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
+                       registering=item.get("registering", ""), registering_until=item.get("registeringUntil", ""))
 
 
 # ---------------------------------------------------------------------------- registration
 def registered(table: str, pk: str, current: CurrentRecord) -> None:
-    """A new revision: on its image, and as the service's current one (one TransactWriteItems)."""
+    """A new revision: on its image (whose registration claim it ends), and as the service's
+    current one (one TransactWriteItems)."""
     _transact(table, [
         _update_request(table, pk, f"image#{current.digest}", {
-            "revision": current.revision, "revisionArn": current.revision_arn, "registeredAt": current.registered_at}),
+            "revision": current.revision, "revisionArn": current.revision_arn, "registeredAt": current.registered_at},
+            remove=("registering", "registeringUntil")),
         _update_request(table, pk, "current", {
             "digest": current.digest, "tag": current.tag, "revision": current.revision,
             "revisionArn": current.revision_arn, "registeredAt": current.registered_at,
@@ -351,7 +391,7 @@ class _UpdateRequest:
 
 def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
                     add: dict[str, list[str]] | None = None, keep: dict[str, Any] | None = None,
-                    condition: tuple[str, dict] | None = None) -> _UpdateRequest:
+                    condition: tuple[str, dict] | None = None, remove: tuple[str, ...] = ()) -> _UpdateRequest:
     """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets."""
     sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
     keep = keep or {}
@@ -365,6 +405,9 @@ def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
     expression = "SET " + ", ".join(assignments)
     if sets:
         expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
+    if remove:
+        names |= {f"#r{i}": key for i, key in enumerate(remove)}
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
     if condition:
         values |= condition[1]
     return _UpdateRequest(table, {"pk": {"S": pk}, "sk": {"S": sk}}, expression, names, values,

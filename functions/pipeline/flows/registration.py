@@ -3,9 +3,10 @@ older over newer, never a duplicate of the latest revision."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
-from dataclasses import asdict, dataclass, replace
-from functools import partial
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from aws_lambda_powertools import Logger
@@ -13,14 +14,14 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import ecr, ecs, ledger
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import commit_of_tag, is_sha_tag
-from pipeline.domain.records import CommitRecord, CurrentRecord
+from pipeline.domain.records import CommitRecord, CurrentRecord, ImageRecord, RegistrationClaim
 from pipeline.domain.task_definitions import (
     Image,
     image_digest_of,
     render_task_definition,
     revise_task_definition,
 )
-from pipeline.flows.idempotency import once
+from pipeline.flows.idempotency import deadline
 from pipeline.flows.retention import mark_live, retire_revisions
 from pipeline.settings import ImageEventsSettings
 
@@ -40,18 +41,40 @@ class Registration:
     reason: str = ""
 
 
+def new_claim() -> RegistrationClaim:
+    """A claim for this invocation, good until its deadline."""
+    return RegistrationClaim(token=uuid.uuid4().hex, until=deadline().isoformat())
+
+
 def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
-                   tags: Collection[str] = (), pushed_at: str = "") -> Registration:
-    """`tags` and `pushed_at`, when the caller knows them (a push event: its tag, its time, and
-    the tags the ledger holds), spare ECR's DescribeImages when they include a commit tag."""
+                   tags: Collection[str] = (), pushed_at: str = "",
+                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None) -> Registration:
+    """Register the image once: the invocation holding the image's registration claim in the
+    ledger registers it, and the ledger's write of the revision ends the claim (the ledger is
+    the idempotency record: no separate one). `claimed`: the claim made already, with the
+    image record that write returned (a push claims with its own ledger write). `tags` and
+    `pushed_at`, when the caller knows them (a push event: its tag, its time, and the tags the
+    ledger holds), spare ECR's DescribeImages when they include a commit tag."""
     family = settings.target.family(service)
-    effect = once(f"register:{family}@{digest}",
-                  partial(_register, settings, manifest, service, digest, tuple(tags), pushed_at))
-    if effect.state == "in flight":
-        return Registration("in flight", family, digest, reason="another invocation is registering this digest")
-    registration = Registration(**effect.value) if effect.value else Registration("in flight", family, digest)
-    if effect.state == "replayed" and registration.outcome == "registered":
-        return replace(registration, outcome="already registered")
+    table, pk = settings.ledger_table, settings.ledger_key(service)
+    if claimed is None:
+        claim = new_claim()
+        image = ledger.claim_registration(table, pk, digest, claim)
+    else:
+        claim, image = claimed
+    if image.revision:
+        return Registration("already registered", family, digest, image.revision, image.revision_arn or None)
+    if image.registering != claim.token:
+        if image.registering_until > datetime.now(UTC).isoformat() or not ledger.take_over_registration(
+                table, pk, digest, image.registering, claim):
+            return Registration("in flight", family, digest, reason="another invocation is registering this digest")
+    try:
+        registration = Registration(**_register(settings, manifest, service, digest, tuple(tags), pushed_at))
+    except BaseException:
+        ledger.release_registration(table, pk, digest, claim)  # its retry (or another event) registers it
+        raise
+    if registration.outcome != "registered":  # nothing registered: the next event may
+        ledger.release_registration(table, pk, digest, claim)
     return registration
 
 
