@@ -180,7 +180,11 @@ class _moto_server:
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it does not get to its SIGTERM handler in time
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------- API calls per push

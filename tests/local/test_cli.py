@@ -297,7 +297,9 @@ def test_status_and_trigger_work_against_local_serve(capsys, tmp_path: Path):
         assert main(["trigger", "--endpoint-url", endpoint, "--service", "langgraph"]) == 0
         capsys.readouterr()
         deadline = time.monotonic() + 300  # a build on a loaded machine
-        while (langgraph := _statuses(endpoint, capsys)["langgraph"])["revision"] is None:
+        # The image is pushed (and registered) inside the build: its end is recorded a moment later.
+        while (langgraph := _statuses(endpoint, capsys)["langgraph"])["revision"] is None or \
+                langgraph["build"] in (None, "STARTED"):
             assert time.monotonic() < deadline, f"serve did not register langgraph: {langgraph}; {said()}"
             time.sleep(1)
         assert langgraph["tag"] == _head()[:7] and langgraph["build"] == "SUCCEEDED"
