@@ -88,15 +88,21 @@ def _handlers(endpoint: str) -> tuple[dict, dict, dict]:
                 runs[module].append(result)
                 ratios[module].append(result["init"] / base["init"])
         base_init = statistics.median(r["init"] for r in baseline)
-        cold: dict = {"baseline_s": round(base_init, 3)}
+        cold: dict = {"baseline_s": round(base_init, 3),
+                      "baseline_range_s": [round(min(r["init"] for r in baseline), 3),
+                                           round(max(r["init"] for r in baseline), 3)]}
         warm: dict = {}
         memory: dict = {"baseline_mb": _median(baseline, "rss_mb")}
         for module in HANDLERS:
+            # Each run's ratio is to that run's own baseline (interleaved); the target holds in
+            # every run, so the worst run is the figure judged.
             cold[module] = {"init_s": _median(runs[module], "init"),
-                            "ratio": round(statistics.median(ratios[module]), 2)}
-            per_event, direct = _median(runs[module], "per_event"), _median(runs[module], "direct")
-            warm[module] = {"per_event_ms": round(per_event * 1000, 1), "direct_boto3_ms": round(direct * 1000, 1),
-                            "ratio": round(per_event / direct, 2) if direct else None,
+                            "ratio": round(statistics.median(ratios[module]), 2),
+                            "ratio_max": round(max(ratios[module]), 2),
+                            "ratios": [round(r, 2) for r in ratios[module]]}
+            per_event, in_calls = _median(runs[module], "per_event"), _median(runs[module], "direct")
+            warm[module] = {"per_event_ms": round(per_event * 1000, 1), "aws_calls_ms": round(in_calls * 1000, 1),
+                            "ratio": round(per_event / in_calls, 2) if in_calls else None,
                             "aws_calls_per_event": runs[module][0]["calls_per_event"]}
             memory[module] = {"peak_rss_mb": _median(runs[module], "rss_mb")}
         # What EnableTracing=true costs: the X-Ray SDK loaded at init.
@@ -104,7 +110,8 @@ def _handlers(endpoint: str) -> tuple[dict, dict, dict]:
         traced = [_probe(["build_events", str(events_dir / f"build_events-{run}.json")], traced_env)
                   for run in range(min(RUNS, 3))]
         cold["build_events_with_tracing"] = {"init_s": _median(traced, "init"),
-                                             "ratio": round(_median(traced, "init") / base_init, 2)}
+                                             "ratio": round(_median(traced, "init") / base_init, 2),
+                                             "ratio_max": round(max(t["init"] for t in traced) / base_init, 2)}
         return cold, warm, memory
 
 
@@ -173,35 +180,128 @@ class _moto_server:
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: it does not get to its SIGTERM handler in time
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------- API calls per push
+# Why each AWS call of a one-service push is made, by function and call. `make bench` fails
+# loudly (a "?" reason) when a call appears that is not explained here.
+CALL_REASONS: dict[tuple[str, str], str] = {
+    ("GitHubWebhookFunction", "secretsmanager:GetSecretValue"):
+        "the webhook secret, to check the signature (kept 5 minutes per instance: not on a warm one)",
+    ("GitHubWebhookFunction", "sqs:SendMessage"): "store the delivery before GitHub gets its 202",
+    ("GitHubDeliveryFunction", "dynamodb:PutItem"): "idempotency: claim the delivery (X-GitHub-Delivery)",
+    ("GitHubDeliveryFunction", "events:PutEvents"): "the delivery's Build Requested, on shipline's bus",
+    ("GitHubDeliveryFunction", "dynamodb:UpdateItem"): "idempotency: the delivery handled, with its event id",
+    ("BuildTriggerFunction", "dynamodb:PutItem"): "idempotency: claim the trigger event",
+    ("BuildTriggerFunction", "sqs:SendMessageBatch"): "queue one build start per service (ten to a request)",
+    ("BuildTriggerFunction", "dynamodb:UpdateItem"): "idempotency: the plan, kept for a replay",
+    ("BuildStarterFunction", "ecr:DescribeRepositories"):
+        "ensure the repository (not again for 10 minutes on a warm instance)",
+    ("BuildStarterFunction", "ecr:GetLifecyclePolicy"): "ensure the repository: its lifecycle policy unchanged",
+    ("BuildStarterFunction", "ecr:CreateRepository"): "first build of the service: its repository",
+    ("BuildStarterFunction", "ecr:PutLifecyclePolicy"): "first build of the service: the lifecycle policy",
+    ("BuildStarterFunction", "logs:CreateLogGroup"):
+        "first build of the service: its log group (not asked again on a warm instance)",
+    ("BuildStarterFunction", "logs:PutRetentionPolicy"): "first build of the service: the log group's retention",
+    ("BuildStarterFunction", "dynamodb:UpdateItem"):
+        "ledger: the commit as planned (its attempts so far) / idempotency: the build's ARN, kept for a replay",
+    ("BuildStarterFunction", "dynamodb:PutItem"): "idempotency: claim the build (commit and service)",
+    ("BuildStarterFunction", "codebuild:StartBuild"): "the build (with an idempotency token)",
+    ("BuildStarterFunction", "dynamodb:TransactWriteItems"): "ledger: the build and the commit's latest attempt",
+    ("ImageEventsFunction", "dynamodb:UpdateItem"):
+        "ledger: the pushed tag (the commit tag's also claims the registration; then latest), the scan "
+        "result / idempotency: the scan message sent",
+    ("ImageEventsFunction", "dynamodb:PutItem"): "idempotency: claim the scan message",
+    ("ImageEventsFunction", "ecr:BatchGetImage"):
+        "the image's manifest: proves it exists, and the live tag's PutImage needs it",
+    ("ImageEventsFunction", "ecr:DescribeImages"): "a push without a commit tag: ECR's tags for the image",
+    ("ImageEventsFunction", "dynamodb:TransactGetItems"):
+        "ledger: the current revision and the image's commit (never register older over newer)",
+    ("ImageEventsFunction", "ecs:DescribeTaskDefinition"): "the family's latest revision, to clone",
+    ("ImageEventsFunction", "ecs:RegisterTaskDefinition"): "the new revision",
+    ("ImageEventsFunction", "dynamodb:TransactWriteItems"):
+        "ledger: the image's revision (ending its registration claim) and the current one",
+    ("ImageEventsFunction", "ecr:PutImage"): "tag the registered digest live-<environment>",
+    ("ImageEventsFunction", "ecs:ListTaskDefinitions"):
+        "retention: the family's ACTIVE revisions (only once its newest revision is beyond RevisionsToKeep)",
+    ("ImageEventsFunction", "ecs:DeregisterTaskDefinition"): "retention: a revision beyond RevisionsToKeep",
+    ("ImageEventsFunction", "ecs:DeleteTaskDefinitions"):
+        "retention: INACTIVE revisions past DeleteInactiveAfterDays (off by default)",
+    ("ImageEventsFunction", "sns:Publish"): "the scan message",
+    ("BuildEventsFunction", "dynamodb:TransactWriteItems"): "ledger: the build's end and its commit's status",
+    ("BuildEventsFunction", "dynamodb:UpdateItem"): "ledger: the build's end (when not the commit's latest)",
+}
+CALLS_TARGET = 12
+
+
 def _calls_per_push() -> dict:
-    """The whole chain on the local account, for a push changing one service and four."""
+    """The whole chain on the local account: a push changing one service on a new account (its
+    repository and log group made), the next push of that service (steady state: warm function
+    instances, the repository known), and a push changing four."""
+    import subprocess as run_git
+
     from events.generate import function_url, github_push
     from shipline.local.account import LocalAccount
     from tests.support.stacks import GITHUB
 
+    head = run_git.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                       check=True).stdout.strip()
     counted: list[str] = []
-    found = {}
+    found: dict = {}
     with _counting_calls(counted):
-        for label, files in (("one service", ["docker/langgraph/Dockerfile"]),
-                             ("four services", [f"docker/{s}/Dockerfile" for s in
-                                                ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")])):
+        with LocalAccount(parameters=GITHUB) as account:  # the webhook exists only in a GitHub stack
+            names = {f.name: logical for logical, f in account.stack.functions.items()}
+            first = github_push(["docker/langgraph/Dockerfile"])
+            account.invoke_webhook(function_url(first, "push", "bench-first"))
+            account.run()
+            first_calls = [_named(c, names) for c in counted]
             counted.clear()
-            # The webhook exists only in a GitHub stack.
-            with LocalAccount(parameters=GITHUB) as account:
-                account.invoke_webhook(function_url(github_push(files), "push", "bench"))
-                account.run()
-                report = account.report()
-            found[label] = {
-                "services_changed": len(files), "builds": len(report["builds"]),
-                "repositories_created": _calls(counted, "ecr:CreateRepository"),
-                "aws_calls_by_functions": len(counted),
-                "guide_script": {"repositories_created": 4, "builds": 4, "image_pushes": 8},
-            }
+            second = github_push(["docker/langgraph/Dockerfile"])  # the next commit: this checkout's HEAD
+            second["before"], second["after"] = first["after"], head
+            second["commits"][0]["id"] = head
+            account.invoke_webhook(function_url(second, "push", "bench-second"))
+            account.run()
+            steady_calls = [_named(c, names) for c in counted]
+            report = account.report()
+        for label, calls, builds in (("one service, first push", first_calls, report["builds"][:1]),
+                                     ("one service, steady state", steady_calls, report["builds"][1:])):
+            found[label] = {"services_changed": 1, "builds": len(builds), "succeeded": sum(
+                1 for b in builds if b["status"] == "SUCCEEDED"), "aws_calls_by_functions": len(calls),
+                "target": CALLS_TARGET, "calls": _call_table(calls)}
+        counted.clear()
+        files = [f"docker/{s}/Dockerfile" for s in ("aws-agent-core", "langgraph", "snowflake-cortex", "langfuse")]
+        with LocalAccount(parameters=GITHUB) as account:
+            account.invoke_webhook(function_url(github_push(files), "push", "bench"))
+            account.run()
+            report = account.report()
+        found["four services, first push"] = {
+            "services_changed": 4, "builds": len(report["builds"]),
+            "succeeded": sum(1 for b in report["builds"] if b["status"] == "SUCCEEDED"),
+            "repositories_created": _calls(counted, "ecr:CreateRepository"), "aws_calls_by_functions": len(counted),
+            "guide_script": {"repositories_created": 4, "builds": 4, "image_pushes": 8},
+        }
     return found
+
+
+def _named(call: str, names: dict[str, str]) -> str:
+    function, _, operation = call.partition("/")
+    return f"{names.get(function, function)}/{operation}"
+
+
+def _call_table(calls: list[str]) -> list[dict]:
+    """The calls in the order first made, each with how many times and why."""
+    table: dict[str, dict] = {}
+    for call in calls:
+        function, _, operation = call.partition("/")
+        row = table.setdefault(call, {"function": function, "call": operation, "count": 0,
+                                      "reason": CALL_REASONS.get((function, operation), "?")})
+        row["count"] += 1
+    return list(table.values())
 
 
 @contextmanager
@@ -333,21 +433,28 @@ def _print(results: dict) -> None:
     base = results["cold_init"]["baseline_s"]
     for module in HANDLERS:
         cold = results["cold_init"][module]
-        rows.append((f"cold init, {module}", f"{cold['init_s']:.3f}s = {cold['ratio']}x import boto3 + 1 client "
-                     f"({base:.3f}s)",
-                     f"<= {TARGETS['init_ratio']}x", _ok(cold["ratio"] <= TARGETS["init_ratio"])))
+        rows.append((f"cold init, {module}", f"{cold['init_s']:.3f}s; {cold['ratio']}x median, {cold['ratio_max']}x "
+                     f"worst of {len(cold['ratios'])} runs (each to its run's import boto3 + 1 client; median "
+                     f"{base:.3f}s)",
+                     f"<= {TARGETS['init_ratio']}x every run", _ok(cold["ratio_max"] <= TARGETS["init_ratio"])))
     traced = results["cold_init"]["build_events_with_tracing"]
-    rows.append(("cold init, build_events, EnableTracing=true", f"{traced['init_s']:.3f}s = {traced['ratio']}x",
-                 "(opt-in)", ""))
+    rows.append(("cold init, build_events, EnableTracing=true",
+                 f"{traced['init_s']:.3f}s = {traced['ratio']}x (worst {traced['ratio_max']}x)", "(opt-in)", ""))
     for module in HANDLERS:
         warm = results["warm"][module]
-        rows.append((f"warm overhead, {module}",
-                     f"{warm['per_event_ms']}ms vs {warm['direct_boto3_ms']}ms direct = {warm['ratio']}x",
+        rows.append((f"warm, {module}",
+                     f"{warm['per_event_ms']}ms per event, {warm['aws_calls_ms']}ms of it in its "
+                     f"{warm['aws_calls_per_event']} AWS calls = {warm['ratio']}x",
                      f"<= {TARGETS['warm_ratio']}x", _ok((warm["ratio"] or 99) <= TARGETS["warm_ratio"])))
     for label, push in results["api_calls_per_push"].items():
-        rows.append((f"push of {label}", f"{push['builds']} builds, {push['repositories_created']} repos created, "
-                     f"{push['aws_calls_by_functions']} AWS calls (guide: 4 builds, 4 repos, 8 pushes)",
-                     f"builds = {push['services_changed']}", _ok(push["builds"] == push["services_changed"])))
+        if "calls" in push:
+            rows.append((f"push of {label}", f"{push['aws_calls_by_functions']} AWS calls by the functions, "
+                         f"{push['builds']} build ({push['succeeded']} succeeded)",
+                         f"<= {push['target']} calls", _ok(push["aws_calls_by_functions"] <= push["target"])))
+        else:
+            rows.append((f"push of {label}", f"{push['builds']} builds, {push['repositories_created']} repos "
+                         f"created, {push['aws_calls_by_functions']} AWS calls (guide: 4 builds, 4 repos, 8 pushes)",
+                         f"builds = {push['services_changed']}", _ok(push["builds"] == push["services_changed"])))
     for module in HANDLERS:
         rss = results["memory"][module]["peak_rss_mb"]
         rows.append((f"peak RSS, {module}", f"{rss:.1f} MB", f"< {TARGETS['rss_mb']:.0f} MB",
@@ -373,7 +480,17 @@ def _print(results: dict) -> None:
                      f"({per_10:.1f} per 10 services)",
                      f"< {TARGETS['planner_s']:.0f}s, <= {TARGETS['planner_calls_per_10']:.0f}/10",
                      _ok(row["planner_s"] < TARGETS["planner_s"] and per_10 <= TARGETS["planner_calls_per_10"])))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(4)]
+    _table(rows)
+    for label, push in results["api_calls_per_push"].items():
+        if "calls" not in push:
+            continue
+        print(f"\nAWS calls of a push of {label}: {push['aws_calls_by_functions']} (target {push['target']})")
+        _table([("function", "call", "times", "why")] + [
+            (c["function"], c["call"], str(c["count"]), c["reason"]) for c in push["calls"]])
+
+
+def _table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 

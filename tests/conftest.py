@@ -55,14 +55,16 @@ def _fresh_process_state():
     from aws_lambda_powertools import Metrics
     from aws_lambda_powertools.utilities import parameters
 
-    from pipeline.adapters import clients
+    from pipeline.adapters import clients, logs
     from pipeline.domain import manifest
-    from pipeline.flows import idempotency
+    from pipeline.flows import idempotency, repositories
     from pipeline.settings import get_settings
 
     def reset():
         clients.reset()
         idempotency.reset()
+        repositories.reset()
+        logs.reset()
         get_settings.cache_clear()
         manifest.default_manifest.cache_clear()
         parameters.clear_caches()

@@ -32,7 +32,7 @@ class ConfigurationError(RuntimeError):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, populate_by_name=True)
 
     project: Annotated[str, Field(alias="PROJECT_NAME")] = "multi-agent-orchestrator"
     environment: Annotated[Literal["dev", "staging", "prod"], Field(alias="ENVIRONMENT")] = "dev"
@@ -62,6 +62,7 @@ class Settings(BaseModel):
     task_definition_mode: Annotated[Literal["clone", "render"], Field(alias="TASK_DEFINITION_MODE")] = "clone"
     register_manual_pushes: Annotated[bool, Field(alias="REGISTER_MANUAL_PUSHES")] = False
     revisions_to_keep: Annotated[int, Field(alias="REVISIONS_TO_KEEP", ge=1)] = 10
+    delete_inactive_after_days: Annotated[int, Field(alias="DELETE_INACTIVE_AFTER_DAYS", ge=0)] = 0
     build_starts_queue_url: Annotated[str | None, Field(alias="BUILD_STARTS_QUEUE_URL")] = None
     build_start_retry_seconds: Annotated[int, Field(alias="BUILD_START_RETRY_SECONDS", ge=1)] = 60
     service_log_retention_days: Annotated[int, Field(alias="SERVICE_LOG_RETENTION_DAYS", ge=1)] = 30

@@ -551,12 +551,14 @@ def _function_log() -> TextIO:
 def _reset_process_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from pipeline.adapters import clients
-    from pipeline.flows import idempotency
+    from pipeline.adapters import clients, logs
+    from pipeline.flows import idempotency, repositories
     from pipeline.settings import get_settings
 
     clients.reset()
     idempotency.reset()
+    repositories.reset()  # what a warm instance remembers having ensured
+    logs.reset()
     get_settings.cache_clear()  # type: ignore[attr-defined]
     parameters.clear_caches()  # also drops Powertools' providers and their clients
 

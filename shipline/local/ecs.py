@@ -9,6 +9,13 @@ moto is lenient.
 - DescribeTaskDefinition of a family without a revision answers its latest ACTIVE revision
   ("DescribeTaskDefinition": "If a revision isn't specified, the latest ACTIVE revision is
   used"); moto answers the latest revision whatever its status.
+- DeleteTaskDefinitions ("DeleteTaskDefinitions", ECS API Reference): 1 to 10 revisions; an
+  INACTIVE one "immediately transitions from the INACTIVE to DELETE_IN_PROGRESS" and stays
+  listed and described in that state while tasks or deployments use it; an ACTIVE or unknown
+  one is a failure; the family's revision numbers go on ("the revision is incremented the next
+  time you create a task definition with that name"). moto removes the revision at once, so
+  its next registration would reuse the number: here it stays, DELETE_IN_PROGRESS (the local
+  account runs no tasks, so AWS would remove it some time later; that removal is not emulated).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ecs.exceptions import InvalidParameterException, TaskDefinitionNotFoundException
+from moto.ecs.models import DeleteTaskDefinitionFailure
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from shipline.local.patches import Patches
@@ -63,5 +72,30 @@ def install(patches: Patches) -> None:
         response._get_param = lambda key, default=None: latest if key == "taskDefinition" else read(key, default)  # type: ignore[method-assign,assignment]
         return original_describe(response)
 
+    def delete_task_definitions(response: EC2ContainerServiceResponse) -> ActionResult:
+        names = response._get_param("taskDefinitions") or []
+        if not names:
+            raise InvalidParameterException("size of TaskDefinition references list must be greater than 0")
+        if len(names) > 10:
+            raise InvalidParameterException("Size of TaskDefinition references list cannot exceed 10")
+        backend = response.ecs_backend
+        deleted, failures = [], []
+        for name in names:
+            family, _, revision = str(name).split("/")[-1].partition(":")
+            definition = backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
+            if definition is None:
+                failures.append(DeleteTaskDefinitionFailure(
+                    "The specified task definition does not exist. Specify a valid account, family, revision and "
+                    "try again.", name, backend.account_id, backend.region_name))
+            elif definition.status == "ACTIVE":
+                failures.append(DeleteTaskDefinitionFailure(
+                    "The specified task definition is still in ACTIVE status. Please deregister the target and try "
+                    "again.", name, backend.account_id, backend.region_name))
+            else:  # INACTIVE (or already DELETE_IN_PROGRESS: the API Reference does not say; answered as deleted)
+                definition.status = "DELETE_IN_PROGRESS"
+                deleted.append(definition)
+        return ActionResult({"taskDefinitions": deleted, "failures": failures})
+
     patches.set(EC2ContainerServiceResponse, "list_task_definitions", list_task_definitions)
+    patches.set(EC2ContainerServiceResponse, "delete_task_definitions", delete_task_definitions)
     patches.set(EC2ContainerServiceResponse, "describe_task_definition", describe_task_definition)

@@ -60,16 +60,45 @@ def test_repository_is_created_with_the_guide_settings(trigger):
 
 
 def test_repository_setup_twice_makes_no_second_change(trigger, calls):
+    from pipeline.flows import repositories
     from pipeline.flows.repositories import ensure_repositories
     from pipeline.settings import get_settings
 
     first = ensure_repositories(get_settings(), SERVICES)
+    repositories.reset()  # another function instance: it checks each repository again
     calls.made.clear()
     second = ensure_repositories(get_settings(), SERVICES)
     assert {o.action for o in first} == {"created"}
     assert {o.action for o in second} == {"unchanged"}
     writes = [op for op in calls.operations() if not op.split(":")[1].startswith(("Describe", "Get", "List"))]
     assert writes == []
+
+
+def test_a_warm_instance_does_not_ask_ecr_again_for_a_repository_it_ensured(trigger, calls):
+    from pipeline.flows.repositories import ensure_repositories
+    from pipeline.settings import get_settings
+
+    ensure_repositories(get_settings(), ["langgraph"])
+    calls.made.clear()
+    (again,) = ensure_repositories(get_settings(), ["langgraph"])
+    assert again.action == "ensured recently"
+    assert [op for op in calls.operations() if op.startswith("ecr:")] == []
+
+
+def test_a_warm_instance_checks_again_once_its_memory_is_old(trigger, calls, monkeypatch):
+    from pipeline.flows import repositories
+    from pipeline.flows.repositories import ENSURED_FOR_SECONDS, ensure_repositories
+    from pipeline.settings import get_settings
+
+    clock = [1000.0]
+    monkeypatch.setattr(repositories.time, "monotonic", lambda: clock[0])
+    ensure_repositories(get_settings(), ["langgraph"])
+    boto3.client("ecr").delete_lifecycle_policy(repositoryName="multi-agent-orchestrator-dev-langgraph")
+    clock[0] += ENSURED_FOR_SECONDS - 1
+    assert ensure_repositories(get_settings(), ["langgraph"])[0].action == "ensured recently"
+    clock[0] += 1
+    (outcome,) = ensure_repositories(get_settings(), ["langgraph"])
+    assert outcome.action == "corrected" and outcome.corrections == ("lifecycle_policy",)
 
 
 def test_drift_in_scan_on_push_and_lifecycle_is_corrected(trigger, calls):
@@ -81,6 +110,9 @@ def test_drift_in_scan_on_push_and_lifecycle_is_corrected(trigger, calls):
     name = "multi-agent-orchestrator-dev-langgraph"
     ecr.put_image_scanning_configuration(repositoryName=name, imageScanningConfiguration={"scanOnPush": False})
     ecr.delete_lifecycle_policy(repositoryName=name)
+    from pipeline.flows import repositories
+
+    repositories.reset()  # the next build start in a new function instance
     (outcome,) = ensure_repositories(get_settings(), ["langgraph"])
     assert outcome.action == "corrected"
     assert outcome.corrections == ("scan_on_push", "lifecycle_policy")

@@ -56,6 +56,12 @@ def _push_sample_image(emulation: Emulation) -> None:
     emulation.ecr.report(REPO, push["image-digest"], {"CRITICAL": 1})
 
 
+def _push_sample_image_latest_too(emulation: Emulation) -> None:
+    """The sample image, also tagged `latest` (whose push event carries no commit tag)."""
+    _push_sample_image(emulation)
+    emulation.ecr.seed_image(REPO, load_event("ecr-image-push")["detail"]["image-digest"], "latest")
+
+
 @dataclass(frozen=True)
 class Scenario:
     function: str
@@ -73,14 +79,18 @@ SCENARIOS = {
     "build start": Scenario("BuildStarterFunction", build_starter.handler, "build-start", None, (
         ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"), ("ecr", "PutLifecyclePolicy"),
         ("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy"), ("codebuild", "StartBuild"),
-        ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"))),
+        ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"), ("dynamodb", "TransactWriteItems"))),
     "image push": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push", _push_sample_image, (
-        ("ecr", "DescribeImages"), ("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"),
-        ("ecs", "DescribeTaskDefinition"), ("ecs", "RegisterTaskDefinition"))),
+        ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems"), ("dynamodb", "UpdateItem"),
+        ("ecs", "DescribeTaskDefinition"), ("ecs", "RegisterTaskDefinition"), ("dynamodb", "TransactWriteItems"),
+        ("ecr", "PutImage"))),
+    "image push without a commit tag": Scenario(
+        "ImageEventsFunction", image_events.handler, "ecr-image-push-latest", _push_sample_image_latest_too, (
+            ("ecr", "DescribeImages"), ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems"))),
     "image scan": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-scan", _push_sample_image, (
         ("ecr", "DescribeImageScanFindings"), ("sns", "Publish"), ("dynamodb", "UpdateItem"))),
     "build failed": Scenario("BuildEventsFunction", build_events.handler, "codebuild-build-failed", None, (
-        ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"))),
+        ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"), ("dynamodb", "TransactWriteItems"))),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
         ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage")), GITHUB),
 }
@@ -126,7 +136,7 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
                         for e in batch["Entries"]})
         if request.param == "build start":  # CodeBuild's idempotencyToken, as AWS honours it
             return len(emulation.codebuild.builds)
-        if request.param == "image push":
+        if request.param.startswith("image push"):
             return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
         if request.param == "github push":  # the same delivery stored twice is one build downstream
             return len({json.loads(m["MessageBody"])["delivery"] for m in calls.of("sqs", "SendMessage")})

@@ -55,10 +55,12 @@ def push_image(emulation: Emulation):
     return push
 
 
-def push_event(tag: str, digest: str = SAMPLE_DIGEST) -> dict:
+def push_event(tag: str, digest: str = SAMPLE_DIGEST, seconds_ago: int = 0) -> dict:
+    """ECR's push event for the image push_image seeded: sent when the push completed."""
     event = load_event("ecr-image-push")
     event["detail"].update({"image-tag": tag, "image-digest": digest})
     event["id"] = f"push-{tag}-{digest[-6:]}"
+    event["time"] = (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
     return event
 
 
@@ -71,7 +73,7 @@ def revisions() -> list[dict]:
 def test_same_digest_as_sha_and_latest_gives_one_revision_pinned_by_digest(images, push_image):
     push_image("3b6258b")
     push_image("latest")
-    images(load_event("ecr-image-push"))
+    images(push_event("3b6258b"))
     images(load_event("ecr-image-push-latest"))
     (revision,) = revisions()
     container = revision["containerDefinitions"][0]
@@ -243,7 +245,7 @@ def test_swapped_pushes_leave_the_newer_image_registered(images, push_image):
     older = push_image("1111111", digest_of("older"), seconds_ago=60)
     newer = push_image("2222222", digest_of("newer"))
     images(push_event("2222222", newer))
-    images(push_event("1111111", older))
+    images(push_event("1111111", older, seconds_ago=60))
     (revision,) = revisions()
     assert revision["containerDefinitions"][0]["image"] == f"{URI}@{newer}"
 
@@ -447,3 +449,72 @@ def test_notification_is_plain_text_for_email_and_chatbot_json_by_default(images
     chatbot = json.loads(message["default"])
     assert chatbot["version"] == "1.0" and chatbot["source"] == "custom"
     assert chatbot["content"]["textType"] == "client-markdown"
+
+
+def test_a_commit_tags_push_is_registered_without_describe_images(images, push_image, calls):
+    """The push event names the commit tag and its time: ECR is asked only for the manifest
+    (which also proves the image exists, and gives the live tag its PutImage)."""
+    push_image("3b6258b")
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert calls.of("ecr", "DescribeImages") == []
+    assert len(calls.of("ecr", "BatchGetImage")) == 1 and len(calls.of("ecr", "PutImage")) == 1
+    ledger_reads = [op for op in calls.operations() if op in ("dynamodb:GetItem", "dynamodb:TransactGetItems")]
+    assert ledger_reads == ["dynamodb:TransactGetItems"]  # current revision and commit, in one request
+
+
+def test_a_push_without_a_commit_tag_asks_ecr_for_the_images_tags(images, push_image, calls):
+    """`latest` pushed first: only ECR knows whether the image has a commit tag too."""
+    push_image("3b6258b")
+    push_image("latest")
+    assert images(load_event("ecr-image-push-latest"))["outcome"] == "registered"
+    assert len(calls.of("ecr", "DescribeImages")) == 1
+    (revision,) = revisions()
+    assert revision["containerDefinitions"][0]["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"
+
+
+def _ledger_image(digest: str = SAMPLE_DIGEST) -> dict:
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    item = boto3.client("dynamodb").get_item(TableName=settings.ledger_table, Key={
+        "pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{digest}"}})["Item"]
+    return {k: list(v.values())[0] for k, v in item.items()}
+
+
+def _claimed_by(token: str, until: datetime) -> None:
+    """Another invocation's registration claim on the sample image, good until `until`."""
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    boto3.client("dynamodb").put_item(TableName=settings.ledger_table, Item={
+        "pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{SAMPLE_DIGEST}"},
+        "digest": {"S": SAMPLE_DIGEST}, "registering": {"S": token}, "registeringUntil": {"S": until.isoformat()}})
+
+
+def test_an_image_another_invocation_is_registering_is_left_to_it(images, push_image, calls):
+    """The ledger's registration claim is the idempotency record: the push's own ledger write
+    finds another invocation's live claim, and registers nothing."""
+    push_image("3b6258b")
+    _claimed_by("other", datetime.now(UTC) + timedelta(minutes=5))
+    calls.made.clear()
+    assert images(push_event("3b6258b"))["outcome"] == "in flight"
+    assert revisions() == [] and _ledger_image()["registering"] == "other"
+    assert calls.of("dynamodb", "PutItem") == []  # no separate idempotency record for the registration
+
+
+def test_a_claim_left_by_an_invocation_that_died_is_taken_over(images, push_image):
+    push_image("3b6258b")
+    _claimed_by("died", datetime.now(UTC) - timedelta(seconds=1))
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert len(revisions()) == 1 and "registering" not in _ledger_image()  # the revision's write ends the claim
+
+
+def test_a_failed_registration_gives_its_claim_up_for_the_retry(images, push_image, faults):
+    """Its retry comes well before the failed invocation's deadline would have passed."""
+    push_image("3b6258b")
+    faults.inject("ecs", "RegisterTaskDefinition", "access-denied", times=1)
+    with pytest.raises(Exception, match="AccessDenied"):
+        images(push_event("3b6258b"))
+    assert "registering" not in _ledger_image()
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+    assert len(revisions()) == 1

@@ -1,6 +1,8 @@
 """After a registration, on moto with the local account's ECR and ECS: the registered image
 carries `live-<environment>`, and old task-definition revisions are deregistered."""
 
+from datetime import UTC, datetime, timedelta
+
 import boto3
 import pytest
 
@@ -22,7 +24,7 @@ def tags_of(digest: str) -> set[str]:
 def statuses() -> dict[int, str]:
     ecs = boto3.client("ecs")
     found = {}
-    for status in ("ACTIVE", "INACTIVE"):
+    for status in ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS"):
         for arn in ecs.list_task_definitions(familyPrefix=FAMILY, status=status)["taskDefinitionArns"]:
             found[int(arn.rsplit(":", 1)[1])] = status
     return found
@@ -118,3 +120,88 @@ def test_list_task_definitions_is_as_strict_as_ecs(images, push_image):  # noqa:
     assert ecs.list_task_definitions(familyPrefix=FAMILY[:-1])["taskDefinitionArns"] == []  # the full name
     with pytest.raises(ecs.exceptions.ClientError):
         ecs.list_task_definitions(maxResults=101)
+
+
+def test_a_family_no_longer_than_revisions_to_keep_is_not_listed(images, push_image, monkeypatch, calls):  # noqa: F811
+    """Revision numbers start at 1 and only grow: revision N of a family keeping N cannot have
+    more than N ACTIVE revisions, so retention asks ECS nothing (and reads no ledger item)."""
+    keep(monkeypatch, 2)
+    register(images, push_image, 1, seconds_ago=20)
+    register(images, push_image, 2, seconds_ago=10)
+    assert calls.of("ecs", "ListTaskDefinitions") == [] and calls.of("dynamodb", "GetItem") == []
+    register(images, push_image, 3, seconds_ago=0)
+    assert len(calls.of("ecs", "ListTaskDefinitions")) == 1
+    assert statuses() == {1: "INACTIVE", 2: "ACTIVE", 3: "ACTIVE"}
+
+
+def delete_after(monkeypatch, days: int) -> None:
+    monkeypatch.setenv("DELETE_INACTIVE_AFTER_DAYS", str(days))
+    get_settings.cache_clear()
+
+
+def age_retired(days: int) -> None:
+    """As if retention had deregistered every revision it noted `days` days ago."""
+    settings = get_settings(ImageEventsSettings)
+    table, pk = settings.ledger_table, settings.ledger_key("langgraph")
+    then = (datetime.now(UTC) - timedelta(days=days)).isoformat()
+    ledger.revisions_retired(table, pk, dict.fromkeys(ledger.read_retired(table, pk), then))
+
+
+def test_deletion_is_off_by_default_and_writes_nothing(images, push_image, monkeypatch, calls):  # noqa: F811
+    keep(monkeypatch, 1)
+    for n in range(1, 4):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+    assert calls.of("ecs", "DeleteTaskDefinitions") == []
+    settings = get_settings(ImageEventsSettings)
+    assert ledger.read_retired(settings.ledger_table, settings.ledger_key("langgraph")) == {}
+
+
+def test_revisions_retired_longer_ago_than_the_grace_period_are_deleted(images, push_image, monkeypatch, calls):  # noqa: F811
+    keep(monkeypatch, 1)
+    delete_after(monkeypatch, 7)
+    for n in range(1, 4):
+        register(images, push_image, n, seconds_ago=50 - n)
+    settings = get_settings(ImageEventsSettings)
+    table, pk = settings.ledger_table, settings.ledger_key("langgraph")
+    assert set(ledger.read_retired(table, pk)) == {1, 2}
+    assert calls.of("ecs", "DeleteTaskDefinitions") == []  # within the grace period
+    age_retired(8)
+    register(images, push_image, 4, seconds_ago=10)  # deregisters 3, deletes 1 and 2
+    (request,) = calls.of("ecs", "DeleteTaskDefinitions")
+    assert request["taskDefinitions"] == [f"{FAMILY}:1", f"{FAMILY}:2"]
+    assert statuses() == {1: "DELETE_IN_PROGRESS", 2: "DELETE_IN_PROGRESS", 3: "INACTIVE", 4: "ACTIVE"}
+    assert set(ledger.read_retired(table, pk)) == {3}
+    register(images, push_image, 5, seconds_ago=5)  # revision numbers go on past deleted ones
+    assert max(statuses()) == 5
+
+
+@pytest.mark.parametrize("kind", ["throttling", "server-error", "access-denied"])
+def test_a_failed_deletion_does_not_fail_the_registration(images, push_image, monkeypatch, faults, kind):  # noqa: F811
+    keep(monkeypatch, 1)
+    delete_after(monkeypatch, 7)
+    for n in range(1, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    age_retired(8)
+    faults.inject("ecs", "DeleteTaskDefinitions", kind, times=-1)
+    register(images, push_image, 3, seconds_ago=20)
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+    faults.clear()
+    age_retired(8)
+    register(images, push_image, 4, seconds_ago=10)  # the next registration deletes what is due
+    assert statuses() == {1: "DELETE_IN_PROGRESS", 2: "DELETE_IN_PROGRESS", 3: "INACTIVE", 4: "ACTIVE"}
+
+
+def test_delete_task_definitions_is_as_strict_as_ecs(images, push_image):  # noqa: F811
+    """Only INACTIVE revisions, 1 to 10 a request (moto alone deletes at once and reuses numbers)."""
+    register(images, push_image, 1, seconds_ago=20)
+    ecs = boto3.client("ecs")
+    refused = ecs.delete_task_definitions(taskDefinitions=[f"{FAMILY}:1"])
+    assert refused["taskDefinitions"] == [] and "ACTIVE" in refused["failures"][0]["reason"]
+    with pytest.raises(ecs.exceptions.ClientError, match="cannot exceed 10"):
+        ecs.delete_task_definitions(taskDefinitions=[f"{FAMILY}:{n}" for n in range(1, 12)])
+    ecs.deregister_task_definition(taskDefinition=f"{FAMILY}:1")
+    (deleted,) = ecs.delete_task_definitions(taskDefinitions=[f"{FAMILY}:1"])["taskDefinitions"]
+    assert deleted["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]["status"] == \
+        "DELETE_IN_PROGRESS"

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from shipline.local.account import prepare_for
 from tests.support.events import load_event
 from tests.support.iam import Facts, Need, coverage_problems, needs
 from tests.support.stacks import GITHUB
@@ -48,6 +49,12 @@ def _exercise_basic(account) -> None:
     gone = load_event("ecr-image-push")  # an image that is not in the registry
     account.put_event(gone)
     account.run()
+    # A push whose event names no commit tag (a hand-pushed `latest`): ECR is asked for its tags.
+    manual = load_event("ecr-image-push-latest")
+    manual["detail"]["image-digest"] = "sha256:" + "7" * 64
+    prepare_for(account, manual)
+    account.put_event(manual)
+    account.run()
     sns = account.client("sns")
     failed = load_event("codebuild-build-failed")
     failed["detail"]["build-id"] += "-second"
@@ -55,11 +62,41 @@ def _exercise_basic(account) -> None:
     sns.delete_topic(TopicArn=topic)
     account.put_event(failed)
     account.run()
+    # A scan message that cannot be sent (the topic gone): its idempotency record is deleted for the retry.
+    scan = load_event("ecr-image-scan")
+    prepare_for(account, scan)
+    account.put_event(scan)
+    account.run()
+    _delete_a_retired_revision(account)
     account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
     request = load_event("build-requested")
     request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
     account.put_event(request)
     account.run()
+
+
+def _delete_a_retired_revision(account) -> None:
+    """A revision retention deregistered two days ago is deleted by the next registration
+    (DeleteInactiveAfterDays=1): the ledger is aged, then an image of a new commit is pushed."""
+    ecs = account.client("ecs")
+    family = "multi-agent-orchestrator-dev-aws-agent-core"
+    inactive = ecs.list_task_definitions(familyPrefix=family, status="INACTIVE")["taskDefinitionArns"]
+    assert inactive, "retention (RevisionsToKeep=1) left no INACTIVE revision to delete"
+    then = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    account.client("dynamodb").update_item(
+        TableName=account.stack.refs["LedgerTable"],
+        Key={"pk": {"S": "multi-agent-orchestrator#dev#aws-agent-core"}, "sk": {"S": "retired"}},
+        UpdateExpression="SET #r = :then", ExpressionAttributeNames={"#r": "r" + inactive[0].rsplit(":", 1)[1]},
+        ExpressionAttributeValues={":then": {"S": then}})
+    push = load_event("ecr-image-push")
+    push["detail"].update({"repository-name": "multi-agent-orchestrator-dev-aws-agent-core",
+                           "image-digest": "sha256:" + "6" * 64, "image-tag": "6666666"})
+    push["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prepare_for(account, push)  # the image is in ECR, as its push event says
+    account.put_event(push)
+    account.run()
+    deleted = ecs.list_task_definitions(familyPrefix=family, status="DELETE_IN_PROGRESS")["taskDefinitionArns"]
+    assert deleted == [inactive[0]]
 
 
 def _exercise_github(account) -> None:
@@ -140,7 +177,8 @@ def exercised():
     boto3.session.Session.client = client  # type: ignore[method-assign]
     # A build start or delivery that keeps failing comes back after a second, then goes to the
     # dead-letter queue.
-    quick = {"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2", "RevisionsToKeep": "1"}
+    quick = {"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2", "RevisionsToKeep": "1",
+             "DeleteInactiveAfterDays": "1"}
     policies: dict[str, dict[str, list[dict]]] = {}
     names: dict[str, dict[str, str]] = {}
     try:

@@ -51,6 +51,15 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
     if service == "codecommit":
         return [Need(call, _arn("codecommit", params["repositoryName"]), call)]
     if service == "dynamodb":
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            # Each member is authorised as its own action ("Using IAM with DynamoDB transactions":
+            # Put, Update, Delete and Get need PutItem, UpdateItem, DeleteItem and GetItem;
+            # ConditionCheck needs dynamodb:ConditionCheckItem).
+            actions = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "Get": "GetItem",
+                       "ConditionCheck": "ConditionCheckItem"}
+            return [Need(f"dynamodb:{actions[kind]}", _arn("dynamodb", f"table/{member['TableName']}"),
+                         f"{call} ({kind})")
+                    for item in params["TransactItems"] for kind, member in item.items()]
         return [Need(call, _arn("dynamodb", f"table/{params['TableName']}"), call)]
     if service == "sns":
         topic = params["TopicArn"]

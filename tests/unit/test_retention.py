@@ -1,8 +1,10 @@
 """Which task-definition revisions retention deregisters."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from pipeline.domain.retention import revisions_to_deregister
+from pipeline.domain.retention import MAX_DELETIONS, revisions_to_delete, revisions_to_deregister
 
 
 def test_everything_beyond_the_newest_n_oldest_first():
@@ -29,3 +31,28 @@ def test_one_run_deregisters_at_most_the_limit_oldest_first():
 def test_keep_must_be_at_least_one():
     with pytest.raises(ValueError, match="at least one"):
         revisions_to_deregister([2, 1], keep=0)
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def _ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).isoformat()
+
+
+def test_nothing_is_deleted_when_deletion_is_off():
+    assert revisions_to_delete({1: _ago(400)}, NOW, after_days=0) == ()
+
+
+def test_a_revision_is_deleted_once_its_grace_period_has_passed():
+    retired = {1: _ago(8), 2: _ago(7), 3: _ago(6.9)}
+    assert revisions_to_delete(retired, NOW, after_days=7) == (1, 2)
+
+
+def test_a_protected_revision_is_never_deleted():
+    assert revisions_to_delete({1: _ago(30), 2: _ago(30)}, NOW, after_days=7, protected={1}) == (2,)
+
+
+def test_at_most_ten_a_run_oldest_revisions_first():
+    retired = {r: _ago(30) for r in range(25, 0, -1)}
+    assert revisions_to_delete(retired, NOW, after_days=7) == tuple(range(1, MAX_DELETIONS + 1))

@@ -165,15 +165,40 @@ MANIFEST_TYPES = (
 )
 
 
-def tag_image(repository: str, digest: str, tag: str, *, ecr: Any | None = None) -> TagOutcome:
-    """Put `tag` on the image `digest` (ECR User Guide, "Retagging an image": BatchGetImage, then
-    PutImage of the same manifest under the new tag). In a MUTABLE repository the tag moves
-    from the image that had it, which keeps its other tags. An IMMUTABLE repository refuses to
-    move a tag: "tags immutable", and the caller decides."""
-    ecr = _ecr(ecr)
+@dataclass(frozen=True)
+class StoredManifest:
+    """An image's manifest as ECR stores it (BatchGetImage): what PutImage needs to tag or copy it."""
+
+    digest: str
+    media_type: str
+    text: str
+
+    def parsed(self) -> dict:
+        document = json.loads(self.text)
+        return document if isinstance(document, dict) else {}
+
+    def is_index(self) -> bool:
+        return (self.media_type or self.parsed().get("mediaType", "")) in INDEX_TYPES
+
+    def children(self) -> list[str]:
+        """The image manifests an index names."""
+        return [m["digest"] for m in self.parsed().get("manifests", []) if isinstance(m, dict) and "digest" in m]
+
+    def blobs(self) -> list[str]:
+        """The config and layer blobs an image manifest names."""
+        document = self.parsed()
+        found = [document["config"]["digest"]] if isinstance(document.get("config"), dict) else []
+        found += [layer["digest"] for layer in document.get("layers", []) if isinstance(layer, dict)]
+        return list(dict.fromkeys(found))
+
+
+
+
+def image_manifest(repository: str, digest: str, *, ecr: Any | None = None) -> StoredManifest:
+    """The image's stored manifest; ImageGoneError when the image (or its repository) is gone."""
     try:
-        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}],
-                                    acceptedMediaTypes=list(MANIFEST_TYPES))
+        found = _ecr(ecr).batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}],
+                                          acceptedMediaTypes=list(MANIFEST_TYPES))
     except ClientError as exc:
         if error_code(exc) == "RepositoryNotFoundException":
             raise ImageGoneError(f"{repository} no longer exists") from None
@@ -181,10 +206,22 @@ def tag_image(repository: str, digest: str, tag: str, *, ecr: Any | None = None)
     if not found.get("images"):
         raise ImageGoneError(f"{repository}@{digest} no longer exists")
     image = found["images"][0]
-    arguments = {"repositoryName": repository, "imageManifest": image["imageManifest"], "imageTag": tag,
+    return StoredManifest(digest=digest, media_type=image.get("imageManifestMediaType", ""),
+                          text=image["imageManifest"])
+
+
+def tag_image(repository: str, digest: str, tag: str, *, manifest: StoredManifest | None = None,
+              ecr: Any | None = None) -> TagOutcome:
+    """Put `tag` on the image `digest` (ECR User Guide, "Retagging an image": BatchGetImage, then
+    PutImage of the same manifest under the new tag; a manifest read already is not read again).
+    In a MUTABLE repository the tag moves from the image that had it, which keeps its other tags.
+    An IMMUTABLE repository refuses to move a tag: "tags immutable", and the caller decides."""
+    ecr = _ecr(ecr)
+    stored = manifest or image_manifest(repository, digest, ecr=ecr)
+    arguments = {"repositoryName": repository, "imageManifest": stored.text, "imageTag": tag,
                  "imageDigest": digest}
-    if image.get("imageManifestMediaType"):
-        arguments["imageManifestMediaType"] = image["imageManifestMediaType"]
+    if stored.media_type:
+        arguments["imageManifestMediaType"] = stored.media_type
     try:
         ecr.put_image(**arguments)
     except ClientError as exc:
@@ -213,31 +250,6 @@ PutOutcome = Literal["pushed", "already there"]
 
 class RepositoryMissingError(LookupError):
     """The repository does not exist."""
-
-
-@dataclass(frozen=True)
-class StoredManifest:
-    digest: str
-    media_type: str
-    text: str
-
-    def parsed(self) -> dict:
-        document = json.loads(self.text)
-        return document if isinstance(document, dict) else {}
-
-    def is_index(self) -> bool:
-        return (self.media_type or self.parsed().get("mediaType", "")) in INDEX_TYPES
-
-    def children(self) -> list[str]:
-        """The image manifests an index names."""
-        return [m["digest"] for m in self.parsed().get("manifests", []) if isinstance(m, dict) and "digest" in m]
-
-    def blobs(self) -> list[str]:
-        """The config and layer blobs an image manifest names."""
-        document = self.parsed()
-        found = [document["config"]["digest"]] if isinstance(document.get("config"), dict) else []
-        found += [layer["digest"] for layer in document.get("layers", []) if isinstance(layer, dict)]
-        return list(dict.fromkeys(found))
 
 
 def read_manifest(repository: str, digest: str, *, ecr: Any | None = None) -> StoredManifest:

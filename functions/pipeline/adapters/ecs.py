@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,3 +71,22 @@ def deregister_task_definition(family: str, revision: int, *, ecs: Any | None = 
         (ecs or client("ecs")).deregister_task_definition(taskDefinition=f"{family}:{revision}")
     except ClientError as exc:
         raise wrap(exc, f"deregister {family}:{revision}") from exc
+
+
+def delete_task_definitions(family: str, revisions: Collection[int], *,
+                            ecs: Any | None = None) -> tuple[list[int], dict[int, str]]:
+    """Delete INACTIVE revisions (ECS API Reference, "DeleteTaskDefinitions": at most 10 a
+    request; each becomes DELETE_IN_PROGRESS, and ECS removes it once no task or deployment
+    uses it). Returns the revisions deleted and, for each one ECS refused (still ACTIVE, or no
+    longer there), its reason."""
+    if not revisions:
+        return [], {}
+    try:
+        response = (ecs or client("ecs")).delete_task_definitions(
+            taskDefinitions=[f"{family}:{r}" for r in sorted(revisions)])
+    except ClientError as exc:
+        raise wrap(exc, f"delete revisions {sorted(revisions)} of {family}") from exc
+    deleted = [int(d["revision"]) for d in response.get("taskDefinitions", [])]
+    failed = {int(f.get("arn", "").rsplit(":", 1)[-1]) if f.get("arn", "").rsplit(":", 1)[-1].isdigit() else -1:
+              f.get("reason", "") for f in response.get("failures", [])}
+    return deleted, failed

@@ -9,6 +9,8 @@ One partition per service and environment (`<project>#<environment>#<service>`),
 - `current`: the revision registered last;
 - `promotion#<digest>`: an image promoted into this environment from another (requested,
   approved, copied; who and when).
+- `retired`: the revisions retention deregistered and not yet deleted, `r<revision>` = when
+  (written only when `DeleteInactiveAfterDays` is set).
 
 And one partition per environment for the findings that wait for their image's hourly digest
 (`<project>#<environment>#~pending-findings`; `~` is in no service name), items
@@ -18,6 +20,7 @@ digest that carries it is sent (or withdrawn, when its image no longer runs by t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +39,7 @@ from pipeline.domain.records import (
     ImageRecord,
     PendingFinding,
     PromotionRecord,
+    RegistrationClaim,
     ScanRecord,
     ServiceHistory,
 )
@@ -57,29 +61,37 @@ def now() -> str:
 # ---------------------------------------------------------------------------- builds and commits
 def build_started(table: str, pk: str, record: BuildRecord, attempt: int) -> None:
     """A build has started: its item, and the commit's latest attempt (the commit's first
-    planned time is kept)."""
-    _update(table, pk, f"build#{record.build_id}", {
+    planned time is kept), in one request (TransactWriteItems: both or neither)."""
+    build = _update_request(table, pk, f"build#{record.build_id}", {
         "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
         "at": record.at})
     if not is_commit(record.commit):  # a branch (the schedule with GitHub): the build resolves it; no commit item
+        _update(table, pk, f"build#{record.build_id}", build.attributes)
         return
-    _update(table, pk, f"commit#{short_sha(record.commit)}", {
+    _transact(table, [build, _update_request(table, pk, f"commit#{short_sha(record.commit)}", {
         "commit": record.commit, "attempt": attempt, "lastBuild": record.build_id, "lastStatus": record.status,
-    }, keep={"plannedAt": record.at})
+    }, keep={"plannedAt": record.at})])
 
 
 def build_ended(table: str, pk: str, record: BuildRecord) -> None:
-    """A build's end: its item, and its commit's latest status when it is still the latest attempt."""
-    _update(table, pk, f"build#{record.build_id}", {
-        "buildId": record.build_id, "status": record.status, "phase": record.phase, "reason": record.reason,
-        "commit": record.commit, "at": record.at})
+    """A build's end: its item, and its commit's latest status when it is still the latest
+    attempt. One request when the build is the commit's latest attempt (the usual case); when
+    it is not (a later attempt started, or the commit was never planned), the transaction is
+    cancelled as a whole and the build's item alone is written."""
+    build = {"buildId": record.build_id, "status": record.status, "phase": record.phase, "reason": record.reason,
+             "commit": record.commit, "at": record.at}
     if len(record.commit) != 40:
+        _update(table, pk, f"build#{record.build_id}", build)
         return
     try:
-        _update(table, pk, f"commit#{short_sha(record.commit)}", {"lastStatus": record.status},
-                condition=("lastBuild = :build", {":build": {"S": record.build_id}}))
+        _transact(table, [
+            _update_request(table, pk, f"build#{record.build_id}", build),
+            _update_request(table, pk, f"commit#{short_sha(record.commit)}", {"lastStatus": record.status},
+                            condition=("lastBuild = :build", {":build": {"S": record.build_id}})),
+        ])
     except _ConditionFailed:
-        pass  # a later attempt is the commit's latest (or it was never planned): nothing to change there
+        # a later attempt is the commit's latest (or it was never planned): nothing to change there
+        _update(table, pk, f"build#{record.build_id}", build)
 
 
 def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:
@@ -101,10 +113,46 @@ def _commit(item: dict[str, Any]) -> CommitRecord:
 
 
 # ---------------------------------------------------------------------------- images
-def image_pushed(table: str, pk: str, digest: str, tag: str | None) -> ImageRecord:
+def image_pushed(table: str, pk: str, digest: str, tag: str | None,
+                 claim: RegistrationClaim | None = None) -> ImageRecord:
+    """A push of the image under `tag`; with `claim`, also claims its registration unless
+    another invocation holds a claim (the returned record says whose claim it holds)."""
     item = _update(table, pk, f"image#{digest}", {"digest": digest, "lastPushAt": now()},
-                   add={"tags": [tag] if tag else []})
+                   add={"tags": [tag] if tag else []}, keep=_claimed(claim))
     return _image(item)
+
+
+def claim_registration(table: str, pk: str, digest: str, claim: RegistrationClaim) -> ImageRecord:
+    """Claim the image's registration unless another invocation holds a claim; the returned
+    record says whose claim it holds (and whether it is registered already)."""
+    return _image(_update(table, pk, f"image#{digest}", {"digest": digest}, keep=_claimed(claim)))
+
+
+def take_over_registration(table: str, pk: str, digest: str, stale: str, claim: RegistrationClaim) -> bool:
+    """Replace a claim past its deadline (its invocation died); False when another invocation
+    replaced or released it first."""
+    try:
+        _update(table, pk, f"image#{digest}", {"registering": claim.token, "registeringUntil": claim.until},
+                condition=("registering = :stale", {":stale": {"S": stale}}))
+    except _ConditionFailed:
+        return False
+    return True
+
+
+def release_registration(table: str, pk: str, digest: str, claim: RegistrationClaim) -> None:
+    """Give the claim up (the invocation registers nothing, or failed); nothing when it is not ours."""
+    try:
+        client("dynamodb").update_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"image#{digest}"}},
+            UpdateExpression="REMOVE registering, registeringUntil", ConditionExpression="registering = :me",
+            ExpressionAttributeValues={":me": {"S": claim.token}})
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise wrap(exc, f"release the registration claim of image#{digest}") from exc
+
+
+def _claimed(claim: RegistrationClaim | None) -> dict[str, str] | None:
+    return {"registering": claim.token, "registeringUntil": claim.until} if claim else None
 
 
 def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanRecord) -> ImageRecord:
@@ -205,23 +253,75 @@ def _image(item: dict[str, Any]) -> ImageRecord:
                                         counts=dict(value.get("counts", {})), at=value.get("at", ""))
     return ImageRecord(digest=item.get("digest", ""), tags=tuple(sorted(item.get("tags", []))),
                        last_push_at=item.get("lastPushAt", ""), scans=scans, revision=item.get("revision"),
-                       revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""))
+                       revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
+                       registering=item.get("registering", ""), registering_until=item.get("registeringUntil", ""))
 
 
 # ---------------------------------------------------------------------------- registration
 def registered(table: str, pk: str, current: CurrentRecord) -> None:
-    """A new revision: on its image, and as the service's current one."""
-    _update(table, pk, f"image#{current.digest}", {"revision": current.revision, "revisionArn": current.revision_arn,
-                                                    "registeredAt": current.registered_at})
-    _update(table, pk, "current", {
-        "digest": current.digest, "tag": current.tag, "revision": current.revision,
-        "revisionArn": current.revision_arn, "registeredAt": current.registered_at, "pushedAt": current.pushed_at,
-        "commit": current.commit, "plannedAt": current.planned_at})
+    """A new revision: on its image (whose registration claim it ends), and as the service's
+    current one (one TransactWriteItems)."""
+    _transact(table, [
+        _update_request(table, pk, f"image#{current.digest}", {
+            "revision": current.revision, "revisionArn": current.revision_arn, "registeredAt": current.registered_at},
+            remove=("registering", "registeringUntil")),
+        _update_request(table, pk, "current", {
+            "digest": current.digest, "tag": current.tag, "revision": current.revision,
+            "revisionArn": current.revision_arn, "registeredAt": current.registered_at,
+            "pushedAt": current.pushed_at, "commit": current.commit, "plannedAt": current.planned_at}),
+    ])
 
 
 def read_current(table: str, pk: str) -> CurrentRecord | None:
     item = _read(table, pk, "current")
     return _current(item) if item else None
+
+
+def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bool = False
+                            ) -> tuple[CurrentRecord | None, CommitRecord | None, dict[int, str]]:
+    """The service's current revision, (when `sha` is given) that commit's record and (when
+    `retired`) the revisions retention deregistered, in one strongly consistent request
+    (TransactGetItems; IAM: dynamodb:GetItem)."""
+    keys = ["current"] + ([f"commit#{short_sha(sha)}"] if sha else []) + (["retired"] if retired else [])
+    try:
+        response = client("dynamodb").transact_get_items(TransactItems=[
+            {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
+    except ClientError as exc:
+        raise wrap(exc, "read the current revision and its commit from the ledger") from exc
+    items = dict(zip(keys, (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])),
+                     strict=False))
+    current, commit = items.get("current"), items.get(f"commit#{short_sha(sha)}") if sha else None
+    return ((_current(current) if current else None), (_commit(commit) if commit else None),
+            _retired(items.get("retired")))
+
+
+# ---------------------------------------------------------------------------- retired revisions
+def read_retired(table: str, pk: str) -> dict[int, str]:
+    """The revisions retention deregistered and not yet deleted: revision -> when."""
+    return _retired(_read(table, pk, "retired"))
+
+
+def revisions_retired(table: str, pk: str, revisions: dict[int, str]) -> None:
+    """Retention deregistered these revisions (revision -> when); a replay writes the same."""
+    if revisions:
+        _update(table, pk, "retired", {f"r{r}": at for r, at in revisions.items()})
+
+
+def revisions_forgotten(table: str, pk: str, revisions: list[int]) -> None:
+    """These revisions are deleted (or gone): no longer waiting for deletion."""
+    if not revisions:
+        return
+    names = {f"#r{i}": f"r{r}" for i, r in enumerate(sorted(set(revisions)))}
+    try:
+        client("dynamodb").update_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "retired"}},
+                                       UpdateExpression="REMOVE " + ", ".join(names),
+                                       ExpressionAttributeNames=names)
+    except ClientError as exc:
+        raise wrap(exc, "record deleted revisions in the ledger") from exc
+
+
+def _retired(item: dict[str, Any] | None) -> dict[int, str]:
+    return {int(k[1:]): str(v) for k, v in (item or {}).items() if k[:1] == "r" and k[1:].isdigit()}
 
 
 def _current(item: dict[str, Any]) -> CurrentRecord:
@@ -346,6 +446,40 @@ def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: di
             keep: dict[str, Any] | None = None, condition: tuple[str, dict] | None = None) -> dict[str, Any]:
     """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets,
     in one UpdateItem; returns the whole item as it now is."""
+    request = _update_request(table, pk, sk, attributes, add=add, keep=keep, condition=condition)
+    try:
+        response = client("dynamodb").update_item(**request.parameters(), ReturnValues="ALL_NEW")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise _ConditionFailed(f"record {sk}: its condition did not hold") from exc
+        raise wrap(exc, f"record {sk} in the ledger") from exc
+    return _python(response.get("Attributes", {}))
+
+
+@dataclass(frozen=True)
+class _UpdateRequest:
+    """One UpdateItem's parameters, for a request of its own or a transaction's member."""
+
+    table: str
+    key: dict[str, Any]
+    expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
+    condition: str | None
+    attributes: dict[str, Any]  # what it sets (a transaction cancelled for its condition writes it alone)
+
+    def parameters(self) -> dict[str, Any]:
+        found = {"TableName": self.table, "Key": self.key, "UpdateExpression": self.expression,
+                 "ExpressionAttributeNames": self.names, "ExpressionAttributeValues": self.values}
+        if self.condition:
+            found["ConditionExpression"] = self.condition
+        return found
+
+
+def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
+                    add: dict[str, list[str]] | None = None, keep: dict[str, Any] | None = None,
+                    condition: tuple[str, dict] | None = None, remove: tuple[str, ...] = ()) -> _UpdateRequest:
+    """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets."""
     sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
     keep = keep or {}
     names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
@@ -358,19 +492,27 @@ def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: di
     expression = "SET " + ", ".join(assignments)
     if sets:
         expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
-    arguments: dict[str, Any] = {}
+    if remove:
+        names |= {f"#r{i}": key for i, key in enumerate(remove)}
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
     if condition:
-        arguments["ConditionExpression"] = condition[0]
         values |= condition[1]
+    return _UpdateRequest(table, {"pk": {"S": pk}, "sk": {"S": sk}}, expression, names, values,
+                          condition[0] if condition else None, attributes)
+
+
+def _transact(table: str, updates: list[_UpdateRequest]) -> None:
+    """Several items' updates in one request: all of them, or (an error) none. A member whose
+    condition does not hold cancels the whole (TransactionCanceledException, its reason
+    ConditionalCheckFailed): _ConditionFailed, as for a single update."""
     try:
-        response = client("dynamodb").update_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, UpdateExpression=expression,
-            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW", **arguments)
+        client("dynamodb").transact_write_items(TransactItems=[{"Update": u.parameters()} for u in updates])
     except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise _ConditionFailed(f"record {sk}: its condition did not hold") from exc
-        raise wrap(exc, f"record {sk} in the ledger") from exc
-    return _python(response.get("Attributes", {}))
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
+            raise _ConditionFailed(f"records {', '.join(u.key['sk']['S'] for u in updates)}: "
+                                   "a condition did not hold") from exc
+        raise wrap(exc, f"record {', '.join(u.key['sk']['S'] for u in updates)} in the ledger") from exc
 
 
 def _read(table: str, pk: str, sk: str) -> dict[str, Any] | None:

@@ -97,7 +97,7 @@ class BuildStart(BaseModel):
     """One build to start, as the planner queues it: the service, and the commit (or branch)
     fixed when the trigger was planned, so a retry builds what was planned."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
     service: Annotated[str, Field(min_length=1)]
     source_version: Annotated[str, Field(alias="sourceVersion", min_length=1)]
     trigger: Trigger

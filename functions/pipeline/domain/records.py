@@ -67,6 +67,18 @@ class ImageRecord:
     revision: int | None = None
     revision_arn: str = ""
     registered_at: str = ""
+    registering: str = ""  # the claim of the invocation registering it now (see RegistrationClaim)
+    registering_until: str = ""
+
+
+@dataclass(frozen=True)
+class RegistrationClaim:
+    """One invocation's claim to register an image: held on the image's ledger item until the
+    revision is recorded there (or the claim is released), and good until `until` (the
+    invocation's deadline): a claim left by an invocation that died is taken over after it."""
+
+    token: str
+    until: str  # ISO 8601, UTC
 
 
 @dataclass(frozen=True)

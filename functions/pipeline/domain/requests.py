@@ -32,7 +32,7 @@ class BuildRequest(BaseModel):
     """Build `services` (all when absent) of `project`/`environment` at `commit`, or at the
     head of `branch` when no commit is given."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     project: Annotated[str, Field(min_length=1)]
     environment: Literal["dev", "staging", "prod"]

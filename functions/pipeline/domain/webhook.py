@@ -45,7 +45,7 @@ def sign(secret: bytes, body: bytes) -> str:
 
 
 class _Commit(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     id: str
     added: list[str] | None = None
     removed: list[str] | None = None
@@ -58,7 +58,7 @@ class _Commit(BaseModel):
 
 
 class _Push(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     ref: str
     before: str
     after: str
@@ -74,7 +74,7 @@ class Delivery(BaseModel):
     """What the webhook stores of an accepted push, for the delivery function to plan from:
     enough to decide the builds, nothing more."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     delivery: str  # X-GitHub-Delivery
     commit: str
     paths: tuple[str, ...] | None  # None: the payload cannot tell (or carried too many): every service

@@ -15,19 +15,19 @@ class _EnvironmentVariable(BaseModel):
 
 
 class _BuildEnvironment(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     environment_variables: Annotated[list[_EnvironmentVariable], Field(alias="environment-variables")] = []
 
 
 class _BuildLogs(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     deep_link: Annotated[str | None, Field(alias="deep-link")] = None
 
 
 class BuildPhase(BaseModel):
     """One entry of `additional-information.phases`; the last (COMPLETED) has only its type."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     phase_type: Annotated[str, Field(alias="phase-type")]
     phase_status: Annotated[str | None, Field(alias="phase-status")] = None
     phase_context: Annotated[list[str | None], Field(alias="phase-context")] = []
@@ -39,7 +39,7 @@ class BuildPhase(BaseModel):
 
 
 class _BuildInformation(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     environment: _BuildEnvironment = _BuildEnvironment()
     source_version: Annotated[str, Field(alias="source-version")] = ""
     logs: _BuildLogs = _BuildLogs()
@@ -47,7 +47,7 @@ class _BuildInformation(BaseModel):
 
 
 class BuildStateDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     build_status: Annotated[Literal["IN_PROGRESS", "SUCCEEDED", "FAILED", "STOPPED", "FAULT", "TIMED_OUT"],
                             Field(alias="build-status")]
     project_name: Annotated[str, Field(alias="project-name")]

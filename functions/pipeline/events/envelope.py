@@ -14,7 +14,7 @@ class EventBridgeModel(BaseModel):
     """The EventBridge envelope. (Powertools' parser has one too, but importing its models
     package loads every event source's models: a third of a second of cold start.)"""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     version: str
     id: str
     source: str

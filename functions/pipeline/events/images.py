@@ -12,7 +12,7 @@ _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
 class EcrImageActionDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     action_type: Annotated[Literal["PUSH"], Field(alias="action-type")]
     result: Literal["SUCCESS"]
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
@@ -30,7 +30,7 @@ class EcrImageScanDetail(BaseModel):
     """A scan's end: COMPLETE, or FAILED (or another status, which the gate treats as not
     complete). ECR's basic scanning names the repository; Inspector, below, its ARN."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     scan_status: Annotated[str, Field(alias="scan-status", min_length=1)]
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
     image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
@@ -55,38 +55,38 @@ class InspectorImageScanned(EventBridgeModel):
 
 
 class _EcrImageDetails(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     repository_name: Annotated[str, Field(alias="repositoryName")]
     image_hash: Annotated[str, Field(alias="imageHash", pattern=_DIGEST)]
     image_tags: Annotated[list[str], Field(alias="imageTags")] = []
 
 
 class _FindingResourceDetails(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     aws_ecr_container_image: Annotated[_EcrImageDetails, Field(alias="awsEcrContainerImage")]
 
 
 class _FindingResource(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     type: Literal["AWS_ECR_CONTAINER_IMAGE"]
     details: _FindingResourceDetails
 
 
 class _VulnerablePackage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     name: str
     version: str = ""
     fixed_in_version: Annotated[str, Field(alias="fixedInVersion")] = ""
 
 
 class _PackageVulnerability(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     vulnerability_id: Annotated[str, Field(alias="vulnerabilityId")]
     vulnerable_packages: Annotated[list[_VulnerablePackage], Field(alias="vulnerablePackages")] = []
 
 
 class InspectorFindingDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     finding_arn: Annotated[str, Field(alias="findingArn")]
     severity: str
     status: str  # ACTIVE, SUPPRESSED or CLOSED

@@ -10,12 +10,12 @@ from pipeline.events.envelope import InvalidEventError, describe
 
 
 class _Attributes(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     approximate_receive_count: Annotated[int, Field(alias="ApproximateReceiveCount")] = 1
 
 
 class QueueRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     message_id: Annotated[str, Field(alias="messageId")]
     receipt_handle: Annotated[str, Field(alias="receiptHandle")] = ""
     body: str
@@ -28,7 +28,7 @@ class QueueRecord(BaseModel):
 
 
 class QueueBatch(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     records: Annotated[list[QueueRecord], Field(alias="Records")]
 
 

@@ -11,7 +11,7 @@ from pipeline.events.envelope import EventBridgeModel, InvalidEventError, descri
 
 
 class CodeCommitReferenceDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     event: Literal["referenceCreated", "referenceUpdated"]
     repository_name: Annotated[str, Field(alias="repositoryName")]
     reference_type: Annotated[Literal["branch"], Field(alias="referenceType")]

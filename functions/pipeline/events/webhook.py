@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class FunctionUrlRequest(BaseModel):
     """The parts of a Lambda Function URL request (payload 2.0) the webhook reads."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     headers: dict[str, str] = {}
     body: str | None = None
     is_base64_encoded: Annotated[bool, Field(alias="isBase64Encoded")] = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Generic, Literal, TypeVar
 
@@ -65,6 +66,17 @@ def register_lambda_context(context: Any) -> None:
     """Let idempotency see the remaining time, so an invocation that times out mid-effect
     does not block its retry."""
     config().register_lambda_context(context)
+
+
+def deadline() -> datetime:
+    """When this invocation ends at the latest (its Lambda context's remaining time; without
+    one, Lambda's longest timeout): a claim an effect holds is good until then."""
+    context = config().lambda_context
+    remaining = context.get_remaining_time_in_millis() if context is not None else LONGEST_INVOCATION_MS
+    return datetime.now(UTC) + timedelta(milliseconds=remaining)
+
+
+LONGEST_INVOCATION_MS = 900_000
 
 
 def _effect(*, key: str, run: Callable[[], Any]) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
@@ -23,12 +24,19 @@ from pipeline.domain.digests import due_digests, hour_of, route_finding, running
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import is_live_tag, is_sha_tag
 from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
-from pipeline.domain.records import FindingRecord, ImageRecord, PendingFinding, Scanner, ScanRecord
+from pipeline.domain.records import (
+    FindingRecord,
+    ImageRecord,
+    PendingFinding,
+    RegistrationClaim,
+    Scanner,
+    ScanRecord,
+)
 from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
-from pipeline.flows.registration import Registration
+from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
 from pipeline.settings import ImageEventsSettings
 
@@ -49,11 +57,13 @@ def service_of(settings: ImageEventsSettings, manifest: Manifest, repository: st
     return manifest.service(service).name  # UnknownServiceError when not in the manifest
 
 
-def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
+                   tags: Collection[str] = (), pushed_at: str = "",
+                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None) -> Registration:
     """Registration, with drift made loud: when the family no longer has a container built from
     the repository, a person is told (once per digest) before the event is rejected."""
     try:
-        return _register_image(settings, manifest, service, digest)
+        return _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at, claimed=claimed)
     except NoContainerForRepositoryError as exc:
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
         topic = settings.notification_topic_arn
@@ -67,14 +77,18 @@ def verdict_of(settings: ImageEventsSettings, image: ImageRecord) -> ScanVerdict
                           for s in image.scans.values()])
 
 
-def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None) -> dict:
+def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, digest: str, tag: str | None, *,
+            pushed_at: str = "") -> dict:
+    """A push. `pushed_at` is the event's time (ECR's event is sent when the push completes)."""
     if tag == BUILD_CACHE_TAG:
         raise NotOursError("the build cache is not an image to register")
     if tag and is_live_tag(tag):  # shipline's own PutImage, marking what it registered
         raise NotOursError(f"{tag} marks a registered image; it registers nothing")
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
-    image = ledger.image_pushed(table, pk, digest, tag)
+    # Under gate none a push registers: its ledger write also claims the registration.
+    claim = new_claim() if settings.gate == "none" else None
+    image = ledger.image_pushed(table, pk, digest, tag, claim)
     if image.revision:  # the same digest under another tag: one revision per digest
         return {"outcome": "already registered", "service": service, "revision": image.revision}
     decision = gate.decide(settings.gate, verdict_of(settings, image))
@@ -82,7 +96,8 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
         logger.info(f"not registered: {decision.reason}", extra={"service": service, "digest": digest})
         outcome: PushOutcome = "held" if decision.decision == "hold" else "waiting for scan"
         return {"outcome": outcome, "service": service, "reason": decision.reason}
-    registration = register_image(settings, manifest, service, digest)
+    registration = register_image(settings, manifest, service, digest, tags=image.tags, pushed_at=pushed_at,
+                                  claimed=(claim, image) if claim else None)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
 

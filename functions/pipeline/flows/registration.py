@@ -3,8 +3,10 @@ older over newer, never a duplicate of the latest revision."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from functools import partial
+import uuid
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from aws_lambda_powertools import Logger
@@ -12,14 +14,14 @@ from aws_lambda_powertools import Logger
 from pipeline.adapters import ecr, ecs, ledger
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import commit_of_tag, is_sha_tag
-from pipeline.domain.records import CommitRecord, CurrentRecord
+from pipeline.domain.records import CommitRecord, CurrentRecord, ImageRecord, RegistrationClaim
 from pipeline.domain.task_definitions import (
     Image,
     image_digest_of,
     render_task_definition,
     revise_task_definition,
 )
-from pipeline.flows.idempotency import once
+from pipeline.flows.idempotency import deadline
 from pipeline.flows.retention import mark_live, retire_revisions
 from pipeline.settings import ImageEventsSettings
 
@@ -39,18 +41,45 @@ class Registration:
     reason: str = ""
 
 
-def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
+def new_claim() -> RegistrationClaim:
+    """A claim for this invocation, good until its deadline."""
+    return RegistrationClaim(token=uuid.uuid4().hex, until=deadline().isoformat())
+
+
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
+                   tags: Collection[str] = (), pushed_at: str = "",
+                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None) -> Registration:
+    """Register the image once: the invocation holding the image's registration claim in the
+    ledger registers it, and the ledger's write of the revision ends the claim (the ledger is
+    the idempotency record: no separate one). `claimed`: the claim made already, with the
+    image record that write returned (a push claims with its own ledger write). `tags` and
+    `pushed_at`, when the caller knows them (a push event: its tag, its time, and the tags the
+    ledger holds), spare ECR's DescribeImages when they include a commit tag."""
     family = settings.target.family(service)
-    effect = once(f"register:{family}@{digest}", partial(_register, settings, manifest, service, digest))
-    if effect.state == "in flight":
-        return Registration("in flight", family, digest, reason="another invocation is registering this digest")
-    registration = Registration(**effect.value) if effect.value else Registration("in flight", family, digest)
-    if effect.state == "replayed" and registration.outcome == "registered":
-        return replace(registration, outcome="already registered")
+    table, pk = settings.ledger_table, settings.ledger_key(service)
+    if claimed is None:
+        claim = new_claim()
+        image = ledger.claim_registration(table, pk, digest, claim)
+    else:
+        claim, image = claimed
+    if image.revision:
+        return Registration("already registered", family, digest, image.revision, image.revision_arn or None)
+    if image.registering != claim.token:
+        if image.registering_until > datetime.now(UTC).isoformat() or not ledger.take_over_registration(
+                table, pk, digest, image.registering, claim):
+            return Registration("in flight", family, digest, reason="another invocation is registering this digest")
+    try:
+        registration = Registration(**_register(settings, manifest, service, digest, tuple(tags), pushed_at))
+    except BaseException:
+        ledger.release_registration(table, pk, digest, claim)  # its retry (or another event) registers it
+        raise
+    if registration.outcome != "registered":  # nothing registered: the next event may
+        ledger.release_registration(table, pk, digest, claim)
     return registration
 
 
-def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> dict:
+def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
+              known_tags: tuple[str, ...] = (), known_pushed_at: str = "") -> dict:
     target = settings.target
     spec = manifest.service(service)
     repository = target.repository(service)
@@ -58,42 +87,54 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     table = settings.ledger_table
     pk = settings.ledger_key(service)
 
-    stored = ecr.describe_image(repository, digest)  # ImageGoneError when it was deleted
-    sha = next((t for t in stored.tags if is_sha_tag(t)), None)
+    # What the image is: from the push event and the ledger when they name a commit tag (the
+    # image's manifest, read now for its live tag, also proves it still exists); otherwise
+    # from ECR (DescribeImages). Either way a deleted image is ImageGoneError, before anything.
+    stored_manifest: ecr.StoredManifest | None = None
+    sha = next((t for t in known_tags if is_sha_tag(t)), None)
+    if sha and known_pushed_at:
+        stored_manifest = ecr.image_manifest(repository, digest)
+        tags, pushed_at = tuple(known_tags), known_pushed_at
+    else:
+        stored = ecr.describe_image(repository, digest)
+        tags, pushed_at = stored.tags, stored.pushed_at
+        sha = next((t for t in tags if is_sha_tag(t)), None)
     if sha is None and not settings.register_manual_pushes:
-        reason = f"tags {', '.join(stored.tags) or '(none)'}: no commit tag, so not a build of a commit"
+        reason = f"tags {', '.join(tags) or '(none)'}: no commit tag, so not a build of a commit"
         logger.warning("image without a commit tag not registered", extra={"family": family, "digest": digest,
                                                                           "reason": reason})
         return asdict(Registration("not a commit image", family, digest, reason=reason))
     image = Image(target.repository_uri(service), digest, sha)
 
-    current = ledger.read_current(table, pk)
-    commit = ledger.read_commit(table, pk, commit_of_tag(sha)) if sha else None  # a rebuild's tag: its commit
+    # a rebuild's tag: its commit
+    current, commit, retired = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None,
+                                                              retired=settings.delete_inactive_after_days > 0)
     if current and current.digest != digest:
-        reason = _older(commit, current, stored.pushed_at)
+        reason = _older(commit, current, pushed_at)
         if reason:
             logger.info("older image not registered", extra={"family": family, "digest": digest, "reason": reason})
             return asdict(Registration("older than current", family, digest, reason=reason))
 
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
-        mark_live(settings, service, digest, stored.tags)
+        mark_live(settings, service, digest, tags, manifest=stored_manifest)
         return _already_current(family, digest, latest[0])
     arguments = render_task_definition(target, spec, image, execution_role_arn=settings.task_execution_role_arn)
     if latest is not None and settings.task_definition_mode == "clone":
         revised = revise_task_definition(latest[0], arguments, latest[1])
         if revised is None:  # the latest revision already holds the image and the manifest's fields
-            mark_live(settings, service, digest, stored.tags)
+            mark_live(settings, service, digest, tags, manifest=stored_manifest)
             return _already_current(family, digest, latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
-    ledger.registered(table, pk, CurrentRecord(
+    registered = CurrentRecord(
         digest=digest, revision=revision, revision_arn=arn, registered_at=ledger.now(), tag=sha or "",
-        pushed_at=stored.pushed_at, commit=commit.commit if commit else "", planned_at=commit.planned_at if commit
-        else ""))
+        pushed_at=pushed_at, commit=commit.commit if commit else "", planned_at=commit.planned_at if commit
+        else "")
+    ledger.registered(table, pk, registered)
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
-    mark_live(settings, service, digest, stored.tags)
-    retire_revisions(settings, service, revision)
+    mark_live(settings, service, digest, tags, manifest=stored_manifest)
+    retire_revisions(settings, service, revision, current=registered, retired=retired)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 

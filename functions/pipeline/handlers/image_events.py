@@ -5,6 +5,7 @@ in that image's next hourly digest)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -36,7 +37,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     parsed = parse_image_event(event)
     if isinstance(parsed, EcrImagePushed):
         d = parsed.detail
-        result = on_push(settings, manifest, d.repository_name, d.image_digest, d.image_tag)
+        result = on_push(settings, manifest, d.repository_name, d.image_digest, d.image_tag,
+                         pushed_at=parsed.time.astimezone(UTC).isoformat())
     elif isinstance(parsed, EcrImageScanned | InspectorImageScanned):
         d2 = parsed.detail
         basic = isinstance(parsed, EcrImageScanned)
