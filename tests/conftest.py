@@ -58,11 +58,13 @@ def _fresh_process_state():
     from pipeline.adapters import clients
     from pipeline.domain import manifest
     from pipeline.flows import idempotency
+    from pipeline.flows import inputs as build_inputs
     from pipeline.settings import get_settings
 
     def reset():
         clients.reset()
         idempotency.reset()
+        build_inputs.reset()
         get_settings.cache_clear()
         manifest.default_manifest.cache_clear()
         parameters.clear_caches()

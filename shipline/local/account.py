@@ -553,10 +553,12 @@ def _reset_process_caches() -> None:
 
     from pipeline.adapters import clients
     from pipeline.flows import idempotency
+    from pipeline.flows import inputs as build_inputs
     from pipeline.settings import get_settings
 
     clients.reset()
     idempotency.reset()
+    build_inputs.reset()
     get_settings.cache_clear()  # type: ignore[attr-defined]
     parameters.clear_caches()  # also drops Powertools' providers and their clients
 

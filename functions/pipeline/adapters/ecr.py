@@ -193,3 +193,54 @@ def tag_image(repository: str, digest: str, tag: str, *, ecr: Any | None = None)
             return "tags immutable"
         raise wrap(exc, f"tag {repository}@{digest} as {tag}") from exc
     return "tagged"
+
+
+@dataclass(frozen=True)
+class TaggedImage:
+    """An image as BatchGetImage returns it for one tag: its digest and manifest."""
+
+    tag: str
+    digest: str
+    manifest: str
+    media_type: str = ""
+
+
+def images_by_tag(repository: str, tags: list[str], *, ecr: Any | None = None) -> dict[str, TaggedImage]:
+    """The images these tags name now, by tag; a tag that names none is left out (BatchGetImage
+    reports it under `failures`, ImageTagDoesNotExist or ImageNotFound). One call for all tags."""
+    ecr = _ecr(ecr)
+    try:
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag} for tag in tags],
+                                    acceptedMediaTypes=list(MANIFEST_TYPES))
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryNotFoundException":
+            return {}
+        raise wrap(exc, f"read {', '.join(tags)} in {repository}") from exc
+    images = {}
+    for image in found.get("images", []):
+        image_id = image.get("imageId", {})
+        tag = image_id.get("imageTag")
+        if tag in tags:
+            images[tag] = TaggedImage(tag, image_id.get("imageDigest", ""), image["imageManifest"],
+                                      image.get("imageManifestMediaType", ""))
+    return images
+
+
+def put_tag(repository: str, image: TaggedImage, tag: str, *, ecr: Any | None = None) -> TagOutcome:
+    """Put `tag` on an image read with `images_by_tag` (PutImage of its manifest under the tag:
+    ECR User Guide, "Retagging an image"); the tag moves from the image that had it."""
+    ecr = _ecr(ecr)
+    arguments = {"repositoryName": repository, "imageManifest": image.manifest, "imageTag": tag,
+                 "imageDigest": image.digest}
+    if image.media_type:
+        arguments["imageManifestMediaType"] = image.media_type
+    try:
+        ecr.put_image(**arguments)
+    except ClientError as exc:
+        code = error_code(exc)
+        if code == "ImageAlreadyExistsException":
+            return "already tagged"
+        if code == "ImageTagAlreadyExistsException":
+            return "tags immutable"
+        raise wrap(exc, f"tag {repository}@{image.digest} as {tag}") from exc
+    return "tagged"
