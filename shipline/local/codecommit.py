@@ -148,8 +148,10 @@ class GitHistory:
         commit = _specifier(self, commit)
         spec = f"{commit}:{path.strip('/')}"
         found = subprocess.run(["git", "-C", str(self.path), "rev-parse", "--verify", "--quiet", "--end-of-options",
-                                f"{spec}^{{tree}}"], capture_output=True, text=True, check=False)
-        if found.returncode:
+                                spec], capture_output=True, text=True, check=False)
+        kind = subprocess.run(["git", "-C", str(self.path), "cat-file", "-t", found.stdout.strip() or "0" * 40],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        if found.returncode or kind != "tree":
             raise JsonRESTError("FolderDoesNotExistException", f"folder /{path.strip('/')} does not exist")
         listing = subprocess.run(["git", "-C", str(self.path), "ls-tree", "-z", found.stdout.strip()],
                                  capture_output=True, check=True).stdout.decode("utf-8", "replace")
