@@ -159,9 +159,8 @@ class EcrEmulation:
         images, failures = [], []
         for wanted in response._get_param("imageIds") or []:
             tag, digest = wanted.get("imageTag"), wanted.get("imageDigest")
-            found = next((i for i in repository.images
-                          if (tag is None or tag in i.image_tags) and (digest is None or i.get_image_digest() == digest)),
-                         None)
+            found = next((i for i in repository.images if (tag is None or tag in i.image_tags)
+                          and (digest is None or i.get_image_digest() == digest)), None)
             if found is None:
                 failures.append({"imageId": wanted, "failureCode": "ImageNotFound",
                                  "failureReason": "Requested image not found"})
