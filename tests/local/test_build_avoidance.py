@@ -93,6 +93,10 @@ def test_a_revert_retags_instead_of_building(local_account, repository):
     assert reverted[:7] in first_image["tags"] and "latest" in first_image["tags"]
     changed_image = next(i for i in report["images"] if changed[:7] in i["tags"])
     assert "latest" not in changed_image["tags"]
+    # ...and it runs again: the revert registers it as the newest revision, which is live.
+    newest = [t for t in report["taskDefinitions"] if t["family"].endswith("-langgraph")][-1]
+    assert newest["containers"][0]["image"].endswith(f"@{first_image['digest']}")
+    assert "live-dev" in first_image["tags"] and "live-dev" not in changed_image["tags"]
 
 
 def test_a_moved_base_tag_builds(local_account, repository):

@@ -105,7 +105,7 @@ def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
 def _commit(item: dict[str, Any]) -> CommitRecord:
     return CommitRecord(commit=item.get("commit", ""), planned_at=item.get("plannedAt", ""),
                         attempt=int(item.get("attempt", 0)), last_build=item.get("lastBuild", ""),
-                        last_status=item.get("lastStatus", ""))
+                        last_status=item.get("lastStatus", ""), reused_digest=item.get("reusedDigest", ""))
 
 
 # ---------------------------------------------------------------------------- images

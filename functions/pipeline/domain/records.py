@@ -40,6 +40,7 @@ class CommitRecord:
     attempt: int = 0
     last_build: str = ""
     last_status: str = ""
+    reused_digest: str = ""  # when REUSED: the image retagged as this commit's
 
     @property
     def failed(self) -> bool:

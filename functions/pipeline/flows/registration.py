@@ -39,9 +39,13 @@ class Registration:
     reason: str = ""
 
 
-def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> Registration:
+def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
+                   tag: str | None = None) -> Registration:
+    """`tag`: the commit tag a reused image got (build avoidance); that commit's registration of
+    the digest is one of its own, after the digest's first."""
     family = settings.target.family(service)
-    effect = once(f"register:{family}@{digest}", partial(_register, settings, manifest, service, digest))
+    key = f"register:{family}@{digest}" + (f"#{tag}" if tag else "")
+    effect = once(key, partial(_register, settings, manifest, service, digest, tag))
     if effect.state == "in flight":
         return Registration("in flight", family, digest, reason="another invocation is registering this digest")
     registration = Registration(**effect.value) if effect.value else Registration("in flight", family, digest)
@@ -50,7 +54,8 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
     return registration
 
 
-def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str) -> dict:
+def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
+              tag: str | None = None) -> dict:
     target = settings.target
     spec = manifest.service(service)
     repository = target.repository(service)
@@ -59,7 +64,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     pk = settings.ledger_key(service)
 
     stored = ecr.describe_image(repository, digest)  # ImageGoneError when it was deleted
-    sha = next((t for t in stored.tags if is_sha_tag(t)), None)
+    sha = tag if tag in stored.tags else next((t for t in stored.tags if is_sha_tag(t)), None)
     if sha is None and not settings.register_manual_pushes:
         reason = f"tags {', '.join(stored.tags) or '(none)'}: no commit tag, so not a build of a commit"
         logger.warning("image without a commit tag not registered", extra={"family": family, "digest": digest,
