@@ -74,8 +74,6 @@ def _image_with_the_inputs(emulation: Emulation) -> None:
 
     _known_inputs(emulation)
     name = next(iter(emulation.codecommit.histories))
-    from pipeline.domain.manifest import default_manifest
-    from pipeline.settings import get_settings  # noqa: F401 (the manifest of the function under test)
 
     hashed = inputs.service_inputs(name, default_manifest(), "langgraph", AFTER)
     inputs.reset()  # the starter reads the inputs itself
