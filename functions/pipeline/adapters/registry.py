@@ -18,9 +18,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from pipeline.domain.inputs import InputsUnknownError
+from pipeline.domain.inputs import InputsUnknownError, split_reference
 
-DOCKER_HUB = "registry-1.docker.io"
 # The URL of a registry host's API root. The local account points it at its stand-in registry.
 REGISTRY_URL = "https://{host}"
 TIMEOUT_SECONDS = 5.0
@@ -31,23 +30,6 @@ ACCEPT = ", ".join((
     "application/vnd.docker.distribution.manifest.v2+json",
 ))
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
-
-
-def split_reference(reference: str) -> tuple[str, str, str]:
-    """(registry host, repository, tag) of an image reference, as docker reads one: no host means
-    Docker Hub, and a one-part Docker Hub name is under `library/`; no tag means `latest`."""
-    name = reference.partition("@")[0]
-    first, slash, rest = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        host, path = first, rest
-    else:
-        host, path = DOCKER_HUB, name
-    if host in ("docker.io", "index.docker.io"):
-        host = DOCKER_HUB
-    path, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "latest")
-    if host == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
-    return host, path, tag or "latest"
 
 
 def tag_digest(reference: str, *, opener: Any | None = None) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pipeline.domain.changes import normalised_path
 from pipeline.domain.manifest import Manifest
 
+DOCKER_HUB = "registry-1.docker.io"
 INPUTS_LABEL = "io.shipline.inputs"
 INPUTS_TAG_PREFIX = "inputs-"
 _VERSION = "shipline-inputs-1"  # bump when what the hash covers changes: every image is then built once again
@@ -99,6 +100,23 @@ def base_images(dockerfile: str) -> tuple[BaseImage, ...]:
             continue
         found.setdefault(reference, None)
     return tuple(BaseImage(reference) for reference in found)
+
+
+def split_reference(reference: str) -> tuple[str, str, str]:
+    """(registry host, repository, tag) of an image reference, as docker reads one: no host means
+    Docker Hub, and a one-part Docker Hub name is under `library/`; no tag means `latest`."""
+    name = reference.partition("@")[0]
+    first, slash, rest = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+    else:
+        host, path = DOCKER_HUB, name
+    if host in ("docker.io", "index.docker.io"):
+        host = DOCKER_HUB
+    path, colon, tag = path.rpartition(":") if ":" in path.rsplit("/", 1)[-1] else (path, "", "latest")
+    if host == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+    return host, path, tag or "latest"
 
 
 def inputs_hash(objects: Mapping[str, str], bases: Mapping[str, str]) -> str:
