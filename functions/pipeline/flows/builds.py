@@ -36,7 +36,7 @@ def _start(settings: BuildStarterSettings, project: str, plan: BuildPlan, attemp
     return build_id
 
 
-def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
+def _attempt(settings: BuildStarterSettings, plan: BuildPlan, tagged: bool = False) -> tuple[BuildPlan | None, int]:
     """What this plan means given the commit's builds so far: nothing to do (built already,
     and not forced), a retry after a failed build, or the first build."""
     if not is_commit(plan.source_version):
@@ -45,7 +45,7 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan
                                    plan.source_version, ledger.now())
     if plan.occasion:  # the schedule, or a forced request: a build of its own
         return plan, planned.attempt + 1
-    if planned.built and plan.inputs:  # built, but no image has these inputs: they changed (a base tag moved)
+    if plan.inputs and (planned.built or tagged):  # built, but no image has these inputs (a base tag moved)
         return plan, planned.attempt + 1
     if planned.built:
         return None, planned.attempt
@@ -72,16 +72,17 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
     known inputs, the schedule) asks."""
     ensure_repositories(settings, [planned.service])
     logs.ensure_log_group(settings.target.log_group(planned.service), settings.service_log_retention_days)
+    tagged = False  # whether an image carries the commit's tag already (its build, from other inputs)
     if manifest is not None and not planned.after and not (planned.occasion and planned.trigger != "schedule"):
         inputs = _inputs(settings, manifest, planned)
         if inputs:
-            reused = _reuse(settings, planned, inputs)
+            reused, tagged = _reuse(settings, planned, inputs)
             if reused is not None:
                 return reused
             # Known inputs decide: the schedule's occasion no longer makes a build of its own.
             occasion = "" if planned.trigger == "schedule" else planned.occasion
             planned = replace(planned, inputs=inputs, occasion=occasion)
-    plan, attempt = _attempt(settings, planned)
+    plan, attempt = _attempt(settings, planned, tagged)
     if plan is None:
         logger.info("already built at this commit (trigger --force builds it again)",
                     extra={"service": planned.service})
@@ -104,21 +105,21 @@ def _inputs(settings: BuildStarterSettings, manifest: Manifest, plan: BuildPlan)
     return known_inputs(settings.codecommit_repository, manifest, plan.service, plan.source_version)
 
 
-def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> StartResult | None:
+def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tuple[StartResult | None, bool]:
     """When an image was built from these inputs: it is this commit's image. It gets the tags a
     build would have pushed (the commit's tag and `latest`), each PutImage an ECR push event as a
-    build's push is, and the ledger records the commit as REUSED. None when no image has them."""
+    build's push is, and the ledger records the commit as REUSED. None when no image has them;
+    and whether an image carries the commit's tag already (a build of it from other inputs)."""
     repository = settings.target.repository(plan.service)
     wanted = inputs_tag(inputs)
     sha = short_sha(plan.source_version)
     found = ecr.images_by_tag(repository, [wanted, sha])
-    image = found.get(wanted)
+    image, holder = found.get(wanted), found.get(sha)
     if image is None:
-        return None
-    holder = found.get(sha)
+        return None, holder is not None
     if holder is not None and holder.digest == image.digest:  # built (or reused) at this commit before
         logger.info("already built at this commit from the same inputs", extra={"service": plan.service})
-        return StartResult(plan.service, "already built", image=image.digest)
+        return StartResult(plan.service, "already built", image=image.digest), True
     table, pk = settings.ledger_table, settings.ledger_key(plan.service)
     planned = ledger.commit_planned(table, pk, plan.source_version, ledger.now())
     # The commit's own tag, unless an image of another build of this commit has it (a rebuild's).
@@ -130,7 +131,7 @@ def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> Star
                                                 tag=tag, attempt=attempt, at=ledger.now()))
     logger.info("reused the image built from the same inputs", extra={
         "service": plan.service, "digest": image.digest, "tags": [tag, LATEST]})
-    return StartResult(plan.service, "reused", image=image.digest)
+    return StartResult(plan.service, "reused", image=image.digest), True
 
 
 def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str) -> list[str]:
