@@ -40,14 +40,20 @@ def test_a_path_and_its_object_id_cannot_be_traded_between_inputs():
 
 
 def test_a_service_inputs_are_its_paths_the_shared_paths_and_its_dockerfile():
+    # langgraph's Dockerfile is in docker/langgraph/, whose tree id covers it.
     assert input_paths(default_manifest(), "langgraph") == (
-        ".dockerignore", "docker/langgraph/", "docker/langgraph/Dockerfile", "services.toml", "workload/common/",
-        "workload/langgraph/")
+        ".dockerignore", "docker/langgraph/", "services.toml", "workload/common/", "workload/langgraph/")
+
+
+def test_a_dockerfile_outside_the_service_paths_is_an_input_of_its_own():
+    manifest = default_manifest()
+    spec = manifest.services["langgraph"].model_copy(update={"dockerfile": "build/langgraph.Dockerfile"})
+    elsewhere = manifest.model_copy(update={"services": {**manifest.services, "langgraph": spec}})
+    assert "build/langgraph.Dockerfile" in input_paths(elsewhere, "langgraph")
 
 
 def test_the_folders_listed_are_the_parents_of_the_input_paths():
-    assert parent_folders(input_paths(default_manifest(), "langgraph")) == ("", "docker", "docker/langgraph",
-                                                                            "workload")
+    assert parent_folders(input_paths(default_manifest(), "langgraph")) == ("", "docker", "workload")
 
 
 def test_base_images_substitute_args_and_skip_stages_and_scratch():

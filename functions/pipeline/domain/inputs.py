@@ -38,10 +38,12 @@ class InputsUnknownError(RuntimeError):
 
 def input_paths(manifest: Manifest, service: str) -> tuple[str, ...]:
     """The paths whose content is a service's input: its paths, the shared paths and its Dockerfile
-    (a folder ends in "/"), normalised, each once, sorted."""
+    (a folder ends in "/"), normalised, each once, sorted. A path inside another input folder is
+    in that folder's tree id already, and is left out (so is its folder's listing)."""
     spec = manifest.service(service)
-    paths = {normalised_path(p) for p in (*spec.paths, *manifest.project.shared_paths, spec.dockerfile)}
-    return tuple(sorted(p for p in paths if p))
+    paths = {normalised_path(p) for p in (*spec.paths, *manifest.project.shared_paths, spec.dockerfile)} - {""}
+    folders = [p for p in paths if p.endswith("/")]
+    return tuple(sorted(p for p in paths if not any(p != f and p.startswith(f) for f in folders)))
 
 
 def parent_folders(paths: tuple[str, ...]) -> tuple[str, ...]:
