@@ -111,7 +111,7 @@ def test_a_revert_retags_instead_of_building(pipeline, history, calls, emulation
     tags = tags_of("multi-agent-orchestrator-dev-langgraph")
     assert REVERTED[:7] in tags[first_digest] and "latest" in tags[first_digest]
     assert "latest" not in tags[f"sha256:{1:064x}"]  # the reverted commit's image lost latest, nothing else
-    assert [p["imageTag"] for p in calls.of("ecr", "PutImage")] == [REVERTED[:7], "latest"]
+    assert [p["imageTag"] for p in calls.of("ecr", "PutImage")] == ["latest", REVERTED[:7]]
     item = boto3.client("dynamodb").get_item(TableName=stack.refs["LedgerTable"], Key={
         "pk": {"S": "multi-agent-orchestrator#dev#langgraph"}, "sk": {"S": f"commit#{REVERTED[:7]}"}})["Item"]
     assert item["lastStatus"]["S"] == "REUSED" and item["reusedDigest"]["S"] == first_digest

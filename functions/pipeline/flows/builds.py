@@ -125,10 +125,15 @@ def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tupl
     # The commit's own tag, unless an image of another build of this commit has it (a rebuild's).
     attempt = planned.attempt + 1 if holder is not None else max(planned.attempt, 1)
     tag = commit_tag(plan.source_version, attempt)
-    for name in (tag, LATEST):  # the commit tag first: an image event finds the commit by it
-        ecr.put_tag(repository, image, name)
+    # The ledger first: the push events of the tags below may reach the image events function at
+    # once, and it asks the ledger whether the commit reused this digest. A failed PutImage fails
+    # the start, and its retry writes the same record and tags again.
     ledger.commit_reused(table, pk, ReuseRecord(commit=plan.source_version, digest=image.digest, inputs=inputs,
                                                 tag=tag, attempt=attempt, at=ledger.now()))
+    # `latest` first, the commit tag last: once the commit tag is on the image, the reuse is whole
+    # (a retry after a failure between the two finds the commit tag missing and puts both again).
+    for name in (LATEST, tag):
+        ecr.put_tag(repository, image, name)
     logger.info("reused the image built from the same inputs", extra={
         "service": plan.service, "digest": image.digest, "tags": [tag, LATEST]})
     return StartResult(plan.service, "reused", image=image.digest), True
