@@ -29,6 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "functions")]
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 EVENTS_PER_PROBE = int(os.environ.get("BENCH_EVENTS", "12"))
 TARGETS = {"init_ratio": 1.5, "warm_ratio": 1.2, "rss_mb": 128.0, "planner_s": 5.0, "planner_calls_per_10": 5.0}
+NIGHTLY_BUILDS_TARGET = 0  # builds per nightly run on an unchanged head (issue 14)
 # The whole chain at scale: services per run, on a CodeBuild quota of SCALE_QUOTA.
 SCALE_SERVICES = tuple(int(n) for n in os.environ.get("BENCH_SCALE_SERVICES", "50,100,200").split(","))
 SCALE_QUOTA = int(os.environ.get("BENCH_SCALE_QUOTA", "10"))
@@ -47,6 +48,7 @@ def main() -> int:
     results["api_calls_per_push"] = _calls_per_push()
     results["scale"] = _scale()
     results["chain_at_scale"] = _chain_at_scale()
+    results["nightly_builds"] = _nightly_builds()
     out = ROOT / "bench" / "results.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     _print(results)
@@ -427,6 +429,41 @@ def _chain_at_scale() -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------- build avoidance
+def _nightly_builds() -> dict:
+    """Builds started by each nightly run on an unchanged head: this checkout's HEAD pushed and
+    built on a CodeCommit stack, then two nights (build avoidance: none, as no input changed);
+    and, for comparison, two nights on a GitHub stack (no API reads its inputs before a build)."""
+    from shipline.local.account import LocalAccount
+    from tests.local.conftest import push_event
+    from tests.support.events import load_event
+    from tests.support.stacks import GITHUB
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+    def nights(account) -> list[int]:
+        counts = []
+        for night in ("first", "second"):
+            before = len(account.emulation.codebuild.builds)
+            event = load_event("schedule-nightly")
+            event["id"] = f"bench-{night}-night"
+            account.put_event(event)
+            account.run()
+            counts.append(len(account.emulation.codebuild.builds) - before)
+        return counts
+
+    with LocalAccount() as account:
+        account.put_event(push_event(account, head))
+        account.run()
+        pushed = len(account.emulation.codebuild.builds)
+        codecommit = nights(account)
+    with LocalAccount(parameters=GITHUB) as account:
+        github = nights(account)
+    return {"head": head[:7], "push_builds": pushed, "codecommit_nights": codecommit, "github_nights": github,
+            "target": NIGHTLY_BUILDS_TARGET}
+
+
 # ---------------------------------------------------------------------------- report
 def _print(results: dict) -> None:
     rows = [("figure", "measured", "target", "")]
@@ -480,6 +517,7 @@ def _print(results: dict) -> None:
                      f"({per_10:.1f} per 10 services)",
                      f"< {TARGETS['planner_s']:.0f}s, <= {TARGETS['planner_calls_per_10']:.0f}/10",
                      _ok(row["planner_s"] < TARGETS["planner_s"] and per_10 <= TARGETS["planner_calls_per_10"])))
+    rows += _nightly_rows(results["nightly_builds"])
     _table(rows)
     for label, push in results["api_calls_per_push"].items():
         if "calls" not in push:
@@ -493,6 +531,17 @@ def _table(rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _nightly_rows(nightly: dict) -> list[tuple[str, str, str, str]]:
+    codecommit, github = nightly["codecommit_nights"], nightly["github_nights"]
+    return [
+        ("builds per nightly run on an unchanged head", f"{codecommit[0]}, then {codecommit[1]} (CodeCommit, "
+         f"{nightly['head']} built by its push)", f"{nightly['target']}",
+         _ok(max(codecommit) <= nightly["target"])),
+        ("  the same on a GitHub stack", f"{github[0]}, then {github[1]} (no API reads its inputs before a build)",
+         "-", ""),
+    ]
 
 
 def _ok(passed: bool) -> str:

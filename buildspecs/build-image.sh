@@ -8,7 +8,7 @@
 #                           build trigger checks this before it starts a build)
 #   build-image.sh tags     the tags to push: IMAGE_TAGS, or "<short sha> latest"
 #   build-image.sh login    docker login to the registry of REPOSITORY_URI; a buildx builder
-#   build-image.sh build    buildx build and push under every tag, with the registry cache
+#   build-image.sh build    buildx build and push under every tag (and inputs-<INPUTS_HASH>), with the registry cache
 #   build-image.sh digest   the pushed digest (from metadata.json)
 set -euo pipefail
 
@@ -40,6 +40,7 @@ for key, var in (("dockerfile", "DOCKERFILE"), ("context", "BUILD_CONTEXT")):
         sys.exit(f"shipline: {var}={os.environ[var]!r} but {path} says {key}={spec.get(key, '.')!r}")
 PY
   [ -f "$DOCKERFILE" ] || fail "$DOCKERFILE does not exist at this commit"
+  [[ "${INPUTS_HASH:-}" =~ ^([0-9a-f]{64})?$ ]] || fail "INPUTS_HASH is not a sha256 hex digest: $INPUTS_HASH"
   tracked
 }
 
@@ -72,11 +73,18 @@ build() {
     tag_args+=(--tag "$REPOSITORY_URI:$tag")
   done
   [ "${#tag_args[@]}" -gt 0 ] || fail "no image tags"
+  # Build avoidance: the hash of the build's inputs, as a label and as the tag the next build
+  # of the same inputs finds this image by (and retags it instead of building).
+  local -a input_args=()
+  if [ -n "${INPUTS_HASH:-}" ]; then
+    input_args=(--tag "$REPOSITORY_URI:inputs-$INPUTS_HASH" --label "io.shipline.inputs=$INPUTS_HASH")
+  fi
   created="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   docker buildx build \
     --file "$DOCKERFILE" \
     --platform linux/arm64 \
     "${tag_args[@]}" \
+    "${input_args[@]}" \
     --cache-from "type=registry,ref=$REPOSITORY_URI:$CACHE_TAG" \
     --cache-to "type=registry,ref=$REPOSITORY_URI:$CACHE_TAG,mode=max,image-manifest=true,oci-mediatypes=true" \
     --label "org.opencontainers.image.revision=$CODEBUILD_RESOLVED_SOURCE_VERSION" \

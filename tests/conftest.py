@@ -58,6 +58,7 @@ def _fresh_process_state():
     from pipeline.adapters import clients, logs
     from pipeline.domain import manifest
     from pipeline.flows import idempotency, repositories
+    from pipeline.flows import inputs as build_inputs
     from pipeline.settings import get_settings
 
     def reset():
@@ -65,6 +66,7 @@ def _fresh_process_state():
         idempotency.reset()
         repositories.reset()
         logs.reset()
+        build_inputs.reset()
         get_settings.cache_clear()
         manifest.default_manifest.cache_clear()
         parameters.clear_caches()

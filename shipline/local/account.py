@@ -553,12 +553,14 @@ def _reset_process_caches() -> None:
 
     from pipeline.adapters import clients, logs
     from pipeline.flows import idempotency, repositories
+    from pipeline.flows import inputs as build_inputs
     from pipeline.settings import get_settings
 
     clients.reset()
     idempotency.reset()
     repositories.reset()  # what a warm instance remembers having ensured
     logs.reset()
+    build_inputs.reset()
     get_settings.cache_clear()  # type: ignore[attr-defined]
     parameters.clear_caches()  # also drops Powertools' providers and their clients
 

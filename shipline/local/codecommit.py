@@ -1,5 +1,5 @@
-"""CodeCommit's GetDifferences, GetBranch, GetCommit and GetMergeOptions for moto, which has
-only the repository calls.
+"""CodeCommit's GetDifferences, GetBranch, GetCommit, GetMergeOptions, GetFolder and GetFile for
+moto, which has only the repository calls.
 
 The emulated repository is backed by a git history: this checkout for the local account,
 or a small in-memory history in tests. The emulation is installed into moto's response
@@ -9,11 +9,13 @@ against the moto server.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from moto.codecommit.responses import CodeCommitResponse
 from moto.core.exceptions import JsonRESTError
@@ -24,11 +26,25 @@ from shipline.gitdiff import GitError
 from shipline.local.patches import Patches
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a folder, as git stores it: its name, kind and object id."""
+
+    name: str
+    kind: Literal["tree", "blob", "link", "commit"]
+    object_id: str
+    executable: bool = False
+
+
 class History(Protocol):
     def differences(self, before: str | None, after: str) -> list[Change]: ...
     def head(self, branch: str) -> str: ...
     def resolve(self, commit: str) -> str: ...  # a full commit id, or CommitDoesNotExistException
     def merge_base(self, first: str, second: str) -> str | None: ...
+    # A folder's entries at a commit (FolderDoesNotExistException), and a file's blob id and bytes
+    # (FileDoesNotExistException).
+    def folder(self, commit: str, path: str) -> tuple[str, list[Entry]]: ...
+    def file(self, commit: str, path: str) -> tuple[str, bytes, bool]: ...
 
 
 @dataclass
@@ -40,6 +56,31 @@ class MemoryHistory:
     diffs: dict[tuple[str | None, str], list[str | Change]] = field(default_factory=dict)
     heads: dict[str, str] = field(default_factory=dict)
     ancestors: dict[str, set[str]] = field(default_factory=dict)
+    files: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> content
+
+    def folder(self, commit: str, path: str) -> tuple[str, list[Entry]]:
+        tree = _tree(self._files(commit))
+        for part in filter(None, path.strip("/").split("/")):
+            found = tree.get(part)
+            if not isinstance(found, dict):
+                raise JsonRESTError("FolderDoesNotExistException", f"folder /{path.strip('/')} does not exist")
+            tree = found
+        return _tree_id(tree), [Entry(name, "tree" if isinstance(value, dict) else "blob",
+                                      _tree_id(value) if isinstance(value, dict) else _blob_id(value.encode()))
+                                for name, value in sorted(tree.items())]
+
+    def file(self, commit: str, path: str) -> tuple[str, bytes, bool]:
+        content = self._files(commit).get(path.strip("/"))
+        if content is None:
+            raise JsonRESTError("FileDoesNotExistException", f"file {path} does not exist")
+        return _blob_id(content.encode()), content.encode(), False
+
+    def _files(self, commit: str) -> dict[str, str]:
+        if commit in self.heads:
+            commit = self.heads[commit]
+        if commit not in self.files:
+            raise JsonRESTError("CommitDoesNotExistException", f"commit {commit} does not exist")
+        return self.files[commit]
 
     def differences(self, before: str | None, after: str) -> list[Change]:
         if (before, after) not in self.diffs:
@@ -52,7 +93,7 @@ class MemoryHistory:
         return self.heads[branch]
 
     def _known(self) -> set[str]:
-        known = set(self.heads.values()) | set(self.ancestors)
+        known = set(self.heads.values()) | set(self.ancestors) | set(self.files)
         for before, after in self.diffs:
             known |= {after} | ({before} if before else set())
         return known
@@ -102,6 +143,64 @@ class GitHistory:
         result = subprocess.run(["git", "-C", str(self.path), "merge-base", "--end-of-options", first, second],
                                 capture_output=True, text=True, check=False)
         return result.stdout.strip() or None
+
+    def folder(self, commit: str, path: str) -> tuple[str, list[Entry]]:
+        commit = _specifier(self, commit)
+        spec = f"{commit}:{path.strip('/')}"
+        found = subprocess.run(["git", "-C", str(self.path), "rev-parse", "--verify", "--quiet", "--end-of-options",
+                                spec], capture_output=True, text=True, check=False)
+        kind = subprocess.run(["git", "-C", str(self.path), "cat-file", "-t", found.stdout.strip() or "0" * 40],
+                              capture_output=True, text=True, check=False).stdout.strip()
+        if found.returncode or kind != "tree":
+            raise JsonRESTError("FolderDoesNotExistException", f"folder /{path.strip('/')} does not exist")
+        listing = subprocess.run(["git", "-C", str(self.path), "ls-tree", "-z", found.stdout.strip()],
+                                 capture_output=True, check=True).stdout.decode("utf-8", "replace")
+        entries = []
+        for line in filter(None, listing.split("\0")):
+            meta, _, name = line.partition("\t")
+            mode, kind, object_id = meta.split()
+            entries.append(Entry(name, "link" if mode == "120000" else kind,  # type: ignore[arg-type]
+                                 object_id, mode == "100755"))
+        return found.stdout.strip(), entries
+
+    def file(self, commit: str, path: str) -> tuple[str, bytes, bool]:
+        commit = _specifier(self, commit)
+        spec = f"{commit}:{path.strip('/')}"
+        found = subprocess.run(["git", "-C", str(self.path), "ls-tree", "-z", commit, "--", path.strip("/")],
+                               capture_output=True, check=False).stdout.decode("utf-8", "replace")
+        meta = found.partition("\t")[0].split()
+        if len(meta) != 3 or meta[1] != "blob":
+            raise JsonRESTError("FileDoesNotExistException", f"file {path} does not exist")
+        content = subprocess.run(["git", "-C", str(self.path), "cat-file", "blob", spec], capture_output=True,
+                                 check=True).stdout
+        return meta[2], content, meta[0] == "100755"
+
+
+def _blob_id(content: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
+def _tree(files: dict[str, str]) -> dict:
+    """Files by path as nested folders: name -> content, or name -> folder."""
+    root: dict = {}
+    for path, content in files.items():
+        *folders, name = path.strip("/").split("/")
+        node = root
+        for folder in folders:
+            node = node.setdefault(folder, {})
+        node[name] = content
+    return root
+
+
+def _tree_id(tree: dict) -> str:
+    """The git tree id of a folder (git sorts a subfolder as its name followed by "/")."""
+    body = b""
+    for name in sorted(tree, key=lambda n: n + "/" if isinstance(tree[n], dict) else n):
+        value = tree[name]
+        mode, object_id = ("40000", _tree_id(value)) if isinstance(value, dict) else ("100644",
+                                                                                      _blob_id(value.encode()))
+        body += f"{mode} {name}".encode() + b"\0" + bytes.fromhex(object_id)
+    return hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
 
 
 def _specifier(history: History, value: str) -> str:
@@ -161,6 +260,39 @@ class CodeCommitEmulation:
             return json.dumps({"mergeOptions": options, "sourceCommitId": source, "destinationCommitId": destination,
                                "baseCommitId": base})
 
+        def get_folder(response: CodeCommitResponse) -> str:
+            """GetFolder (CodeCommit API Reference): a folder's subfolders (treeId), files and
+            symbolic links (blobId, fileMode) and submodules at a commit; folderPath "/" is the root."""
+            found = history(response)
+            commit = _specifier(found, response._get_param("commitSpecifier") or "HEAD")
+            path = str(response._get_param("folderPath") or "").strip("/")
+            tree_id, entries = found.folder(commit, path)
+            listed: dict[str, list] = {"subFolders": [], "files": [], "symbolicLinks": [], "subModules": []}
+            for entry in entries:
+                where = {"absolutePath": f"{path}/{entry.name}" if path else entry.name, "relativePath": entry.name}
+                if entry.kind == "tree":
+                    listed["subFolders"].append({"treeId": entry.object_id, **where})
+                elif entry.kind == "commit":
+                    listed["subModules"].append({"commitId": entry.object_id, **where})
+                else:
+                    mode = "SYMLINK" if entry.kind == "link" else "EXECUTABLE" if entry.executable else "NORMAL"
+                    listed["files" if entry.kind == "blob" else "symbolicLinks"].append(
+                        {"blobId": entry.object_id, "fileMode": mode, **where})
+            return json.dumps({"commitId": commit, "folderPath": f"/{path}", "treeId": tree_id, **listed})
+
+        def get_file(response: CodeCommitResponse) -> str:
+            """GetFile: a file's blob id, mode, size and base64 content (at most 6 MB) at a commit."""
+            found = history(response)
+            commit = _specifier(found, response._get_param("commitSpecifier") or "HEAD")
+            path = str(response._get_param("filePath") or "").strip("/")
+            blob_id, content, executable = found.file(commit, path)
+            if len(content) > 6 * 1024 * 1024:
+                raise JsonRESTError("FileTooLargeException", f"file {path} is larger than 6 MB")
+            return json.dumps({"commitId": commit, "blobId": blob_id, "filePath": path,
+                               "fileMode": "EXECUTABLE" if executable else "NORMAL", "fileSize": len(content),
+                               "fileContent": base64.b64encode(content).decode()})
+
         for name, method in (("get_differences", get_differences), ("get_branch", get_branch),
-                             ("get_commit", get_commit), ("get_merge_options", get_merge_options)):
+                             ("get_commit", get_commit), ("get_merge_options", get_merge_options),
+                             ("get_folder", get_folder), ("get_file", get_file)):
             patches.set(CodeCommitResponse, name, method)

@@ -21,6 +21,8 @@
   refuses a blob the repository holds (LayerAlreadyExistsException). GetDownloadUrlForLayer,
   which moto lacks, answers a URL on a loopback server that serves the blob's bytes, standing
   in for the pre-signed S3 URL.
+- BatchGetImage names each image by the id asked for (a tag asked for comes back as that tag;
+  moto answers with the image's last tag), so a lookup by tag can tell which tag it found.
 """
 
 from __future__ import annotations
@@ -226,10 +228,14 @@ class EcrEmulation:
         def complete_layer_upload(response: ECRResponse) -> str:
             return json.dumps(emulation.complete_layer_upload(response))
 
+        def batch_get_image(response: ECRResponse) -> str:
+            return json.dumps(emulation.batch_get_image(response))
+
         patches.set(ECRResponse, "put_image", put_image)
         patches.set(ECRResponse, "describe_image_scan_findings", describe_image_scan_findings)
         patches.set(ECRResponse, "get_download_url_for_layer", get_download_url_for_layer)
         patches.set(ECRResponse, "complete_layer_upload", complete_layer_upload)
+        patches.set(ECRResponse, "batch_get_image", batch_get_image)
 
     def close(self) -> None:
         """Stop the blob server, if a download URL started it."""
@@ -295,6 +301,28 @@ class EcrEmulation:
                                           f"specified layer is not valid for this repository: {', '.join(absent)}")
         for digest, size in _blobs_of(parsed):
             repository.layers.setdefault(digest, size)
+
+    def batch_get_image(self, response: ECRResponse) -> dict:
+        """BatchGetImage as ECR answers it (API Reference, BatchGetImage; Image): one entry per
+        image id asked for, whose `imageId` is the one asked for (a tag asked for is the tag
+        returned; moto returns the image's last tag instead), and `failures` for the others."""
+        name = response._get_param("repositoryName")
+        repository = response.ecr_backend._get_repository(name, response._get_param("registryId"))
+        images, failures = [], []
+        for wanted in response._get_param("imageIds") or []:
+            tag, digest = wanted.get("imageTag"), wanted.get("imageDigest")
+            found = next((i for i in repository.images if (tag is None or tag in i.image_tags)
+                          and (digest is None or i.get_image_digest() == digest)), None)
+            if found is None:
+                failures.append({"imageId": wanted, "failureCode": "ImageNotFound",
+                                 "failureReason": "Requested image not found"})
+                continue
+            images.append({"registryId": repository.registry_id, "repositoryName": name,
+                           "imageId": {"imageDigest": found.get_image_digest(), **({"imageTag": tag} if tag else {})},
+                           "imageManifest": found.image_manifest,
+                           "imageManifestMediaType": found.image_manifest_media_type
+                           or json.loads(found.image_manifest).get("mediaType", "")})
+        return {"images": images, "failures": failures}
 
     def put_image(self, response: ECRResponse) -> dict:
         name = response._get_param("repositoryName")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pipeline.adapters import registry
 from shipline.local import ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
@@ -20,6 +21,7 @@ from shipline.local.ecr import EcrEmulation
 from shipline.local.model import ACCOUNT, REGION
 from shipline.local.patches import Patches
 from shipline.local.quotas import DEFAULT_QUOTA
+from shipline.local.registry import BaseImageRegistry
 
 
 class EmulationActiveError(RuntimeError):
@@ -66,6 +68,7 @@ class Emulation:
         self.codebuild = CodeBuildEmulation(account=ACCOUNT, region=REGION, source_root=source_root,
                                             emit=self.outbox.emit, tools_url=tools_url, quota=codebuild_quota,
                                             note=note)
+        self.registry = BaseImageRegistry()  # the public registries base images come from
 
     @contextmanager
     def installed(self) -> Iterator[Emulation]:
@@ -80,8 +83,11 @@ class Emulation:
             self.codebuild.install(patches)
             limits.install(patches)
             ecs.install(patches)
+            self.registry.start()
+            patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
             yield self
         finally:
+            self.registry.stop()
             patches.restore()
             self.ecr.close()
             with Emulation._guard:

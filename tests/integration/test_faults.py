@@ -62,6 +62,41 @@ def _push_sample_image_latest_too(emulation: Emulation) -> None:
     emulation.ecr.seed_image(REPO, load_event("ecr-image-push")["detail"]["image-digest"], "latest")
 
 
+def _known_inputs(emulation: Emulation) -> None:
+    """The commit's files in the emulated CodeCommit history: the starter reads its build inputs."""
+    from tests.integration.conftest import AFTER
+    from tests.support.sources import source_files
+
+    for history in emulation.codecommit.histories.values():
+        history.files[AFTER] = source_files()  # type: ignore[attr-defined]
+
+
+def _image_with_the_inputs(emulation: Emulation) -> None:
+    """And an image already built from those inputs (tagged inputs-<hash>), under no commit tag."""
+    from pipeline.domain.inputs import inputs_tag
+    from pipeline.domain.manifest import default_manifest
+    from pipeline.flows import inputs
+    from tests.integration.conftest import AFTER
+
+    _known_inputs(emulation)
+    name = next(iter(emulation.codecommit.histories))
+
+    hashed = inputs.service_inputs(name, default_manifest(), "langgraph", AFTER)
+    inputs.reset()  # the starter reads the inputs itself
+    boto3.client("ecr").create_repository(repositoryName=REPO)
+    emulation.ecr.seed_image(REPO, "sha256:" + "ab" * 32, inputs_tag(hashed))
+
+
+def _reused(emulation: Emulation) -> int:
+    """How many images the commit's tag names (one: the reused image), and none when a build ran."""
+    from tests.integration.conftest import AFTER
+
+    if emulation.codebuild.builds:
+        return 0
+    images = boto3.client("ecr").describe_images(repositoryName=REPO)["imageDetails"]
+    return sum(1 for image in images if AFTER[:7] in image.get("imageTags", []))
+
+
 @dataclass(frozen=True)
 class Scenario:
     function: str
@@ -80,6 +115,11 @@ SCENARIOS = {
         ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"), ("ecr", "PutLifecyclePolicy"),
         ("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy"), ("codebuild", "StartBuild"),
         ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"), ("dynamodb", "TransactWriteItems"))),
+    "build start with known inputs": Scenario("BuildStarterFunction", build_starter.handler, "build-start",
+                                              _known_inputs, (("codecommit", "GetFolder"), ("codecommit", "GetFile"),
+                                                              ("ecr", "BatchGetImage"))),
+    "build start reusing an image": Scenario("BuildStarterFunction", build_starter.handler, "build-start",
+                                             _image_with_the_inputs, (("ecr", "BatchGetImage"), ("ecr", "PutImage"))),
     "image push": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push", _push_sample_image, (
         ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems"), ("dynamodb", "UpdateItem"),
         ("ecs", "DescribeTaskDefinition"), ("ecs", "RegisterTaskDefinition"), ("dynamodb", "TransactWriteItems"),
@@ -134,8 +174,10 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
         if request.param == "codecommit push":  # a start queued twice is one build (the starter's keys)
             return len({json.loads(e["MessageBody"])["service"] for batch in calls.of("sqs", "SendMessageBatch")
                         for e in batch["Entries"]})
-        if request.param == "build start":  # CodeBuild's idempotencyToken, as AWS honours it
+        if request.param in ("build start", "build start with known inputs"):  # CodeBuild's idempotencyToken
             return len(emulation.codebuild.builds)
+        if request.param == "build start reusing an image":  # retagged once, never built
+            return _reused(emulation)
         if request.param.startswith("image push"):
             return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
         if request.param == "github push":  # the same delivery stored twice is one build downstream

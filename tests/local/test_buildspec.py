@@ -92,8 +92,11 @@ def test_the_real_buildspec_builds_pushes_and_exports_the_digest(local_account, 
     report = _build(local_account, clone, commit)
     assert {b["status"] for b in report["builds"]} == {"SUCCEEDED"}
     tags = {tuple(sorted(i["tags"])) for i in report["images"]}
-    # The build pushes the commit's tag and latest (and the cache); registration adds live-dev.
-    assert tags == {tuple(sorted([commit[:7], "latest", "live-dev"])), ("buildcache",)}
+    # The build pushes the commit's tag, latest and inputs-<hash> of its build inputs (and the
+    # cache); registration adds live-dev.
+    inputs = next(t for i in report["images"] for t in i["tags"] if t.startswith("inputs-"))
+    assert len(inputs) == len("inputs-") + 64
+    assert tags == {tuple(sorted([commit[:7], "latest", "live-dev", inputs])), ("buildcache",)}
     assert [t["family"] for t in report["taskDefinitions"]] == ["multi-agent-orchestrator-dev-langgraph"]
 
 

@@ -351,3 +351,40 @@ def put_manifest(repository: str, manifest: StoredManifest, tag: str | None, *, 
             return "already there"
         raise wrap(exc, f"put {manifest.digest} into {repository}" + (f" as {tag}" if tag else "")) from exc
     return "pushed"
+
+
+@dataclass(frozen=True)
+class TaggedImage:
+    """An image as BatchGetImage returns it for one tag: its digest and manifest."""
+
+    tag: str
+    digest: str
+    manifest: str
+    media_type: str = ""
+
+
+def images_by_tag(repository: str, tags: list[str], *, ecr: Any | None = None) -> dict[str, TaggedImage]:
+    """The images these tags name now, by tag; a tag that names none is left out (BatchGetImage
+    reports it under `failures`, ImageTagDoesNotExist or ImageNotFound). One call for all tags."""
+    ecr = _ecr(ecr)
+    try:
+        found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": tag} for tag in tags],
+                                    acceptedMediaTypes=list(MANIFEST_TYPES))
+    except ClientError as exc:
+        if error_code(exc) == "RepositoryNotFoundException":
+            return {}
+        raise wrap(exc, f"read {', '.join(tags)} in {repository}") from exc
+    images = {}
+    for image in found.get("images", []):
+        image_id = image.get("imageId", {})
+        tag = image_id.get("imageTag")
+        if tag in tags:
+            images[tag] = TaggedImage(tag, image_id.get("imageDigest", ""), image["imageManifest"],
+                                      image.get("imageManifestMediaType", ""))
+    return images
+
+
+def put_tag(repository: str, image: TaggedImage, tag: str, *, ecr: Any | None = None) -> TagOutcome:
+    """Put `tag` on an image read with `images_by_tag` (its manifest is not read again)."""
+    return tag_image(repository, image.digest, tag, ecr=ecr,
+                     manifest=StoredManifest(digest=image.digest, media_type=image.media_type, text=image.manifest))

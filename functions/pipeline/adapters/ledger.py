@@ -3,7 +3,8 @@ knows the item layout; it takes and returns the records of `pipeline.domain.reco
 
 One partition per service and environment (`<project>#<environment>#<service>`), items:
 - `build#<build ARN>`: a build, from its start to its end;
-- `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build);
+- `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build, or
+  the image reused for it when an image already had its build inputs);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
 - `current`: the revision registered last;
@@ -40,6 +41,7 @@ from pipeline.domain.records import (
     PendingFinding,
     PromotionRecord,
     RegistrationClaim,
+    ReuseRecord,
     ScanRecord,
     ServiceHistory,
 )
@@ -101,6 +103,15 @@ def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:
     return _commit(item)
 
 
+def commit_reused(table: str, pk: str, reuse: ReuseRecord) -> None:
+    """A commit whose inputs an image already had: that image, retagged, is its build. The commit
+    item says so (status REUSED, the digest and inputs, the tag it got); its first planned time is
+    kept. Written again, the same, by a replay."""
+    _update(table, pk, f"commit#{short_sha(reuse.commit)}", {
+        "commit": reuse.commit, "attempt": reuse.attempt, "lastStatus": "REUSED", "reusedDigest": reuse.digest,
+        "inputs": reuse.inputs, "reusedTag": reuse.tag}, keep={"plannedAt": reuse.at})
+
+
 def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
     item = _read(table, pk, f"commit#{short_sha(sha)}")
     return _commit(item) if item else None
@@ -109,7 +120,7 @@ def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
 def _commit(item: dict[str, Any]) -> CommitRecord:
     return CommitRecord(commit=item.get("commit", ""), planned_at=item.get("plannedAt", ""),
                         attempt=int(item.get("attempt", 0)), last_build=item.get("lastBuild", ""),
-                        last_status=item.get("lastStatus", ""))
+                        last_status=item.get("lastStatus", ""), reused_digest=item.get("reusedDigest", ""))
 
 
 # ---------------------------------------------------------------------------- images

@@ -28,6 +28,7 @@ class BuildPlan:
     trigger: Trigger
     occasion: str = ""  # what makes a build unique beyond its commit (a schedule's or a forced request's event)
     after: str = ""  # the failed build this one retries (a new request for a commit whose build failed)
+    inputs: str = ""  # the hash of the build's inputs, when known (pipeline.domain.inputs)
 
     @property
     def idempotency_key(self) -> str:
@@ -36,6 +37,8 @@ class BuildPlan:
         key = f"{self.service}@{self.source_version}"
         if self.after:
             key += f"#after:{self.after}"
+        if self.inputs:  # the same commit with other inputs (a base image tag moved) is another build
+            key += f"#inputs:{self.inputs[:16]}"
         return f"{key}#{self.occasion}" if self.occasion else key
 
     def environment_overrides(self) -> dict[str, str]:
@@ -47,6 +50,7 @@ class BuildPlan:
             "REPOSITORY_URI": self.repository_uri,
             "IMAGE_TAGS": " ".join(self.tags),
             "TRIGGER": self.trigger,
+            **({"INPUTS_HASH": self.inputs} if self.inputs else {}),
         }
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.domain.inputs import inputs_of_tag
 from pipeline.domain.scans import Finding
 
 BUILD_FAILED = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
+BUILT = frozenset({"SUCCEEDED", "REUSED"})  # REUSED: an image with the same inputs was retagged
 Scanner = Literal["basic", "inspector"]
 
 
@@ -38,6 +40,7 @@ class CommitRecord:
     attempt: int = 0
     last_build: str = ""
     last_status: str = ""
+    reused_digest: str = ""  # when REUSED: the image retagged as this commit's
 
     @property
     def failed(self) -> bool:
@@ -45,7 +48,19 @@ class CommitRecord:
 
     @property
     def built(self) -> bool:
-        return self.last_status == "SUCCEEDED"
+        return self.last_status in BUILT
+
+
+@dataclass(frozen=True)
+class ReuseRecord:
+    """A commit built by retagging the image that already had its inputs (no build ran)."""
+
+    commit: str
+    digest: str
+    inputs: str
+    tag: str
+    attempt: int
+    at: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,12 @@ class RegistrationClaim:
 
     token: str
     until: str  # ISO 8601, UTC
+
+    @property
+    def inputs(self) -> str:
+        """The hash of the build inputs the image was built from ("" when unknown): its
+        `inputs-<hash>` tag, which the ledger records as the push of that tag arrives."""
+        return next((found for tag in self.tags if (found := inputs_of_tag(tag))), "")
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,14 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import codebuild, ledger, logs, sqs
+from pipeline.adapters import codebuild, ecr, ledger, logs, sqs
 from pipeline.domain.builds import BuildPlan, BuildStart
-from pipeline.domain.naming import LATEST, commit_tag, is_commit
-from pipeline.domain.records import BuildRecord
+from pipeline.domain.inputs import inputs_tag
+from pipeline.domain.manifest import Manifest
+from pipeline.domain.naming import LATEST, commit_tag, is_commit, short_sha
+from pipeline.domain.records import BuildRecord, ReuseRecord
 from pipeline.flows.idempotency import once
+from pipeline.flows.inputs import known_inputs
 from pipeline.flows.repositories import ensure_repositories
 from pipeline.settings import BuildStarterSettings
 
@@ -33,7 +36,7 @@ def _start(settings: BuildStarterSettings, project: str, plan: BuildPlan, attemp
     return build_id
 
 
-def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan | None, int]:
+def _attempt(settings: BuildStarterSettings, plan: BuildPlan, tagged: bool = False) -> tuple[BuildPlan | None, int]:
     """What this plan means given the commit's builds so far: nothing to do (built already,
     and not forced), a retry after a failed build, or the first build."""
     if not is_commit(plan.source_version):
@@ -42,6 +45,8 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan
                                    plan.source_version, ledger.now())
     if plan.occasion:  # the schedule, or a forced request: a build of its own
         return plan, planned.attempt + 1
+    if plan.inputs and (planned.built or tagged):  # built, but no image has these inputs (a base tag moved)
+        return plan, planned.attempt + 1
     if planned.built:
         return None, planned.attempt
     if planned.failed:  # a new request after a failed build: one new build per failure
@@ -49,7 +54,7 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan) -> tuple[BuildPlan
     return plan, max(planned.attempt, 1)
 
 
-StartState = Literal["started", "already started", "in flight", "already built"]
+StartState = Literal["started", "already started", "in flight", "already built", "reused"]
 
 
 @dataclass(frozen=True)
@@ -57,14 +62,27 @@ class StartResult:
     service: str
     state: StartState
     build: str = ""  # the build's ARN (started now, or before for this commit)
+    image: str = ""  # the digest reused, when an image already had the commit's build inputs
 
 
-def start_one(settings: BuildStarterSettings, planned: BuildPlan) -> StartResult:
-    """Ensure the service's repository and log group, then start its build once: a commit is
-    built again only after a failure, or when the schedule or a forced request asks."""
+def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Manifest | None = None) -> StartResult:
+    """Ensure the service's repository and log group, then build the commit once, or reuse the
+    image already built from the same inputs: a commit is built again only after a failure,
+    when its inputs changed (a base image tag moved), or when a forced request (or, without
+    known inputs, the schedule) asks."""
     ensure_repositories(settings, [planned.service])
     logs.ensure_log_group(settings.target.log_group(planned.service), settings.service_log_retention_days)
-    plan, attempt = _attempt(settings, planned)
+    tagged = False  # whether an image carries the commit's tag already (its build, from other inputs)
+    if manifest is not None and not planned.after and not (planned.occasion and planned.trigger != "schedule"):
+        inputs = _inputs(settings, manifest, planned)
+        if inputs:
+            reused, tagged = _reuse(settings, planned, inputs)
+            if reused is not None:
+                return reused
+            # Known inputs decide: the schedule's occasion no longer makes a build of its own.
+            occasion = "" if planned.trigger == "schedule" else planned.occasion
+            planned = replace(planned, inputs=inputs, occasion=occasion)
+    plan, attempt = _attempt(settings, planned, tagged)
     if plan is None:
         logger.info("already built at this commit (trigger --force builds it again)",
                     extra={"service": planned.service})
@@ -75,6 +93,50 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan) -> StartResult
     if effect.state == "in flight":
         return StartResult(plan.service, "in flight")
     return StartResult(plan.service, "started" if effect.fresh else "already started", str(effect.value))
+
+
+def _inputs(settings: BuildStarterSettings, manifest: Manifest, plan: BuildPlan) -> str:
+    """The build inputs' hash, where they can be read before the build: a commit of a CodeCommit
+    repository (GitHub has no API here; its builds run as before)."""
+    if settings.source_provider != "CodeCommit" or not settings.codecommit_repository:
+        return ""
+    if not is_commit(plan.source_version):
+        return ""
+    return known_inputs(settings.codecommit_repository, manifest, plan.service, plan.source_version)
+
+
+def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tuple[StartResult | None, bool]:
+    """When an image was built from these inputs: it is this commit's image. It gets the tags a
+    build would have pushed (the commit's tag and `latest`), each PutImage an ECR push event as a
+    build's push is, and the ledger records the commit as REUSED. None when no image has them;
+    and whether an image carries the commit's tag already (a build of it from other inputs)."""
+    repository = settings.target.repository(plan.service)
+    wanted = inputs_tag(inputs)
+    sha = short_sha(plan.source_version)
+    found = ecr.images_by_tag(repository, [wanted, sha])
+    image, holder = found.get(wanted), found.get(sha)
+    if image is None:
+        return None, holder is not None
+    if holder is not None and holder.digest == image.digest:  # built (or reused) at this commit before
+        logger.info("already built at this commit from the same inputs", extra={"service": plan.service})
+        return StartResult(plan.service, "already built", image=image.digest), True
+    table, pk = settings.ledger_table, settings.ledger_key(plan.service)
+    planned = ledger.commit_planned(table, pk, plan.source_version, ledger.now())
+    # The commit's own tag, unless an image of another build of this commit has it (a rebuild's).
+    attempt = planned.attempt + 1 if holder is not None else max(planned.attempt, 1)
+    tag = commit_tag(plan.source_version, attempt)
+    # The ledger first: the push events of the tags below may reach the image events function at
+    # once, and it asks the ledger whether the commit reused this digest. A failed PutImage fails
+    # the start, and its retry writes the same record and tags again.
+    ledger.commit_reused(table, pk, ReuseRecord(commit=plan.source_version, digest=image.digest, inputs=inputs,
+                                                tag=tag, attempt=attempt, at=ledger.now()))
+    # `latest` first, the commit tag last: once the commit tag is on the image, the reuse is whole
+    # (a retry after a failure between the two finds the commit tag missing and puts both again).
+    for name in (LATEST, tag):
+        ecr.put_tag(repository, image, name)
+    logger.info("reused the image built from the same inputs", extra={
+        "service": plan.service, "digest": image.digest, "tags": [tag, LATEST]})
+    return StartResult(plan.service, "reused", image=image.digest), True
 
 
 def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str) -> list[str]:

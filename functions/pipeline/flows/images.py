@@ -22,7 +22,7 @@ from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
 from pipeline.domain.digests import due_digests, hour_of, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import is_live_tag, is_sha_tag
+from pipeline.domain.naming import commit_of_tag, is_live_tag, is_sha_tag
 from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
 from pipeline.domain.records import (
     FindingRecord,
@@ -59,11 +59,13 @@ def service_of(settings: ImageEventsSettings, manifest: Manifest, repository: st
 
 def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
                    tags: Collection[str] = (), pushed_at: str = "",
-                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None) -> Registration:
+                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None,
+                   reused_tag: str | None = None) -> Registration:
     """Registration, with drift made loud: when the family no longer has a container built from
     the repository, a person is told (once per digest) before the event is rejected."""
     try:
-        return _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at, claimed=claimed)
+        return _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at, claimed=claimed,
+                               reused_tag=reused_tag)
     except NoContainerForRepositoryError as exc:
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
         topic = settings.notification_topic_arn
@@ -89,6 +91,13 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
     # Under gate none a push registers: its ledger write also claims the registration.
     claim = new_claim() if settings.gate == "none" else None
     image = ledger.image_pushed(table, pk, digest, tag, claim)
+    if image.revision and tag and is_sha_tag(tag) and _reused_by(settings, service, digest, tag):
+        # Build avoidance retagged an image registered before as a newer commit's (a revert):
+        # that commit registers it again, as the build it stood in for would have.
+        registration = register_image(settings, manifest, service, digest, tags=(tag,), pushed_at=pushed_at,
+                                      reused_tag=tag)
+        return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
+                "reason": registration.reason}
     if image.revision:  # the same digest under another tag: one revision per digest
         return {"outcome": "already registered", "service": service, "revision": image.revision}
     decision = gate.decide(settings.gate, verdict_of(settings, image))
@@ -100,6 +109,17 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
                                   claimed=(claim, image) if claim else None)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
+
+
+def _reused_by(settings: ImageEventsSettings, service: str, digest: str, tag: str) -> bool:
+    """Whether the ledger says the tag's commit reused this digest (build avoidance), while
+    another digest is the service's current one."""
+    table, pk = settings.ledger_table, settings.ledger_key(service)
+    commit = ledger.read_commit(table, pk, commit_of_tag(tag))
+    if commit is None or commit.last_status != "REUSED" or commit.reused_digest != digest:
+        return False
+    current = ledger.read_current(table, pk)
+    return current is not None and current.digest != digest
 
 
 def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 from aws_lambda_powertools import Logger
@@ -21,7 +22,7 @@ from pipeline.domain.task_definitions import (
     render_task_definition,
     revise_task_definition,
 )
-from pipeline.flows.idempotency import deadline
+from pipeline.flows.idempotency import deadline, once
 from pipeline.flows.retention import mark_live, retire_revisions
 from pipeline.settings import ImageEventsSettings
 
@@ -48,14 +49,27 @@ def new_claim() -> RegistrationClaim:
 
 def register_image(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, *,
                    tags: Collection[str] = (), pushed_at: str = "",
-                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None) -> Registration:
+                   claimed: tuple[RegistrationClaim, ImageRecord] | None = None,
+                   reused_tag: str | None = None) -> Registration:
     """Register the image once: the invocation holding the image's registration claim in the
     ledger registers it, and the ledger's write of the revision ends the claim (the ledger is
     the idempotency record: no separate one). `claimed`: the claim made already, with the
     image record that write returned (a push claims with its own ledger write). `tags` and
     `pushed_at`, when the caller knows them (a push event: its tag, its time, and the tags the
-    ledger holds), spare ECR's DescribeImages when they include a commit tag."""
+    ledger holds), spare ECR's DescribeImages when they include a commit tag. `reused_tag`: the
+    commit tag a reused image got (build avoidance, a revert); that commit's registration of the
+    digest is one of its own, after the digest's first, so it is made once per digest and tag
+    (an idempotency record), not under the image's claim."""
     family = settings.target.family(service)
+    if reused_tag:
+        effect = once(f"register:{family}@{digest}#{reused_tag}",
+                      partial(_register, settings, manifest, service, digest, (reused_tag,), pushed_at, reused_tag))
+        if effect.state == "in flight" or not effect.value:
+            return Registration("in flight", family, digest, reason="another invocation is registering this digest")
+        registration = Registration(**effect.value)
+        if effect.state == "replayed" and registration.outcome == "registered":
+            return replace(registration, outcome="already registered")
+        return registration
     table, pk = settings.ledger_table, settings.ledger_key(service)
     if claimed is None:
         claim = new_claim()
@@ -79,7 +93,7 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
 
 
 def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
-              known_tags: tuple[str, ...] = (), known_pushed_at: str = "") -> dict:
+              known_tags: tuple[str, ...] = (), known_pushed_at: str = "", prefer: str | None = None) -> dict:
     target = settings.target
     spec = manifest.service(service)
     repository = target.repository(service)
@@ -98,7 +112,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     else:
         stored = ecr.describe_image(repository, digest)
         tags, pushed_at = stored.tags, stored.pushed_at
-        sha = next((t for t in tags if is_sha_tag(t)), None)
+        sha = prefer if prefer in tags else next((t for t in tags if is_sha_tag(t)), None)
     if sha is None and not settings.register_manual_pushes:
         reason = f"tags {', '.join(tags) or '(none)'}: no commit tag, so not a build of a commit"
         logger.warning("image without a commit tag not registered", extra={"family": family, "digest": digest,

@@ -34,6 +34,10 @@ def plan_for_trigger(
             manifest, target, source_version=detail.commit_id, trigger="codecommit", changed_paths=paths
         )
     if isinstance(trigger, ScheduledRebuild):
+        # A reconciler: the build starter builds a service only when no image has its inputs at
+        # the head, so an unchanged head builds nothing and a missed push is caught. Where the
+        # inputs cannot be read (GitHub: no API here reads the branch), the night's occasion
+        # makes it a build of its own, as before build avoidance.
         head = settings.branch
         if settings.source_provider == "CodeCommit":
             head = codecommit.branch_head(settings.repository, settings.branch)

@@ -40,7 +40,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     for record in parse_queue_batch(event):
         try:
             start = BuildStart.model_validate_json(record.body)
-            result = start_one(settings, start.plan(manifest, settings.target))
+            result = start_one(settings, start.plan(manifest, settings.target), manifest)
         except (ValidationError, UnknownServiceError) as exc:  # never retried into success
             reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
             logger.error(f"build start {record.message_id} unusable: {reason}")
