@@ -85,6 +85,12 @@ class ImageRecord:
     registering: str = ""  # the claim of the invocation registering it now (see RegistrationClaim)
     registering_until: str = ""
 
+    @property
+    def inputs(self) -> str:
+        """The hash of the build inputs the image was built from ("" when unknown): its
+        `inputs-<hash>` tag, which the ledger records as the push of that tag arrives."""
+        return next((found for tag in self.tags if (found := inputs_of_tag(tag))), "")
+
 
 @dataclass(frozen=True)
 class RegistrationClaim:
@@ -94,12 +100,6 @@ class RegistrationClaim:
 
     token: str
     until: str  # ISO 8601, UTC
-
-    @property
-    def inputs(self) -> str:
-        """The hash of the build inputs the image was built from ("" when unknown): its
-        `inputs-<hash>` tag, which the ledger records as the push of that tag arrives."""
-        return next((found for tag in self.tags if (found := inputs_of_tag(tag))), "")
 
 
 @dataclass(frozen=True)
