@@ -12,10 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from shipline.local import ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
+from shipline.local.deployments import EcsDeploymentEmulation
 from shipline.local.ecr import EcrEmulation
 from shipline.local.model import ACCOUNT, REGION
 from shipline.local.patches import Patches
@@ -28,14 +30,15 @@ class EmulationActiveError(RuntimeError):
 
 class Outbox:
     """Events AWS services send, each due at a time of its own (a scan result comes a moment
-    after the push it scans)."""
+    after the push it scans); and state changes a service makes at a time of its own (an ECS
+    deployment ending), which emit their own events when they happen."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, dict]] = []
+        self._heap: list[tuple[float, int, Any]] = []
         self._order = itertools.count()
         self._lock = threading.Lock()
 
-    def emit(self, event: dict, delay: float = 0.0) -> None:
+    def emit(self, event: dict | Callable[[], None], delay: float = 0.0) -> None:
         with self._lock:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), event))
 
@@ -45,7 +48,13 @@ class Outbox:
         with self._lock:
             while self._heap and self._heap[0][0] <= now:
                 found.append(heapq.heappop(self._heap)[2])
-        return found
+        events = []
+        for item in found:
+            if callable(item):
+                item()  # its events are due from now: the next call returns them
+            else:
+                events.append(item)
+        return events
 
     def pending(self) -> bool:
         with self._lock:
@@ -58,7 +67,8 @@ class Emulation:
 
     def __init__(self, *, source_root: Path, findings: dict[str, dict[str, int]] | None = None,
                  failing_scans: set[str] | None = None, codebuild_quota: int = DEFAULT_QUOTA,
-                 tools_url: Callable[[], str] = lambda: "", note: Callable[[str, str], None] | None = None):
+                 tools_url: Callable[[], str] = lambda: "", note: Callable[[str, str], None] | None = None,
+                 failing_deployments: set[str] | None = None):
         self.outbox = Outbox()
         self.codecommit = CodeCommitEmulation()
         self.ecr = EcrEmulation(self.outbox.emit, ACCOUNT, REGION, findings_by_service=dict(findings or {}),
@@ -66,6 +76,8 @@ class Emulation:
         self.codebuild = CodeBuildEmulation(account=ACCOUNT, region=REGION, source_root=source_root,
                                             emit=self.outbox.emit, tools_url=tools_url, quota=codebuild_quota,
                                             note=note)
+        self.deployments = EcsDeploymentEmulation(self.outbox.emit, ACCOUNT, REGION,
+                                                  failing=set(failing_deployments or ()))
 
     @contextmanager
     def installed(self) -> Iterator[Emulation]:
@@ -80,6 +92,7 @@ class Emulation:
             self.codebuild.install(patches)
             limits.install(patches)
             ecs.install(patches)
+            self.deployments.install(patches)
             yield self
         finally:
             patches.restore()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pipeline.domain.rollout import RunningRecord
 from pipeline.domain.scans import Finding
 
 BUILD_FAILED = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
@@ -101,6 +102,7 @@ class ServiceHistory:
     builds: tuple[BuildRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     current: CurrentRecord | None = None
+    running: RunningRecord | None = None  # what the ECS service runs (Rollout on)
 
 
 @dataclass(frozen=True)
