@@ -117,6 +117,9 @@ class EcsDeploymentEmulation:
     account: str
     region: str
     failing: set[str] = field(default_factory=set)  # ECS service names whose next deployment fails
+    # ECS service names whose deployments do not end by themselves (a deployment that takes long,
+    # for a test to act on while it is in progress); a stop still rolls them back.
+    unending: set[str] = field(default_factory=set)
     deployments: dict[str, ServiceDeployment] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -207,7 +210,9 @@ class EcsDeploymentEmulation:
                           f"ECS deployment {deployment_id} in progress.")
         fails = service.name in self.failing
         self.failing.discard(service.name)
-        self.emit(lambda: self._fail(deployment) if fails else self._complete(deployment, deployment_id), DEPLOY_DELAY)
+        if service.name not in self.unending:
+            self.emit(lambda: self._fail(deployment) if fails else self._complete(deployment, deployment_id),
+                      DEPLOY_DELAY)
         return deployment
 
     def stop(self, deployment: ServiceDeployment) -> None:

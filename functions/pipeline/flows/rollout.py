@@ -156,10 +156,8 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
     state: DeploymentState = STATE_OF_EVENT[event_name]
     table, pk = _ledger(settings), settings.ledger_key(service)
     record = ledger.read_deployment(table, pk, deployment_id)
-    if record is None:  # not started by shipline: ECS's own rollback, a console update
-        record = DeploymentRecord(deployment_id=deployment_id, cluster=target.cluster, service_name=target.name,
-                                  kind="other", state="IN_PROGRESS", started_at=updated_at)
-        ledger.deployment_recorded(table, pk, record)
+    if record is None:  # not started by shipline: a stopped deployment's rollback, a console update
+        record = ledger.deployment_recorded(table, pk, _unknown(table, pk, target, deployment_id, updated_at))
     running: int | None = None
     rolled_back = False
     if state == "COMPLETED":
@@ -198,6 +196,19 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
                         partial(sns.publish, topic, notice)).fresh
     return {"outcome": "recorded", "service": service, "deployment": deployment_id, "state": state,
             "running": running, "rolledBack": rolled_back, "notified": notified}
+
+
+def _unknown(table: str, pk: str, target: EcsService, deployment_id: str, at: str) -> DeploymentRecord:
+    """A deployment shipline did not start. When it deploys the revision a person's `shipline
+    rollback` stopped a deployment for (StopServiceDeployment's rollback has a deployment of its
+    own), it is that person's rollback; otherwise it is recorded only."""
+    revision = _deployment_revision(target, deployment_id)
+    stopped = [r for r in ledger.rollbacks(table, pk)
+               if r.how == "stopped" and revision is not None and r.to_revision == revision]
+    person = max(stopped, key=lambda r: r.at) if stopped else None
+    return DeploymentRecord(deployment_id=deployment_id, cluster=target.cluster, service_name=target.name,
+                            kind="rollback" if person else "other", revision=revision, state="IN_PROGRESS",
+                            started_at=at, requested_by=person.requested_by if person else "")
 
 
 def _tells_a_person(record: DeploymentRecord, state: DeploymentState) -> bool:
