@@ -171,14 +171,14 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
             service_now = {}
         primary = _primary(service_now) or {}
         now_revision = revision_of(str(primary.get("taskDefinition", "")))
-        if now_revision and now_revision[1] != record.revision:
+        if record.revision is not None and now_revision and now_revision[1] != record.revision:
             rolled_back, running, state = True, now_revision[1], "ROLLED_BACK"
             ledger.deployment_recorded(table, pk, DeploymentRecord(
                 deployment_id=str(primary.get("id", "")), cluster=target.cluster, service_name=target.name,
                 kind="automatic rollback", revision=running, started_at=updated_at,
                 requested_by="ECS (circuit breaker or alarm rollback)"))
         else:
-            running = record.revision
+            running = now_revision[1] if now_revision else record.revision
     changed = ledger.deployment_changed(table, pk, deployment_id, state=state, reason=reason, at=updated_at,
                                         rolled_back=rolled_back, running=running)
     if changed is None:  # it had ended already: a late or repeated event
