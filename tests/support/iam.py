@@ -72,6 +72,14 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
         return [Need(call, _arn("logs", f"log-group:{params['logGroupName']}"), call)]
     if service == "secretsmanager":
         return [Need(call, params["SecretId"], call)]
+    if service == "ecs" and operation in ("DescribeServices", "UpdateService", "ListServiceDeployments"):
+        # Authorised on the service (Service Authorization Reference; ECS Developer Guide,
+        # "Permissions required for viewing Amazon ECS service deployments").
+        names = params.get("services") or [params["service"]]
+        return [Need(call, _arn("ecs", f"service/{params.get('cluster', 'default')}/{name.rsplit('/', 1)[-1]}"), call)
+                for name in names]
+    if service == "ecs" and operation == "StopServiceDeployment":
+        return [Need(call, params["serviceDeploymentArn"], call)]
     if service == "ecs":
         found = [Need(call, "*", call)]
         if operation == "RegisterTaskDefinition":

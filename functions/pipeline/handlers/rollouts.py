@@ -3,8 +3,9 @@ revision, each becoming one UpdateService; and the ECS services' deployment even
 the ledger and tell a person how each deployment ended.
 
 A request whose UpdateService failed (throttled past its retries, a 5xx, access denied) comes
-back after the queue's visibility timeout; after its maxReceiveCount it lands in the
-dead-letter queue. A request for a service that does not exist is reported once and dropped.
+back later (BuildStartRetrySeconds, doubling with each receive); after the queue's
+maxReceiveCount it lands in the dead-letter queue. A request for a service that does not
+exist is reported once and dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline.adapters import sqs
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.domain.rollout import RolloutRequest
 from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
@@ -53,8 +55,10 @@ def _rollouts(event: dict[str, Any]) -> dict:
             outcomes.append({"outcome": "rejected", "reason": str(exc)})
             continue
         except Exception as exc:  # noqa: BLE001 - this request alone comes back later; the others go on
-            logger.warning(f"rollout failed, retried after the visibility timeout: {exc}",
-                           extra={"message_id": record.message_id})
+            delay = sqs.backoff(settings.build_start_retry_seconds, record.receive_count)
+            logger.warning(f"rollout failed, again in {delay} s: {exc}", extra={"message_id": record.message_id})
+            if record.receipt_handle and settings.rollout_queue_url:
+                sqs.retry_later(settings.rollout_queue_url, record.receipt_handle, delay)
             failures.append({"itemIdentifier": record.message_id})
             continue
         outcomes.append(result)
