@@ -221,6 +221,7 @@ class LocalAccount:
             arguments["containerDefinitions"][0]["image"] = target.image_uri(name, "stand-in")
             first = ecs.register_task_definition(**arguments)["taskDefinition"]["taskDefinitionArn"]
             self.emulation.deployments.stand_in(where.cluster, where.name, first)
+            self._stand_in_scheduled_tasks(where, first, settings.project)
             if name in self.failing_deployments:
                 self.emulation.deployments.failing.add(where.name)
             self.timeline.add("account", f"stand-in ECS service {where.cluster}/{where.name} runs "
@@ -251,6 +252,21 @@ class LocalAccount:
                                        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         for topic in sns.list_topics()["Topics"]:
             sns.subscribe(TopicArn=topic["TopicArn"], Protocol="sqs", Endpoint=arn)
+
+    def _stand_in_scheduled_tasks(self, where: Any, task_definition: str, project: str) -> None:
+        """The scheduled tasks services.toml names for a service: an hourly EventBridge rule with an
+        ECS target, or an EventBridge Scheduler schedule, running its first revision."""
+        cluster = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{where.cluster}"
+        role = f"arn:aws:iam::{ACCOUNT}:role/{project}-{self.environment}-scheduled-tasks"
+        ecs = {"TaskDefinitionArn": task_definition, "TaskCount": 1, "LaunchType": "FARGATE"}
+        for rule in where.schedule_rules:
+            self.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)")
+            self.client("events").put_targets(Rule=rule, Targets=[{"Id": "task", "Arn": cluster, "RoleArn": role,
+                                                                   "EcsParameters": ecs}])
+        for name in where.schedules:
+            self.client("scheduler").create_schedule(
+                Name=name, ScheduleExpression="rate(1 hour)", FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": cluster, "RoleArn": role, "EcsParameters": ecs})
 
     # ------------------------------------------------------------------ input
     def put_event(self, envelope: dict) -> str:

@@ -275,8 +275,13 @@ class EcsDeploymentEmulation:
             deployment.status_reason = why
             deployment.rollback = {"reason": why, "startedAt": _now().timestamp(),
                                    "serviceRevisionArn": deployment.described()["sourceServiceRevisions"][0]["arn"]}
-            self._state_event(deployment, rollback_id, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO",
-                              f"ECS deployment circuit breaker: rolling back to deploymentId {completed}.")
+            # The documented reason of a circuit breaker's rollback; a stopped deployment's rollback is
+            # not documented, and says so in its own words here.
+            reason = (f"ECS deployment circuit breaker: rolling back to deploymentId {completed}."
+                      if deployment.status_reason.startswith("Service deployment rolled back because the circuit")
+                      else f"ECS deployment {deployment.deployment_id} stopped: rolling back to deploymentId "
+                           f"{completed}.")
+            self._state_event(deployment, rollback_id, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO", reason)
             self.emit(lambda: self._complete(deployment, rollback_id), DEPLOY_DELAY)
 
     def _new_primary(self, service: Any, task_definition: str) -> str:

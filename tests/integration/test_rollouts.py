@@ -55,7 +55,7 @@ def _requests(stack) -> list[dict]:
 def _request(revision: int) -> dict:
     arn = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}:{revision}"
     body = {"service": "langgraph", "family": FAMILY, "revision": revision, "revisionArn": arn}
-    return {"Records": [{"messageId": f"m{revision}", "receiptHandle": "r", "body": json.dumps(body),
+    return {"Records": [{"messageId": f"m{revision}", "receiptHandle": "", "body": json.dumps(body),
                          "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]}
 
 
@@ -198,12 +198,10 @@ def test_a_failed_deployment_gives_one_message_naming_the_revision_that_runs(sta
         "name": "langgraph", "image": "x", "memory": 512}])["taskDefinition"]
     stack.use_function("RolloutFunction", monkeypatch)
     deployment = rollouts.handler(_request(second["revision"]), lambda_context)["rollouts"][0]["deployment"]
-    # the emulated ECS ends the deployment: circuit breaker, rollback to revision 1
-    for item in list(emulation.outbox._heap):
-        if callable(item[2]):
-            item[2]()
+    _end_deployments(emulation)  # the emulated ECS ends the deployment: circuit breaker, rollback to revision 1
     assert rollouts.handler(_event("failed", deployment), lambda_context)["state"] == "ROLLED_BACK"
-    assert rollouts.handler(_event("failed", deployment), lambda_context)["outcome"] == "already ended"
+    repeated = rollouts.handler(_event("failed", deployment), lambda_context)
+    assert (repeated["state"], repeated["running"], repeated["notified"]) == ("ROLLED_BACK", 1, False)
     assert rollouts.handler(_event("in-progress", deployment), lambda_context)["outcome"] == "already ended"
     (notice,) = stack.notifications()
     assert notice["subject"] == "[shipline] langgraph in dev: revision 2 failed and was rolled back to revision 1"
@@ -254,3 +252,111 @@ def test_the_rollout_function_gives_a_defined_outcome_for_any_damaged_ecs_event(
         assert one_printable_line(str(result.get("reason", "-")))
 
     check()
+
+
+# ---------------------------------------------------------------------------- scheduled tasks
+RULE, SCHEDULE = f"{REPO}-nightly-report", f"{REPO}-cleanup"
+ROLE = "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks"
+
+
+def _scheduled_manifest(tmp_path) -> str:
+    from tests.support.paths import MANIFEST
+
+    path = tmp_path / "services.toml"
+    path.write_text(MANIFEST.read_text() + f'\n[services.langgraph.environments.dev]\nschedule_rules = ["{RULE}"]\n'
+                                           f'schedules = ["{SCHEDULE}"]\n')
+    return str(path)
+
+
+def _scheduled_tasks(first: str) -> None:
+    cluster = f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}"
+    ecs = {"TaskDefinitionArn": first, "TaskCount": 1}
+    boto3.client("events").put_rule(Name=RULE, ScheduleExpression="cron(0 3 * * ? *)")
+    boto3.client("events").put_targets(Rule=RULE, Targets=[
+        {"Id": "report", "Arn": cluster, "RoleArn": ROLE, "EcsParameters": ecs},
+        {"Id": "other", "Arn": cluster, "RoleArn": ROLE,
+         "EcsParameters": {"TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/other:4"}}])
+    boto3.client("scheduler").create_schedule(
+        Name=SCHEDULE, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "FLEXIBLE",
+                                                                            "MaximumWindowInMinutes": 15},
+        Description="cleanup", Target={"Arn": cluster, "RoleArn": ROLE, "EcsParameters": ecs})
+
+
+def _targets() -> tuple[dict, dict]:
+    rule = {t["Id"]: t["EcsParameters"]["TaskDefinitionArn"].rsplit("/", 1)[-1]
+            for t in boto3.client("events").list_targets_by_rule(Rule=RULE)["Targets"]}
+    schedule = boto3.client("scheduler").get_schedule(Name=SCHEDULE)
+    return rule, schedule
+
+
+def _end_deployments(emulation) -> None:
+    """The emulated ECS ends what is due (as the local account's loop does)."""
+    while any(callable(item[2]) for item in emulation.outbox._heap):
+        for item in list(emulation.outbox._heap):
+            if callable(item[2]):
+                emulation.outbox._heap.remove(item)
+                item[2]()
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_scheduled_tasks_run_the_revision_the_service_runs_once_it_completes(stack, emulation, monkeypatch,
+                                                                              lambda_context, tmp_path):
+    first = _stand_in(emulation, stack)
+    _scheduled_tasks(first)
+    second = boto3.client("ecs").register_task_definition(family=FAMILY, containerDefinitions=[{
+        "name": "langgraph", "image": "x", "memory": 512}])["taskDefinition"]
+    stack.use_function("RolloutFunction", monkeypatch, SHIPLINE_MANIFEST=_scheduled_manifest(tmp_path))
+    deployment = rollouts.handler(_request(2), lambda_context)["rollouts"][0]["deployment"]
+    assert rollouts.handler(_event("in-progress", deployment), lambda_context).get("retargeted") is None
+    assert _targets()[0]["report"] == f"{FAMILY}:1"  # not before the deployment completes
+    _end_deployments(emulation)
+    result = rollouts.handler(_event("completed", deployment), lambda_context)
+    assert result["retargeted"] == [f"rule/{RULE}", f"schedule/default/{SCHEDULE}"]
+    rule, schedule = _targets()
+    assert rule == {"report": f"{FAMILY}:2", "other": "other:4"}  # another family's target is left alone
+    assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == second["taskDefinitionArn"]
+    # UpdateSchedule replaces the whole schedule: what GetSchedule gave is kept
+    assert schedule["Description"] == "cleanup" and schedule["FlexibleTimeWindow"]["MaximumWindowInMinutes"] == 15
+    assert schedule["Target"]["RoleArn"] == ROLE
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_scheduled_tasks_stay_on_the_revision_a_failed_deployment_rolled_back_to(stack, emulation, monkeypatch,
+                                                                                  lambda_context, tmp_path):
+    first = _stand_in(emulation, stack)
+    _scheduled_tasks(first)
+    emulation.deployments.failing.add(SERVICE)
+    boto3.client("ecs").register_task_definition(family=FAMILY, containerDefinitions=[{
+        "name": "langgraph", "image": "x", "memory": 512}])
+    stack.use_function("RolloutFunction", monkeypatch, SHIPLINE_MANIFEST=_scheduled_manifest(tmp_path))
+    deployment = rollouts.handler(_request(2), lambda_context)["rollouts"][0]["deployment"]
+    _end_deployments(emulation)
+    result = rollouts.handler(_event("failed", deployment), lambda_context)
+    assert result["state"] == "ROLLED_BACK" and "retargeted" not in result
+    rule, schedule = _targets()
+    assert rule["report"] == f"{FAMILY}:1"
+    assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == first
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_message_that_failed_to_send_is_sent_by_the_events_retry(stack, emulation, faults, monkeypatch,
+                                                                   lambda_context):
+    """The deployment's end is recorded before its message: a retry of the event (Lambda's, after
+    SNS failed) still sends the one message."""
+    from pipeline.adapters.errors import AwsCallError
+
+    _stand_in(emulation, stack)
+    boto3.client("ecs").register_task_definition(family=FAMILY, containerDefinitions=[{
+        "name": "langgraph", "image": "x", "memory": 512}])
+    stack.use_function("RolloutFunction", monkeypatch)
+    lambda_context.remaining_ms = 1
+    deployment = rollouts.handler(_request(2), lambda_context)["rollouts"][0]["deployment"]
+    _end_deployments(emulation)
+    faults.inject("sns", "Publish", "access-denied", times=-1)
+    with pytest.raises(AwsCallError, match="AccessDenied"):
+        rollouts.handler(_event("completed", deployment), lambda_context)
+    faults.clear()
+    assert rollouts.handler(_event("completed", deployment), lambda_context)["notified"] is True
+    assert rollouts.handler(_event("completed", deployment), lambda_context)["notified"] is False
+    assert [n["subject"] for n in stack.notifications()] == [
+        "[shipline] langgraph in dev: deployment of revision 2 completed"]

@@ -111,10 +111,26 @@ def _exercise_enhanced(account) -> None:
     assert any("new findings: CRITICAL 1" in n["subject"] for n in account.report()["notifications"])
 
 
-def _exercise_rollout(account) -> None:
+def _exercise_rollout(account, tmp_path) -> None:
     """A stack with Rollout on: every service's revision rolled out to its stand-in ECS service;
-    one deployment fails and ECS rolls it back; one service does not exist; and a deployment
-    shipline did not start (it reads the rollbacks people asked for)."""
+    one deployment fails and ECS rolls it back; one service does not exist; a deployment shipline
+    did not start (it reads the rollbacks people asked for); and langfuse's scheduled tasks (a rule
+    and a schedule the manifest names) retargeted to its new revision."""
+    from tests.support.paths import MANIFEST
+
+    rule, schedule = "multi-agent-orchestrator-dev-langfuse-report", "multi-agent-orchestrator-dev-langfuse-cleanup"
+    manifest = tmp_path / "services.toml"
+    manifest.write_text(MANIFEST.read_text() + f'\n[services.langfuse.environments.dev]\nschedule_rules = ["{rule}"]\n'
+                                               f'schedules = ["{schedule}"]\n')
+    account.stack.functions["RolloutFunction"].environment["SHIPLINE_MANIFEST"] = str(manifest)
+    first = "arn:aws:ecs:us-east-1:123456789012:task-definition/multi-agent-orchestrator-dev-langfuse:1"
+    target = {"Arn": "arn:aws:ecs:us-east-1:123456789012:cluster/multi-agent-orchestrator-dev",
+              "RoleArn": "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks",
+              "EcsParameters": {"TaskDefinitionArn": first}}
+    account.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 day)")
+    account.client("events").put_targets(Rule=rule, Targets=[{"Id": "report", **target}])
+    account.client("scheduler").create_schedule(Name=schedule, ScheduleExpression="rate(1 day)",
+                                                FlexibleTimeWindow={"Mode": "OFF"}, Target=target)
     account.client("ecs").delete_service(cluster="multi-agent-orchestrator-dev",
                                          service="multi-agent-orchestrator-dev-snowflake-cortex", force=True)
     account.emulation.deployments.failing.add("multi-agent-orchestrator-dev-langgraph")
@@ -133,10 +149,12 @@ def _exercise_rollout(account) -> None:
         "revisionArn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:99"}))
     account.run()
     assert any("RolloutFunction" in e and "dead-lettered" in e for e in account.errors), account.errors
+    assert account.client("scheduler").get_schedule(Name=schedule)["Target"]["EcsParameters"][
+        "TaskDefinitionArn"].endswith("-langfuse:2")
 
 
 @pytest.fixture(scope="module")
-def exercised():
+def exercised(tmp_path_factory):
     """Drive every function down every path that touches AWS, recording each call with what it
     implies (whether the registry it reads uses enhanced scanning)."""
     from pipeline.settings import environment
@@ -186,7 +204,7 @@ def exercised():
             names["GitHub"] = {f.name: logical for logical, f in account.stack.functions.items()}
         with LocalAccount(parameters={**quick, "Rollout": "rolling", "RolloutAttempts": "2"}) as account:
             current.append(("Rollout", account))
-            _exercise_rollout(account)
+            _exercise_rollout(account, tmp_path_factory.mktemp("rollout"))
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["Rollout"] = account.function_policies()
             names["Rollout"] = {f.name: logical for logical, f in account.stack.functions.items()}

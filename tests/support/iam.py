@@ -59,6 +59,17 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
             found += [Need(f"kms:{a}", topic_keys[topic], f"{call} to an encrypted topic")
                       for a in ("GenerateDataKey", "Decrypt")]
         return found
+    if service == "events" and operation in ("ListTargetsByRule", "PutTargets"):
+        found = [Need(call, _arn("events", f"rule/{params['Rule']}"), call)]
+        found += [Need("iam:PassRole", t["RoleArn"], f"{call} with a target's RoleArn")
+                  for t in params.get("Targets", []) if t.get("RoleArn")]
+        return found
+    if service == "scheduler":
+        found = [Need(call, _arn("scheduler", f"schedule/{params.get('GroupName', 'default')}/{params['Name']}"),
+                      call)]
+        if operation == "UpdateSchedule" and params.get("Target", {}).get("RoleArn"):
+            found.append(Need("iam:PassRole", params["Target"]["RoleArn"], f"{call} with the target's RoleArn"))
+        return found
     if service == "events":
         bus = params["Entries"][0].get("EventBusName", "default")
         return [Need(call, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), call)]

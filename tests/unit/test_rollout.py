@@ -90,3 +90,13 @@ def test_a_rolled_back_deployment_says_which_revision_runs():
     assert note.subject == "[shipline] web in dev: revision 8 failed and was rolled back to revision 7"
     assert "Now running: p-dev-web:7" in note.text and "circuit breaker" in note.text
     assert "shipline rollback --service web" in note.text
+
+
+def test_scheduled_tasks_outside_the_project_are_refused():
+    data = {**MANIFEST, "services": {"web": {**MANIFEST["services"]["web"], "environments": {
+        "dev": {"schedule_rules": ["proj-dev-web-nightly"], "schedules": ["nightly-cleanup"]}}}}}
+    with pytest.raises(ManifestError, match="schedules: nightly-cleanup must start with proj-dev-"):
+        parse_manifest(data)
+    data["services"]["web"]["environments"]["dev"]["schedules"] = ["proj-dev-web-cleanup"]
+    where = parse_manifest(data).service("web").ecs_service("proj", "dev")
+    assert (where.schedule_rules, where.schedules) == (("proj-dev-web-nightly",), ("proj-dev-web-cleanup",))

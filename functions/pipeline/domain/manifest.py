@@ -115,14 +115,20 @@ class Sizing(_Strict):
     memory: int | None = None
     cluster: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
     ecs_service: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
+    # Scheduled tasks of this service, retargeted to each revision the service comes to run:
+    # EventBridge rules (default bus) with ECS targets, and EventBridge Scheduler schedules (default group).
+    schedule_rules: tuple[Annotated[str, Field(pattern=r"^[.\-_A-Za-z0-9]{1,64}$")], ...] = ()
+    schedules: tuple[Annotated[str, Field(pattern=r"^[0-9a-zA-Z-_.]{1,64}$")], ...] = ()
 
 
 @dataclass(frozen=True)
 class EcsService:
-    """The ECS service that runs a manifest service in one environment."""
+    """The ECS service that runs a manifest service in one environment, and its scheduled tasks."""
 
     cluster: str
     name: str
+    schedule_rules: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
 
 
 class ServiceSpec(_Strict):
@@ -177,7 +183,9 @@ class ServiceSpec(_Strict):
         prefix = f"{project}-{environment}"
         return EcsService(cluster=(override.cluster if override and override.cluster else prefix),
                           name=(override.ecs_service if override and override.ecs_service
-                                else f"{prefix}-{self.name}"))
+                                else f"{prefix}-{self.name}"),
+                          schedule_rules=override.schedule_rules if override else (),
+                          schedules=override.schedules if override else ())
 
 
 class ProjectSpec(_Strict):
@@ -209,6 +217,11 @@ class Manifest(_Strict):
                 if settings.ecs_service and not settings.ecs_service.startswith(prefix):
                     raise ValueError(f"services.{key}.environments.{env}.ecs_service: must start with {prefix} "
                                      "(shipline may update only its own project's services in that environment)")
+                for field, names in (("schedule_rules", settings.schedule_rules), ("schedules", settings.schedules)):
+                    foreign = [n for n in names if not n.startswith(prefix)]
+                    if foreign:
+                        raise ValueError(f"services.{key}.environments.{env}.{field}: {foreign[0]} must start with "
+                                         f"{prefix} (shipline may retarget only its own project's scheduled tasks)")
         return self
 
     def service(self, name: str) -> ServiceSpec:

@@ -19,8 +19,9 @@ from functools import partial
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import ecs, ledger, sns, sqs
+from pipeline.adapters import ecs, ledger, schedules, sns, sqs
 from pipeline.adapters.ecs import ServiceMissingError
+from pipeline.adapters.schedules import ScheduledTaskMissingError
 from pipeline.domain.manifest import EcsService, Manifest
 from pipeline.domain.notifications import deployment_notification, missing_service_notification
 from pipeline.domain.records import CurrentRecord
@@ -181,12 +182,24 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
             running = now_revision[1] if now_revision else record.revision
     changed = ledger.deployment_changed(table, pk, deployment_id, state=state, reason=reason, at=updated_at,
                                         rolled_back=rolled_back, running=running)
-    if changed is None:  # it had ended already: a late or repeated event
-        return {"outcome": "already ended", "service": service, "deployment": deployment_id}
+    if changed is None:  # it had ended already: a late IN_PROGRESS changes nothing
+        ended = ledger.read_deployment(table, pk, deployment_id)
+        if state == "IN_PROGRESS" or ended is None:
+            return {"outcome": "already ended", "service": service, "deployment": deployment_id}
+        # A repeated end, or the retry of an invocation that failed after recording it: what
+        # follows (what runs, scheduled tasks, the message) is done again, each at most once.
+        changed, state, reason = ended, ended.state, ended.reason
+        running, rolled_back = ended.running_revision, ended.rolled_back
+    retargeted: list[str] = []
     if running is not None:
-        ledger.running_changed(table, pk, RunningRecord(revision=running, deployment_id=deployment_id, state=state,
-                                                        at=updated_at, cluster=target.cluster,
-                                                        service_name=target.name))
+        now_runs = ledger.running_changed(table, pk, RunningRecord(
+            revision=running, deployment_id=deployment_id, state=state, at=updated_at, cluster=target.cluster,
+            service_name=target.name))
+        if now_runs and state in ("COMPLETED", "ROLLED_BACK"):
+            family = settings.target.family(service)
+            partition = service_arn.split(":")[1] if service_arn.count(":") >= 5 else "aws"
+            arn = f"arn:{partition}:ecs:{settings.region}:{settings.account}:task-definition/{family}:{running}"
+            retargeted = retarget_scheduled_tasks(target, family, arn)
     notified = False
     if state in FINAL_STATES and _tells_a_person(record, state):
         notice = deployment_notification(project=settings.project, environment=settings.environment,
@@ -195,7 +208,28 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
         notified = once(f"deployment-notice:{target.cluster}/{target.name}/{deployment_id}",
                         partial(sns.publish, topic, notice)).fresh
     return {"outcome": "recorded", "service": service, "deployment": deployment_id, "state": state,
-            "running": running, "rolledBack": rolled_back, "notified": notified}
+            "running": running, "rolledBack": rolled_back, "notified": notified,
+            **({"retargeted": retargeted} if retargeted else {})}
+
+
+def retarget_scheduled_tasks(target: EcsService, family: str, task_definition_arn: str) -> list[str]:
+    """The service's scheduled tasks (services.toml's schedule_rules and schedules) run the
+    revision the service now runs. One that does not exist is a warning, not a failure: the
+    deployment's record and message do not wait for it."""
+    done: list[str] = []
+    for rule in target.schedule_rules:
+        try:
+            if schedules.retarget_rule(rule, family, task_definition_arn):
+                done.append(f"rule/{rule}")
+        except ScheduledTaskMissingError as exc:
+            logger.warning(f"scheduled task not retargeted: {exc}")
+    for name in target.schedules:
+        try:
+            if schedules.retarget_schedule(name, family, task_definition_arn):
+                done.append(f"schedule/default/{name}")
+        except ScheduledTaskMissingError as exc:
+            logger.warning(f"scheduled task not retargeted: {exc}")
+    return done
 
 
 def _unknown(table: str, pk: str, target: EcsService, deployment_id: str, at: str) -> DeploymentRecord:
