@@ -68,6 +68,21 @@ def _stand_in_service(emulation: Emulation) -> None:
     emulation.deployments.stand_in(ROLLOUT_CLUSTER, ROLLOUT_SERVICE, definitions[0])
 
 
+def _rollout_in_progress(emulation: Emulation) -> None:
+    """The stand-in service, and shipline's rollout of revision 2 as the ledger holds it: the
+    deployment the sample "ECS Deployment State Change" events name."""
+    import os
+
+    from pipeline.adapters import ledger
+    from pipeline.domain.rollout import DeploymentRecord
+
+    _stand_in_service(emulation)
+    deployment = load_event("ecs-deployment-completed")["detail"]["deploymentId"]
+    ledger.deployment_recorded(os.environ["LEDGER_TABLE"], "multi-agent-orchestrator#dev#langgraph", DeploymentRecord(
+        deployment_id=deployment, cluster=ROLLOUT_CLUSTER, service_name=ROLLOUT_SERVICE, revision=2,
+        previous_revision=1))
+
+
 # How a failed invocation shows: an AWS call that failed after the client's retries, some builds
 # not started, or the webhook's 5xx. Anything else would be a defect.
 FAILED = (AwsCallError, WebhookFailed, StartFailed)
@@ -110,6 +125,9 @@ SCENARIOS = {
     # Rollout on: the registration queues the revision's rollout; the rollout function updates the service.
     "image push, rollout on": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push",
                                        _push_sample_image, (("sqs", "SendMessage"),), {"Rollout": "rolling"}),
+    "deployment completed": Scenario("RolloutFunction", rollouts.handler, "ecs-deployment-completed",
+                                     _rollout_in_progress, (("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"),
+                                                            ("sns", "Publish")), {"Rollout": "rolling"}),
     "rollout": Scenario("RolloutFunction", rollouts.handler, "rollout-request", _stand_in_service, (
         ("ecs", "DescribeServices"), ("ecs", "UpdateService"), ("ecs", "ListServiceDeployments"),
         ("dynamodb", "GetItem"), ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem")), {"Rollout": "rolling"}),

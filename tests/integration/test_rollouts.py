@@ -360,3 +360,37 @@ def test_a_message_that_failed_to_send_is_sent_by_the_events_retry(stack, emulat
     assert rollouts.handler(_event("completed", deployment), lambda_context)["notified"] is False
     assert [n["subject"] for n in stack.notifications()] == [
         "[shipline] langgraph in dev: deployment of revision 2 completed"]
+
+
+SCHEDULING = [("events", "ListTargetsByRule"), ("events", "PutTargets"), ("scheduler", "GetSchedule"),
+              ("scheduler", "UpdateSchedule")]
+
+
+@pytest.mark.parametrize("kind", ["throttling", "server-error", "access-denied"])
+@pytest.mark.parametrize(("service", "operation"), SCHEDULING)
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_failed_retarget_is_done_by_the_events_retry(stack, emulation, faults, calls, monkeypatch, lambda_context,
+                                                        tmp_path, service, operation, kind):
+    """Throttling and 5xx are retried by the client; AccessDenied fails the invocation, and
+    Lambda's retry of the event retargets the scheduled tasks and sends the one message."""
+    from pipeline.adapters.errors import AwsCallError
+
+    first = _stand_in(emulation, stack)
+    _scheduled_tasks(first)
+    second = boto3.client("ecs").register_task_definition(family=FAMILY, containerDefinitions=[{
+        "name": "langgraph", "image": "x", "memory": 512}])["taskDefinition"]
+    stack.use_function("RolloutFunction", monkeypatch, SHIPLINE_MANIFEST=_scheduled_manifest(tmp_path))
+    lambda_context.remaining_ms = 1
+    deployment = rollouts.handler(_request(2), lambda_context)["rollouts"][0]["deployment"]
+    _end_deployments(emulation)
+    faults.inject(service, operation, kind, times=1 if kind != "access-denied" else -1)
+    if kind == "access-denied":
+        with pytest.raises(AwsCallError, match="AccessDenied"):
+            rollouts.handler(_event("completed", deployment), lambda_context)
+        faults.clear()
+    rollouts.handler(_event("completed", deployment), lambda_context)
+    rollouts.handler(_event("completed", deployment), lambda_context)  # a duplicate delivery
+    rule, schedule = _targets()
+    assert rule["report"] == f"{FAMILY}:2"
+    assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == second["taskDefinitionArn"]
+    assert len(stack.notifications()) == 1
