@@ -38,6 +38,7 @@ from typing import Any
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException, ServiceNotFoundException
 from moto.ecs.models import ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.events.models import Rule
 
 from shipline.local.patches import Patches
 
@@ -189,6 +190,17 @@ class EcsDeploymentEmulation:
                 emulation.stop(deployment)
             return json.dumps({"serviceDeploymentArn": arn})
 
+        # A schedule rule (ScheduleExpression, no EventPattern) is run by its schedule alone; moto
+        # matches it to every event put on its bus, and fails on its ECS target (EventBridge User
+        # Guide, "Creating a rule that runs on a schedule": a rule has an event pattern or a schedule).
+        original_send = Rule.send_to_targets
+
+        def send_to_targets(rule: Rule, event: Any, transform_input: bool = True) -> None:
+            if getattr(rule, "scheduled_expression", None) and not rule.event_pattern._pattern:
+                return
+            original_send(rule, event, transform_input)
+
+        patches.set(Rule, "send_to_targets", send_to_targets)
         patches.set(EC2ContainerServiceResponse, "update_service", update_service)
         patches.set(EC2ContainerServiceResponse, "list_service_deployments", list_service_deployments)
         patches.set(EC2ContainerServiceResponse, "describe_service_deployments", describe_service_deployments)
