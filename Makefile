@@ -21,8 +21,9 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/pip check
 	touch $(STAMP)
 
+# DEMO_ARGS: more options for the demo, e.g. make demo DEMO_ARGS="--parameter-overrides Rollout=rolling"
 demo: $(STAMP)  ## the whole chain against an emulated AWS account on this machine
-	$(BIN)/shipline demo
+	$(BIN)/shipline demo $(DEMO_ARGS)
 
 test: $(STAMP)  ## lint, type-check and the test suite (unit, integration, contract, local)
 	@$(CHECK_LOCK)

@@ -30,6 +30,11 @@ BUILD_PROJECT = f"{PROJECT}-{ENVIRONMENT}-images"
 BUILD_ID = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/{BUILD_PROJECT}:8745a7a9-c340-456a-9166-edf953571bef"
 
 
+CLUSTER_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{PROJECT}-{ENVIRONMENT}"
+SERVICE_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{PROJECT}-{ENVIRONMENT}/{REPOSITORY}"
+DEPLOYMENT_ID = "ecs-svc/5473939580318226201"
+
+
 def envelope(detail_type: str, source: str, detail: dict, event_id: str, resources: list[str] | None = None,
              time: str = "2026-11-20T10:23:43Z") -> dict:
     return {"version": "0", "id": event_id, "detail-type": detail_type, "source": source, "account": ACCOUNT,
@@ -81,6 +86,13 @@ def function_url(body: dict, event: str, delivery: str, secret: bytes = SECRET) 
             "time": "20/Nov/2026:10:23:44 +0000", "timeEpoch": 1795170224000},
         "body": raw, "isBase64Encoded": False,
     }
+
+
+def ecs_deployment(kind: str, name: str, reason: str, event_id: str) -> dict:
+    """"ECS Deployment State Change" (ECS Developer Guide, "Amazon ECS service deployment state change events")."""
+    return envelope("ECS Deployment State Change", "aws.ecs", {
+        "eventType": kind, "eventName": name, "deploymentId": DEPLOYMENT_ID, "updatedAt": "2026-11-20T10:40:11.402Z",
+        "reason": reason}, event_id, [SERVICE_ARN], time="2026-11-20T10:40:11Z")
 
 
 def ecr_push(tag: str, event_id: str, digest: str = DIGEST) -> dict:
@@ -226,6 +238,20 @@ SAMPLES = {
         "Scheduled Event", "aws.events", {}, "5d0c1e2f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
         [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{PROJECT}-{ENVIRONMENT}-FindingDigest"],
         time="2026-11-21T07:00:00Z"),
+    # ECS's own events about the langgraph service (Rollout on): its deployment ecs-svc/... of revision 2.
+    "ecs-deployment-in-progress": ecs_deployment("INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS",
+                                                 f"ECS deployment {DEPLOYMENT_ID} in progress.",
+                                                 "ddca6449-b258-46c0-8653-e0e3a6a1b2c3"),
+    "ecs-deployment-completed": ecs_deployment("INFO", "SERVICE_DEPLOYMENT_COMPLETED",
+                                               f"ECS deployment {DEPLOYMENT_ID} completed.",
+                                               "ddca6449-b258-46c0-8653-e0e3a6a1b2c4"),
+    "ecs-deployment-failed": ecs_deployment("ERROR", "SERVICE_DEPLOYMENT_FAILED",
+                                            "ECS deployment circuit breaker: task failed to start.",
+                                            "ddca6449-b258-46c0-8653-e0e3a6a1b2c5"),
+    "ecs-service-action": envelope("ECS Service Action", "aws.ecs", {
+        "eventType": "WARN", "eventName": "SERVICE_TASK_START_IMPAIRED", "clusterArn": CLUSTER_ARN,
+        "createdAt": "2026-11-20T10:40:38.725Z"}, "57c9506e-9d21-294c-d2fe-e8738da7e67d", [SERVICE_ARN],
+        time="2026-11-20T10:40:38Z"),
     "codebuild-build-failed": build_state("FAILED", "BUILD", "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1d"),
     "codebuild-build-succeeded": build_state("SUCCEEDED", None, "3a5c1b8e-8f3e-4c1a-9d2b-6e7f8a9b0c1e"),
 }

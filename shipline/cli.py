@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--codebuild-quota", type=_positive, default=DEFAULT_QUOTA, metavar="N",
                        help=f"concurrent builds the account runs (default {DEFAULT_QUOTA}); 5*N more queue, "
                             "then StartBuild fails with AccountLimitExceededException, as in AWS")
+        p.add_argument("--fail-deployment", action="append", default=[], metavar="SERVICE",
+                       help="with Rollout on: this service's next ECS deployment fails (circuit breaker) and rolls "
+                            "back to the revision it replaced (repeatable)")
         p.add_argument("--chaos", type=int, metavar="SEED",
                        help="deliver asynchronous invocations concurrently, some twice, in a shuffled order "
                             "(seeded, reproducible), as Lambda may")
@@ -172,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--from", dest="from_rev")
     plan.add_argument("--to", dest="to_rev", default="HEAD")
     plan.set_defaults(run=run_plan)
+
+    from shipline import rollback
+
+    rollback.add_command(sub, environment, endpoint)
 
     manifest = sub.add_parser("manifest", help="validate the services manifest (and its project name against the "
                                                "stack's ProjectName) and show it")
@@ -309,7 +316,12 @@ def print_status(statuses: list, as_json: bool) -> None:
     rows = [[s.service, s.revision or "-", s.tag or "-", (s.digest or "-")[:19], s.scan or "-",
              f"{s.build or '-'} {s.build_commit or ''}".strip(), _when(s.registered_at or s.scanned_at or s.built_at)]
             for s in statuses]
-    print(output.table(["service", "revision", "tag", "digest", "scan", "last build", "when"], rows))
+    headers = ["service", "revision", "tag", "digest", "scan", "last build", "when"]
+    if any(s.running_revision for s in statuses):  # Rollout on: what the ECS service runs, beside it
+        headers.insert(2, "running")
+        for row, s in zip(rows, statuses, strict=True):
+            row.insert(2, f"{s.running_revision or '-'}" + (f" ({s.deployment.lower()})" if s.deployment else ""))
+    print(output.table(headers, rows))
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -439,14 +451,15 @@ def _account_options(args: argparse.Namespace, manifest: Any) -> dict[str, Any]:
     """The local account's options a command line gives (checked: one error line each)."""
     from shipline.local.model import parse_overrides
 
-    for service in args.failing_scans:
+    for service in args.failing_scans + args.fail_deployment:
         manifest.service(service)  # UnknownServiceError names it
     parameters = parse_overrides(args.parameter_overrides)
     if parameters.get("Environment", args.environment) != args.environment:
         raise CommandError(f"--parameter-overrides Environment={parameters['Environment']} disagrees with "
                            f"--environment {args.environment}: give the environment once")
     return {"parameters": parameters, "scanning": args.scanning,
-            "failing_scans": set(args.failing_scans), "codebuild_quota": args.codebuild_quota, "chaos": args.chaos}
+            "failing_scans": set(args.failing_scans), "codebuild_quota": args.codebuild_quota, "chaos": args.chaos,
+            "failing_deployments": set(args.fail_deployment)}
 
 
 def _progress_printer() -> Callable[[float, str, str], None]:

@@ -29,6 +29,11 @@ def summary(report: dict) -> str:
              for t in report["taskDefinitions"] for c in t["containers"]]),
         "Notifications\n" + table(["subject"], [[n["subject"]] for n in report["notifications"]]),
     ]
+    if report.get("deployments"):
+        parts.append("Deployments (ECS services)\n" + table(
+            ["service", "cluster/service", "revision", "state", "runs"],
+            [[d["service"], f"{d['cluster']}/{d['serviceName']}", d["taskDefinition"].rsplit(":", 1)[-1], d["state"],
+              d["running"].rsplit(":", 1)[-1]] for d in report["deployments"]]))
     if report.get("webhookResponses"):
         parts.append("Webhook responses\n" + table(
             ["status", "body"], [[w["statusCode"], w["body"]] for w in report["webhookResponses"]]))

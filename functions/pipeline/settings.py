@@ -19,6 +19,7 @@ from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.manifest import Manifest, default_manifest, load_manifest
 from pipeline.domain.naming import Target
 from pipeline.domain.quoting import shown
+from pipeline.domain.rollout import RolloutPolicy, alarm_names
 from pipeline.domain.status import partition
 
 
@@ -66,6 +67,14 @@ class Settings(BaseModel):
     build_starts_queue_url: Annotated[str | None, Field(alias="BUILD_STARTS_QUEUE_URL")] = None
     build_start_retry_seconds: Annotated[int, Field(alias="BUILD_START_RETRY_SECONDS", ge=1)] = 60
     service_log_retention_days: Annotated[int, Field(alias="SERVICE_LOG_RETENTION_DAYS", ge=1)] = 30
+    # Rolling registered revisions out to the ECS services (template parameter Rollout and its strategy's).
+    rollout: Annotated[Literal["none", "rolling", "blue-green", "canary", "linear"], Field(alias="ROLLOUT")] = "none"
+    rollout_queue_url: Annotated[str | None, Field(alias="ROLLOUT_QUEUE_URL")] = None
+    rollout_bake_minutes: Annotated[int, Field(alias="ROLLOUT_BAKE_MINUTES", ge=0, le=1440)] = 10
+    rollout_canary_percent: Annotated[float, Field(alias="ROLLOUT_CANARY_PERCENT", ge=0.1, le=100)] = 5.0
+    rollout_linear_step_percent: Annotated[float, Field(alias="ROLLOUT_LINEAR_STEP_PERCENT", ge=3, le=100)] = 10.0
+    rollout_step_minutes: Annotated[int, Field(alias="ROLLOUT_STEP_MINUTES", ge=0, le=1440)] = 6
+    rollout_alarm_names: Annotated[str, Field(alias="ROLLOUT_ALARM_NAMES")] = ""
     # The services manifest the function was packaged with; the local account points a run on
     # another checkout at that checkout's services.toml (template.yaml never sets it).
     manifest_path: Annotated[str | None, Field(alias="SHIPLINE_MANIFEST")] = None
@@ -79,6 +88,13 @@ class Settings(BaseModel):
 
     def manifest(self) -> Manifest:
         return _manifest_at(self.manifest_path) if self.manifest_path else default_manifest()
+
+    @property
+    def rollout_policy(self) -> RolloutPolicy:
+        return RolloutPolicy(mode=self.rollout, bake_minutes=self.rollout_bake_minutes,
+                             canary_percent=self.rollout_canary_percent,
+                             linear_step_percent=self.rollout_linear_step_percent,
+                             step_minutes=self.rollout_step_minutes, alarm_names=alarm_names(self.rollout_alarm_names))
 
     @property
     def target(self) -> Target:
@@ -146,6 +162,14 @@ class ImageEventsSettings(FunctionSettings):
     ledger_table: _LedgerTable  # type: ignore[assignment]
     notification_topic_arn: _NotificationTopicArn  # type: ignore[assignment]
     task_execution_role_arn: _TaskExecutionRoleArn  # type: ignore[assignment]
+
+
+class RolloutSettings(FunctionSettings):
+    """The rollout function: queued rollouts, and the ECS services' deployment events."""
+
+    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
+    ledger_table: _LedgerTable  # type: ignore[assignment]
+    notification_topic_arn: _NotificationTopicArn  # type: ignore[assignment]
 
 
 class BuildEventsSettings(FunctionSettings):

@@ -83,6 +83,7 @@ class LocalAccount:
         on_progress: Callable[[float, str, str], None] | None = None,
         chaos: int | None = None,
         codebuild_quota: int = DEFAULT_QUOTA,
+        failing_deployments: set[str] | None = None,
     ):
         self.environment = environment
         self.parameters = {"Environment": environment, **(parameters or {})}
@@ -104,6 +105,7 @@ class LocalAccount:
         self.emulation = Emulation(source_root=repo_root, findings=findings, failing_scans=failing_scans,
                                    codebuild_quota=codebuild_quota, tools_url=lambda: self._tools.url,
                                    note=self.timeline.add)
+        self.failing_deployments = set(failing_deployments or ())  # manifest services whose next deployment fails
         self._log = _function_log()
         self.log_path = Path(self._log.name)
         self._session = boto3.session.Session()
@@ -191,8 +193,39 @@ class LocalAccount:
         if name and not self.external_endpoint:  # the CodeCommit repository of the template is this checkout
             self.client("codecommit").create_repository(repositoryName=name)
             self.emulation.codecommit.histories[name] = GitHistory(self.repo_root)
+        if stack.parameters.get("Rollout", "none") != "none" and not self.external_endpoint:
+            self._stand_in_services(stack)
         self.timeline.add("account", f"stack provisioned from template.yaml at {self.endpoint}")
         return stack
+
+    def _stand_in_services(self, stack: Stack) -> None:
+        """With Rollout on, the ECS services shipline rolls out to: the user's own infrastructure,
+        which shipline never creates. Each stand-in runs a first revision of its family (rendered
+        from the manifest, image tagged `stand-in`), steady, in the cluster services.toml names."""
+        from pipeline.domain.task_definitions import Image, render_task_definition
+        from pipeline.settings import Settings
+
+        settings = Settings.model_validate({"PROJECT_NAME": stack.parameters.get("ProjectName", ""),
+                                            "ENVIRONMENT": self.environment, "ACCOUNT_ID": ACCOUNT,
+                                            "AWS_REGION": REGION})
+        target, ecs = settings.target, self.client("ecs")
+        role = self.model.outputs().get("TaskExecutionRoleArn", "") if self.model else ""
+        unknown = self.failing_deployments - set(self.manifest.services)
+        if unknown:
+            raise TemplateError(f"--fail-deployment: {', '.join(sorted(unknown))} is not a service of the manifest "
+                                f"({', '.join(self.manifest.names)})")
+        for name, spec in self.manifest.services.items():
+            where = spec.ecs_service(settings.project, self.environment)
+            arguments = render_task_definition(target, spec, Image(target.repository_uri(name), "", None),
+                                               execution_role_arn=role)
+            arguments["containerDefinitions"][0]["image"] = target.image_uri(name, "stand-in")
+            first = ecs.register_task_definition(**arguments)["taskDefinition"]["taskDefinitionArn"]
+            self.emulation.deployments.stand_in(where.cluster, where.name, first)
+            self._stand_in_scheduled_tasks(where, first, settings.project)
+            if name in self.failing_deployments:
+                self.emulation.deployments.failing.add(where.name)
+            self.timeline.add("account", f"stand-in ECS service {where.cluster}/{where.name} runs "
+                                         f"{first.rsplit('/', 1)[-1]}")
 
     def _register_stack(self, model: TemplateModel) -> None:
         """The stack in CloudFormation, with its parameters and the template's Outputs resolved to
@@ -219,6 +252,21 @@ class LocalAccount:
                                        AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         for topic in sns.list_topics()["Topics"]:
             sns.subscribe(TopicArn=topic["TopicArn"], Protocol="sqs", Endpoint=arn)
+
+    def _stand_in_scheduled_tasks(self, where: Any, task_definition: str, project: str) -> None:
+        """The scheduled tasks services.toml names for a service: an hourly EventBridge rule with an
+        ECS target, or an EventBridge Scheduler schedule, running its first revision."""
+        cluster = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{where.cluster}"
+        role = f"arn:aws:iam::{ACCOUNT}:role/{project}-{self.environment}-scheduled-tasks"
+        ecs = {"TaskDefinitionArn": task_definition, "TaskCount": 1, "LaunchType": "FARGATE"}
+        for rule in where.schedule_rules:
+            self.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 hour)")
+            self.client("events").put_targets(Rule=rule, Targets=[{"Id": "task", "Arn": cluster, "RoleArn": role,
+                                                                   "EcsParameters": ecs}])
+        for name in where.schedules:
+            self.client("scheduler").create_schedule(
+                Name=name, ScheduleExpression="rate(1 hour)", FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": cluster, "RoleArn": role, "EcsParameters": ecs})
 
     # ------------------------------------------------------------------ input
     def put_event(self, envelope: dict) -> str:
@@ -468,6 +516,13 @@ class LocalAccount:
             text = f"{label}: started builds of {', '.join(result.get('started') or [])}"
         elif outcome == "registered":
             text = f"{result.get('service')}: registered revision {result.get('revision')}"
+        elif outcome == "rollouts":
+            text = "; ".join(f"{r.get('service')}: {r.get('outcome')} revision {r.get('revision')}"
+                             + (f" to {r['cluster']}/{r['serviceName']}" if r.get("serviceName") else "")
+                             for r in result.get("rollouts", []))
+        elif outcome == "recorded" and result.get("deployment"):
+            text = (f"{result.get('service')}: deployment {result['deployment']} {result.get('state')}"
+                    + (f", revision {result['running']} runs" if result.get("running") else ""))
         elif outcome in ("rejected", "ignored"):
             text = f"{label}: {outcome}: {result.get('reason', '')}"
             if outcome == "rejected":
@@ -489,6 +544,21 @@ class LocalAccount:
                 sqs.delete_message(QueueUrl=self._notification_queue, ReceiptHandle=message["ReceiptHandle"])
 
     # ------------------------------------------------------------------ report
+    def _deployments(self) -> list[dict]:
+        """Each service deployment ECS made here (Rollout on), in order: the revision it deployed,
+        its state, and whether it rolled back (then `running` names the revision that runs)."""
+        project = self.stack.parameters.get("ProjectName", "") if self.stack else ""
+        by_ecs = {(t.cluster, t.name): name for name, spec in self.manifest.services.items()
+                  for t in [spec.ecs_service(project, self.environment)]}
+        found = []
+        for d in sorted(self.emulation.deployments.deployments.values(), key=lambda d: d.created_at):
+            rolled_back = d.status.startswith("ROLLBACK")
+            found.append({"service": by_ecs.get((d.cluster, d.service), ""), "environment": self.environment,
+                          "cluster": d.cluster, "serviceName": d.service,
+                          "taskDefinition": d.target.rsplit("/", 1)[-1], "state": d.status, "rolledBack": rolled_back,
+                          "running": ((d.source or "") if rolled_back else d.target).rsplit("/", 1)[-1]})
+        return found
+
     @property
     def invocations(self) -> list[Invocation]:
         return self._runtime.invocations
@@ -536,6 +606,7 @@ class LocalAccount:
             "taskDefinitions": task_definitions,
             "notifications": self.notifications,
             "webhookResponses": self.webhook_responses,
+            "deployments": self._deployments(),
             "metrics": dict(sorted(self._runtime.metrics.items())),
             "invocations": self._invocation_summary(),
             "errors": self.errors,

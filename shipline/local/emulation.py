@@ -12,11 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pipeline.adapters import registry
 from shipline.local import ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
+from shipline.local.deployments import EcsDeploymentEmulation
 from shipline.local.ecr import EcrEmulation
 from shipline.local.model import ACCOUNT, REGION
 from shipline.local.patches import Patches
@@ -30,14 +32,15 @@ class EmulationActiveError(RuntimeError):
 
 class Outbox:
     """Events AWS services send, each due at a time of its own (a scan result comes a moment
-    after the push it scans)."""
+    after the push it scans); and state changes a service makes at a time of its own (an ECS
+    deployment ending), which emit their own events when they happen."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, dict]] = []
+        self._heap: list[tuple[float, int, Any]] = []
         self._order = itertools.count()
         self._lock = threading.Lock()
 
-    def emit(self, event: dict, delay: float = 0.0) -> None:
+    def emit(self, event: dict | Callable[[], None], delay: float = 0.0) -> None:
         with self._lock:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), event))
 
@@ -47,7 +50,13 @@ class Outbox:
         with self._lock:
             while self._heap and self._heap[0][0] <= now:
                 found.append(heapq.heappop(self._heap)[2])
-        return found
+        events = []
+        for item in found:
+            if callable(item):
+                item()  # its events are due from now: the next call returns them
+            else:
+                events.append(item)
+        return events
 
     def pending(self) -> bool:
         with self._lock:
@@ -60,7 +69,8 @@ class Emulation:
 
     def __init__(self, *, source_root: Path, findings: dict[str, dict[str, int]] | None = None,
                  failing_scans: set[str] | None = None, codebuild_quota: int = DEFAULT_QUOTA,
-                 tools_url: Callable[[], str] = lambda: "", note: Callable[[str, str], None] | None = None):
+                 tools_url: Callable[[], str] = lambda: "", note: Callable[[str, str], None] | None = None,
+                 failing_deployments: set[str] | None = None):
         self.outbox = Outbox()
         self.codecommit = CodeCommitEmulation()
         self.ecr = EcrEmulation(self.outbox.emit, ACCOUNT, REGION, findings_by_service=dict(findings or {}),
@@ -69,6 +79,8 @@ class Emulation:
                                             emit=self.outbox.emit, tools_url=tools_url, quota=codebuild_quota,
                                             note=note)
         self.registry = BaseImageRegistry()  # the public registries base images come from
+        self.deployments = EcsDeploymentEmulation(self.outbox.emit, ACCOUNT, REGION,
+                                                  failing=set(failing_deployments or ()))
 
     @contextmanager
     def installed(self) -> Iterator[Emulation]:
@@ -85,6 +97,7 @@ class Emulation:
             ecs.install(patches)
             self.registry.start()
             patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
+            self.deployments.install(patches)
             yield self
         finally:
             self.registry.stop()

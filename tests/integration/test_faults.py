@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from pipeline.adapters.errors import AwsCallError
-from pipeline.handlers import build_events, build_starter, build_trigger, github_webhook, image_events
+from pipeline.handlers import build_events, build_starter, build_trigger, github_webhook, image_events, rollouts
 from shipline.local.emulation import Emulation
 from tests.support.events import load_event
 from tests.support.stacks import GITHUB
@@ -42,6 +42,45 @@ def _build_start(stack) -> dict:
     (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
     return {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
                          "body": message["Body"], "attributes": message["Attributes"], "eventSource": "aws:sqs"}]}
+
+
+ROLLOUT_CLUSTER, ROLLOUT_SERVICE = "multi-agent-orchestrator-dev", REPO
+
+
+def _rollout_request(stack) -> dict:
+    """One queued rollout request (revision 2 of langgraph), received as Lambda's SQS mapping receives it."""
+    sqs = boto3.client("sqs")
+    url = stack.refs["RolloutQueue"]
+    arn = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{REPO}:2"
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"service": "langgraph", "family": REPO, "revision": 2,
+                                                           "revisionArn": arn}))
+    (message,) = sqs.receive_message(QueueUrl=url, AttributeNames=["All"])["Messages"]
+    return {"Records": [{"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"],
+                         "body": message["Body"], "attributes": message["Attributes"], "eventSource": "aws:sqs"}]}
+
+
+def _stand_in_service(emulation: Emulation) -> None:
+    """The user's ECS service on revision 1 of the family, and a revision 2 to roll out."""
+    ecs = boto3.client("ecs")
+    definitions = [ecs.register_task_definition(family=REPO, containerDefinitions=[{
+        "name": "langgraph", "image": f"example/{n}", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+        for n in (1, 2)]
+    emulation.deployments.stand_in(ROLLOUT_CLUSTER, ROLLOUT_SERVICE, definitions[0])
+
+
+def _rollout_in_progress(emulation: Emulation) -> None:
+    """The stand-in service, and shipline's rollout of revision 2 as the ledger holds it: the
+    deployment the sample "ECS Deployment State Change" events name."""
+    import os
+
+    from pipeline.adapters import ledger
+    from pipeline.domain.rollout import DeploymentRecord
+
+    _stand_in_service(emulation)
+    deployment = load_event("ecs-deployment-completed")["detail"]["deploymentId"]
+    ledger.deployment_recorded(os.environ["LEDGER_TABLE"], "multi-agent-orchestrator#dev#langgraph", DeploymentRecord(
+        deployment_id=deployment, cluster=ROLLOUT_CLUSTER, service_name=ROLLOUT_SERVICE, revision=2,
+        previous_revision=1))
 
 
 # How a failed invocation shows: an AWS call that failed after the client's retries, some builds
@@ -133,6 +172,15 @@ SCENARIOS = {
         ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"), ("dynamodb", "TransactWriteItems"))),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
         ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage")), GITHUB),
+    # Rollout on: the registration queues the revision's rollout; the rollout function updates the service.
+    "image push, rollout on": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push",
+                                       _push_sample_image, (("sqs", "SendMessage"),), {"Rollout": "rolling"}),
+    "deployment completed": Scenario("RolloutFunction", rollouts.handler, "ecs-deployment-completed",
+                                     _rollout_in_progress, (("dynamodb", "GetItem"), ("dynamodb", "UpdateItem"),
+                                                            ("sns", "Publish")), {"Rollout": "rolling"}),
+    "rollout": Scenario("RolloutFunction", rollouts.handler, "rollout-request", _stand_in_service, (
+        ("ecs", "DescribeServices"), ("ecs", "UpdateService"), ("ecs", "ListServiceDeployments"),
+        ("dynamodb", "GetItem"), ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem")), {"Rollout": "rolling"}),
 }
 CASES = [(name, service, operation) for name, s in SCENARIOS.items() for service, operation in s.path]
 # RegisterTaskDefinition: throttling is retried (ECS refuses it before processing), a 5xx is not
@@ -150,7 +198,8 @@ def stack_parameters(request) -> dict[str, str]:
 def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambda_context):
     scenario = SCENARIOS[request.param]
     stack.use_function(scenario.function, monkeypatch)
-    event = _build_start(stack) if scenario.event == "build-start" else load_event(scenario.event)
+    event = (_build_start(stack) if scenario.event == "build-start" else
+             _rollout_request(stack) if scenario.event == "rollout-request" else load_event(scenario.event))
     if scenario.setup:
         scenario.setup(emulation)
     calls.made.clear()
@@ -180,6 +229,10 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
             return _reused(emulation)
         if request.param.startswith("image push"):
             return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
+        if request.param == "rollout":  # one ECS deployment, however often the request came
+            return len(emulation.deployments.deployments)
+        if request.param == "image push, rollout on":  # one rollout request per revision
+            return len({json.loads(m["MessageBody"])["revision"] for m in calls.of("sqs", "SendMessage")})
         if request.param == "github push":  # the same delivery stored twice is one build downstream
             return len({json.loads(m["MessageBody"])["delivery"] for m in calls.of("sqs", "SendMessage")})
         return len(notifications)

@@ -25,7 +25,9 @@ from tests.support.stacks import GITHUB
 CHECKED = [("CodeCommit", "BuildTriggerFunction"), ("CodeCommit", "BuildStarterFunction"),
            ("CodeCommit", "ImageEventsFunction"), ("CodeCommit", "BuildEventsFunction"),
            ("GitHub", "GitHubWebhookFunction"), ("GitHub", "GitHubDeliveryFunction"),
-           ("GitHub", "BuildTriggerFunction")]
+           ("GitHub", "BuildTriggerFunction"), ("Rollout", "RolloutFunction")]
+# Stacks whose every call is checked against the policies (the functions CHECKED elsewhere run in them too).
+SCENARIOS = ["CodeCommit", "GitHub", "Rollout"]
 
 
 def _exercise_basic(account) -> None:
@@ -155,8 +157,50 @@ def _exercise_enhanced(account) -> None:
     assert any("new findings: CRITICAL 1" in n["subject"] for n in account.report()["notifications"])
 
 
+def _exercise_rollout(account, tmp_path) -> None:
+    """A stack with Rollout on: every service's revision rolled out to its stand-in ECS service;
+    one deployment fails and ECS rolls it back; one service does not exist; a deployment shipline
+    did not start (it reads the rollbacks people asked for); and langfuse's scheduled tasks (a rule
+    and a schedule the manifest names) retargeted to its new revision."""
+    from tests.support.paths import MANIFEST
+
+    rule, schedule = "multi-agent-orchestrator-dev-langfuse-report", "multi-agent-orchestrator-dev-langfuse-cleanup"
+    manifest = tmp_path / "services.toml"
+    manifest.write_text(MANIFEST.read_text() + f'\n[services.langfuse.environments.dev]\nschedule_rules = ["{rule}"]\n'
+                                               f'schedules = ["{schedule}"]\n')
+    account.stack.functions["RolloutFunction"].environment["SHIPLINE_MANIFEST"] = str(manifest)
+    first = "arn:aws:ecs:us-east-1:123456789012:task-definition/multi-agent-orchestrator-dev-langfuse:1"
+    target = {"Arn": "arn:aws:ecs:us-east-1:123456789012:cluster/multi-agent-orchestrator-dev",
+              "RoleArn": "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks",
+              "EcsParameters": {"TaskDefinitionArn": first}}
+    account.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 day)")
+    account.client("events").put_targets(Rule=rule, Targets=[{"Id": "report", **target}])
+    account.client("scheduler").create_schedule(Name=schedule, ScheduleExpression="rate(1 day)",
+                                                FlexibleTimeWindow={"Mode": "OFF"}, Target=target)
+    account.client("ecs").delete_service(cluster="multi-agent-orchestrator-dev",
+                                         service="multi-agent-orchestrator-dev-snowflake-cortex", force=True)
+    account.emulation.deployments.failing.add("multi-agent-orchestrator-dev-langgraph")
+    account.put_event(load_event("codecommit-push"))
+    account.run()
+    report = account.report()
+    assert {d["service"]: d["rolledBack"] for d in report["deployments"]} == {
+        "aws-agent-core": False, "langgraph": True, "langfuse": False}
+    account.put_event(load_event("ecs-deployment-completed"))
+    account.run()
+    # A request UpdateService refuses (a revision that does not exist): its effect's record is
+    # deleted, it comes back later, and after RolloutAttempts receives it is dead-lettered.
+    family = "multi-agent-orchestrator-dev-langfuse"
+    account.client("sqs").send_message(QueueUrl=account.stack.refs["RolloutQueue"], MessageBody=json.dumps({
+        "service": "langfuse", "family": family, "revision": 99,
+        "revisionArn": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:99"}))
+    account.run()
+    assert any("RolloutFunction" in e and "dead-lettered" in e for e in account.errors), account.errors
+    assert account.client("scheduler").get_schedule(Name=schedule)["Target"]["EcsParameters"][
+        "TaskDefinitionArn"].endswith("-langfuse:2")
+
+
 @pytest.fixture(scope="module")
-def exercised():
+def exercised(tmp_path_factory):
     """Drive every function down every path that touches AWS, recording each call with what it
     implies (whether the registry it reads uses enhanced scanning)."""
     from pipeline.settings import environment
@@ -205,6 +249,12 @@ def exercised():
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["GitHub"] = account.function_policies()
             names["GitHub"] = {f.name: logical for logical, f in account.stack.functions.items()}
+        with LocalAccount(parameters={**quick, "Rollout": "rolling", "RolloutAttempts": "2"}) as account:
+            current.append(("Rollout", account))
+            _exercise_rollout(account, tmp_path_factory.mktemp("rollout"))
+            assert not [e for e in account.errors if "did not settle" in e], account.errors
+            policies["Rollout"] = account.function_policies()
+            names["Rollout"] = {f.name: logical for logical, f in account.stack.functions.items()}
     finally:
         boto3.session.Session.client = original  # type: ignore[method-assign]
     calls = {scenario: {names[scenario][name]: [need for call in made for need in needs(*call)]
@@ -215,9 +265,10 @@ def exercised():
 
 def test_every_function_of_each_stack_was_exercised_and_each_is_checked_in_one(exercised):
     policies, calls = exercised
-    for scenario in ("CodeCommit", "GitHub"):
+    for scenario in SCENARIOS:
         assert set(calls[scenario]) == set(policies[scenario]), scenario
-    assert {f for _, f in CHECKED} == set(policies["CodeCommit"]) | set(policies["GitHub"])
+    assert {f for _, f in CHECKED} == set(policies["CodeCommit"]) | set(policies["GitHub"]) | set(policies["Rollout"])
+    assert "RolloutFunction" not in set(policies["CodeCommit"]) | set(policies["GitHub"])  # Rollout=none: none
     assert not {"GitHubWebhookFunction", "GitHubDeliveryFunction"} & set(policies["CodeCommit"])
 
 
@@ -227,7 +278,7 @@ def test_policy_grants_exactly_what_the_code_calls(exercised, scenario, function
     assert coverage_problems(function, policies[scenario][function], calls[scenario][function]) == []
 
 
-@pytest.mark.parametrize("scenario", ["CodeCommit", "GitHub"])
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_call_in_either_stack_is_granted(exercised, scenario):
     policies, calls = exercised
     for function, statements in policies[scenario].items():
@@ -254,6 +305,19 @@ def test_a_function_checked_in_one_stack_has_the_same_policy_in_the_other(exerci
 def _same_keys(statements: list[dict]) -> str:
     """The statements, with each stack's own KMS key id (KMS makes a new one per account) left out."""
     return re.sub(r":key/[0-9a-f-]{36}", ":key/<id>", json.dumps(statements, sort_keys=True))
+
+
+def test_the_rollout_stack_queues_rollouts_and_updates_only_the_projects_services(exercised):
+    policies, calls = exercised
+    queue = [n for n in calls["Rollout"]["ImageEventsFunction"] if n.action == "sqs:SendMessage"]
+    assert queue and all(":sqs:" in n.resource for n in queue)
+    updates = [n for n in calls["Rollout"]["RolloutFunction"] if n.action == "ecs:UpdateService"]
+    assert updates and not [n for n in updates if n.resource.endswith("-snowflake-cortex")]  # missing: never updated
+    (statement,) = [s for s in policies["Rollout"]["RolloutFunction"] if s.get("Sid") == "RollOut"]
+    assert statement["Resource"] == ("arn:aws:ecs:us-east-1:123456789012:service/*/multi-agent-orchestrator-dev-*")
+    foreign = Need("ecs:UpdateService", "arn:aws:ecs:us-east-1:123456789012:service/c/someone-else", "test")
+    assert coverage_problems("RolloutFunction", [statement], [foreign])[0].startswith(
+        "RolloutFunction: test needs ecs:UpdateService")
 
 
 def test_removing_one_needed_action_is_caught(exercised):

@@ -68,6 +68,17 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
             found += [Need(f"kms:{a}", topic_keys[topic], f"{call} to an encrypted topic")
                       for a in ("GenerateDataKey", "Decrypt")]
         return found
+    if service == "events" and operation in ("ListTargetsByRule", "PutTargets"):
+        found = [Need(call, _arn("events", f"rule/{params['Rule']}"), call)]
+        found += [Need("iam:PassRole", t["RoleArn"], f"{call} with a target's RoleArn")
+                  for t in params.get("Targets", []) if t.get("RoleArn")]
+        return found
+    if service == "scheduler":
+        found = [Need(call, _arn("scheduler", f"schedule/{params.get('GroupName', 'default')}/{params['Name']}"),
+                      call)]
+        if operation == "UpdateSchedule" and params.get("Target", {}).get("RoleArn"):
+            found.append(Need("iam:PassRole", params["Target"]["RoleArn"], f"{call} with the target's RoleArn"))
+        return found
     if service == "events":
         bus = params["Entries"][0].get("EventBusName", "default")
         return [Need(call, bus if bus.startswith("arn:") else _arn("events", f"event-bus/{bus}"), call)]
@@ -81,6 +92,14 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
         return [Need(call, _arn("logs", f"log-group:{params['logGroupName']}"), call)]
     if service == "secretsmanager":
         return [Need(call, params["SecretId"], call)]
+    if service == "ecs" and operation in ("DescribeServices", "UpdateService", "ListServiceDeployments"):
+        # Authorised on the service (Service Authorization Reference; ECS Developer Guide,
+        # "Permissions required for viewing Amazon ECS service deployments").
+        names = params.get("services") or [params["service"]]
+        return [Need(call, _arn("ecs", f"service/{params.get('cluster', 'default')}/{name.rsplit('/', 1)[-1]}"), call)
+                for name in names]
+    if service == "ecs" and operation == "StopServiceDeployment":
+        return [Need(call, params["serviceDeploymentArn"], call)]
     if service == "ecs":
         found = [Need(call, "*", call)]
         if operation == "RegisterTaskDefinition":

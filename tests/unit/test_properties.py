@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pipeline.domain.manifest import Manifest, ManifestError, load_manifest, parse_manifest
 from pipeline.domain.webhook import decide, plan_delivery, sign
 from pipeline.events.builds import parse_build_state
+from pipeline.events.deployments import parse_service_event
 from pipeline.events.envelope import InvalidEventError
 from pipeline.events.images import parse_image_event
 from pipeline.events.triggers import parse_build_trigger
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.property
 MANIFEST_DATA = load_manifest(MANIFEST)
 SAMPLES = {path.stem: json.loads(path.read_text()) for path in EVENTS.glob("*.json")}
 ENVELOPES = [s for s in SAMPLES.values() if "detail-type" in s]
-PARSERS = (parse_build_trigger, parse_image_event, parse_build_state)
+PARSERS = (parse_build_trigger, parse_image_event, parse_build_state, parse_service_event)
 PROPERTY = property_settings(300)
 MANIFEST_DOCUMENT = tomllib.loads(MANIFEST.read_text())
 

@@ -90,3 +90,83 @@ def delete_task_definitions(family: str, revisions: Collection[int], *,
     failed = {int(f.get("arn", "").rsplit(":", 1)[-1]) if f.get("arn", "").rsplit(":", 1)[-1].isdigit() else -1:
               f.get("reason", "") for f in response.get("failures", [])}
     return deleted, failed
+
+
+# ---------------------------------------------------------------------------- services
+class ServiceMissingError(LookupError):
+    """The ECS service (or its cluster) does not exist or is not ACTIVE. Create it, or name the
+    right cluster and service in services.toml; retrying will not help."""
+
+
+_MISSING_CODES = {"ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"}
+
+
+def describe_service(cluster: str, name: str, *, ecs: Any | None = None) -> dict:
+    """The service as DescribeServices answers it (its deployments, PRIMARY first). A missing
+    service is a `failures` entry with reason MISSING; a deleted one has status INACTIVE or
+    DRAINING (ECS API Reference, "DescribeServices")."""
+    try:
+        response = (ecs or client("ecs")).describe_services(cluster=cluster, services=[name])
+    except ClientError as exc:
+        if error_code(exc) in _MISSING_CODES:
+            raise ServiceMissingError(f"cluster {cluster}: {error_code(exc)}") from exc
+        raise wrap(exc, f"describe service {cluster}/{name}") from exc
+    services = response.get("services", [])
+    if not services:
+        reason = next((f.get("reason", "") for f in response.get("failures", [])), "MISSING")
+        raise ServiceMissingError(f"service {name} in cluster {cluster}: {reason}")
+    if services[0].get("status") != "ACTIVE":
+        raise ServiceMissingError(f"service {name} in cluster {cluster} is {services[0].get('status')}")
+    return dict(services[0])
+
+
+def update_service(cluster: str, name: str, task_definition: str, deployment_configuration: dict | None = None, *,
+                   ecs: Any | None = None, sleep: Callable[[float], None] = time.sleep) -> dict:
+    """Point the service at a revision: ECS starts a deployment. Like RegisterTaskDefinition,
+    only throttling (refused before it is processed) is repeated here; a 5xx or a lost response
+    may have started the deployment, so the caller's retry looks at the service first."""
+    ecs = ecs or client("ecs", retry=False)
+    arguments: dict[str, Any] = {"cluster": cluster, "service": name, "taskDefinition": task_definition}
+    if deployment_configuration:
+        arguments["deploymentConfiguration"] = deployment_configuration
+    for attempt in range(1, THROTTLE_ATTEMPTS + 1):
+        try:
+            return dict(ecs.update_service(**arguments)["service"])
+        except ClientError as exc:
+            if error_code(exc) in _MISSING_CODES:
+                raise ServiceMissingError(f"service {name} in cluster {cluster}: {error_code(exc)}") from exc
+            if error_code(exc) != THROTTLED or attempt == THROTTLE_ATTEMPTS:
+                raise wrap(exc, f"update service {cluster}/{name}") from exc
+            sleep(random.uniform(0, min(2 ** attempt * 0.1, 5)))
+    raise AssertionError("unreachable")
+
+
+def list_service_deployments(cluster: str, name: str, statuses: list[str] | None = None, *,
+                             ecs: Any | None = None) -> list[dict]:
+    """The service's deployments (ServiceDeploymentBrief), newest first."""
+    ecs = ecs or client("ecs")
+    arguments: dict[str, Any] = {"cluster": cluster, "service": name}
+    if statuses:
+        arguments["status"] = statuses
+    found: list[dict] = []
+    try:
+        while True:
+            page = ecs.list_service_deployments(**arguments)
+            found.extend(page.get("serviceDeployments", []))
+            if not page.get("nextToken"):
+                break
+            arguments["nextToken"] = page["nextToken"]
+    except ClientError as exc:
+        if error_code(exc) in _MISSING_CODES:
+            raise ServiceMissingError(f"service {name} in cluster {cluster}: {error_code(exc)}") from exc
+        raise wrap(exc, f"list the deployments of {cluster}/{name}") from exc
+    return sorted(found, key=lambda d: str(d.get("createdAt", "")), reverse=True)
+
+
+def stop_service_deployment(arn: str, *, ecs: Any | None = None) -> str:
+    """Stop a deployment in progress and roll it back to the previous service revision."""
+    try:
+        return str((ecs or client("ecs")).stop_service_deployment(serviceDeploymentArn=arn,
+                                                                  stopType="ROLLBACK")["serviceDeploymentArn"])
+    except ClientError as exc:
+        raise wrap(exc, f"stop the deployment {arn}") from exc

@@ -12,6 +12,11 @@ One partition per service and environment (`<project>#<environment>#<service>`),
   approved, copied; who and when).
 - `retired`: the revisions retention deregistered and not yet deleted, `r<revision>` = when
   (written only when `DeleteInactiveAfterDays` is set).
+- `deployment#<deploymentId>`: an ECS service deployment shipline started or watched (Rollout on);
+- `running`: what the ECS service runs, as its deployments' events last said;
+- `rollout#<revision>`: a rollout that did not start a deployment, and why (the service is missing);
+- `rollback#<at>`: a person's `shipline rollback`, who and when;
+- `service-action`: the service's last "ECS Service Action" event.
 
 And one partition per environment for the findings that wait for their image's hourly digest
 (`<project>#<environment>#~pending-findings`; `~` is in no service name), items
@@ -45,6 +50,7 @@ from pipeline.domain.records import (
     ScanRecord,
     ServiceHistory,
 )
+from pipeline.domain.rollout import DeploymentRecord, RollbackRecord, RunningRecord
 from pipeline.domain.scans import Finding
 
 _TO = TypeSerializer()
@@ -426,10 +432,116 @@ def _promotion(item: dict[str, Any]) -> PromotionRecord:
                            copied_at=item.get("copiedAt", ""), source_registry=item.get("sourceRegistry", ""))
 
 
+# ---------------------------------------------------------------------------- rollouts
+def deployment_recorded(table: str, pk: str, record: DeploymentRecord) -> DeploymentRecord:
+    """A deployment as shipline started (or first saw) it; its start time is kept from the first time."""
+    item = _update(table, pk, f"deployment#{record.deployment_id}", {
+        "deploymentId": record.deployment_id, "cluster": record.cluster, "serviceName": record.service_name,
+        "kind": record.kind, "revision": record.revision, "previousRevision": record.previous_revision,
+        "arn": record.arn, "requestedBy": record.requested_by, "updatedAt": record.updated_at or now()},
+        keep={"startedAt": record.started_at or now(), "state": record.state})
+    return _deployment(item)
+
+
+def deployment_changed(table: str, pk: str, deployment_id: str, *, state: str, reason: str, at: str,
+                       rolled_back: bool = False, running: int | None = None) -> DeploymentRecord | None:
+    """A deployment's state from its event. An ended deployment keeps its end: an IN_PROGRESS
+    event delivered late (EventBridge does not order) changes nothing. Returns the record, or
+    None when the state did not change it."""
+    final = state != "IN_PROGRESS"
+    attributes: dict[str, Any] = {"deploymentId": deployment_id, "state": state, "reason": reason, "updatedAt": at,
+                                  "rolledBack": rolled_back}
+    if running is not None:
+        attributes["runningRevision"] = running
+    if final:
+        attributes["stateFinal"] = True
+    try:
+        item = _update(table, pk, f"deployment#{deployment_id}", attributes,
+                       condition=("attribute_not_exists(stateFinal)", {}))
+    except _ConditionFailed:
+        return None
+    return _deployment(item)
+
+
+def read_deployment(table: str, pk: str, deployment_id: str) -> DeploymentRecord | None:
+    item = _read(table, pk, f"deployment#{deployment_id}")
+    return _deployment(item) if item else None
+
+
+def _deployment(item: dict[str, Any]) -> DeploymentRecord:
+    return DeploymentRecord(
+        deployment_id=item.get("deploymentId", ""), cluster=item.get("cluster", ""),
+        service_name=item.get("serviceName", ""), kind=item.get("kind", "other"), revision=item.get("revision"),
+        previous_revision=item.get("previousRevision"), state=item.get("state", "IN_PROGRESS"),
+        reason=item.get("reason", ""), rolled_back=bool(item.get("rolledBack", False)),
+        running_revision=item.get("runningRevision"), arn=item.get("arn", ""), started_at=item.get("startedAt", ""),
+        updated_at=item.get("updatedAt", ""), requested_by=item.get("requestedBy", ""))
+
+
+def running_changed(table: str, pk: str, running: RunningRecord) -> bool:
+    """What the service runs now, unless a later event already said otherwise."""
+    try:
+        _update(table, pk, "running", {
+            "revision": running.revision, "deploymentId": running.deployment_id, "state": running.state,
+            "updatedAt": running.at, "cluster": running.cluster, "serviceName": running.service_name},
+            condition=("attribute_not_exists(updatedAt) OR updatedAt <= :at", {":at": {"S": running.at}}))
+    except _ConditionFailed:
+        return False
+    return True
+
+
+def read_running(table: str, pk: str) -> RunningRecord | None:
+    item = _read(table, pk, "running")
+    return _running(item) if item else None
+
+
+def _running(item: dict[str, Any]) -> RunningRecord:
+    return RunningRecord(revision=int(item["revision"]), deployment_id=item.get("deploymentId", ""),
+                         state=item.get("state", "COMPLETED"), at=item.get("updatedAt", ""),
+                         cluster=item.get("cluster", ""), service_name=item.get("serviceName", ""))
+
+
+def rollout_refused(table: str, pk: str, revision: int, outcome: str, reason: str) -> None:
+    _update(table, pk, f"rollout#{revision}", {"revision": revision, "outcome": outcome, "reason": reason,
+                                               "at": now()})
+
+
+def rollback_recorded(table: str, pk: str, record: RollbackRecord) -> None:
+    """A person's rollback: who, when, from and to which revision."""
+    _update(table, pk, f"rollback#{record.at}", {
+        "requestedBy": record.requested_by, "how": record.how, "cluster": record.cluster,
+        "serviceName": record.service_name, "fromRevision": record.from_revision, "toRevision": record.to_revision,
+        "deployment": record.deployment, "at": record.at})
+
+
+def rollbacks(table: str, pk: str) -> list[RollbackRecord]:
+    found = []
+    try:
+        paginator = client("dynamodb").get_paginator("query")
+        for page in paginator.paginate(TableName=table, KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+                                       ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": "rollback#"}},
+                                       ConsistentRead=True):
+            for raw in page.get("Items", []):
+                item = _python(raw)
+                found.append(RollbackRecord(at=item["at"], requested_by=item.get("requestedBy", ""),
+                                            how=item.get("how", "updated"), cluster=item.get("cluster", ""),
+                                            service_name=item.get("serviceName", ""),
+                                            from_revision=item.get("fromRevision"), to_revision=item.get("toRevision"),
+                                            deployment=item.get("deployment", "")))
+    except ClientError as exc:
+        raise wrap(exc, "read the rollbacks") from exc
+    return found
+
+
+def service_action(table: str, pk: str, *, name: str, kind: str, reason: str, at: str) -> None:
+    """The service's last "ECS Service Action" event (steady state, tasks failing to start ...)."""
+    _update(table, pk, "service-action", {"eventName": name, "eventType": kind, "reason": reason, "updatedAt": at})
+
+
 # ---------------------------------------------------------------------------- reading a service
 def history(table: str, pk: str, *, dynamodb: Any | None = None) -> ServiceHistory:
     """Every build and image of one service, and its current revision."""
-    builds, images, current = [], [], None
+    builds, images, current, running = [], [], None, None
     try:
         paginator = (dynamodb or client("dynamodb")).get_paginator("query")
         for page in paginator.paginate(
@@ -447,9 +559,11 @@ def history(table: str, pk: str, *, dynamodb: Any | None = None) -> ServiceHisto
                     images.append(_image(item))
                 elif sk == "current":
                     current = _current(item)
+                elif sk == "running":
+                    running = _running(item)
     except ClientError as exc:
         raise wrap(exc, "read the ledger") from exc
-    return ServiceHistory(tuple(builds), tuple(images), current)
+    return ServiceHistory(tuple(builds), tuple(images), current, running)
 
 
 # ---------------------------------------------------------------------------- items

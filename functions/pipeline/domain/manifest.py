@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -103,9 +104,31 @@ class SecretRef(_Strict):
         return f"{arn}:{key}::" if key else arn
 
 
+_ECS_NAME = r"^[A-Za-z0-9_-]{1,255}$"
+
+
 class Sizing(_Strict):
+    """A service's settings in one environment: its size, and the ECS cluster and service that
+    run it (where a registered revision is rolled out when the stack's Rollout is on)."""
+
     cpu: int | None = None
     memory: int | None = None
+    cluster: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
+    ecs_service: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
+    # Scheduled tasks of this service, retargeted to each revision the service comes to run:
+    # EventBridge rules (default bus) with ECS targets, and EventBridge Scheduler schedules (default group).
+    schedule_rules: tuple[Annotated[str, Field(pattern=r"^[.\-_A-Za-z0-9]{1,64}$")], ...] = ()
+    schedules: tuple[Annotated[str, Field(pattern=r"^[0-9a-zA-Z-_.]{1,64}$")], ...] = ()
+
+
+@dataclass(frozen=True)
+class EcsService:
+    """The ECS service that runs a manifest service in one environment, and its scheduled tasks."""
+
+    cluster: str
+    name: str
+    schedule_rules: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
 
 
 class ServiceSpec(_Strict):
@@ -152,6 +175,18 @@ class ServiceSpec(_Strict):
         memory = override.memory if override and override.memory else self.memory
         return cpu, memory
 
+    def ecs_service(self, project: str, environment: str) -> EcsService:
+        """Where this service runs in `environment`: by default cluster `<project>-<environment>`
+        and service `<project>-<environment>-<service>` (the family's name); services.toml's
+        `[services.<name>.environments.<environment>]` may name others."""
+        override = self.environments.get(environment)  # type: ignore[call-overload]
+        prefix = f"{project}-{environment}"
+        return EcsService(cluster=(override.cluster if override and override.cluster else prefix),
+                          name=(override.ecs_service if override and override.ecs_service
+                                else f"{prefix}-{self.name}"),
+                          schedule_rules=override.schedule_rules if override else (),
+                          schedules=override.schedules if override else ())
+
 
 class ProjectSpec(_Strict):
     name: Annotated[str, Field(pattern=_NAME, max_length=64)] = "multi-agent-orchestrator"
@@ -176,6 +211,17 @@ class Manifest(_Strict):
                 if allowed is None or memory not in allowed:
                     where = f"services.{key}" + (f".environments.{env}" if env else "")
                     raise ValueError(f"{where}: cpu {cpu} with memory {memory} is not a Fargate task size")
+            for env, settings in service.environments.items():
+                # The functions may update only services named <project>-<environment>-* (their policy).
+                prefix = f"{self.project.name}-{env}-"
+                if settings.ecs_service and not settings.ecs_service.startswith(prefix):
+                    raise ValueError(f"services.{key}.environments.{env}.ecs_service: must start with {prefix} "
+                                     "(shipline may update only its own project's services in that environment)")
+                for field, names in (("schedule_rules", settings.schedule_rules), ("schedules", settings.schedules)):
+                    foreign = [n for n in names if not n.startswith(prefix)]
+                    if foreign:
+                        raise ValueError(f"services.{key}.environments.{env}.{field}: {foreign[0]} must start with "
+                                         f"{prefix} (shipline may retarget only its own project's scheduled tasks)")
         return self
 
     def service(self, name: str) -> ServiceSpec:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from pipeline.domain.naming import Target
 from pipeline.domain.records import RunningRevision
+from pipeline.domain.rollout import DeploymentRecord, DeploymentState
 from pipeline.domain.scans import Finding, ScanVerdict
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters", UTF-8, no line breaks or control characters
@@ -214,3 +215,53 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
         context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where},
     )
+
+
+def deployment_notification(*, project: str, environment: str, service: str, record: DeploymentRecord,
+                            state: DeploymentState, reason: str, running: int | None) -> Notification:
+    """The one message a deployment gives when it ends: what happened and the revision that runs now."""
+    where = f"{service} in {environment}"
+    family = f"{project}-{environment}-{service}"
+    what = {"rollout": "deployment", "rollback": "rollback", "automatic rollback": "rollback",
+            "other": "deployment"}[record.kind]
+    target = f"revision {record.revision}" if record.revision is not None else "a revision"
+    runs = f"{family}:{running}" if running is not None else "unknown (see the ECS console)"
+    if state == "COMPLETED":
+        subject = f"[shipline] {where}: {what} of {target} completed"
+        headline = f"The {what} of {family}:{record.revision} completed." if record.revision is not None \
+            else f"The {what} completed."
+    elif state == "ROLLED_BACK":
+        subject = f"[shipline] {where}: {target} failed and was rolled back to revision {running}"
+        headline = (f"The deployment of {family}:{record.revision} failed and ECS rolled the service back "
+                    f"to revision {running}.")
+    else:
+        subject = f"[shipline] {where}: {what} of {target} failed"
+        headline = f"The {what} of {family}:{record.revision} failed and was not rolled back."
+    lines = [headline, "", f"Now running: {runs}", f"Service: {record.service_name} in cluster {record.cluster}",
+             f"Deployment: {record.deployment_id}" + (f" ({record.arn})" if record.arn else "")]
+    if reason:
+        lines.append(f"Reason: {reason}")
+    if record.requested_by:
+        lines.append(f"Requested by: {record.requested_by}")
+    if state != "COMPLETED":
+        lines.append("")
+        lines.append("Roll back by hand with: shipline rollback --service "
+                     f"{service} --environment {environment} [--to REVISION]")
+    text = "\n".join(lines)
+    return Notification(subject=_subject(subject), text=text, title=_subject(subject), description=text,
+                        event_type="DeploymentStateChange", resources=(record.arn,) if record.arn else (),
+                        context={"service": service, "environment": environment, "state": state})
+
+
+def missing_service_notification(*, environment: str, service: str, cluster: str, service_name: str,
+                                 problem: str) -> Notification:
+    subject = f"[shipline] {service} in {environment}: no ECS service {service_name} to roll out to"
+    text = "\n".join([
+        f"Rollout is on, but the ECS service {service_name} in cluster {cluster} cannot be updated: {problem}.",
+        "Registered revisions of this service are not rolled out until it exists.",
+        "Create the service (shipline does not create services), or name the right cluster and service in "
+        f"services.toml: [services.{service}.environments.{environment}] cluster = ..., ecs_service = ...",
+        "This message is sent once; later revisions are recorded in the ledger as 'service missing'.",
+    ])
+    return Notification(subject=_subject(subject), text=text, title=_subject(subject), description=text,
+                        event_type="RolloutServiceMissing", context={"service": service, "environment": environment})

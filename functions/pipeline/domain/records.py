@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.domain.inputs import inputs_of_tag
+from pipeline.domain.rollout import RunningRecord
 from pipeline.domain.scans import Finding
 
 BUILD_FAILED = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
@@ -134,6 +135,7 @@ class ServiceHistory:
     builds: tuple[BuildRecord, ...] = ()
     images: tuple[ImageRecord, ...] = ()
     current: CurrentRecord | None = None
+    running: RunningRecord | None = None  # what the ECS service runs (Rollout on)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ class ServiceStatus:
     build: str | None = None  # status of the latest build
     build_commit: str | None = None
     built_at: str | None = None
+    running_revision: int | None = None  # what the ECS service runs, beside the registered revision
+    deployment: str | None = None  # its last deployment's state
+
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,4 +58,6 @@ def summarize(service: str, history: ServiceHistory) -> ServiceStatus:
         build=latest_build.status if latest_build else None,
         build_commit=(latest_build.commit[:7] or None) if latest_build else None,
         built_at=latest_build.at if latest_build else None,
+        running_revision=history.running.revision if history.running else None,
+        deployment=history.running.state if history.running else None,
     )

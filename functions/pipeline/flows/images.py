@@ -38,6 +38,7 @@ from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
+from pipeline.flows.rollout import request_rollout
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -45,6 +46,9 @@ logger = Logger(child=True)
 BUILD_CACHE_TAG = "buildcache"
 PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
                       "not a commit image", "waiting for scan", "held"]
+# Registrations whose revision is the service's to run: a retry of an event whose first try
+# registered the revision but failed before queueing its rollout queues it then.
+ROLLED_OUT = ("registered", "already registered", "already current")
 SCANNER_NAMES: dict[str, str] = {"basic": "ECR basic scanning", "inspector": "Amazon Inspector"}
 
 
@@ -62,15 +66,19 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
                    claimed: tuple[RegistrationClaim, ImageRecord] | None = None,
                    reused_tag: str | None = None) -> Registration:
     """Registration, with drift made loud: when the family no longer has a container built from
-    the repository, a person is told (once per digest) before the event is rejected."""
+    the repository, a person is told (once per digest) before the event is rejected. With the
+    stack's Rollout on, the registered revision is then queued for its ECS service."""
     try:
-        return _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at, claimed=claimed,
-                               reused_tag=reused_tag)
+        registration = _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at,
+                                       claimed=claimed, reused_tag=reused_tag)
     except NoContainerForRepositoryError as exc:
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
         topic = settings.notification_topic_arn
         once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
         raise
+    if registration.outcome in ROLLED_OUT:  # Rollout on: the revision goes to the ECS service (once per revision)
+        request_rollout(settings, service, registration.family, registration.revision, registration.arn)
+    return registration
 
 
 def verdict_of(settings: ImageEventsSettings, image: ImageRecord) -> ScanVerdict | None:

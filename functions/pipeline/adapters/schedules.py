@@ -1,0 +1,82 @@
+"""Scheduled ECS tasks: EventBridge rules with ECS targets, and EventBridge Scheduler schedules,
+pointed at a new task-definition revision.
+
+- A rule's targets are read with ListTargetsByRule and written back with PutTargets (a target of
+  the same Id is replaced); each ECS target of the family gets the revision.
+- A schedule is read with GetSchedule and written with UpdateSchedule, which replaces the whole
+  schedule: "we recommend that you call GetSchedule ... and make sure that the input you pass
+  to UpdateSchedule contains all of the parameters of the schedule" (EventBridge Scheduler API
+  Reference, "UpdateSchedule"), so every field GetSchedule gave is sent back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pipeline.adapters.clients import client
+from pipeline.adapters.errors import AwsCallError, error_code, wrap
+from pipeline.domain.rollout import revision_of
+
+_SCHEDULE_FIELDS = ("ActionAfterCompletion", "Description", "EndDate", "FlexibleTimeWindow", "GroupName",
+                    "KmsKeyArn", "ScheduleExpression", "ScheduleExpressionTimezone", "StartDate", "State")
+
+
+class ScheduledTaskMissingError(LookupError):
+    """The rule or schedule services.toml names does not exist. Create it or fix the name."""
+
+
+def _retarget(parameters: dict, family: str, task_definition_arn: str) -> bool:
+    current = revision_of(str(parameters.get("TaskDefinitionArn", "")))
+    if not current or current[0] != family or parameters.get("TaskDefinitionArn") == task_definition_arn:
+        return False
+    parameters["TaskDefinitionArn"] = task_definition_arn
+    return True
+
+
+def retarget_rule(rule: str, family: str, task_definition_arn: str, *, events: Any | None = None) -> int:
+    """The rule's ECS targets of `family` run `task_definition_arn` from now on; returns how many changed."""
+    events = events or client("events")
+    try:
+        targets = events.list_targets_by_rule(Rule=rule).get("Targets", [])
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise ScheduledTaskMissingError(f"rule {rule} does not exist") from exc
+        raise wrap(exc, f"read the targets of rule {rule}") from exc
+    changed = [t for t in targets
+               if "EcsParameters" in t and _retarget(t["EcsParameters"], family, task_definition_arn)]
+    if not changed:
+        return 0
+    try:
+        response = events.put_targets(Rule=rule, Targets=changed)
+    except ClientError as exc:
+        raise wrap(exc, f"retarget rule {rule}") from exc
+    if response.get("FailedEntryCount"):
+        entry = response.get("FailedEntries", [{}])[0]
+        raise AwsCallError(f"retarget rule {rule}: {entry.get('ErrorCode')}: {entry.get('ErrorMessage', '')}")
+    return len(changed)
+
+
+def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group: str = "default",
+                      scheduler: Any | None = None) -> bool:
+    """The schedule's ECS target of `family` runs `task_definition_arn` from now on."""
+    scheduler = scheduler or client("scheduler")
+    try:
+        schedule = scheduler.get_schedule(Name=name, GroupName=group)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise ScheduledTaskMissingError(f"schedule {group}/{name} does not exist") from exc
+        raise wrap(exc, f"read schedule {group}/{name}") from exc
+    target = dict(schedule["Target"])
+    if "EcsParameters" not in target:
+        return False
+    target["EcsParameters"] = dict(target["EcsParameters"])
+    if not _retarget(target["EcsParameters"], family, task_definition_arn):
+        return False
+    arguments = {key: schedule[key] for key in _SCHEDULE_FIELDS if schedule.get(key) is not None}
+    try:
+        scheduler.update_schedule(Name=name, Target=target, **arguments)
+    except ClientError as exc:
+        raise wrap(exc, f"retarget schedule {group}/{name}") from exc
+    return True
