@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters import registry
-from shipline.local import ecs, limits
+from shipline.local import dynamodb, ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.deployments import EcsDeploymentEmulation
@@ -94,6 +94,7 @@ class Emulation:
             self.ecr.install(patches)
             self.codebuild.install(patches)
             limits.install(patches)
+            dynamodb.install(patches)
             ecs.install(patches)
             self.registry.start()
             patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
