@@ -196,10 +196,10 @@ CALL_REASONS: dict[tuple[str, str], str] = {
     ("GitHubWebhookFunction", "secretsmanager:GetSecretValue"):
         "the webhook secret, to check the signature (kept 5 minutes per instance: not on a warm one)",
     ("GitHubWebhookFunction", "sqs:SendMessage"): "store the delivery before GitHub gets its 202",
-    ("GitHubDeliveryFunction", "dynamodb:PutItem"): "idempotency: claim the delivery (X-GitHub-Delivery)",
-    ("GitHubDeliveryFunction", "events:PutEvents"): "the delivery's Build Requested, on shipline's bus",
-    ("GitHubDeliveryFunction", "dynamodb:UpdateItem"): "idempotency: the delivery handled, with its event id",
-    ("BuildTriggerFunction", "dynamodb:PutItem"): "idempotency: claim the trigger event",
+    ("GitHubDeliveryFunction", "events:PutEvents"): (
+        "the delivery's Build Requested (carrying X-GitHub-Delivery), on shipline's bus"),
+    ("BuildTriggerFunction", "dynamodb:PutItem"): (
+        "idempotency: claim the trigger (a GitHub push: its delivery, so a delivery put twice is planned once)"),
     ("BuildTriggerFunction", "sqs:SendMessageBatch"): "queue one build start per service (ten to a request)",
     ("BuildTriggerFunction", "dynamodb:UpdateItem"): "idempotency: the plan, kept for a replay",
     ("BuildStarterFunction", "ecr:DescribeRepositories"):

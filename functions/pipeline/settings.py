@@ -185,7 +185,6 @@ class WebhookSettings(FunctionSettings):
 
 
 class DeliverySettings(FunctionSettings):
-    idempotency_table: _IdempotencyTable  # type: ignore[assignment]
     deliveries_queue_url: _DeliveriesQueueUrl  # type: ignore[assignment]
 
 

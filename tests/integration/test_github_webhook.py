@@ -51,7 +51,9 @@ def test_a_queue_that_cannot_store_the_push_is_a_503_github_shows_as_failed(webh
 
 def test_the_delivery_function_requests_the_build_on_shiplines_bus_once_per_delivery(webhook, calls, stack,
                                                                                         monkeypatch, lambda_context):
-    from pipeline.handlers import github_delivery
+    """A delivery handled twice (a duplicated message) is put on the bus twice, each carrying its
+    X-GitHub-Delivery; the build trigger plans it once (its record is keyed on the delivery)."""
+    from pipeline.handlers import build_trigger, github_delivery
 
     webhook(load_event("github-push"))
     (message,) = calls.of("sqs", "SendMessage")
@@ -59,15 +61,25 @@ def test_the_delivery_function_requests_the_build_on_shiplines_bus_once_per_deli
                          {"messageId": "m2", "body": message["MessageBody"], "eventSource": "aws:sqs"}]}
     stack.use_function("GitHubDeliveryFunction", monkeypatch)
     assert github_delivery.handler(batch, lambda_context) == {"batchItemFailures": []}
-    (put,) = calls.of("events", "PutEvents")
-    (entry,) = put["Entries"]
+    puts = calls.of("events", "PutEvents")
+    assert len(puts) == 2 and calls.of("dynamodb", "PutItem") == []  # no record of its own
+    entry = puts[0]["Entries"][0]
     assert (entry["Source"], entry["DetailType"]) == ("shipline", "Build Requested")
     assert entry["EventBusName"] == "shipline-multi-agent-orchestrator-dev-requests"
     assert json.loads(entry["Detail"]) == {
         "project": "multi-agent-orchestrator", "environment": "dev",
         "commit": json.loads(load_event("github-push")["body"])["after"], "services": ["langgraph"],
         "trigger": "github", "requestedBy": "example-org/multi-agent-orchestrator",
+        "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
     }
+    stack.use_function("BuildTriggerFunction", monkeypatch)
+    outcomes = []
+    for number, put in enumerate(puts):
+        (sent,) = put["Entries"]
+        event = {**load_event("build-requested"), "id": f"event-{number}", "detail": json.loads(sent["Detail"])}
+        outcomes.append(build_trigger.handler(event, lambda_context))
+    assert [o["outcome"] for o in outcomes] == ["planned", "duplicate event"]
+    assert outcomes[0]["planned"] == ["langgraph"] and outcomes[1]["planned"] == []
 
 
 def test_an_unreadable_stored_delivery_is_reported_failed_for_the_dead_letter_queue(stack, monkeypatch,

@@ -42,6 +42,10 @@ class BuildRequest(BaseModel):
     trigger: Literal["github", "request"] = "request"
     requested_by: Annotated[str, Field(alias="requestedBy")] = "unknown"
     force: bool = False  # build even a commit already built successfully (shipline trigger --force)
+    # The GitHub delivery (X-GitHub-Delivery) this request comes from: the build trigger plans
+    # once per delivery, so a delivery put on the bus twice (a redelivery, a duplicated message)
+    # is planned once without a record of its own in the delivery function.
+    delivery: Annotated[str | None, Field(min_length=1, max_length=256)] = None
 
     @model_validator(mode="after")
     def _one_source(self) -> BuildRequest:

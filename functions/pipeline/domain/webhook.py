@@ -158,6 +158,7 @@ def plan_delivery(manifest: Manifest, environment: str, delivery: Delivery) -> B
         services=services,
         trigger="github",
         requestedBy=delivery.repository or "github",
+        delivery=delivery.delivery,
     )
 
 

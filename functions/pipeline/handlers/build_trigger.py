@@ -33,6 +33,14 @@ def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
     return {"outcome": "planned", "planned": planned, "sourceVersion": plans[0].source_version}
 
 
+def plan_key(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> str:
+    """What makes two triggers one: the event id, or for a GitHub push its delivery (the
+    delivery function may put one delivery's request on the bus twice)."""
+    if isinstance(trigger, BuildRequested) and trigger.detail.delivery:
+        return f"delivery:{trigger.detail.delivery}"
+    return f"trigger-event:{trigger.id}"
+
+
 @logger.inject_lambda_context(correlation_id_path="id")
 @metrics.log_metrics
 @traced
@@ -43,10 +51,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     trigger = parse_build_trigger(event)
     # One event, one plan: a duplicate delivery (or a retry, once the plan was queued) queues
     # nothing again, and the commit a branch or schedule resolved to stays the one planned.
-    effect = once(f"trigger-event:{trigger.id}", partial(_plan, trigger))
+    effect = once(plan_key(trigger), partial(_plan, trigger))
     if effect.state == "in flight" or effect.value is None:
         return {"outcome": "in flight", "planned": []}
     result = effect.value
     if effect.fresh and result["planned"]:
         metrics.add_metric(name="BuildsPlanned", unit=MetricUnit.Count, value=len(result["planned"]))
+    if effect.fresh and isinstance(trigger, BuildRequested) and trigger.detail.delivery:
+        metrics.add_metric(name="BuildsRequested", unit=MetricUnit.Count, value=1)  # one per GitHub delivery
     return result if effect.fresh else {**result, "outcome": "duplicate event", "planned": []}
