@@ -227,12 +227,18 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
             return len(emulation.codebuild.builds)
         if request.param == "build start reusing an image":  # retagged once, never built
             return _reused(emulation)
-        if request.param.startswith("image push"):
-            return len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
+        if request.param == "image push, rollout on":  # one rollout request per revision, in the queue
+            queued = boto3.client("sqs").receive_message(QueueUrl=stack.refs["RolloutQueue"], MaxNumberOfMessages=10,
+                                                         VisibilityTimeout=0).get("Messages", [])
+            revisions = [json.loads(m["Body"])["revision"] for m in queued]
+            return len(revisions) if len(set(revisions)) == len(revisions) else -len(revisions)
+        if request.param.startswith("image push"):  # one revision, and its image tagged live (no step lost)
+            revisions = len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
+            tags = {t for i in boto3.client("ecr").describe_images(repositoryName=REPO)["imageDetails"]
+                    for t in i.get("imageTags", [])}
+            return revisions if "live-dev" in tags else -revisions
         if request.param == "rollout":  # one ECS deployment, however often the request came
             return len(emulation.deployments.deployments)
-        if request.param == "image push, rollout on":  # one rollout request per revision
-            return len({json.loads(m["MessageBody"])["revision"] for m in calls.of("sqs", "SendMessage")})
         if request.param == "github push":  # the same delivery stored twice is one build downstream
             return len({json.loads(m["MessageBody"])["delivery"] for m in calls.of("sqs", "SendMessage")})
         return len(notifications)

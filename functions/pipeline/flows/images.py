@@ -38,7 +38,6 @@ from pipeline.events.envelope import NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
-from pipeline.flows.rollout import request_rollout
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -48,7 +47,6 @@ PushOutcome = Literal["registered", "already registered", "already current", "ol
                       "not a commit image", "waiting for scan", "held"]
 # Registrations whose revision is the service's to run: a retry of an event whose first try
 # registered the revision but failed before queueing its rollout queues it then.
-ROLLED_OUT = ("registered", "already registered", "already current")
 SCANNER_NAMES: dict[str, str] = {"basic": "ECR basic scanning", "inspector": "Amazon Inspector"}
 
 
@@ -76,8 +74,6 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
         topic = settings.notification_topic_arn
         once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
         raise
-    if registration.outcome in ROLLED_OUT:  # Rollout on: the revision goes to the ECS service (once per revision)
-        request_rollout(settings, service, registration.family, registration.revision, registration.arn)
     return registration
 
 

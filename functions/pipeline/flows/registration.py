@@ -24,6 +24,7 @@ from pipeline.domain.task_definitions import (
 )
 from pipeline.flows.idempotency import deadline, once
 from pipeline.flows.retention import mark_live, retire_revisions
+from pipeline.flows.rollout import request_rollout
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -129,25 +130,39 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
             logger.info("older image not registered", extra={"family": family, "digest": digest, "reason": reason})
             return asdict(Registration("older than current", family, digest, reason=reason))
 
+    def record(revision: int, arn: str) -> CurrentRecord:
+        return CurrentRecord(digest=digest, revision=revision, revision_arn=arn, registered_at=ledger.now(),
+                             tag=sha or "", pushed_at=pushed_at, commit=commit.commit if commit else "",
+                             planned_at=commit.planned_at if commit else "")
+
+    def already_current(definition: dict) -> dict:
+        """The family's latest revision runs this digest: a retry after the revision was registered
+        and something after it failed. What follows the registration is done again (each once)."""
+        revision, arn = int(definition["revision"]), str(definition["taskDefinitionArn"])
+        mark_live(settings, service, digest, tags, manifest=stored_manifest)
+        request_rollout(settings, service, family, revision, arn)
+        if current is None or current.digest != digest or current.revision != revision:
+            ledger.registered(table, pk, record(revision, arn))  # registered, but the ledger never heard
+        return _already_current(family, digest, definition)
+
     latest = ecs.latest_task_definition(family)
     if latest and image_digest_of(latest[0], image.repository_uri) == digest:
-        mark_live(settings, service, digest, tags, manifest=stored_manifest)
-        return _already_current(family, digest, latest[0])
+        return already_current(latest[0])
     arguments = render_task_definition(target, spec, image, execution_role_arn=settings.task_execution_role_arn)
     if latest is not None and settings.task_definition_mode == "clone":
         revised = revise_task_definition(latest[0], arguments, latest[1])
         if revised is None:  # the latest revision already holds the image and the manifest's fields
-            mark_live(settings, service, digest, tags, manifest=stored_manifest)
-            return _already_current(family, digest, latest[0])
+            return already_current(latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
-    registered = CurrentRecord(
-        digest=digest, revision=revision, revision_arn=arn, registered_at=ledger.now(), tag=sha or "",
-        pushed_at=pushed_at, commit=commit.commit if commit else "", planned_at=commit.planned_at if commit
-        else "")
+    # What follows a registration (the live tag, the rollout request) comes before the ledger's
+    # record of it: once the ledger has the revision, an event's retry stops at "already
+    # registered", so a step after that write that failed would never be done.
+    mark_live(settings, service, digest, tags, manifest=stored_manifest)
+    request_rollout(settings, service, family, revision, arn)
+    registered = record(revision, arn)
     ledger.registered(table, pk, registered)
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
-    mark_live(settings, service, digest, tags, manifest=stored_manifest)
     retire_revisions(settings, service, revision, current=registered, retired=retired)
     return asdict(Registration("registered", family, digest, revision, arn))
 
