@@ -169,11 +169,12 @@ def finding_remedy(finding: Finding) -> str:
 
 def findings_digest_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
                                  findings: list[Finding], hour: str,
-                                 running: tuple[RunningRevision, ...]) -> Notification:
+                                 running: tuple[RunningRevision, ...], rebuild: str = "") -> Notification:
     """Findings Amazon Inspector reported for an image after its scan message (continuous
     scanning): one message per image per hour, whatever their number. It leads with where the
     image runs (`running`: the services and environments whose current revision it is), and
-    gives each finding's package, installed version and fixed version."""
+    gives each finding's package, installed version and fixed version; with
+    RebuildOnFixAvailable, `rebuild` says what the request for a rebuild came to."""
     label = tag or digest.removeprefix("sha256:")[:12]
     link = image_console_link(target, repository, digest)
     counts: dict[str, int] = {}
@@ -192,6 +193,7 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         "Scanner:      Amazon Inspector (continuous scanning)",
         f"New findings: {summary} (reported since this image's scan message, until {hour}:00 UTC)",
         "Registration: unchanged (the revision keeps running: build an image with the fixed versions to replace it)",
+        *([f"Rebuild:      {rebuild}"] if rebuild else []),
         "",
         "Findings (severity, vulnerability, package and installed version, fixed version):",
         *(f"  {f.severity:<13} {f.id:<20} {finding_remedy(f)}" for f in listed),
@@ -202,6 +204,7 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
     markdown = "\n".join([
         f"*Running:* {where}",
         f"*New findings:* {summary}",
+        *([f"*Rebuild:* {rebuild}"] if rebuild else []),
         *(f"• `{f.severity}` {f.id} {finding_remedy(f)}" for f in findings[:5]),
         f"<{link}|Open in the ECR console>",
     ])
@@ -213,7 +216,8 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         description=markdown,
         event_type="FindingsDigest",
         resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
-        context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where},
+        context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where,
+                 **({"rebuild": rebuild} if rebuild else {})},
     )
 
 

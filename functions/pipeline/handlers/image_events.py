@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline.domain.fixes import has_fix
 from pipeline.domain.scans import Finding, inspector_counts, severity_counts
 from pipeline.events.images import (
     DigestScheduled,
@@ -66,9 +67,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
             fixed_in=package.fixed_in_version if package and f.fix_available != "NO"
             and package.fixed_in_version != "NotAvailable" else "",
         )
+        fixed_versions = [p.fixed_in_version for p in vulnerability.vulnerable_packages] if vulnerability else []
         result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
                             tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status,
-                            first_observed_at=f.first_observed_at)
+                            first_observed_at=f.first_observed_at, fixable=has_fix(f.fix_available, fixed_versions))
     _count(result)
     return result
 
