@@ -17,6 +17,7 @@ from tests.integration.test_image_events import (  # noqa: F401 - fixtures
     digest_run,
     images,
     inspector_finding,
+    push_event,
     push_image,
     scanned_by_inspector,
 )
@@ -177,6 +178,27 @@ def test_changed_inputs_start_one_rebuild_and_the_digest_says_so(
     stack.use_function("ImageEventsFunction", monkeypatch)
     text = _findings_message(images, stack)
     assert f"Rebuild:      rebuild requested: building {AFTER[:7]}, whose inputs differ from this image's" in text
+    assert text.splitlines()[0] == "Running:      langgraph in dev, revision 1"
+
+
+def test_an_image_the_rebuild_replaced_before_the_digest_still_gets_it_saying_so(
+        images, push_image, stack, calls, pipeline, emulation, monkeypatch):
+    """Without a rebuild its findings would be withdrawn (the image runs nowhere now); the request
+    and its decision are still told, with the revision that runs now."""
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    _known_inputs(emulation)
+    images(inspector_finding(1, observed=later()))
+    (entry,) = rebuild_requests(calls)
+    assert _decide(pipeline, calls, entry)["started"] == ["langgraph"]
+    stack.use_function("ImageEventsFunction", monkeypatch)
+    rebuilt = push_image(f"{AFTER[:7]}-b2", "sha256:" + "c" * 64)  # the rebuild's image, pushed and registered
+    assert images(push_event(f"{AFTER[:7]}-b2", rebuilt))["outcome"] == "registered"
+    stack.notifications()
+    text = _findings_message(images, stack)
+    assert text.splitlines()[0] == ("Running:      no longer: langgraph in dev runs revision 2 now, registered since "
+                                    "these findings")
+    assert "Registration: replaced by revision 2" in text and "Rebuild:      rebuild requested: building" in text
 
 
 @pytest.mark.parametrize("stack_parameters", [{**REBUILD, "SourceProvider": "GitHub",

@@ -223,20 +223,24 @@ def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
     outcomes: dict[str, DigestOutcome] = {}
     for image in due_digests(ledger.pending_findings(table, outbox), hour):
         pk = settings.ledger_key(image.service)
-        running = running_revisions(ledger.read_current(table, pk), service=image.service,
-                                    environment=settings.environment, digest=image.digest)
-        if not running:  # replaced since its findings were queued: recorded, not sent
+        current = ledger.read_current(table, pk)
+        running = running_revisions(current, service=image.service, environment=settings.environment,
+                                    digest=image.digest)
+        rebuild = (rebuild_text(settings, image.service, image.digest, {p.hour for p in image.pending})
+                   if settings.rebuild_on_fix_available else "")
+        if not running and not rebuild:  # replaced since its findings were queued: recorded, not sent
             outcomes[f"{image.service}@{image.digest}"] = "no longer running"
             for pending in image.pending:
                 ledger.digest_withdrawn(table, pk, outbox, pending, hour)
             continue
+        # Replaced since, after a rebuild was asked for its findings (likely by that rebuild): the
+        # digest still goes, so the request and its decision are told, with what runs now.
+        replaced_by = current.revision if not running and current is not None else None
         name = settings.target.repository(image.service)
-        rebuild = (rebuild_text(settings, image.service, image.digest, {p.hour for p in image.pending})
-                   if settings.rebuild_on_fix_available else "")
         notification = findings_digest_notification(
             target=settings.target, service=image.service, repository=name, digest=image.digest,
             tag=next((t for t in image.tags if is_sha_tag(t)), image.tags[0] if image.tags else None),
-            findings=image.findings, hour=hour, running=running, rebuild=rebuild)
+            findings=image.findings, hour=hour, running=running, rebuild=rebuild, replaced_by=replaced_by)
         effect = once(f"findings-digest:{name}@{image.digest}:{hour}", partial(sns.publish, topic, notification))
         outcomes[f"{image.service}@{image.digest}"] = ("sent" if effect.fresh else
                                                        "sent before" if effect.state == "replayed" else "in flight")
