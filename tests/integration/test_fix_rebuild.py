@@ -232,3 +232,19 @@ def test_the_image_events_function_refuses_to_start_without_the_bus(stack, monke
     monkeypatch.delenv("EVENT_BUS")
     with pytest.raises(ConfigurationError, match="EVENT_BUS .* is required when REBUILD_ON_FIX_AVAILABLE is true"):
         image_events.handler(load_event("schedule-findings-digest"), lambda_context)
+
+
+def test_a_partial_fix_asks_and_the_digest_names_the_package_that_has_one(images, push_image, stack, calls):
+    """fixAvailable PARTIAL (Amazon Inspector API Reference, "Finding"): some of the finding's
+    packages have a fixed version; the first listed here has none."""
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    event = inspector_finding(1, observed=later())
+    details = event["detail"]
+    details["fixAvailable"] = "PARTIAL"
+    (fixed,) = details["packageVulnerabilityDetails"]["vulnerablePackages"]
+    unfixed = {**fixed, "name": "libssl3", "fixedInVersion": "NotAvailable"}
+    details["packageVulnerabilityDetails"]["vulnerablePackages"] = [unfixed, fixed]
+    assert images(event)["rebuild"] == "requested"
+    text = _findings_message(images, stack)
+    assert "CVE-2026-0001        openssl 3.0.15, fixed in 3.0.15-1~deb12u2" in text
