@@ -75,6 +75,8 @@ class Settings(BaseModel):
     rollout_linear_step_percent: Annotated[float, Field(alias="ROLLOUT_LINEAR_STEP_PERCENT", ge=3, le=100)] = 10.0
     rollout_step_minutes: Annotated[int, Field(alias="ROLLOUT_STEP_MINUTES", ge=0, le=1440)] = 6
     rollout_alarm_names: Annotated[str, Field(alias="ROLLOUT_ALARM_NAMES")] = ""
+    # A finding with a fix in a running image asks for a rebuild (template parameter RebuildOnFixAvailable).
+    rebuild_on_fix_available: Annotated[bool, Field(alias="REBUILD_ON_FIX_AVAILABLE")] = False
     # The services manifest the function was packaged with; the local account points a run on
     # another checkout at that checkout's services.toml (template.yaml never sets it).
     manifest_path: Annotated[str | None, Field(alias="SHIPLINE_MANIFEST")] = None
@@ -162,6 +164,12 @@ class ImageEventsSettings(FunctionSettings):
     ledger_table: _LedgerTable  # type: ignore[assignment]
     notification_topic_arn: _NotificationTopicArn  # type: ignore[assignment]
     task_execution_role_arn: _TaskExecutionRoleArn  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _bus_for_rebuilds(self) -> ImageEventsSettings:
+        if self.rebuild_on_fix_available and self.event_bus == "default":
+            raise ValueError("EVENT_BUS (shipline's requests bus) is required when REBUILD_ON_FIX_AVAILABLE is true")
+        return self
 
 
 class RolloutSettings(FunctionSettings):

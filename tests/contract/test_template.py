@@ -287,3 +287,23 @@ def test_a_github_stack_without_its_repository_url_is_refused_before_anything_is
         TemplateModel(parameters={"SourceProvider": "GitHub"})
     assert TemplateModel(parameters=GITHUB).parameters["GitHubRepositoryUrl"] == GITHUB["GitHubRepositoryUrl"]
     assert TemplateModel().parameters["SourceProvider"] == "CodeCommit"  # the rule holds only for GitHub
+
+
+@pytest.mark.parametrize("provider", ["CodeCommit", "GitHub"])
+def test_rebuild_on_fix_admits_the_image_events_function_to_the_requests_bus_and_nothing_more(provider):
+    """RebuildOnFixAvailable=true: the image events function may put events on shipline's
+    requests bus (its policy, that bus only) and the bus's Deny excepts its role; false (the
+    default): neither, and the function is not told the bus."""
+    for value, admitted in (("true", True), ("false", False)):
+        model = _model(SourceProvider=provider, RebuildOnFixAvailable=value)
+        role = model.resolve.values["ImageEventsFunctionRole.Arn"]
+        statement = model.properties("BuildRequestsBusPolicy")["Statement"]
+        allowed = statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn") or []
+        assert (role in allowed) is admitted
+        policy = model.function_policies({"ImageEventsFunction": None})["ImageEventsFunction"]
+        puts = [s for s in policy if s.get("Action") == "events:PutEvents"]
+        assert puts == ([{"Sid": "RequestRebuilds", "Effect": "Allow", "Action": "events:PutEvents",
+                          "Resource": model.resolve.values["BuildRequestsBus.Arn"]}] if admitted else [])
+        environment = model.functions()["ImageEventsFunction"].environment
+        assert environment["REBUILD_ON_FIX_AVAILABLE"] == value
+        assert bool(environment.get("EVENT_BUS")) is admitted

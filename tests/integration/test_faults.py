@@ -136,6 +136,42 @@ def _reused(emulation: Emulation) -> int:
     return sum(1 for image in images if AFTER[:7] in image.get("imageTags", []))
 
 
+def _running_image_and_a_capture_of_build_requests(emulation: Emulation) -> None:
+    """RebuildOnFixAvailable: the sample finding's image scanned before the finding was first
+    observed, and the service's current revision (it runs); the requests bus's events copied to
+    a queue, so each Build Requested that reached the bus is counted."""
+    import os
+
+    from pipeline.adapters import ledger
+    from pipeline.domain.records import CurrentRecord, ScanRecord
+
+    finding = load_event("inspector2-finding")["detail"]
+    digest = finding["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"]
+    boto3.client("ecr").create_repository(repositoryName=REPO)
+    emulation.ecr.seed_image(REPO, digest, "1279bbb")
+    table, pk = os.environ["LEDGER_TABLE"], "multi-agent-orchestrator#dev#langgraph"
+    ledger.image_scanned(table, pk, digest, ["1279bbb"], ScanRecord("inspector", "INITIAL_SCAN_COMPLETE", {},
+                                                                    "2026-11-20T00:00:00+00:00"))
+    ledger.registered(table, pk, CurrentRecord(digest=digest, revision=1, registered_at="2026-11-20T00:00:00+00:00",
+                                               revision_arn=f"arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                                            f"{REPO}:1"))
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="build-requests")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = os.environ["EVENT_BUS"]
+    events.put_rule(Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": ["shipline"]}))
+    events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+
+
+def _build_requests_on_the_bus() -> int:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName="build-requests")["QueueUrl"]
+    found = 0
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages"):
+        found += sum(1 for m in messages if json.loads(m["Body"])["detail-type"] == "Build Requested")
+    return found
+
+
 @dataclass(frozen=True)
 class Scenario:
     function: str
@@ -168,6 +204,11 @@ SCENARIOS = {
             ("ecr", "DescribeImages"), ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems"))),
     "image scan": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-scan", _push_sample_image, (
         ("ecr", "DescribeImageScanFindings"), ("sns", "Publish"), ("dynamodb", "UpdateItem"))),
+    # RebuildOnFixAvailable: a later finding with a fix in the running image asks for a rebuild.
+    "finding with a fix": Scenario("ImageEventsFunction", image_events.handler, "inspector2-finding",
+                                   _running_image_and_a_capture_of_build_requests, (
+                                       ("dynamodb", "PutItem"), ("events", "PutEvents")),
+                                   {"RebuildOnFixAvailable": "true"}),
     "build failed": Scenario("BuildEventsFunction", build_events.handler, "codebuild-build-failed", None, (
         ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"), ("dynamodb", "TransactWriteItems"))),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
@@ -239,6 +280,8 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
             return revisions if "live-dev" in tags else -revisions
         if request.param == "rollout":  # one ECS deployment, however often the request came
             return len(emulation.deployments.deployments)
+        if request.param == "finding with a fix":  # one Build Requested on the bus, however often delivered
+            return _build_requests_on_the_bus()
         if request.param == "github push":  # the same delivery stored twice is one build downstream
             return len({json.loads(m["MessageBody"])["delivery"] for m in calls.of("sqs", "SendMessage")})
         return len(notifications)

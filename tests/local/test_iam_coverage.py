@@ -28,6 +28,9 @@ CHECKED = [("CodeCommit", "BuildTriggerFunction"), ("CodeCommit", "BuildStarterF
            ("GitHub", "BuildTriggerFunction"), ("Rollout", "RolloutFunction")]
 # Stacks whose every call is checked against the policies (the functions CHECKED elsewhere run in them too).
 SCENARIOS = ["CodeCommit", "GitHub", "Rollout"]
+# Per stack: the requests bus's ARN, the principals its policy's Deny excepts, and each function's role.
+# (The local account keeps the bus policy but does not evaluate it: this suite does.)
+BUS_ADMISSIONS: dict[str, tuple[str, list[str], dict[str, str]]] = {}
 
 
 def _exercise_basic(account) -> None:
@@ -148,6 +151,8 @@ def _exercise_enhanced(account) -> None:
     later = (datetime.now(UTC) + timedelta(minutes=1)).strftime("%b %d, %Y, %I:%M:%S %p")
     finding["detail"].update(firstObservedAt=later, lastObservedAt=later)
     finding["detail"]["resources"][0]["details"]["awsEcrContainerImage"]["imageHash"] = image["imageDigest"]
+    with_fix = copy.deepcopy(finding)
+    finding["detail"]["fixAvailable"] = "NO"  # no fix: no rebuild, so the image still runs at the digest
     account.put_event(finding)
     account.run()
     digest_run = load_event("schedule-findings-digest")
@@ -155,6 +160,14 @@ def _exercise_enhanced(account) -> None:
     account.put_event(digest_run)
     account.run()
     assert any("new findings: CRITICAL 1" in n["subject"] for n in account.report()["notifications"])
+    # RebuildOnFixAvailable: a later finding with a fix asks for a rebuild (PutEvents on the requests
+    # bus); the image runs an older commit than the head, whose inputs have no image: the starter builds.
+    with_fix["id"] = "finding-with-a-fix"
+    with_fix["detail"]["findingArn"] += "-with-a-fix"
+    account.put_event(with_fix)
+    account.run()
+    assert [i.event["detail"]["trigger"] for i in account.invocations if i.function.logical_id ==
+            "BuildTriggerFunction" and i.label == "Build Requested"][-1] == "finding"
 
 
 def _exercise_rollout(account, tmp_path) -> None:
@@ -231,7 +244,7 @@ def exercised(tmp_path_factory):
     # A build start or delivery that keeps failing comes back after a second, then goes to the
     # dead-letter queue.
     quick = {"BuildStartRetrySeconds": "1", "BuildStartAttempts": "2", "RevisionsToKeep": "1",
-             "DeleteInactiveAfterDays": "1"}
+             "DeleteInactiveAfterDays": "1", "RebuildOnFixAvailable": "true"}
     policies: dict[str, dict[str, list[dict]]] = {}
     names: dict[str, dict[str, str]] = {}
     try:
@@ -242,18 +255,21 @@ def exercised(tmp_path_factory):
             _exercise_basic(account)
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["CodeCommit"] = account.function_policies()
+            BUS_ADMISSIONS["CodeCommit"] = _bus_admissions(account)
             names["CodeCommit"] = {f.name: logical for logical, f in account.stack.functions.items()}
         with LocalAccount(parameters={**GITHUB, **quick}) as account:
             current.append(("GitHub", account))
             _exercise_github(account)
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["GitHub"] = account.function_policies()
+            BUS_ADMISSIONS["GitHub"] = _bus_admissions(account)
             names["GitHub"] = {f.name: logical for logical, f in account.stack.functions.items()}
         with LocalAccount(parameters={**quick, "Rollout": "rolling", "RolloutAttempts": "2"}) as account:
             current.append(("Rollout", account))
             _exercise_rollout(account, tmp_path_factory.mktemp("rollout"))
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["Rollout"] = account.function_policies()
+            BUS_ADMISSIONS["Rollout"] = _bus_admissions(account)
             names["Rollout"] = {f.name: logical for logical, f in account.stack.functions.items()}
     finally:
         boto3.session.Session.client = original  # type: ignore[method-assign]
@@ -261,6 +277,27 @@ def exercised(tmp_path_factory):
                         for name, made in by_function.items()}
              for scenario, by_function in recorded.items()}
     yield policies, calls
+
+
+def _bus_admissions(account) -> tuple[str, list[str], dict[str, str]]:
+    bus = account.stack.refs["BuildRequestsBus"]
+    (statement,) = account.stack.bus_policies[bus]["Statement"]
+    assert statement["Effect"] == "Deny" and statement["Action"] == "events:PutEvents"
+    admitted = statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
+    roles = {logical: account.model.resolve.values.get(f"{logical}Role.Arn", "") for logical in account.stack.functions}
+    return account.model.resolve.values["BuildRequestsBus.Arn"], admitted, roles
+
+
+@pytest.mark.parametrize("scenario", ["CodeCommit", "GitHub"])  # the Rollout stack's exercise puts no request
+def test_every_function_that_puts_on_the_requests_bus_is_admitted_by_its_policy(exercised, scenario):
+    """The requests bus's policy denies every principal it does not name: a function whose own
+    policy grants events:PutEvents there would still be refused by AWS unless the bus admits its role."""
+    _, calls = exercised
+    bus, admitted, roles = BUS_ADMISSIONS[scenario]
+    putting = {function for function, needs_ in calls[scenario].items()
+               if any(n.action == "events:PutEvents" and n.resource == bus for n in needs_)}
+    assert putting  # the delivery function (GitHub) or the image events function (RebuildOnFixAvailable)
+    assert {f: roles[f] in admitted for f in putting} == dict.fromkeys(putting, True)
 
 
 def test_every_function_of_each_stack_was_exercised_and_each_is_checked_in_one(exercised):

@@ -7,6 +7,8 @@ One partition per service and environment (`<project>#<environment>#<service>`),
   the image reused for it when an image already had its build inputs);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
+- `rebuild#<digest>#<hour>`: a rebuild asked for a fix in that running image in that hour
+  (RebuildOnFixAvailable), and what the build starter decided;
 - `current`: the revision registered last;
 - `promotion#<digest>`: an image promoted into this environment from another (requested,
   approved, copied; who and when).
@@ -36,6 +38,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import AwsCallError, error_code, wrap
+from pipeline.domain.fixes import RebuildRecord
 from pipeline.domain.naming import is_commit, short_sha
 from pipeline.domain.records import (
     BuildRecord,
@@ -272,6 +275,36 @@ def _image(item: dict[str, Any]) -> ImageRecord:
                        last_push_at=item.get("lastPushAt", ""), scans=scans, revision=item.get("revision"),
                        revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
                        registering=item.get("registering", ""), registering_until=item.get("registeringUntil", ""))
+
+
+# ---------------------------------------------------------------------------- rebuilds for a fix
+def rebuild_requested(table: str, pk: str, record: RebuildRecord) -> None:
+    """A rebuild asked for a fix in a running image (written again, the same, by a replay; a
+    decision the starter recorded first, EventBridge being quick, is kept)."""
+    _update(table, pk, f"rebuild#{record.digest}#{record.hour}", {
+        "service": record.service, "digest": record.digest, "hour": record.hour,
+        "vulnerability": record.vulnerability}, keep={"requestedAt": record.requested_at})
+
+
+def rebuild_decided(table: str, pk: str, record: RebuildRecord) -> None:
+    """What the build starter decided for that request. The first decision is kept: a replayed
+    start finds its own effect (a build under way, the image it retagged) and would say less."""
+    _update(table, pk, f"rebuild#{record.digest}#{record.hour}", {
+        "service": record.service, "digest": record.digest, "hour": record.hour}, keep={
+        "decision": record.decision, "commit": record.commit, "build": record.build, "image": record.image,
+        "decidedAt": record.decided_at})
+
+
+def read_rebuild(table: str, pk: str, digest: str, hour: str) -> RebuildRecord | None:
+    item = _read(table, pk, f"rebuild#{digest}#{hour}")
+    if item is None:
+        return None
+    return RebuildRecord(service=item.get("service", ""), digest=item.get("digest", digest),
+                         hour=item.get("hour", hour), requested_at=item.get("requestedAt", ""),
+                         vulnerability=item.get("vulnerability", ""),
+                         decision=item.get("decision") or None, commit=item.get("commit", ""),
+                         build=item.get("build", ""), image=item.get("image", ""),
+                         decided_at=item.get("decidedAt", ""))
 
 
 # ---------------------------------------------------------------------------- registration

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.domain.changes import services_for_paths
+from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, Target, is_commit, short_sha
 
-Trigger = Literal["codecommit", "github", "schedule", "request"]
+Trigger = Literal["codecommit", "github", "schedule", "request", "finding"]
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,13 @@ class BuildStart(BaseModel):
     trigger: Trigger
     occasion: str = ""
     event: str = ""  # the id of the event that was planned
+    reason: RebuildReason | None = None  # trigger finding: the image and hour whose finding asked (RebuildOnFix)
 
     @classmethod
-    def of(cls, plan: BuildPlan, event: str) -> BuildStart:
+    def of(cls, plan: BuildPlan, event: str, reason: RebuildReason | None = None) -> BuildStart:
         return cls.model_validate({"service": plan.service, "sourceVersion": plan.source_version,
-                                   "trigger": plan.trigger, "occasion": plan.occasion, "event": event})
+                                   "trigger": plan.trigger, "occasion": plan.occasion, "event": event,
+                                   **({"reason": reason} if reason else {})})
 
     def plan(self, manifest: Manifest, target: Target) -> BuildPlan:
         spec = manifest.service(self.service)

@@ -169,11 +169,14 @@ def finding_remedy(finding: Finding) -> str:
 
 def findings_digest_notification(*, target: Target, service: str, repository: str, digest: str, tag: str | None,
                                  findings: list[Finding], hour: str,
-                                 running: tuple[RunningRevision, ...]) -> Notification:
+                                 running: tuple[RunningRevision, ...], rebuild: str = "",
+                                 replaced_by: int | None = None) -> Notification:
     """Findings Amazon Inspector reported for an image after its scan message (continuous
     scanning): one message per image per hour, whatever their number. It leads with where the
     image runs (`running`: the services and environments whose current revision it is), and
-    gives each finding's package, installed version and fixed version."""
+    gives each finding's package, installed version and fixed version; with
+    RebuildOnFixAvailable, `rebuild` says what the request for a rebuild came to, and
+    `replaced_by` the revision that runs now when a newer one replaced the image since."""
     label = tag or digest.removeprefix("sha256:")[:12]
     link = image_console_link(target, repository, digest)
     counts: dict[str, int] = {}
@@ -181,7 +184,9 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     summary = ", ".join(f"{severity} {n}" for severity, n in counts.items())
     worst = findings[0].severity if findings else "none"
-    where = "; ".join(r.describe() for r in running) or "nowhere (not the current revision of any service)"
+    where = "; ".join(r.describe() for r in running) or (
+        f"no longer: {service} in {target.environment} runs revision {replaced_by} now, registered since these "
+        "findings" if replaced_by is not None else "nowhere (not the current revision of any service)")
     environments = ", ".join(dict.fromkeys(r.environment for r in running))
     listed = findings[:20]
     lines = [
@@ -191,7 +196,9 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         f"Digest:       {digest}",
         "Scanner:      Amazon Inspector (continuous scanning)",
         f"New findings: {summary} (reported since this image's scan message, until {hour}:00 UTC)",
-        "Registration: unchanged (the revision keeps running: build an image with the fixed versions to replace it)",
+        ("Registration: unchanged (the revision keeps running: build an image with the fixed versions to replace it)"
+         if replaced_by is None else f"Registration: replaced by revision {replaced_by}"),
+        *([f"Rebuild:      {rebuild}"] if rebuild else []),
         "",
         "Findings (severity, vulnerability, package and installed version, fixed version):",
         *(f"  {f.severity:<13} {f.id:<20} {finding_remedy(f)}" for f in listed),
@@ -202,6 +209,7 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
     markdown = "\n".join([
         f"*Running:* {where}",
         f"*New findings:* {summary}",
+        *([f"*Rebuild:* {rebuild}"] if rebuild else []),
         *(f"• `{f.severity}` {f.id} {finding_remedy(f)}" for f in findings[:5]),
         f"<{link}|Open in the ECR console>",
     ])
@@ -213,7 +221,8 @@ def findings_digest_notification(*, target: Target, service: str, repository: st
         description=markdown,
         event_type="FindingsDigest",
         resources=(f"arn:aws:ecr:{target.region}:{target.account}:repository/{repository}",),
-        context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where},
+        context={"service": service, "digest": digest, "worst": worst, "hour": hour, "running": where,
+                 **({"rebuild": rebuild} if rebuild else {})},
     )
 
 

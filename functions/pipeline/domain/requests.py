@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.quoting import one_line
 
 
@@ -39,13 +40,15 @@ class BuildRequest(BaseModel):
     commit: Annotated[str | None, Field(pattern=_FULL_SHA)] = None
     branch: Annotated[str | None, Field(min_length=1)] = None
     services: tuple[str, ...] | None = None
-    trigger: Literal["github", "request"] = "request"
+    # finding: RebuildOnFixAvailable's rebuild for a fix in a running image (`reason` says which)
+    trigger: Literal["github", "request", "finding"] = "request"
     requested_by: Annotated[str, Field(alias="requestedBy")] = "unknown"
     force: bool = False  # build even a commit already built successfully (shipline trigger --force)
     # The GitHub delivery (X-GitHub-Delivery) this request comes from: the build trigger plans
     # once per delivery, so a delivery put on the bus twice (a redelivery, a duplicated message)
     # is planned once without a record of its own in the delivery function.
     delivery: Annotated[str | None, Field(min_length=1, max_length=256)] = None
+    reason: RebuildReason | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> BuildRequest:
@@ -53,6 +56,10 @@ class BuildRequest(BaseModel):
             raise ValueError("give exactly one of commit (a full 40-digit SHA) and branch")
         if self.services is not None and not self.services:
             raise ValueError("services, when given, must name at least one service")
+        if (self.trigger == "finding") != (self.reason is not None):
+            raise ValueError("a reason (the finding's image and hour) goes with trigger finding, and only with it")
+        if self.trigger == "finding" and self.force:
+            raise ValueError("a rebuild for a finding is never forced: its build inputs decide")
         return self
 
     def detail(self) -> dict:

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import codebuild, ecr, ledger, logs, sqs
 from pipeline.domain.builds import BuildPlan, BuildStart
+from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.inputs import inputs_tag
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, commit_tag, is_commit, short_sha
@@ -54,7 +55,8 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan, tagged: bool = Fal
     return plan, max(planned.attempt, 1)
 
 
-StartState = Literal["started", "already started", "in flight", "already built", "reused"]
+# "inputs unknown": a rebuild for a finding (trigger finding) where the head's inputs cannot be read: not built.
+StartState = Literal["started", "already started", "in flight", "already built", "reused", "inputs unknown"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
             # Known inputs decide: the schedule's occasion no longer makes a build of its own.
             occasion = "" if planned.trigger == "schedule" else planned.occasion
             planned = replace(planned, inputs=inputs, occasion=occasion)
+    if planned.trigger == "finding" and not planned.inputs:
+        # RebuildOnFixAvailable rebuilds only when the inputs change; where they cannot be read, nothing.
+        logger.info("no rebuild for the finding: the head's build inputs cannot be read here",
+                    extra={"service": planned.service})
+        return StartResult(planned.service, "inputs unknown")
     plan, attempt = _attempt(settings, planned, tagged)
     if plan is None:
         logger.info("already built at this commit (trigger --force builds it again)",
@@ -139,7 +146,10 @@ def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tupl
     return StartResult(plan.service, "reused", image=image.digest), True
 
 
-def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str) -> list[str]:
-    """The planner's effect: one message per service, the commit fixed now (ten to a request)."""
-    sqs.send_batch(queue_url, [BuildStart.of(plan, event).model_dump_json(by_alias=True) for plan in plans])
+def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str,
+                 reason: RebuildReason | None = None) -> list[str]:
+    """The planner's effect: one message per service, the commit fixed now (ten to a request);
+    a rebuild for a finding carries its reason to the starter."""
+    sqs.send_batch(queue_url, [BuildStart.of(plan, event, reason).model_dump_json(by_alias=True, exclude_none=True)
+                               for plan in plans])
     return [plan.service for plan in plans]

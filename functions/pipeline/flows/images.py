@@ -35,6 +35,7 @@ from pipeline.domain.records import (
 from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import NotOursError
+from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
 from pipeline.flows.idempotency import once
 from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
@@ -174,11 +175,13 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
 
 
 def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
-               finding_arn: str, finding: Finding, status: str, first_observed_at: str = "") -> dict:
+               finding_arn: str, finding: Finding, status: str, first_observed_at: str = "",
+               fixable: bool = False) -> dict:
     """An Amazon Inspector finding: recorded, never sent on its own. Until the image's scan
     message (and for what its scan found) that message carries it; one found later waits for
     the image's hourly digest if the image runs (its digest is the service's current revision
-    here), and is only recorded if it runs nowhere."""
+    here), and is only recorded if it runs nowhere. With RebuildOnFixAvailable, one that waits
+    and has a fix (`fixable`) asks for a rebuild of the service first (once per image and hour)."""
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
     record = ledger.finding_seen(table, pk, FindingRecord(finding_arn, digest, finding, status, first_observed_at))
@@ -189,11 +192,17 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
     route = route_finding(status=status, severity=finding.severity, threshold=settings.scan_threshold,
                           scanned_at=scan.at if scan else None, first_observed_at=first_observed_at,
                           queued=bool(record.queued_at), running=bool(running))
+    rebuild: RebuildAsked | None = None
     if route == "queued for the digest":
+        hour = hour_of(datetime.now(UTC))
+        if settings.rebuild_on_fix_available and fixable:
+            # Before the finding is queued: a failed request fails the invocation, whose retry
+            # (the finding not queued yet) asks again.
+            rebuild = request_rebuild(settings, service, digest, hour, finding.id)
         pending = PendingFinding(service=service, digest=digest, tags=tuple(tags), finding_arn=finding_arn,
-                                 finding=finding, hour=hour_of(datetime.now(UTC)))
+                                 finding=finding, hour=hour)
         ledger.finding_queued(table, pk, ledger.pending_partition(settings.project, settings.environment), pending)
-    return {"outcome": route, "service": service, "running": [r.describe() for r in running]}
+    return {"outcome": route, "service": service, "running": [r.describe() for r in running], "rebuild": rebuild}
 
 
 DigestOutcome = Literal["sent", "sent before", "in flight", "no longer running"]
@@ -210,18 +219,24 @@ def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
     outcomes: dict[str, DigestOutcome] = {}
     for image in due_digests(ledger.pending_findings(table, outbox), hour):
         pk = settings.ledger_key(image.service)
-        running = running_revisions(ledger.read_current(table, pk), service=image.service,
-                                    environment=settings.environment, digest=image.digest)
-        if not running:  # replaced since its findings were queued: recorded, not sent
+        current = ledger.read_current(table, pk)
+        running = running_revisions(current, service=image.service, environment=settings.environment,
+                                    digest=image.digest)
+        rebuild = (rebuild_text(settings, image.service, image.digest, {p.hour for p in image.pending})
+                   if settings.rebuild_on_fix_available else "")
+        if not running and not rebuild:  # replaced since its findings were queued: recorded, not sent
             outcomes[f"{image.service}@{image.digest}"] = "no longer running"
             for pending in image.pending:
                 ledger.digest_withdrawn(table, pk, outbox, pending, hour)
             continue
+        # Replaced since, after a rebuild was asked for its findings (likely by that rebuild): the
+        # digest still goes, so the request and its decision are told, with what runs now.
+        replaced_by = current.revision if not running and current is not None else None
         name = settings.target.repository(image.service)
         notification = findings_digest_notification(
             target=settings.target, service=image.service, repository=name, digest=image.digest,
             tag=next((t for t in image.tags if is_sha_tag(t)), image.tags[0] if image.tags else None),
-            findings=image.findings, hour=hour, running=running)
+            findings=image.findings, hour=hour, running=running, rebuild=rebuild, replaced_by=replaced_by)
         effect = once(f"findings-digest:{name}@{image.digest}:{hour}", partial(sns.publish, topic, notification))
         outcomes[f"{image.service}@{image.digest}"] = ("sent" if effect.fresh else
                                                        "sent before" if effect.state == "replayed" else "in flight")

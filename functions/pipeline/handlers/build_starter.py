@@ -22,6 +22,7 @@ from pipeline.domain.manifest import UnknownServiceError
 from pipeline.events.envelope import describe
 from pipeline.events.queue import parse_queue_batch
 from pipeline.flows.builds import start_one
+from pipeline.flows.fixes import rebuild_decided
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.settings import BuildStarterSettings, get_settings
@@ -41,6 +42,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         try:
             start = BuildStart.model_validate_json(record.body)
             result = start_one(settings, start.plan(manifest, settings.target), manifest)
+            rebuild_decided(settings, start, result)  # a rebuild for a finding: its decision, for the digest
         except (ValidationError, UnknownServiceError) as exc:  # never retried into success
             reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
             logger.error(f"build start {record.message_id} unusable: {reason}")

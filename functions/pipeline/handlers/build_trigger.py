@@ -28,7 +28,8 @@ def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
     if not plans:
         logger.info("no service changed: nothing to build")
         return {"outcome": "nothing to build", "planned": []}
-    planned = queue_builds(settings.build_starts_queue_url, plans, trigger.id)
+    reason = trigger.detail.reason if isinstance(trigger, BuildRequested) else None  # a rebuild for a finding
+    planned = queue_builds(settings.build_starts_queue_url, plans, trigger.id, reason)
     logger.info("builds planned", extra={"services": planned, "commit": plans[0].source_version})
     return {"outcome": "planned", "planned": planned, "sourceVersion": plans[0].source_version}
 

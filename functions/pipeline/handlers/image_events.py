@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pipeline.domain.fixes import has_fix
 from pipeline.domain.scans import Finding, inspector_counts, severity_counts
 from pipeline.events.images import (
     DigestScheduled,
@@ -59,7 +60,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         f = parsed.detail
         image = f.resources[0].details.aws_ecr_container_image
         vulnerability = f.package_vulnerability_details
-        package = vulnerability.vulnerable_packages[0] if vulnerability and vulnerability.vulnerable_packages else None
+        packages = vulnerability.vulnerable_packages if vulnerability else []
+        fixable = has_fix(f.fix_available, [p.fixed_in_version for p in packages])
+        # PARTIAL: the package named is one that has a fixed version (the one a rebuild could pick up).
+        package = next((p for p in packages if has_fix(f.fix_available, [p.fixed_in_version])),
+                       packages[0] if packages else None)
         finding = Finding(
             id=vulnerability.vulnerability_id if vulnerability else f.title, severity=f.severity,
             package=package.name if package else "", version=package.version if package else "",
@@ -68,7 +73,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         )
         result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
                             tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status,
-                            first_observed_at=f.first_observed_at)
+                            first_observed_at=f.first_observed_at, fixable=fixable)
     _count(result)
     return result
 
