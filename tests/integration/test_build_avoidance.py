@@ -128,6 +128,21 @@ def test_a_moved_base_tag_builds(pipeline, history, calls, emulation):
     assert LANGFUSE_BASE in emulation.registry.lookups
 
 
+def test_the_night_after_a_moved_base_tag_builds_and_retags_nothing(pipeline, history, calls, emulation):
+    """The rebuild's image (`<sha>-b2`) has the head's inputs now: it is that commit's image, not
+    one to tag again as `-b3`, `-b4` ... each night."""
+    pipeline(nightly("monday"))
+    play_builds(emulation, calls)
+    emulation.registry.move(LANGFUSE_BASE)
+    pipeline(nightly("tuesday"))
+    play_builds(emulation, calls, already=len(SERVICES))
+    calls.made.clear()
+    result = pipeline(nightly("wednesday"))
+    assert result["started"] == [] and sorted(result["alreadyBuilt"]) == sorted(SERVICES)
+    assert calls.of("ecr", "PutImage") == []
+    assert not any(t.endswith("-b3") for ts in tags_of("multi-agent-orchestrator-dev-langfuse").values() for t in ts)
+
+
 def test_a_base_image_the_registry_cannot_name_is_built_each_night_as_before(pipeline, history, calls, emulation):
     del emulation.registry.tags[LANGFUSE_BASE]  # the registry answers 404: the inputs are unknown
     pipeline(nightly("monday"))

@@ -15,7 +15,7 @@ from pipeline.domain.builds import BuildPlan, BuildStart
 from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.inputs import inputs_tag
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import LATEST, commit_tag, is_commit, short_sha
+from pipeline.domain.naming import LATEST, commit_of_tag, commit_tag, is_commit, is_sha_tag, short_sha
 from pipeline.domain.records import BuildRecord, ReuseRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.inputs import known_inputs
@@ -124,7 +124,10 @@ def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tupl
     image, holder = found.get(wanted), found.get(sha)
     if image is None:
         return None, holder is not None
-    if holder is not None and holder.digest == image.digest:  # built (or reused) at this commit before
+    if holder is not None and (holder.digest == image.digest or any(
+            is_sha_tag(t) and commit_of_tag(t) == sha for t in ecr.describe_image(repository, image.digest).tags)):
+        # Built (or reused) at this commit before: under the commit's tag, or (a rebuild from other
+        # inputs than the first build's, e.g. a moved base tag) under its `<sha>-b<N>`.
         logger.info("already built at this commit from the same inputs", extra={"service": plan.service})
         return StartResult(plan.service, "already built", image=image.digest), True
     table, pk = settings.ledger_table, settings.ledger_key(plan.service)
