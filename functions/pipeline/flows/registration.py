@@ -148,7 +148,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     ledger.registered(table, pk, registered)
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
     mark_live(settings, service, digest, tags, manifest=stored_manifest)
-    retire_revisions(settings, service, revision, current=registered, retired=retired)
+    retire_revisions(settings, service, revision, current=registered, retired=retired, manifest=manifest)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 
