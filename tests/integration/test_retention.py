@@ -271,6 +271,20 @@ def test_a_deployment_in_progress_keeps_the_revision_it_deploys_and_the_one_a_ro
     assert statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
 
 
+def test_a_task_set_of_an_external_or_code_deploy_service_keeps_its_revision(images, push_image,  # noqa: F811
+                                                                               monkeypatch):
+    """Services deployed by CodeDeploy or an external controller run task sets, not deployments."""
+    register(images, push_image, 1, seconds_ago=50)
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    ecs.create_service(cluster=CLUSTER, serviceName=FAMILY, desiredCount=1, deploymentController={"type": "EXTERNAL"})
+    ecs.create_task_set(cluster=CLUSTER, service=FAMILY, taskDefinition=arn(1))
+    keep(monkeypatch, 1)
+    for n in (2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+
+
 def test_scheduled_tasks_keep_the_revisions_they_run(images, push_image, monkeypatch, tmp_path):  # noqa: F811
     """A rule's ECS targets (another family's and the family without a revision among them) and a
     schedule's: each revision of the family they name is kept."""
