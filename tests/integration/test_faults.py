@@ -5,6 +5,8 @@
   response would mean a second revision), fails the invocation: Lambda retries it, then
   dead-letters it. When the retry succeeds, the effect has happened exactly once, and a
   duplicate delivery of the same event adds nothing.
+- Except housekeeping: retention's reads of what uses a revision fail nothing; a read that
+  still fails means nothing is deregistered until the next registration (the last test).
 """
 
 import json
@@ -340,3 +342,47 @@ def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, se
     _deliver_until_done(invoke)  # Lambda's retry, once the permission is back
     invoke()  # and a duplicate delivery
     assert effect() == 1
+
+
+# ---------------------------------------------------------------------------- retention's reads
+# Housekeeping after a registration: what uses the family's revisions (the ledger's running
+# record, the ECS service, its scheduled tasks) is read before any revision is deregistered.
+# These reads fail nothing: throttling and 5xx are retried by the client, and retention goes on
+# in the same invocation; a read that still fails (AccessDenied) deregisters nothing this time.
+RETENTION_READS = [("ecs", "DescribeServices"), ("events", "ListTargetsByRule"), ("scheduler", "GetSchedule"),
+                   ("dynamodb", "GetItem")]
+
+
+@pytest.mark.parametrize("stack_parameters", [{}])
+@pytest.mark.parametrize(("service", "operation"), RETENTION_READS)
+@pytest.mark.parametrize(("kind", "times"), [("throttling", 2), ("server-error", 1), ("access-denied", -1)])
+def test_retention_reads_are_retried_by_the_client_and_a_failed_one_deregisters_nothing(
+        stack, emulation, codecommit_history, calls, faults, monkeypatch, lambda_context, tmp_path, service,
+        operation, kind, times):
+    from tests.integration import test_retention as retention
+
+    retention.scheduled_manifest(tmp_path, monkeypatch)
+    stack.use_function("ImageEventsFunction", monkeypatch, REVISIONS_TO_KEEP="1")
+    boto3.client("ecr").create_repository(repositoryName=REPO)
+
+    def register(n: int) -> None:
+        tag = f"{n:07x}"
+        digest = retention.digest_of(f"image {n}")
+        emulation.ecr.seed_image(REPO, digest, tag)
+        assert image_events.handler(retention.push_event(tag, digest), lambda_context)["outcome"] == "registered"
+
+    register(1)
+    emulation.deployments.stand_in(ROLLOUT_CLUSTER, ROLLOUT_SERVICE, retention.arn(1))
+    retention.schedule_rule(retention.arn(1))
+    retention.schedule(retention.arn(1))
+    register(2)  # revision 1 is in use: kept
+    fault = faults.inject(service, operation, kind, times=times, containing="running" if service == "dynamodb" else "")
+    register(3)  # the registration stands whatever the read did
+    assert fault.hits == (1 if times == -1 else times)  # AccessDenied is not retried
+    if kind == "access-denied":
+        assert retention.statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "ACTIVE"}  # not read: nothing deregistered
+        faults.clear()
+        register(4)  # the next registration reads again and catches up
+        assert retention.statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
+    else:
+        assert retention.statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "ACTIVE"}

@@ -205,3 +205,194 @@ def test_delete_task_definitions_is_as_strict_as_ecs(images, push_image):  # noq
     assert deleted["status"] == "DELETE_IN_PROGRESS"
     assert ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]["status"] == \
         "DELETE_IN_PROGRESS"
+
+
+# ---------------------------------------------------------------------------- revisions in use
+CLUSTER = "multi-agent-orchestrator-dev"
+RULE, SCHEDULE = f"{FAMILY}-nightly-report", f"{FAMILY}-cleanup"
+ROLE = "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks"
+
+
+def arn(revision: int | None) -> str:
+    base = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}"
+    return f"{base}:{revision}" if revision else base
+
+
+def scheduled_manifest(tmp_path, monkeypatch) -> None:
+    """services.toml naming a rule and a schedule of langgraph in dev."""
+    from tests.integration.test_image_events import use_manifest
+    from tests.support.paths import MANIFEST
+
+    use_manifest(tmp_path / "services.toml", MANIFEST.read_text() + f'\n[services.langgraph.environments.dev]\n'
+                 f'schedule_rules = ["{RULE}"]\nschedules = ["{SCHEDULE}"]\n', monkeypatch)
+
+
+def schedule_rule(*task_definitions: str) -> None:
+    cluster = f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}"
+    boto3.client("events").put_rule(Name=RULE, ScheduleExpression="cron(0 3 * * ? *)")
+    boto3.client("events").put_targets(Rule=RULE, Targets=[
+        {"Id": f"t{n}", "Arn": cluster, "RoleArn": ROLE, "EcsParameters": {"TaskDefinitionArn": t}}
+        for n, t in enumerate(task_definitions)])
+
+
+def schedule(task_definition: str) -> None:
+    boto3.client("scheduler").create_schedule(
+        Name=SCHEDULE, ScheduleExpression="rate(1 day)", FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": f"arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}", "RoleArn": ROLE,
+                "EcsParameters": {"TaskDefinitionArn": task_definition}})
+
+
+def test_a_service_running_an_old_revision_keeps_it_past_revisions_to_keep(images, push_image, emulation,  # noqa: F811
+                                                                             monkeypatch, calls):
+    """With Rollout none too: the service is the user's, and retention only reads it."""
+    keep(monkeypatch, 1)
+    register(images, push_image, 1, seconds_ago=50)
+    emulation.deployments.stand_in(CLUSTER, FAMILY, arn(1))
+    for n in range(2, 5):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
+    assert {c["services"][0] for c in calls.of("ecs", "DescribeServices")} == {FAMILY}
+    assert calls.of("ecs", "UpdateService") == []
+
+
+def test_a_deployment_in_progress_keeps_the_revision_it_deploys_and_the_one_a_rollback_returns_to(
+        images, push_image, emulation, monkeypatch):  # noqa: F811
+    for n in (1, 2):
+        register(images, push_image, n, seconds_ago=50 - n)
+    emulation.deployments.stand_in(CLUSTER, FAMILY, arn(1))
+    boto3.client("ecs").update_service(cluster=CLUSTER, service=FAMILY, taskDefinition=arn(2))  # not yet done
+    deployments = boto3.client("ecs").describe_services(cluster=CLUSTER, services=[FAMILY])["services"][0][
+        "deployments"]
+    assert sorted((d["status"], d["taskDefinition"]) for d in deployments) == [("ACTIVE", arn(1)),
+                                                                                ("PRIMARY", arn(2))]
+    keep(monkeypatch, 1)
+    for n in (3, 4):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
+
+
+def test_a_task_set_of_an_external_or_code_deploy_service_keeps_its_revision(images, push_image,  # noqa: F811
+                                                                               monkeypatch):
+    """Services deployed by CodeDeploy or an external controller run task sets, not deployments."""
+    register(images, push_image, 1, seconds_ago=50)
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    ecs.create_service(cluster=CLUSTER, serviceName=FAMILY, desiredCount=1, deploymentController={"type": "EXTERNAL"})
+    ecs.create_task_set(cluster=CLUSTER, service=FAMILY, taskDefinition=arn(1))
+    keep(monkeypatch, 1)
+    for n in (2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+
+
+def test_scheduled_tasks_keep_the_revisions_they_run(images, push_image, monkeypatch, tmp_path):  # noqa: F811
+    """A rule's ECS targets (another family's and the family without a revision among them) and a
+    schedule's: each revision of the family they name is kept."""
+    scheduled_manifest(tmp_path, monkeypatch)
+    for n in (1, 2):
+        register(images, push_image, n, seconds_ago=50 - n)
+    schedule_rule(arn(1), arn(None), "arn:aws:ecs:us-east-1:123456789012:task-definition/other:1")
+    schedule(arn(2))
+    keep(monkeypatch, 1)
+    for n in (3, 4, 5):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "INACTIVE", 4: "INACTIVE", 5: "ACTIVE"}
+
+
+def test_the_ledgers_running_revision_is_kept(images, push_image, monkeypatch):  # noqa: F811
+    from pipeline.domain.rollout import RunningRecord
+
+    register(images, push_image, 1, seconds_ago=50)
+    settings = get_settings(ImageEventsSettings)
+    ledger.running_changed(settings.ledger_table, settings.ledger_key("langgraph"), RunningRecord(
+        revision=1, deployment_id="ecs-svc/1", state="COMPLETED", at=ledger.now(), cluster=CLUSTER,
+        service_name=FAMILY))
+    keep(monkeypatch, 1)
+    for n in (2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+
+
+def test_a_missing_service_and_missing_scheduled_tasks_use_nothing(images, push_image, monkeypatch, tmp_path,  # noqa: F811
+                                                                   calls):
+    """The cluster exists but not the service (DescribeServices: a failure MISSING), and neither
+    the rule nor the schedule services.toml names (ResourceNotFoundException): retention goes on."""
+    scheduled_manifest(tmp_path, monkeypatch)
+    boto3.client("ecs").create_cluster(clusterName=CLUSTER)
+    keep(monkeypatch, 1)
+    for n in (1, 2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+    assert len(calls.of("events", "ListTargetsByRule")) == 2 and len(calls.of("scheduler", "GetSchedule")) == 2
+
+
+def test_nothing_is_read_when_nothing_would_be_deregistered(images, push_image, monkeypatch, calls):  # noqa: F811
+    """Beyond the newest N only the current revision (protected anyway): no service is asked."""
+    register(images, push_image, 1, seconds_ago=10)
+    ecs = boto3.client("ecs")
+    definition = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]
+    ecs.register_task_definition(**{k: definition[k] for k in ("family", "containerDefinitions", "cpu", "memory",
+                                                                "networkMode", "requiresCompatibilities") if k in
+                                    definition})  # registered elsewhere, after shipline's
+    keep(monkeypatch, 1)
+    calls.made.clear()
+    assert retire_revisions(get_settings(ImageEventsSettings), "langgraph", registered=2).deregistered == ()
+    assert calls.of("ecs", "ListTaskDefinitions") and not calls.of("ecs", "DescribeServices")
+    assert not calls.of("dynamodb", "GetItem") or all(c["Key"]["sk"]["S"] == "current"
+                                                      for c in calls.of("dynamodb", "GetItem"))
+
+
+@pytest.mark.parametrize(("service", "operation"), [("ecs", "DescribeServices"), ("events", "ListTargetsByRule"),
+                                                    ("scheduler", "GetSchedule"), ("dynamodb", "GetItem")])
+@pytest.mark.parametrize("kind", ["throttling", "server-error", "access-denied"])
+def test_a_failed_read_of_what_is_in_use_deregisters_nothing(images, push_image, emulation, monkeypatch, faults,  # noqa: F811
+                                                             tmp_path, calls, service, operation, kind):
+    """Every attempt fails (the client's retries too): the registration stands, nothing is
+    deregistered, one warning; the next registration, the read answering again, catches up."""
+    scheduled_manifest(tmp_path, monkeypatch)
+    register(images, push_image, 1, seconds_ago=50)
+    emulation.deployments.stand_in(CLUSTER, FAMILY, arn(1))
+    schedule_rule(arn(1))
+    schedule(arn(1))
+    keep(monkeypatch, 1)
+    faults.inject(service, operation, kind, times=-1, containing="running" if service == "dynamodb" else "")
+    for n in (2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "ACTIVE", 2: "ACTIVE", 3: "ACTIVE"}
+    assert calls.of("ecs", "DeregisterTaskDefinition") == []
+    faults.clear()
+    register(images, push_image, 4, seconds_ago=10)
+    assert statuses() == {1: "ACTIVE", 2: "INACTIVE", 3: "INACTIVE", 4: "ACTIVE"}
+
+
+def test_a_failed_read_is_one_warning_and_retention_says_why(images, push_image, monkeypatch, faults,  # noqa: F811
+                                                            caplog):
+    register(images, push_image, 1, seconds_ago=20)
+    register(images, push_image, 2, seconds_ago=10)
+    keep(monkeypatch, 1)
+    faults.inject("ecs", "DescribeServices", "access-denied", times=-1)
+    caplog.clear()
+    retention = retire_revisions(get_settings(ImageEventsSettings), "langgraph", registered=2)
+    assert retention.skipped == "use not known" and retention.deregistered == ()
+    assert statuses() == {1: "ACTIVE", 2: "ACTIVE"}
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "what uses the revisions could not be read" in warning.getMessage()
+    assert "AccessDenied" in warning.error and warning.family == FAMILY  # type: ignore[attr-defined]
+
+
+def test_a_retired_revision_a_service_still_runs_is_not_deleted(images, push_image, emulation,  # noqa: F811
+                                                                 monkeypatch):
+    """A revision an earlier retention deregistered while a service ran it (before retention read
+    services) is due for deletion: while the service runs it, it stays INACTIVE (a stand-in
+    service created on it here, which moto allows and ECS would not, plays that service)."""
+    keep(monkeypatch, 1)
+    delete_after(monkeypatch, 7)
+    for n in (1, 2, 3):
+        register(images, push_image, n, seconds_ago=50 - n)
+    assert statuses() == {1: "INACTIVE", 2: "INACTIVE", 3: "ACTIVE"}
+    emulation.deployments.stand_in(CLUSTER, FAMILY, arn(1))  # a service created on it earlier runs it still
+    age_retired(8)
+    register(images, push_image, 4, seconds_ago=10)
+    assert statuses() == {1: "INACTIVE", 2: "DELETE_IN_PROGRESS", 3: "INACTIVE", 4: "ACTIVE"}
+    settings = get_settings(ImageEventsSettings)
+    assert set(ledger.read_retired(settings.ledger_table, settings.ledger_key("langgraph"))) == {1, 3}

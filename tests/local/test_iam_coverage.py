@@ -89,6 +89,29 @@ def _exercise_basic(account) -> None:
     account.run()
 
 
+def _name_scheduled_tasks(account, tmp_path) -> None:
+    """aws-agent-core's scheduled tasks in services.toml (a rule and a schedule, which exist) for the
+    image events function: retention (RevisionsToKeep=1) reads them, and the ECS service (its
+    cluster does not exist: Rollout none), before it deregisters."""
+    from tests.support.paths import MANIFEST
+
+    rule = "multi-agent-orchestrator-dev-aws-agent-core-report"
+    schedule = "multi-agent-orchestrator-dev-aws-agent-core-sweep"
+    manifest = tmp_path / "services.toml"
+    manifest.write_text(MANIFEST.read_text() + f'\n[services.aws-agent-core.environments.dev]\n'
+                                               f'schedule_rules = ["{rule}"]\nschedules = ["{schedule}"]\n')
+    account.stack.functions["ImageEventsFunction"].environment["SHIPLINE_MANIFEST"] = str(manifest)
+    target = {"Arn": "arn:aws:ecs:us-east-1:123456789012:cluster/multi-agent-orchestrator-dev",
+              "RoleArn": "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks",
+              # the family alone: its latest ACTIVE revision, which retention keeps anyway
+              "EcsParameters": {"TaskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                                     "multi-agent-orchestrator-dev-aws-agent-core"}}
+    account.client("events").put_rule(Name=rule, ScheduleExpression="rate(1 day)")
+    account.client("events").put_targets(Rule=rule, Targets=[{"Id": "report", **target}])
+    account.client("scheduler").create_schedule(Name=schedule, ScheduleExpression="rate(1 day)",
+                                                FlexibleTimeWindow={"Mode": "OFF"}, Target=target)
+
+
 def _delete_a_retired_revision(account) -> None:
     """A revision retention deregistered two days ago is deleted by the next registration
     (DeleteInactiveAfterDays=1): the ledger is aged, then an image of a new commit is pushed."""
@@ -250,6 +273,7 @@ def exercised(tmp_path_factory):
     try:
         with LocalAccount(findings={"langgraph": {"HIGH": 1}}, parameters=quick) as account:
             current.append(("CodeCommit", account))
+            _name_scheduled_tasks(account, tmp_path_factory.mktemp("scheduled"))
             _exercise_enhanced(account)  # first, while the build project and topic still exist
             account.client("ecr").put_registry_scanning_configuration(scanType="BASIC", rules=[])
             _exercise_basic(account)
@@ -355,6 +379,27 @@ def test_the_rollout_stack_queues_rollouts_and_updates_only_the_projects_service
     foreign = Need("ecs:UpdateService", "arn:aws:ecs:us-east-1:123456789012:service/c/someone-else", "test")
     assert coverage_problems("RolloutFunction", [statement], [foreign])[0].startswith(
         "RolloutFunction: test needs ecs:UpdateService")
+
+
+def test_retention_reads_what_uses_a_revision_and_only_the_projects(exercised):
+    """With Rollout none: before deregistering, the image events function reads the ECS service
+    and the scheduled tasks services.toml names, on names <project>-<environment>-* only."""
+    policies, calls = exercised
+    made = {n.action: n.resource for n in calls["CodeCommit"]["ImageEventsFunction"]}
+    assert made["ecs:DescribeServices"] == ("arn:aws:ecs:us-east-1:123456789012:service/multi-agent-orchestrator-dev/"
+                                            "multi-agent-orchestrator-dev-aws-agent-core")
+    assert made["events:ListTargetsByRule"].endswith(":rule/multi-agent-orchestrator-dev-aws-agent-core-report")
+    assert made["scheduler:GetSchedule"].endswith(":schedule/default/multi-agent-orchestrator-dev-aws-agent-core-sweep")
+    statements = [s for s in policies["CodeCommit"]["ImageEventsFunction"]
+                  if s.get("Sid") in ("ReadServicesInUse", "ReadScheduledRulesInUse", "ReadSchedulesInUse")]
+    assert len(statements) == 3
+    for foreign in (Need("ecs:DescribeServices", "arn:aws:ecs:us-east-1:123456789012:service/c/someone-else", "test"),
+                    Need("events:ListTargetsByRule", "arn:aws:events:us-east-1:123456789012:rule/someone-else", "test"),
+                    Need("scheduler:GetSchedule",
+                         "arn:aws:scheduler:us-east-1:123456789012:schedule/default/someone-else", "test")):
+        problems = coverage_problems("ImageEventsFunction", statements, [foreign])
+        assert [p for p in problems if "does not grant" in p] == [
+            f"ImageEventsFunction: test needs {foreign.action} on {foreign.resource}, which its policy does not grant"]
 
 
 def test_removing_one_needed_action_is_caught(exercised):

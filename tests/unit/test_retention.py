@@ -4,7 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.domain.retention import MAX_DELETIONS, revisions_to_delete, revisions_to_deregister
+from pipeline.domain.retention import (
+    MAX_DELETIONS,
+    InUse,
+    revisions_named,
+    revisions_to_delete,
+    revisions_to_deregister,
+)
 
 
 def test_everything_beyond_the_newest_n_oldest_first():
@@ -56,3 +62,36 @@ def test_a_protected_revision_is_never_deleted():
 def test_at_most_ten_a_run_oldest_revisions_first():
     retired = {r: _ago(30) for r in range(25, 0, -1)}
     assert revisions_to_delete(retired, NOW, after_days=7) == tuple(range(1, MAX_DELETIONS + 1))
+
+
+FAMILY = "multi-agent-orchestrator-dev-langgraph"
+ARN = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}"
+
+
+def test_a_revision_in_use_beyond_the_newest_n_is_kept_and_the_rest_go():
+    used = revisions_named(FAMILY, [f"{ARN}:3"])
+    assert revisions_to_deregister(range(1, 13), keep=5, protected={12} | used) == (1, 2, 4, 5, 6, 7)
+
+
+def test_revisions_are_named_by_full_arn_or_family_and_revision():
+    assert revisions_named(FAMILY, [f"{ARN}:7", f"{FAMILY}:3", f"{ARN}:7"]) == {3, 7}
+
+
+def test_the_family_without_a_revision_names_none():
+    """ECS runs the latest ACTIVE revision, which is always among the newest N."""
+    assert revisions_named(FAMILY, [ARN, FAMILY]) == frozenset()
+
+
+def test_another_family_names_none_even_one_whose_name_ends_the_same():
+    other = "arn:aws:ecs:us-east-1:123456789012:task-definition/x-" + FAMILY
+    assert revisions_named(FAMILY, [f"{other}:4", "other:5", f"{FAMILY}-worker:6"]) == frozenset()
+
+
+def test_a_reference_that_is_no_revision_names_none():
+    assert revisions_named(FAMILY, ["", f"{FAMILY}:", f"{FAMILY}:latest", ":4"]) == frozenset()
+
+
+def test_in_use_collects_each_revision_with_every_user():
+    used = InUse().add("ECS service c/s", {3, 4}).add("rule r", {3}).add("schedule default/s", set())
+    assert used.revisions == {3, 4}
+    assert used.users == {3: ("ECS service c/s", "rule r"), 4: ("ECS service c/s",)}

@@ -120,6 +120,20 @@ def describe_service(cluster: str, name: str, *, ecs: Any | None = None) -> dict
     return dict(services[0])
 
 
+def service_task_definitions(cluster: str, name: str, *, ecs: Any | None = None) -> tuple[str, ...]:
+    """The task definitions the service uses: those of its deployments still running tasks
+    (PRIMARY, the one it deploys, and ACTIVE, the one it replaces: what a rollback returns to;
+    an INACTIVE deployment was wholly replaced), and of every task set (the CODE_DEPLOY and
+    EXTERNAL deployment controllers). ECS API Reference, "DescribeServices" and "Deployment".
+    ServiceMissingError when the service or its cluster does not exist."""
+    service = describe_service(cluster, name, ecs=ecs)
+    used = [str(service.get("taskDefinition") or "")]
+    used += [str(d.get("taskDefinition") or "") for d in service.get("deployments", [])
+             if d.get("status") != "INACTIVE"]
+    used += [str(t.get("taskDefinition") or "") for t in service.get("taskSets", [])]
+    return tuple(u for u in dict.fromkeys(used) if u)
+
+
 def update_service(cluster: str, name: str, task_definition: str, deployment_configuration: dict | None = None, *,
                    ecs: Any | None = None, sleep: Callable[[float], None] = time.sleep) -> dict:
     """Point the service at a revision: ECS starts a deployment. Like RegisterTaskDefinition,

@@ -1,5 +1,5 @@
 """Scheduled ECS tasks: EventBridge rules with ECS targets, and EventBridge Scheduler schedules,
-pointed at a new task-definition revision.
+pointed at a new task-definition revision, and read for the revisions they run (retention).
 
 - A rule's targets are read with ListTargetsByRule and written back with PutTargets (a target of
   the same Id is replaced); each ECS target of the family gets the revision.
@@ -80,3 +80,40 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
     except ClientError as exc:
         raise wrap(exc, f"retarget schedule {group}/{name}") from exc
     return True
+
+
+def rule_task_definitions(rule: str, *, events: Any | None = None) -> tuple[str, ...]:
+    """The task definitions the rule's ECS targets run (`EcsParameters.TaskDefinitionArn`), every
+    page of ListTargetsByRule (a rule on the default bus). ScheduledTaskMissingError when the rule
+    does not exist (ResourceNotFoundException: EventBridge API Reference, "ListTargetsByRule")."""
+    events = events or client("events")
+    arguments: dict[str, Any] = {"Rule": rule}
+    found: list[str] = []
+    try:
+        while True:
+            page = events.list_targets_by_rule(**arguments)
+            found += [str(t["EcsParameters"].get("TaskDefinitionArn") or "") for t in page.get("Targets", [])
+                      if "EcsParameters" in t]
+            if not page.get("NextToken"):
+                break
+            arguments["NextToken"] = page["NextToken"]
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise ScheduledTaskMissingError(f"rule {rule} does not exist") from exc
+        raise wrap(exc, f"read the targets of rule {rule}") from exc
+    return tuple(f for f in found if f)
+
+
+def schedule_task_definition(name: str, *, group: str = "default", scheduler: Any | None = None) -> str | None:
+    """The task definition the schedule's ECS target runs (`Target.EcsParameters.TaskDefinitionArn`),
+    None when its target is not an ECS task. ScheduledTaskMissingError when the schedule does
+    not exist (ResourceNotFoundException, HTTP 404: EventBridge Scheduler API Reference, "GetSchedule")."""
+    scheduler = scheduler or client("scheduler")
+    try:
+        schedule = scheduler.get_schedule(Name=name, GroupName=group)
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise ScheduledTaskMissingError(f"schedule {group}/{name} does not exist") from exc
+        raise wrap(exc, f"read schedule {group}/{name}") from exc
+    parameters = schedule.get("Target", {}).get("EcsParameters")
+    return str(parameters.get("TaskDefinitionArn") or "") or None if parameters else None

@@ -1,14 +1,13 @@
 """Which task-definition revisions of a family to deregister: every ACTIVE revision beyond the
-newest N, except those still protected (the ledger's current revision, the one just registered).
-
-ECS services are not consulted yet (DescribeServices needs cluster names shipline does not
-have until it rolls services out): a service still running a deregistered revision keeps
-running it, since ECS lets a service scale an INACTIVE revision it already uses.
+newest N, except those still protected: the one just registered, the ledger's current revision,
+and those in use (what the ECS service's deployments run or would roll back to, what the
+ledger last saw it run, what its scheduled tasks name).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 MAX_DEREGISTRATIONS = 50  # a run's share; the rest wait for the next registration
@@ -38,3 +37,34 @@ def revisions_to_delete(retired: Mapping[int, str], now: datetime, after_days: i
     cutoff = now - timedelta(days=after_days)
     due = [r for r, at in retired.items() if r not in protected and datetime.fromisoformat(at) <= cutoff]
     return tuple(sorted(due)[:limit])
+
+
+def revisions_named(family: str, task_definitions: Iterable[str]) -> frozenset[int]:
+    """The revisions of `family` that these task-definition references name: a full ARN
+    (`arn:...:task-definition/<family>:<revision>`) or `<family>:<revision>`. A reference to the
+    family alone (no revision: ECS runs its latest ACTIVE revision) names none, and needs none
+    kept: the latest revision is always among the newest N. Other families name none."""
+    found: set[int] = set()
+    for reference in task_definitions:
+        name = reference.rsplit("task-definition/", 1)[-1] if "task-definition/" in reference else reference
+        base, colon, revision = name.rpartition(":")
+        if colon and base == family and revision.isdigit():
+            found.add(int(revision))
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class InUse:
+    """The revisions of a family in use, each with what uses it (for the log)."""
+
+    users: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def revisions(self) -> frozenset[int]:
+        return frozenset(self.users)
+
+    def add(self, user: str, revisions: Iterable[int]) -> InUse:
+        users = {r: tuple(u) for r, u in self.users.items()}
+        for revision in revisions:
+            users[revision] = (*users.get(revision, ()), user)
+        return InUse(users)

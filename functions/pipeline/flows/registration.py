@@ -163,7 +163,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
     registered = record(revision, arn)
     ledger.registered(table, pk, registered)
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
-    retire_revisions(settings, service, revision, current=registered, retired=retired)
+    retire_revisions(settings, service, revision, current=registered, retired=retired, manifest=manifest)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 

@@ -1,24 +1,32 @@
 """After a registration: the registered image carries `live-<environment>`, the family's
-ACTIVE revisions beyond the newest `RevisionsToKeep` are deregistered, and (with
+ACTIVE revisions beyond the newest `RevisionsToKeep` are deregistered unless in use (by the ECS
+service, its scheduled tasks, the ledger's current or running revision), and (with
 `DeleteInactiveAfterDays`) the revisions retention deregistered that many days ago are deleted.
 
 Retention is housekeeping: a deregistration that fails (throttled, or anything else) is one
-warning and the registration stands; what is left is retried by the next registration.
+warning and the registration stands; what is left is retried by the next registration. When
+what is in use cannot be read, nothing is deregistered or deleted (one warning).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache, partial
+from typing import Literal
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError
 
-from pipeline.adapters import ecr, ecs, ledger
+from pipeline.adapters import ecr, ecs, ledger, schedules
+from pipeline.adapters.ecs import ServiceMissingError
 from pipeline.adapters.errors import AwsCallError
+from pipeline.adapters.schedules import ScheduledTaskMissingError
+from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import live_tag
 from pipeline.domain.records import CurrentRecord
-from pipeline.domain.retention import revisions_to_delete, revisions_to_deregister
+from pipeline.domain.retention import InUse, revisions_named, revisions_to_delete, revisions_to_deregister
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -40,20 +48,33 @@ def mark_live(settings: ImageEventsSettings, service: str, digest: str, tags: Co
             "repository": repository, "digest": digest, "tag": tag})
 
 
+RetentionSkip = Literal["revisions not listed", "use not known"]
+
+
 @dataclass(frozen=True)
 class Retention:
     deregistered: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
     deleted: tuple[int, ...] = ()
+    kept_in_use: tuple[int, ...] = ()  # beyond the newest N, kept because something uses them
+    skipped: RetentionSkip | None = None  # nothing deregistered or deleted this time, and why
+
+
+class UseUnknownError(RuntimeError):
+    """What uses the family's revisions could not be read (throttled, denied, a 5xx): retention
+    deregisters nothing this time, and the next registration reads again."""
 
 
 def retire_revisions(settings: ImageEventsSettings, service: str, registered: int, *,
-                     current: CurrentRecord | None = None, retired: Mapping[int, str] | None = None) -> Retention:
+                     current: CurrentRecord | None = None, retired: Mapping[int, str] | None = None,
+                     manifest: Manifest | None = None) -> Retention:
     """Deregister the family's ACTIVE revisions beyond the newest `RevisionsToKeep`, except the
-    one just `registered` and the one the ledger records as the service's current revision
+    one just `registered`, the one the ledger records as the service's current revision
     (another invocation may have registered a newer image since; `current`, when the caller
-    has just written it, is not read again). Stops at the first failure (a throttled ECS is not
-    pressed further). Then delete what is due (see delete_retired).
+    has just written it, is not read again), and those in use (see revisions_in_use: read only
+    when something would be deregistered or deleted; when it cannot be read, nothing is).
+    Stops at the first failure (a throttled ECS is not pressed further). Then delete what is
+    due (see delete_retired).
 
     Revision numbers start at 1 and only grow, so a family whose newest revision is at most
     `RevisionsToKeep` cannot hold more ACTIVE revisions than that: then nothing is listed. (A
@@ -69,8 +90,23 @@ def retire_revisions(settings: ImageEventsSettings, service: str, registered: in
     except AwsCallError as exc:
         logger.warning("revision retention skipped: the revisions could not be listed",
                        extra={"family": family, "error": str(exc)})
-        return Retention()
+        return Retention(skipped="revisions not listed")
+    # read at most once a registration: deregistering and deleting share it
+    in_use = cache(partial(revisions_in_use, settings, manifest or settings.manifest(), service))
     retire = revisions_to_deregister(active, settings.revisions_to_keep, protected)
+    kept: tuple[int, ...] = ()
+    if retire:
+        try:
+            used = in_use()
+        except UseUnknownError as exc:
+            logger.warning("revision retention skipped: what uses the revisions could not be read; the next "
+                           "registration tries again", extra={"family": family, "error": str(exc)})
+            return Retention(skipped="use not known")
+        kept = tuple(r for r in retire if r in used.revisions)
+        if kept:
+            logger.info("revisions beyond RevisionsToKeep kept: in use", extra={
+                "family": family, "kept": {str(r): list(used.users[r]) for r in kept}})
+        retire = revisions_to_deregister(active, settings.revisions_to_keep, protected | used.revisions)
     done: list[int] = []
     failed: tuple[int, ...] = ()
     for revision in retire:
@@ -84,15 +120,54 @@ def retire_revisions(settings: ImageEventsSettings, service: str, registered: in
         done.append(revision)
     if done:
         logger.info("old revisions deregistered", extra={"family": family, "revisions": done})
-    deleted = delete_retired(settings, service, protected, done, retired)
-    return Retention(tuple(done), failed, deleted)
+    deleted = delete_retired(settings, service, protected, done, retired, in_use=in_use)
+    return Retention(tuple(done), failed, deleted, kept)
+
+
+def revisions_in_use(settings: ImageEventsSettings, manifest: Manifest, service: str) -> InUse:
+    """The family's revisions in use, whatever the stack's Rollout (these are reads; nothing is
+    changed): the ledger's `running` record (what the service's deployment events last said it
+    runs); the ECS service services.toml names for this environment (DescribeServices: its
+    PRIMARY and ACTIVE deployments, its task sets); its scheduled tasks (ListTargetsByRule of each
+    rule on the default bus, GetSchedule of each schedule in the default group). A service,
+    cluster, rule or schedule that does not exist uses nothing (with Rollout none, there may be
+    none by these names). Any other failure is UseUnknownError: never deregister a revision
+    because a read failed."""
+    family = settings.target.family(service)
+    where = manifest.service(service).ecs_service(settings.project, settings.environment)
+    used = InUse()
+    try:
+        running = ledger.read_running(settings.ledger_table, settings.ledger_key(service))
+        if running:
+            used = used.add("the ledger's running record", [running.revision])
+        try:
+            used = used.add(f"ECS service {where.cluster}/{where.name}",
+                            revisions_named(family, ecs.service_task_definitions(where.cluster, where.name)))
+        except ServiceMissingError:
+            pass
+        for rule in where.schedule_rules:
+            try:
+                used = used.add(f"rule {rule}", revisions_named(family, schedules.rule_task_definitions(rule)))
+            except ScheduledTaskMissingError:
+                pass
+        for name in where.schedules:
+            try:
+                arn = schedules.schedule_task_definition(name)
+            except ScheduledTaskMissingError:
+                continue
+            used = used.add(f"schedule default/{name}", revisions_named(family, [arn] if arn else []))
+    except (AwsCallError, BotoCoreError) as exc:
+        raise UseUnknownError(str(exc)) from exc
+    return used
 
 
 def delete_retired(settings: ImageEventsSettings, service: str, protected: Collection[int],
-                   deregistered: Collection[int], retired: Mapping[int, str] | None) -> tuple[int, ...]:
+                   deregistered: Collection[int], retired: Mapping[int, str] | None, *,
+                   in_use: Callable[[], InUse] | None = None) -> tuple[int, ...]:
     """With `DeleteInactiveAfterDays` (0: off, nothing is written or asked): note the revisions
     just deregistered in the ledger, and delete (DeleteTaskDefinitions, at most 10 a run) those
-    retention deregistered at least that many days ago. Only revisions shipline deregistered
+    retention deregistered at least that many days ago, except those `in_use` (asked only when
+    some are due; when it cannot be read, none is deleted). Only revisions shipline deregistered
     are deleted; one deregistered by hand stays INACTIVE. Housekeeping, like deregistering: a
     failure is a warning, and the next registration tries again."""
     days = settings.delete_inactive_after_days
@@ -106,12 +181,15 @@ def delete_retired(settings: ImageEventsSettings, service: str, protected: Colle
             now = ledger.now()
             ledger.revisions_retired(table, pk, {r: now for r in deregistered})
         due = revisions_to_delete(known, datetime.now(UTC), days, protected)
+        if due and in_use is not None:  # a deregistered revision a service still runs stays, for a rollback
+            used = in_use().revisions
+            due = tuple(r for r in due if r not in used)
         if not due:
             return ()
         deleted, refused = ecs.delete_task_definitions(family, due)
         # Refused: still ACTIVE (registered again? a revision cannot be) or no longer there: forget both.
         ledger.revisions_forgotten(table, pk, deleted + [r for r in refused if r in due])
-    except AwsCallError as exc:
+    except (AwsCallError, UseUnknownError) as exc:
         logger.warning("inactive revisions not deleted; the next registration tries again",
                        extra={"family": family, "error": str(exc)})
         return ()
