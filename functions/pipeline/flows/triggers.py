@@ -36,11 +36,16 @@ def plan_for_trigger(
     if isinstance(trigger, ScheduledRebuild):
         # A reconciler: the build starter builds a service only when no image has its inputs at
         # the head, so an unchanged head builds nothing and a missed push is caught. Where the
-        # inputs cannot be read (GitHub: no API here reads the branch), the night's occasion
-        # makes it a build of its own, as before build avoidance.
+        # inputs cannot be read (GitHub's API out of reach), the night's occasion makes it a
+        # build of its own, as before build avoidance.
         head = settings.branch
         if settings.source_provider == "CodeCommit":
             head = codecommit.branch_head(settings.repository, settings.branch)
+        else:  # GitHub: its API names the head (imported here: the CodeCommit planner's cold start never loads it)
+            from pipeline.flows.inputs import known_head, source_of
+
+            if (repository := source_of(settings)) is not None:
+                head = known_head(repository, settings.branch) or settings.branch
         return plan_builds(manifest, target, source_version=head, trigger="schedule", occasion=trigger.id)
     request = trigger.detail
     if (request.project, request.environment) != (settings.project, settings.environment):
