@@ -3,6 +3,7 @@ inputs through GitHub's REST API, served by the local account's stand-in from an
 history (the same one the CodeCommit tests use). A build's push is played as in the CodeCommit
 tests: the image it would have pushed, under its tags and inputs-<hash>, put into ECR."""
 
+import boto3
 import pytest
 
 from tests.integration.conftest import AFTER, BEFORE
@@ -25,8 +26,16 @@ from tests.support.stacks import GITHUB
 FULL_NAME = "example-org/multi-agent-orchestrator"
 
 
+TOKEN = "ghp_" + "t" * 36
+WITH_TOKEN = "a GitHub stack whose GitHubTokenSecretArn names a secret holding TOKEN"
+
+
 @pytest.fixture
-def stack_parameters() -> dict[str, str]:
+def stack_parameters(request, aws) -> dict[str, str]:
+    """A GitHub stack; with a token secret (made first) when a test asks for WITH_TOKEN."""
+    if getattr(request, "param", None) == WITH_TOKEN:
+        arn = boto3.client("secretsmanager").create_secret(Name="github-token", SecretString=TOKEN)["ARN"]
+        return {**GITHUB, "GitHubTokenSecretArn": arn}
     return dict(GITHUB)
 
 
@@ -136,3 +145,16 @@ def test_a_truncated_tree_is_read_one_folder_at_a_time(history, emulation):
     assert service_inputs(github, default_manifest(), "langgraph", AFTER) == whole
     assert any(p.endswith(f"/git/trees/{AFTER}") for p, _ in emulation.github.requests)
     assert len([p for p, _ in emulation.github.requests if "/git/trees/" in p]) > 2  # the subtrees, one by one
+
+
+@pytest.mark.parametrize("stack_parameters", [WITH_TOKEN], indirect=True)
+def test_a_private_repository_is_read_with_the_token_the_stack_names(pipeline, history, calls, emulation):
+    emulation.github.add(FULL_NAME, history, token=TOKEN)
+    first = pipeline(nightly("monday"))
+    assert sorted(first["started"]) == sorted(SERVICES)
+    assert all(len(overrides(b).get("INPUTS_HASH", "")) == 64 for b in started(calls))
+    play_builds(emulation, calls)
+    assert pipeline(nightly("tuesday"))["started"] == []
+    assert {who for _, who in emulation.github.requests} == {"token"}
+    # Powertools keeps the token for five minutes: one read per function here (Lambda: per instance).
+    assert 1 <= len(calls.of("secretsmanager", "GetSecretValue")) <= 2
