@@ -158,3 +158,17 @@ def test_a_private_repository_is_read_with_the_token_the_stack_names(pipeline, h
     assert {who for _, who in emulation.github.requests} == {"token"}
     # Powertools keeps the token for five minutes: one read per function here (Lambda: per instance).
     assert 1 <= len(calls.of("secretsmanager", "GetSecretValue")) <= 2
+
+
+def test_a_request_for_the_branch_builds_the_head_github_names(pipeline, history, calls):
+    event = load_event("build-requested")
+    del event["detail"]["commit"]
+    event["detail"]["branch"] = "main"  # shipline trigger --branch main: the tracked branch's head
+    pipeline(event)
+    (build,) = started(calls)
+    assert build["sourceVersion"] == AFTER and len(overrides(build)["INPUTS_HASH"]) == 64
+    again = load_event("build-requested")
+    del again["detail"]["commit"]
+    again["detail"]["branch"] = "main"
+    again["id"] = "the same request, later"
+    assert pipeline(again)["started"] == []  # the head is built: a request without --force builds nothing

@@ -41,11 +41,8 @@ def plan_for_trigger(
         head = settings.branch
         if settings.source_provider == "CodeCommit":
             head = codecommit.branch_head(settings.repository, settings.branch)
-        else:  # GitHub: its API names the head (imported here: the CodeCommit planner's cold start never loads it)
-            from pipeline.flows.inputs import known_head, source_of
-
-            if (repository := source_of(settings)) is not None:
-                head = known_head(repository, settings.branch) or settings.branch
+        else:
+            head = _github_head(settings)
         return plan_builds(manifest, target, source_version=head, trigger="schedule", occasion=trigger.id)
     request = trigger.detail
     if (request.project, request.environment) != (settings.project, settings.environment):
@@ -63,8 +60,9 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
     if branch is not None and branch != settings.branch:
         raise UntrackedSourceError(f"branch {branch} is not the tracked branch {settings.branch}: only it is built")
     if settings.source_provider != "CodeCommit":
-        # GitHub: no API call here can tell; the buildspec refuses a commit the branch does not hold.
-        return commit or settings.branch
+        # GitHub: the buildspec refuses a commit the branch does not hold. No commit: the branch's
+        # head, when GitHub's API names it (else the branch, which CodeBuild resolves).
+        return commit or _github_head(settings)
     repository = settings.repository
     if commit is None:
         return codecommit.branch_head(repository, settings.branch)
@@ -72,3 +70,12 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
         raise UntrackedSourceError(f"commit {commit} is not in the history of {settings.branch}: only the tracked "
                                    "branch's commits are built")
     return commit
+
+
+def _github_head(settings: BuildTriggerSettings) -> str:
+    """The commit the tracked branch points at on GitHub, or the branch when its API does not say
+    (imported here: a CodeCommit planner's cold start never loads the GitHub adapter)."""
+    from pipeline.flows.inputs import known_head, source_of
+
+    repository = source_of(settings)
+    return (known_head(repository, settings.branch) if repository else "") or settings.branch
