@@ -14,7 +14,7 @@ references", "Rate limits for the REST API", "Getting started with the REST API"
   "commit", sha, url}}`;
 - 404 `{"message": "Not Found", "documentation_url": ..., "status": "404"}` for anything it does
   not hold, and for a private repository asked without its token; 401 "Bad credentials" for a
-  token it does not know; 403 without a User-Agent;
+  token it does not know; 403 without a User-Agent; 400 for an `X-GitHub-Api-Version` it does not have;
 - the primary rate limit, per token (or per address without one): `x-ratelimit-limit`,
   `-remaining`, `-used`, `-reset` and `-resource: core` on every answer, and once it is spent 403
   `{"message": "API rate limit exceeded ..."}` with `x-ratelimit-remaining: 0`.
@@ -41,6 +41,7 @@ DOCS = "https://docs.github.com/rest"
 UNAUTHENTICATED_LIMIT = 60  # requests an hour per address
 AUTHENTICATED_LIMIT = 5_000  # requests an hour per token
 MAX_ENTRIES = 100_000  # a recursive tree's entries before it is truncated
+API_VERSIONS = ("2022-11-28", "2026-03-10")  # the REST API versions GitHub answers ("API Versions")
 
 
 @dataclass
@@ -88,6 +89,10 @@ class GitHubApi:
             return 403, {"message": "Request forbidden by administrative rules. Please make sure your request has a "
                                     "User-Agent header (https://docs.github.com/en/rest/overview/resources-in-the-"
                                     "rest-api#user-agent-required)."}, {}
+        version = headers.get("x-github-api-version")
+        if version is not None and version not in API_VERSIONS:
+            return 400, {"message": f"Unsupported 'X-GitHub-Api-Version' header: {version}", "documentation_url":
+                         f"{DOCS}/overview/api-versions"}, {}
         given = headers.get("authorization", "")
         token = given.split(" ", 1)[1] if given.lower().startswith(("bearer ", "token ")) else ""
         known_tokens = {r.token for r in self.repositories.values() if r.token}

@@ -172,3 +172,22 @@ def test_a_request_for_the_branch_builds_the_head_github_names(pipeline, history
     again["detail"]["branch"] = "main"
     again["id"] = "the same request, later"
     assert pipeline(again)["started"] == []  # the head is built: a request without --force builds nothing
+
+
+def test_the_stand_in_answers_as_githubs_rest_api_documents(history, emulation):
+    api = emulation.github
+    tree = f"/repos/{FULL_NAME}/git/trees/{AFTER}"
+    agent = {"user-agent": "test", "x-github-api-version": "2022-11-28"}
+    status, body, headers = api.answer(tree, {}, agent)
+    assert status == 200 and body["truncated"] is False and body["tree"]
+    assert headers["x-ratelimit-limit"] == "60" and headers["x-ratelimit-remaining"] == "59"
+    assert api.answer(tree, {}, {})[0] == 403  # no User-Agent
+    assert api.answer(tree, {}, {**agent, "x-github-api-version": "2020-01-01"})[0] == 400
+    assert api.answer(tree, {}, {**agent, "authorization": "Bearer nobody's"})[:2] == (
+        401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})
+    assert api.answer(f"/repos/someone/else/git/trees/{AFTER}", {}, agent)[:2] == (
+        404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"})
+    api.limits["anonymous"] = 2
+    status, body, headers = api.answer(tree, {}, agent)
+    assert status == 403 and body["message"].startswith("API rate limit exceeded")
+    assert headers["x-ratelimit-remaining"] == "0"

@@ -58,9 +58,21 @@ def _token(source: Source) -> str | None:
     return github_api.token(source.token_secret) if source.token_secret else None
 
 
-@lru_cache(maxsize=64)
 def _github_tree(source: Source, tree_ish: str, recursive: bool) -> github_api.Tree:
-    return github_api.tree(github_api.repository_of(source.repository), tree_ish, recursive=recursive,
+    return (_github_commit_tree if recursive else _github_subtree)(source, tree_ish)
+
+
+# A whole commit's listing can be large (GitHub lists up to 100,000 entries): only the last two
+# are kept (a batch of build starts is mostly one commit); the folder listings taken from them are
+# kept longer, in _folder.
+@lru_cache(maxsize=2)
+def _github_commit_tree(source: Source, commit: str) -> github_api.Tree:
+    return github_api.tree(github_api.repository_of(source.repository), commit, recursive=True, token=_token(source))
+
+
+@lru_cache(maxsize=64)
+def _github_subtree(source: Source, tree_ish: str) -> github_api.Tree:
+    return github_api.tree(github_api.repository_of(source.repository), tree_ish, recursive=False,
                            token=_token(source))
 
 
@@ -149,5 +161,6 @@ def reset() -> None:
     """Forget what was read so far (tests, and the local account, between runs)."""
     _folder.cache_clear()
     _dockerfile.cache_clear()
-    _github_tree.cache_clear()
+    _github_commit_tree.cache_clear()
+    _github_subtree.cache_clear()
     _github_blob.cache_clear()
