@@ -191,3 +191,24 @@ def test_the_stand_in_answers_as_githubs_rest_api_documents(history, emulation):
     status, body, headers = api.answer(tree, {}, agent)
     assert status == 403 and body["message"].startswith("API rate limit exceeded")
     assert headers["x-ratelimit-remaining"] == "0"
+
+
+def test_this_checkouts_head_hashes_the_same_read_from_github_or_codecommit(emulation, aws):
+    """This repository's own history behind both stand-ins (`git ls-tree -r -t` for GitHub's one
+    recursive listing, a `git ls-tree` per folder for GetFolder): the same git ids, the same hash."""
+    import subprocess
+
+    from pipeline.domain.manifest import default_manifest
+    from pipeline.flows.inputs import Source, service_inputs
+    from shipline.local.codecommit import GitHistory
+    from tests.support.paths import ROOT
+
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    boto3.client("codecommit").create_repository(repositoryName="checkout")
+    emulation.codecommit.histories["checkout"] = GitHistory(ROOT)
+    emulation.github.add(FULL_NAME, GitHistory(ROOT))
+    github = Source("GitHub", GITHUB["GitHubRepositoryUrl"])
+    for service in SERVICES:
+        assert service_inputs(github, default_manifest(), service, head) == service_inputs(
+            "checkout", default_manifest(), service, head), service
