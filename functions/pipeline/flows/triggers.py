@@ -11,6 +11,7 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.requests import UntrackedSourceError
 from pipeline.events.envelope import NotOursError
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild
+from pipeline.flows.inputs import known_head, source_of
 from pipeline.settings import BuildTriggerSettings
 
 logger = Logger(child=True)
@@ -73,9 +74,6 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
 
 
 def _github_head(settings: BuildTriggerSettings) -> str:
-    """The commit the tracked branch points at on GitHub, or the branch when its API does not say
-    (imported here: a CodeCommit planner's cold start never loads the GitHub adapter)."""
-    from pipeline.flows.inputs import known_head, source_of
-
+    """The commit the tracked branch points at on GitHub, or the branch when its API does not say."""
     repository = source_of(settings)
     return (known_head(repository, settings.branch) if repository else "") or settings.branch
