@@ -29,19 +29,15 @@ class BuildPlan:
     occasion: str = ""  # what makes a build unique beyond its commit (a schedule's or a forced request's event)
     after: str = ""  # the failed build this one retries (a new request for a commit whose build failed)
     inputs: str = ""  # the hash of the build's inputs, when known (pipeline.domain.inputs)
-    # A commit built before, built again because its inputs changed (a base image tag moved). Only
-    # then do the inputs make the build another one: a first build is the commit's, whether its
-    # inputs were known when it started or not (read when a retry of the start could read them).
-    inputs_changed: bool = False
 
     @property
     def idempotency_key(self) -> str:
         """A commit is built once per service; again after a failed build (once per failure);
-        again when its inputs changed; and once per occasion (the nightly schedule, a forced request)."""
+        and once per occasion (the nightly schedule, a forced request)."""
         key = f"{self.service}@{self.source_version}"
         if self.after:
             key += f"#after:{self.after}"
-        if self.inputs and self.inputs_changed:  # the same commit with other inputs is another build
+        if self.inputs:  # the same commit with other inputs (a base image tag moved) is another build
             key += f"#inputs:{self.inputs[:16]}"
         return f"{key}#{self.occasion}" if self.occasion else key
 

@@ -46,7 +46,7 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan, tagged: bool = Fal
     if plan.occasion:  # the schedule, or a forced request: a build of its own
         return plan, planned.attempt + 1
     if plan.inputs and (planned.built or tagged):  # built, but no image has these inputs (a base tag moved)
-        return replace(plan, inputs_changed=True), planned.attempt + 1
+        return plan, planned.attempt + 1
     if planned.built:
         return None, planned.attempt
     if planned.failed:  # a new request after a failed build: one new build per failure
