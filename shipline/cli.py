@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     endpoint(run)
     findings(run)
     run.add_argument("--webhook-secret", default=None, help="GitHub webhook secret (default: the documented one)")
+    run.add_argument("--github-token", default=None, metavar="TOKEN",
+                     help="a GitHub stack's repository is private, read with this token (kept in a secret named by "
+                          "GitHubTokenSecretArn); default: public, no token")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.set_defaults(run=run_local)
     serve = local_sub.add_parser("serve", help="keep a local account up and print its endpoint")
@@ -387,6 +390,7 @@ def run_local(args: argparse.Namespace) -> int:
     progress = None if args.json else _progress_printer()
     with LocalAccount(environment=args.environment, endpoint_url=args.endpoint_url, findings=found,
                       webhook_secret=args.webhook_secret or DEFAULT_WEBHOOK_SECRET, on_progress=progress,
+                      github_token=args.github_token,
                       **_account_options(args, manifest)) as account:
         for item in inputs:
             if item.kind == "function-url":

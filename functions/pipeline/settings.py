@@ -48,6 +48,8 @@ class Settings(BaseModel):
     event_bus: Annotated[str, Field(alias="EVENT_BUS")] = "default"
     deliveries_queue_url: Annotated[str | None, Field(alias="DELIVERIES_QUEUE_URL")] = None
     github_repository_url: Annotated[str | None, Field(alias="GITHUB_REPOSITORY_URL")] = None
+    # A Secrets Manager secret holding a GitHub token, for GitHub's API (build avoidance); none = unauthenticated.
+    github_token_secret_arn: Annotated[str | None, Field(alias="GITHUB_TOKEN_SECRET_ARN")] = None
     ecr_encryption: Annotated[Literal["AES256", "KMS"], Field(alias="ECR_ENCRYPTION")] = "AES256"
     ecr_kms_key: Annotated[str | None, Field(alias="ECR_KMS_KEY")] = None
     untagged_expiry_days: Annotated[int, Field(alias="UNTAGGED_EXPIRY_DAYS", ge=1)] = 7

@@ -84,6 +84,7 @@ class LocalAccount:
         chaos: int | None = None,
         codebuild_quota: int = DEFAULT_QUOTA,
         failing_deployments: set[str] | None = None,
+        github_token: str | None = None,
     ):
         self.environment = environment
         self.parameters = {"Environment": environment, **(parameters or {})}
@@ -106,6 +107,9 @@ class LocalAccount:
                                    codebuild_quota=codebuild_quota, tools_url=lambda: self._tools.url,
                                    note=self.timeline.add)
         self.failing_deployments = set(failing_deployments or ())  # manifest services whose next deployment fails
+        # A GitHub stack's repository is private, readable with this token, which the account keeps
+        # in a secret of its own and names in GitHubTokenSecretArn; None: public, no token.
+        self.github_token = github_token
         self._log = _function_log()
         self.log_path = Path(self._log.name)
         self._session = boto3.session.Session()
@@ -179,6 +183,10 @@ class LocalAccount:
 
     # ------------------------------------------------------------------ provisioning
     def provision(self) -> Stack:
+        if self.github_token and not self.external_endpoint:
+            secret = self.client("secretsmanager").create_secret(Name="shipline-local/github-token",
+                                                                 SecretString=self.github_token)
+            self.parameters["GitHubTokenSecretArn"] = secret["ARN"]
         model = self.model = TemplateModel(self.template, self.parameters, self.endpoint)
         stack = self.stack = Provisioner(self.client, self.webhook_secret).create_all(model)
         self._register_stack(model)
@@ -193,6 +201,14 @@ class LocalAccount:
         if name and not self.external_endpoint:  # the CodeCommit repository of the template is this checkout
             self.client("codecommit").create_repository(repositoryName=name)
             self.emulation.codecommit.histories[name] = GitHistory(self.repo_root)
+        url = stack.parameters.get("GitHubRepositoryUrl", "")
+        if stack.parameters.get("SourceProvider") == "GitHub" and url and not self.external_endpoint:
+            # The GitHub repository of the template is this checkout too, behind the API stand-in.
+            from pipeline.adapters.github_api import repository_of
+
+            named = repository_of(url)
+            self.emulation.github.add(f"{named.owner}/{named.name}", GitHistory(self.repo_root),
+                                      token=self.github_token or "")
         if stack.parameters.get("Rollout", "none") != "none" and not self.external_endpoint:
             self._stand_in_services(stack)
         self.timeline.add("account", f"stack provisioned from template.yaml at {self.endpoint}")

@@ -14,12 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pipeline.adapters import registry
+from pipeline.adapters import github_api, registry
 from shipline.local import dynamodb, ecs, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.deployments import EcsDeploymentEmulation
 from shipline.local.ecr import EcrEmulation
+from shipline.local.github import GitHubApi
 from shipline.local.model import ACCOUNT, REGION
 from shipline.local.patches import Patches
 from shipline.local.quotas import DEFAULT_QUOTA
@@ -79,6 +80,7 @@ class Emulation:
                                             emit=self.outbox.emit, tools_url=tools_url, quota=codebuild_quota,
                                             note=note)
         self.registry = BaseImageRegistry()  # the public registries base images come from
+        self.github = GitHubApi()  # GitHub's REST API, for a GitHub stack's build inputs
         self.deployments = EcsDeploymentEmulation(self.outbox.emit, ACCOUNT, REGION,
                                                   failing=set(failing_deployments or ()))
 
@@ -98,10 +100,13 @@ class Emulation:
             ecs.install(patches)
             self.registry.start()
             patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
+            self.github.start()
+            patches.set(github_api, "API_URL", self.github.url)
             self.deployments.install(patches)
             yield self
         finally:
             self.registry.stop()
+            self.github.stop()
             patches.restore()
             self.ecr.close()
             with Emulation._guard:

@@ -246,6 +246,30 @@ def test_the_codecommit_permissions_exist_only_under_codecommit():
         assert any(s.get("Sid") == "Source" for s in build) is expected
 
 
+def test_the_github_token_is_readable_only_in_a_github_stack_that_names_one():
+    """GitHubTokenSecretArn: the build starter and trigger may read that one secret; with it empty,
+    or under CodeCommit, no statement names a secret for them. Both may look for and retag an
+    image by its build inputs under either provider."""
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:github-token-AbCdEf"
+    for parameters, expected in (({"SourceProvider": "GitHub", "GitHubTokenSecretArn": arn}, [arn]),
+                                 ({"SourceProvider": "GitHub"}, []),
+                                 ({"SourceProvider": "CodeCommit", "GitHubTokenSecretArn": arn}, [])):
+        model = _model(**parameters)
+        policies = model.function_policies({"BuildStarterFunction": None, "BuildTriggerFunction": None})
+        for function, statements in policies.items():
+            reads = [s["Resource"] for s in statements if "secretsmanager:GetSecretValue" in str(s.get("Action"))]
+            assert reads == expected, (parameters, function)
+        assert any(s.get("Sid") == "ReuseImages" for s in policies["BuildStarterFunction"])
+        environment = model.properties("BuildStarterFunction")["Environment"]["Variables"]
+        assert environment["GITHUB_TOKEN_SECRET_ARN"] == parameters.get("GitHubTokenSecretArn", "")
+
+
+def test_a_github_token_secret_must_be_a_secrets_manager_arn():
+    pattern = re.compile(raw()["Parameters"]["GitHubTokenSecretArn"]["AllowedPattern"])
+    assert pattern.match("") and pattern.match("arn:aws:secretsmanager:eu-west-1:123456789012:secret:gh-AbCdEf")
+    assert not pattern.match("github-token") and not pattern.match("ghp_abc")
+
+
 def test_a_resource_that_refers_to_one_that_does_not_exist_stops_the_model():
     """As CloudFormation refuses the template: a reference to a resource whose condition is false,
     outside an Fn::If on that condition."""

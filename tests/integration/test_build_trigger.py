@@ -243,9 +243,10 @@ def test_a_trigger_of_a_stack_whose_project_name_is_not_the_manifests_fails_and_
 
 @pytest.mark.parametrize("stack_parameters", [GITHUB])
 def test_a_github_stacks_schedule_builds_the_branch_and_records_each_build(trigger, calls, stack):
-    """With GitHub as the source the planner cannot read the branch head: it plans the branch,
-    CodeBuild resolves it. The starter records each build without a commit item (there is no
-    commit yet), and nothing fails: a failed batch would hold its other starts for 300 s."""
+    """With GitHub as the source and its API not naming the branch head (here: the repository is
+    not one GitHub's API stand-in holds, a 404), the planner plans the branch, CodeBuild resolves
+    it. The starter records each build without a commit item (there is no commit yet), and nothing
+    fails: a failed batch would hold its other starts for 300 s."""
     result = trigger(load_event("schedule-nightly"))
     builds = _started(calls)
     assert [_overrides(b)["SERVICE"] for b in builds] == SERVICES

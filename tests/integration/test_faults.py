@@ -128,6 +128,22 @@ def _image_with_the_inputs(emulation: Emulation) -> None:
     emulation.ecr.seed_image(REPO, "sha256:" + "ab" * 32, inputs_tag(hashed))
 
 
+GITHUB_TOKEN = "ghp_" + "f" * 36
+TOKEN_SECRET = "<the secret the test creates>"  # replaced by its ARN (Secrets Manager adds a suffix of its own)
+GITHUB_WITH_TOKEN = {**GITHUB, "GitHubTokenSecretArn": TOKEN_SECRET}
+
+
+def _github_inputs(emulation: Emulation) -> None:
+    """The commit's files in a private GitHub repository (the API stand-in), readable with the
+    token the stack's secret holds: the starter reads its build inputs there."""
+    from tests.integration.conftest import AFTER
+    from tests.support.sources import source_files
+
+    (history,) = emulation.codecommit.histories.values()
+    history.files[AFTER] = source_files()  # type: ignore[attr-defined]
+    emulation.github.add("example-org/multi-agent-orchestrator", history, token=GITHUB_TOKEN)
+
+
 def _reused(emulation: Emulation) -> int:
     """How many images the commit's tag names (one: the reused image), and none when a build ran."""
     from tests.integration.conftest import AFTER
@@ -213,6 +229,10 @@ SCENARIOS = {
                                    {"RebuildOnFixAvailable": "true"}),
     "build failed": Scenario("BuildEventsFunction", build_events.handler, "codebuild-build-failed", None, (
         ("sns", "Publish"), ("dynamodb", "UpdateItem"), ("dynamodb", "PutItem"), ("dynamodb", "TransactWriteItems"))),
+    # GitHub: the token is read (Secrets Manager), then GitHub's API (no AWS call), then ECR.
+    "github build start with known inputs": Scenario("BuildStarterFunction", build_starter.handler, "build-start",
+                                                     _github_inputs, (("secretsmanager", "GetSecretValue"),
+                                                                      ("ecr", "BatchGetImage")), GITHUB_WITH_TOKEN),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
         ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage")), GITHUB),
     # Rollout on: the registration queues the revision's rollout; the rollout function updates the service.
@@ -229,12 +249,19 @@ CASES = [(name, service, operation) for name, s in SCENARIOS.items() for service
 # RegisterTaskDefinition: throttling is retried (ECS refuses it before processing), a 5xx is not
 # (it may have registered a revision): the invocation fails, and its retry checks first.
 NOT_RETRIED_ON_SERVER_ERROR = {("ecs", "RegisterTaskDefinition")}
+# Calls whose failure leaves the build inputs unknown: the service is built (as without build
+# avoidance), never a failed invocation.
+FAILS_OPEN = {("github build start with known inputs", "secretsmanager", "GetSecretValue")}
 
 
 @pytest.fixture
-def stack_parameters(request) -> dict[str, str]:
-    """The scenario's stack: the webhook's is a GitHub stack."""
-    return SCENARIOS[request.node.callspec.params["run"]].parameters
+def stack_parameters(request, aws) -> dict[str, str]:
+    """The scenario's stack: the webhook's is a GitHub stack; a GitHub token secret is created first."""
+    parameters = dict(SCENARIOS[request.node.callspec.params["run"]].parameters)
+    if parameters.get("GitHubTokenSecretArn") == TOKEN_SECRET:
+        parameters["GitHubTokenSecretArn"] = boto3.client("secretsmanager").create_secret(
+            Name="github-token", SecretString=GITHUB_TOKEN)["ARN"]
+    return parameters
 
 
 @pytest.fixture
@@ -266,7 +293,8 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
         if request.param == "codecommit push":  # a start queued twice is one build (the starter's keys)
             return len({json.loads(e["MessageBody"])["service"] for batch in calls.of("sqs", "SendMessageBatch")
                         for e in batch["Entries"]})
-        if request.param in ("build start", "build start with known inputs"):  # CodeBuild's idempotencyToken
+        if request.param in ("build start", "build start with known inputs",
+                             "github build start with known inputs"):  # CodeBuild's idempotencyToken
             return len(emulation.codebuild.builds)
         if request.param == "build start reusing an image":  # retagged once, never built
             return _reused(emulation)
@@ -326,9 +354,17 @@ def test_server_error_is_retried_and_the_effect_happens_once(run, service, opera
 
 
 @pytest.mark.parametrize("run, service, operation", CASES, indirect=["run"])
-def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, service, operation, faults):
+def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, service, operation, faults, request,
+                                                                         calls):
     invoke, effect = run
     faults.inject(service, operation, "access-denied", times=-1)
+    if (request.node.callspec.params["run"], service, operation) in FAILS_OPEN:
+        invoke()  # no failure: the build starts without its inputs
+        (build,) = calls.of("codebuild", "StartBuild")
+        assert "INPUTS_HASH" not in {v["name"] for v in build["environmentVariablesOverride"]}
+        invoke()  # a duplicate delivery, the secret still unreadable: the same build, not another
+        assert effect() == 1 and len(calls.of("codebuild", "StartBuild")) == 1
+        return
     with pytest.raises(FAILED) as failure:
         invoke()
     chain = [failure.value, failure.value.__cause__, failure.value.__context__]

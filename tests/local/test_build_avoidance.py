@@ -113,3 +113,26 @@ def test_a_moved_base_tag_builds(local_account, repository):
     assert len(builds_of(report)) == len(SERVICES) + 1  # the Python services' bases are pinned by digest
     rebuilt = [tags for tags in image_tags(report, "langfuse") if f"{head[:7]}-b2" in tags]
     assert rebuilt and "latest" in rebuilt[0]
+
+
+def test_a_github_stack_second_nightly_run_on_an_unchanged_head_starts_no_build(local_account, repository):
+    """A private GitHub repository (this clone, behind the GitHub API stand-in) read with the token
+    the stack's GitHubTokenSecretArn names: the first night builds the head, the second nothing."""
+    from tests.support.stacks import GITHUB
+
+    head = git(repository, "rev-parse", "HEAD")
+    account = local_account(repo_root=repository, parameters=GITHUB, github_token="ghp_" + "l" * 36)
+    account.put_event(nightly("monday"))
+    account.run()
+    first = builds_of(account.report())
+    assert sorted(b["service"] for b in first) == sorted(SERVICES)
+    account.put_event(nightly("tuesday"))
+    account.run()
+    report = account.report()
+    assert report["errors"] == []
+    assert len(builds_of(report)) == len(SERVICES), "the second night started a build"
+    for service in SERVICES:  # built at the head's commit, with its inputs' tag
+        [tags] = image_tags(report, service)
+        assert head[:7] in tags and "latest" in tags and any(t.startswith("inputs-") for t in tags)
+    requests = account.emulation.github.requests
+    assert requests and {who for _, who in requests} == {"token"}  # private: every read with the token

@@ -21,6 +21,8 @@ from tests.support.events import load_event
 from tests.support.iam import Facts, Need, coverage_problems, needs
 from tests.support.stacks import GITHUB
 
+GITHUB_TOKEN = "ghp_" + "i" * 36  # the GitHub stack's repository is private: its API is read with this token
+
 # Where each function's policy is checked both ways: (stack, function).
 CHECKED = [("CodeCommit", "BuildTriggerFunction"), ("CodeCommit", "BuildStarterFunction"),
            ("CodeCommit", "ImageEventsFunction"), ("CodeCommit", "BuildEventsFunction"),
@@ -143,6 +145,11 @@ def _exercise_github(account) -> None:
     account.run()
     # A plan that cannot be queued (the queue gone for a moment): the trigger's record is deleted
     # for the retry, which queues it once the queue is back.
+    # In Lambda each function is a process of its own; here they share one, and Powertools' cache of
+    # the token with it: the trigger, cold, reads the token itself (the schedule asks GitHub for the head).
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()
     sqs, url = account.client("sqs"), account.stack.refs["BuildStartsQueue"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"])
     sqs.delete_queue(QueueUrl=url)
@@ -281,7 +288,7 @@ def exercised(tmp_path_factory):
             policies["CodeCommit"] = account.function_policies()
             BUS_ADMISSIONS["CodeCommit"] = _bus_admissions(account)
             names["CodeCommit"] = {f.name: logical for logical, f in account.stack.functions.items()}
-        with LocalAccount(parameters={**GITHUB, **quick}) as account:
+        with LocalAccount(parameters={**GITHUB, **quick}, github_token=GITHUB_TOKEN) as account:
             current.append(("GitHub", account))
             _exercise_github(account)
             assert not [e for e in account.errors if "did not settle" in e], account.errors
@@ -347,9 +354,11 @@ def test_every_call_in_either_stack_is_granted(exercised, scenario):
         assert [p for p in problems if "does not grant" in p] == []
 
 
-# Build avoidance reads a commit's inputs from CodeCommit: the build starter's statements for it
-# are granted under CodeCommit only.
-CODECOMMIT_ONLY = {"BuildStarterFunction": {"ReadBuildInputs", "ReuseImages"}}
+# Build avoidance reads a commit's inputs from CodeCommit (GetFolder, GetFile) or, under GitHub,
+# from its API with the token the stack names: the build starter's statements for each are
+# granted under that provider only.
+CODECOMMIT_ONLY = {"BuildStarterFunction": {"ReadBuildInputs"}}
+GITHUB_ONLY = {"BuildStarterFunction": {"ReadGitHubToken"}}
 
 
 def test_a_function_checked_in_one_stack_has_the_same_policy_in_the_other(exercised):
@@ -357,10 +366,24 @@ def test_a_function_checked_in_one_stack_has_the_same_policy_in_the_other(exerci
     for function in set(policies["CodeCommit"]) & set(policies["GitHub"]):
         if ("CodeCommit", function) in CHECKED and ("GitHub", function) in CHECKED:
             continue
-        only = CODECOMMIT_ONLY.get(function, set())
+        only, github_only = CODECOMMIT_ONLY.get(function, set()), GITHUB_ONLY.get(function, set())
         codecommit = [s for s in policies["CodeCommit"][function] if s.get("Sid") not in only]
-        assert _same_keys(codecommit) == _same_keys(policies["GitHub"][function]), function
+        github = [s for s in policies["GitHub"][function] if s.get("Sid") not in github_only]
+        assert _same_keys(codecommit) == _same_keys(github), function
         assert not {s.get("Sid") for s in policies["GitHub"][function]} & only, function
+        assert not {s.get("Sid") for s in policies["CodeCommit"][function]} & github_only, function
+
+
+def test_a_github_stack_reads_its_token_secret_and_only_it(exercised):
+    """GitHubTokenSecretArn set: the build starter (a commit's inputs) and the build trigger (the
+    branch's head) read that one secret, and their grants name it alone."""
+    policies, calls = exercised
+    for function in ("BuildStarterFunction", "BuildTriggerFunction"):
+        reads = [n for n in calls["GitHub"][function] if n.action == "secretsmanager:GetSecretValue"]
+        (statement,) = [s for s in policies["GitHub"][function] if s.get("Sid") == "ReadGitHubToken"]
+        assert reads and {n.resource for n in reads} == {statement["Resource"]}, function
+        assert ":secret:shipline-local/github-token-" in statement["Resource"]
+        assert not [s for s in policies["CodeCommit"][function] if s.get("Sid") == "ReadGitHubToken"]
 
 
 def _same_keys(statements: list[dict]) -> str:

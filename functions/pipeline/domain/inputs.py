@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 from pipeline.domain.changes import normalised_path
 from pipeline.domain.manifest import Manifest
@@ -49,6 +50,31 @@ def input_paths(manifest: Manifest, service: str) -> tuple[str, ...]:
 def parent_folders(paths: tuple[str, ...]) -> tuple[str, ...]:
     """The folders to list so that every path's object id is in one listing ("" is the root)."""
     return tuple(sorted({posixpath.dirname(p.rstrip("/")) for p in paths}))
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a git tree as GitHub's API lists it: its path (from the tree listed), its kind
+    (a submodule is a "commit") and its object id."""
+
+    path: str
+    kind: Literal["blob", "tree", "commit"]
+    object_id: str
+
+
+def folder_listing(entries: Iterable[TreeEntry], folder: str) -> dict[str, str]:
+    """What a folder holds, name -> object id, from a commit's tree listed recursively: its
+    subfolders, files and symbolic links, as CodeCommit's GetFolder lists them (no submodules).
+    Empty for a folder the tree does not hold."""
+    prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
+    found = {}
+    for entry in entries:
+        if entry.kind == "commit" or not entry.path.startswith(prefix):
+            continue
+        name = entry.path[len(prefix):]
+        if name and "/" not in name:
+            found[name] = entry.object_id
+    return found
 
 
 def inputs_tag(inputs: str) -> str:

@@ -18,7 +18,7 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, commit_of_tag, commit_tag, is_commit, is_sha_tag, short_sha
 from pipeline.domain.records import BuildRecord, ReuseRecord
 from pipeline.flows.idempotency import once
-from pipeline.flows.inputs import known_inputs
+from pipeline.flows.inputs import known_inputs, source_of
 from pipeline.flows.repositories import ensure_repositories
 from pipeline.settings import BuildStarterSettings
 
@@ -103,13 +103,12 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
 
 
 def _inputs(settings: BuildStarterSettings, manifest: Manifest, plan: BuildPlan) -> str:
-    """The build inputs' hash, where they can be read before the build: a commit of a CodeCommit
-    repository (GitHub has no API here; its builds run as before)."""
-    if settings.source_provider != "CodeCommit" or not settings.codecommit_repository:
+    """The build inputs' hash, where they can be read before the build: a commit of the stack's
+    CodeCommit or GitHub repository."""
+    source = source_of(settings)
+    if source is None or not is_commit(plan.source_version):
         return ""
-    if not is_commit(plan.source_version):
-        return ""
-    return known_inputs(settings.codecommit_repository, manifest, plan.service, plan.source_version)
+    return known_inputs(source, manifest, plan.service, plan.source_version)
 
 
 def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tuple[StartResult | None, bool]:

@@ -11,6 +11,7 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.requests import UntrackedSourceError
 from pipeline.events.envelope import NotOursError
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild
+from pipeline.flows.inputs import known_head, source_of
 from pipeline.settings import BuildTriggerSettings
 
 logger = Logger(child=True)
@@ -36,11 +37,13 @@ def plan_for_trigger(
     if isinstance(trigger, ScheduledRebuild):
         # A reconciler: the build starter builds a service only when no image has its inputs at
         # the head, so an unchanged head builds nothing and a missed push is caught. Where the
-        # inputs cannot be read (GitHub: no API here reads the branch), the night's occasion
-        # makes it a build of its own, as before build avoidance.
+        # inputs cannot be read (GitHub's API out of reach), the night's occasion makes it a
+        # build of its own, as before build avoidance.
         head = settings.branch
         if settings.source_provider == "CodeCommit":
             head = codecommit.branch_head(settings.repository, settings.branch)
+        else:
+            head = _github_head(settings)
         return plan_builds(manifest, target, source_version=head, trigger="schedule", occasion=trigger.id)
     request = trigger.detail
     if (request.project, request.environment) != (settings.project, settings.environment):
@@ -58,8 +61,9 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
     if branch is not None and branch != settings.branch:
         raise UntrackedSourceError(f"branch {branch} is not the tracked branch {settings.branch}: only it is built")
     if settings.source_provider != "CodeCommit":
-        # GitHub: no API call here can tell; the buildspec refuses a commit the branch does not hold.
-        return commit or settings.branch
+        # GitHub: the buildspec refuses a commit the branch does not hold. No commit: the branch's
+        # head, when GitHub's API names it (else the branch, which CodeBuild resolves).
+        return commit or _github_head(settings)
     repository = settings.repository
     if commit is None:
         return codecommit.branch_head(repository, settings.branch)
@@ -67,3 +71,9 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
         raise UntrackedSourceError(f"commit {commit} is not in the history of {settings.branch}: only the tracked "
                                    "branch's commits are built")
     return commit
+
+
+def _github_head(settings: BuildTriggerSettings) -> str:
+    """The commit the tracked branch points at on GitHub, or the branch when its API does not say."""
+    repository = source_of(settings)
+    return (known_head(repository, settings.branch) if repository else "") or settings.branch
