@@ -126,7 +126,7 @@ class BlobServer:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ecr-blobs", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="ecr-blobs", daemon=True)
         self._thread.start()
 
     def url(self, registry: str, repository: str, digest: str) -> str:

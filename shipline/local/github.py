@@ -194,7 +194,7 @@ class GitHubApi:
                 self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="github-api").start()
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True, name="github-api").start()
 
     def stop(self) -> None:
         if self._server is not None:

@@ -106,7 +106,8 @@ class BaseImageRegistry:
                     self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="base-image-registry").start()
+        threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True,
+                         name="base-image-registry").start()
 
     def stop(self) -> None:
         if self._server is not None:
