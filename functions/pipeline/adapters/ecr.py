@@ -192,22 +192,12 @@ class StoredManifest:
         return list(dict.fromkeys(found))
 
 
-
-
 def image_manifest(repository: str, digest: str, *, ecr: Any | None = None) -> StoredManifest:
     """The image's stored manifest; ImageGoneError when the image (or its repository) is gone."""
     try:
-        found = _ecr(ecr).batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}],
-                                          acceptedMediaTypes=list(MANIFEST_TYPES))
-    except ClientError as exc:
-        if error_code(exc) == "RepositoryNotFoundException":
-            raise ImageGoneError(f"{repository} no longer exists") from None
-        raise wrap(exc, f"read the manifest of {repository}@{digest}") from exc
-    if not found.get("images"):
-        raise ImageGoneError(f"{repository}@{digest} no longer exists")
-    image = found["images"][0]
-    return StoredManifest(digest=digest, media_type=image.get("imageManifestMediaType", ""),
-                          text=image["imageManifest"])
+        return read_manifest(repository, digest, ecr=ecr)
+    except (RepositoryMissingError, ImageGoneError):
+        raise ImageGoneError(f"{repository}@{digest} no longer exists") from None
 
 
 def tag_image(repository: str, digest: str, tag: str, *, manifest: StoredManifest | None = None,

@@ -38,13 +38,7 @@ def _retarget(parameters: dict, family: str, task_definition_arn: str) -> bool:
 def retarget_rule(rule: str, family: str, task_definition_arn: str, *, events: Any | None = None) -> int:
     """The rule's ECS targets of `family` run `task_definition_arn` from now on; returns how many changed."""
     events = events or client("events")
-    try:
-        targets = events.list_targets_by_rule(Rule=rule).get("Targets", [])
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            raise ScheduledTaskMissingError(f"rule {rule} does not exist") from exc
-        raise wrap(exc, f"read the targets of rule {rule}") from exc
-    changed = [t for t in targets
+    changed = [t for t in _rule_targets(rule, events)
                if "EcsParameters" in t and _retarget(t["EcsParameters"], family, task_definition_arn)]
     if not changed:
         return 0
@@ -62,12 +56,7 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
                       scheduler: Any | None = None) -> bool:
     """The schedule's ECS target of `family` runs `task_definition_arn` from now on."""
     scheduler = scheduler or client("scheduler")
-    try:
-        schedule = scheduler.get_schedule(Name=name, GroupName=group)
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            raise ScheduledTaskMissingError(f"schedule {group}/{name} does not exist") from exc
-        raise wrap(exc, f"read schedule {group}/{name}") from exc
+    schedule = _schedule(name, group, scheduler)
     target = dict(schedule["Target"])
     if "EcsParameters" not in target:
         return False
@@ -83,37 +72,44 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
 
 
 def rule_task_definitions(rule: str, *, events: Any | None = None) -> tuple[str, ...]:
-    """The task definitions the rule's ECS targets run (`EcsParameters.TaskDefinitionArn`), every
-    page of ListTargetsByRule (a rule on the default bus). ScheduledTaskMissingError when the rule
-    does not exist (ResourceNotFoundException: EventBridge API Reference, "ListTargetsByRule")."""
-    events = events or client("events")
-    arguments: dict[str, Any] = {"Rule": rule}
-    found: list[str] = []
-    try:
-        while True:
-            page = events.list_targets_by_rule(**arguments)
-            found += [str(t["EcsParameters"].get("TaskDefinitionArn") or "") for t in page.get("Targets", [])
-                      if "EcsParameters" in t]
-            if not page.get("NextToken"):
-                break
-            arguments["NextToken"] = page["NextToken"]
-    except ClientError as exc:
-        if error_code(exc) == "ResourceNotFoundException":
-            raise ScheduledTaskMissingError(f"rule {rule} does not exist") from exc
-        raise wrap(exc, f"read the targets of rule {rule}") from exc
+    """The task definitions the rule's ECS targets run (`EcsParameters.TaskDefinitionArn`). A rule
+    on the default bus; ScheduledTaskMissingError when it does not exist."""
+    targets = _rule_targets(rule, events or client("events"))
+    found = [str(t["EcsParameters"].get("TaskDefinitionArn") or "") for t in targets if "EcsParameters" in t]
     return tuple(f for f in found if f)
 
 
 def schedule_task_definition(name: str, *, group: str = "default", scheduler: Any | None = None) -> str | None:
     """The task definition the schedule's ECS target runs (`Target.EcsParameters.TaskDefinitionArn`),
-    None when its target is not an ECS task. ScheduledTaskMissingError when the schedule does
-    not exist (ResourceNotFoundException, HTTP 404: EventBridge Scheduler API Reference, "GetSchedule")."""
-    scheduler = scheduler or client("scheduler")
+    None when its target is not an ECS task. ScheduledTaskMissingError when it does not exist."""
+    parameters = _schedule(name, group, scheduler or client("scheduler")).get("Target", {}).get("EcsParameters")
+    return str(parameters.get("TaskDefinitionArn") or "") or None if parameters else None
+
+
+def _rule_targets(rule: str, events: Any) -> list[dict]:
+    """Every page of ListTargetsByRule. ScheduledTaskMissingError when the rule does not exist
+    (ResourceNotFoundException: EventBridge API Reference, "ListTargetsByRule")."""
+    arguments: dict[str, Any] = {"Rule": rule}
+    found: list[dict] = []
     try:
-        schedule = scheduler.get_schedule(Name=name, GroupName=group)
+        while True:
+            page = events.list_targets_by_rule(**arguments)
+            found += page.get("Targets", [])
+            if not page.get("NextToken"):
+                return found
+            arguments["NextToken"] = page["NextToken"]
+    except ClientError as exc:
+        if error_code(exc) == "ResourceNotFoundException":
+            raise ScheduledTaskMissingError(f"rule {rule} does not exist") from exc
+        raise wrap(exc, f"read the targets of rule {rule}") from exc
+
+
+def _schedule(name: str, group: str, scheduler: Any) -> dict:
+    """GetSchedule. ScheduledTaskMissingError when the schedule does not exist
+    (ResourceNotFoundException, HTTP 404: EventBridge Scheduler API Reference, "GetSchedule")."""
+    try:
+        return dict(scheduler.get_schedule(Name=name, GroupName=group))
     except ClientError as exc:
         if error_code(exc) == "ResourceNotFoundException":
             raise ScheduledTaskMissingError(f"schedule {group}/{name} does not exist") from exc
         raise wrap(exc, f"read schedule {group}/{name}") from exc
-    parameters = schedule.get("Target", {}).get("EcsParameters")
-    return str(parameters.get("TaskDefinitionArn") or "") or None if parameters else None

@@ -119,11 +119,10 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
 def _reused_by(settings: ImageEventsSettings, service: str, digest: str, tag: str) -> bool:
     """Whether the ledger says the tag's commit reused this digest (build avoidance), while
     another digest is the service's current one."""
-    table, pk = settings.ledger_table, settings.ledger_key(service)
-    commit = ledger.read_commit(table, pk, commit_of_tag(tag))
+    current, commit, _ = ledger.read_current_and_commit(settings.ledger_table, settings.ledger_key(service),
+                                                        commit_of_tag(tag))
     if commit is None or commit.last_status != "REUSED" or commit.reused_digest != digest:
         return False
-    current = ledger.read_current(table, pk)
     return current is not None and current.digest != digest
 
 
