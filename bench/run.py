@@ -224,9 +224,8 @@ CALL_REASONS: dict[tuple[str, str], str] = {
     ("BuildTriggerFunction", "secretsmanager:GetSecretValue"):
         "the schedule: the GitHub token, to read the branch's head (GitHubTokenSecretArn)",
     ("ImageEventsFunction", "dynamodb:UpdateItem"):
-        "ledger: the pushed tag (the commit tag's also claims the registration; then latest, and inputs-<hash> "
-        "when the starter read the build inputs), the scan result / idempotency: the scan message sent",
-    ("ImageEventsFunction", "dynamodb:PutItem"): "idempotency: claim the scan message",
+        "ledger: the commit tag's push (also claims the registration; latest and inputs-<hash> pushes cost no "
+        "call), the scan result (also claims the scan message) / the scan message noted sent",
     ("ImageEventsFunction", "ecr:BatchGetImage"):
         "the image's manifest: proves it exists, and the live tag's PutImage needs it",
     ("ImageEventsFunction", "ecr:DescribeImages"): "a push without a commit tag: ECR's tags for the image",

@@ -219,7 +219,8 @@ SCENARIOS = {
         ("ecr", "PutImage"))),
     "image push without a commit tag": Scenario(
         "ImageEventsFunction", image_events.handler, "ecr-image-push-latest", _push_sample_image_latest_too, (
-            ("ecr", "DescribeImages"), ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems"))),
+            ("ecr", "DescribeImages"), ("ecr", "BatchGetImage"), ("dynamodb", "TransactGetItems")),
+        {"RegisterManualPushes": "true"}),
     "image scan": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-scan", _push_sample_image, (
         ("ecr", "DescribeImageScanFindings"), ("sns", "Publish"), ("dynamodb", "UpdateItem"))),
     # RebuildOnFixAvailable: a later finding with a fix in the running image asks for a rebuild.

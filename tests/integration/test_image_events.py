@@ -274,6 +274,67 @@ def test_replayed_scan_event_sends_one_message(images, push_image, stack):
     assert len(stack.notifications()) == 1
 
 
+def test_a_scan_message_is_claimed_by_the_scans_ledger_write_not_a_record_of_its_own(images, push_image, calls,
+                                                                                   stack):
+    push_image("3b6258b")
+    calls.made.clear()
+    assert images(load_event("ecr-image-scan"))["notified"] is True
+    assert calls.of("dynamodb", "PutItem") == []  # no idempotency record: the image's item holds the claim
+    (message,) = [v["M"] for k, v in _raw_image().items() if k.startswith("message#")]
+    assert message["sentAt"]["S"] and message["token"]["S"]
+
+
+def test_a_scan_message_that_failed_to_send_is_sent_once_by_the_retry(images, push_image, faults, stack):
+    push_image("3b6258b")
+    faults.inject("sns", "Publish", "server-error", times=-1)
+    with pytest.raises(Exception, match="InternalError|ServerError|InternalFailure|500"):
+        images(load_event("ecr-image-scan"))
+    faults.clear()
+    assert not [k for k in _raw_image() if k.startswith("message#")]  # the claim given up for the retry
+    assert images(load_event("ecr-image-scan"))["notified"] is True
+    assert images(load_event("ecr-image-scan"))["notified"] is False
+    assert len(stack.notifications()) == 1
+
+
+def test_a_scan_message_claimed_by_a_live_invocation_is_left_to_it(images, push_image, stack):
+    push_image("3b6258b")
+    images(load_event("ecr-image-scan"))
+    key = _message_claimed_by("other", datetime.now(UTC) + timedelta(minutes=5))
+    assert images(load_event("ecr-image-scan"))["notified"] is False
+    assert _raw_image()[key]["M"]["token"]["S"] == "other"
+
+
+def test_a_scan_message_left_unsent_by_an_invocation_that_died_is_sent_by_the_retry(images, push_image, stack):
+    push_image("3b6258b")
+    images(load_event("ecr-image-scan"))
+    key = _message_claimed_by("died", datetime.now(UTC) - timedelta(seconds=1))
+    assert images(load_event("ecr-image-scan"))["notified"] is True
+    assert len(stack.notifications()) == 2  # the first, then the one the dead invocation never sent
+    assert _raw_image()[key]["M"]["token"]["S"] != "died" and _raw_image()[key]["M"]["sentAt"]["S"]
+
+
+def _raw_image(digest: str = SAMPLE_DIGEST) -> dict:
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    return boto3.client("dynamodb").get_item(TableName=settings.ledger_table, Key={
+        "pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{digest}"}})["Item"]
+
+
+def _message_claimed_by(token: str, until: datetime) -> str:
+    """Replace the sample image's scan-message record with another invocation's unsent claim."""
+    from pipeline.settings import ImageEventsSettings, get_settings
+
+    settings = get_settings(ImageEventsSettings)
+    (key,) = [k for k in _raw_image() if k.startswith("message#")]
+    boto3.client("dynamodb").update_item(
+        TableName=settings.ledger_table,
+        Key={"pk": {"S": settings.ledger_key("langgraph")}, "sk": {"S": f"image#{SAMPLE_DIGEST}"}},
+        UpdateExpression="SET #m = :claim", ExpressionAttributeNames={"#m": key},
+        ExpressionAttributeValues={":claim": {"M": {"token": {"S": token}, "until": {"S": until.isoformat()}}}})
+    return key
+
+
 def inspector_finding(number: int, *, observed: datetime, severity: str = "CRITICAL") -> dict:
     """The sample "Inspector2 Finding" as a finding of its own (ARN, CVE), first observed then."""
     event = load_event("inspector2-finding")
@@ -294,12 +355,16 @@ def digest_run(at: datetime) -> dict:
 
 def scanned_by_inspector(images, push_image, *, registered: bool = True) -> str:
     """The sample image scanned by Inspector; `registered`: pushed first, so its revision is
-    the service's current one (the image runs)."""
+    the service's current one (the image runs); otherwise a newer image is the current one (the
+    sample, older, is not registered even by its scan: it runs nowhere)."""
     event = load_event("inspector2-scan")
     (tag,) = event["detail"]["image-tags"]
-    push_image(tag)
+    push_image(tag, seconds_ago=0 if registered else 60)
     if registered:
         assert images(push_event(tag))["outcome"] == "registered"
+    else:
+        newer = push_image("c0ffee1", digest_of("newer"))
+        assert images(push_event("c0ffee1", newer))["outcome"] == "registered"
     images(event)
     return tag
 
@@ -462,14 +527,44 @@ def test_a_commit_tags_push_is_registered_without_describe_images(images, push_i
     assert ledger_reads == ["dynamodb:TransactGetItems"]  # current revision and commit, in one request
 
 
-def test_a_push_without_a_commit_tag_asks_ecr_for_the_images_tags(images, push_image, calls):
-    """`latest` pushed first: only ECR knows whether the image has a commit tag too."""
+def test_a_push_of_latest_writes_nothing_and_the_commit_tags_push_registers(images, push_image, calls):
+    """A build pushes `latest` (and `inputs-<hash>`) with its commit tag: only the commit tag's
+    push does anything, so the others cost no call at all."""
     push_image("3b6258b")
     push_image("latest")
-    assert images(load_event("ecr-image-push-latest"))["outcome"] == "registered"
+    calls.made.clear()
+    assert images(load_event("ecr-image-push-latest"))["outcome"] == "not a commit image"
+    assert calls.operations() == [] and revisions() == []
+    assert images(push_event("3b6258b"))["outcome"] == "registered"
+
+
+def test_with_register_manual_pushes_a_push_without_a_commit_tag_asks_ecr_for_the_images_tags(
+        images, push_image, calls, monkeypatch):
+    """`latest` pushed first: only ECR knows whether the image has a commit tag too."""
+    monkeypatch.setenv("REGISTER_MANUAL_PUSHES", "true")
+    push_image("3b6258b")
+    push_image("latest")
+    assert images(load_event("ecr-image-push-latest"), gate="none")["outcome"] == "registered"
     assert len(calls.of("ecr", "DescribeImages")) == 1
     (revision,) = revisions()
     assert revision["containerDefinitions"][0]["dockerLabels"]["org.opencontainers.image.revision.short"] == "3b6258b"
+
+
+def test_under_gate_none_a_scan_registers_an_image_whose_push_event_never_came(images, push_image, stack):
+    """ECR's events are best effort: the image's scan stands in for a lost push event."""
+    push_image("3b6258b")
+    result = images(load_event("ecr-image-scan"), gate="none")
+    assert result["outcome"] == "registered" and len(revisions()) == 1
+    assert "registered as revision 1" in stack.notifications()[0]["message"]
+    assert images(push_event("3b6258b"))["outcome"] == "already registered"  # the late push event: nothing more
+    assert len(revisions()) == 1
+
+
+def test_under_gate_none_a_scan_leaves_an_image_its_push_is_registering_to_it(images, push_image, stack):
+    push_image("3b6258b")
+    _claimed_by("push", datetime.now(UTC) + timedelta(minutes=5))
+    assert images(load_event("ecr-image-scan"), gate="none")["outcome"] == "recorded"
+    assert revisions() == []
 
 
 def _ledger_image(digest: str = SAMPLE_DIGEST) -> dict:

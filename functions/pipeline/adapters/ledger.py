@@ -46,6 +46,7 @@ from pipeline.domain.records import (
     CurrentRecord,
     FindingRecord,
     ImageRecord,
+    MessageClaim,
     PendingFinding,
     PromotionRecord,
     RegistrationClaim,
@@ -175,11 +176,54 @@ def _claimed(claim: RegistrationClaim | None) -> dict[str, str] | None:
     return {"registering": claim.token, "registeringUntil": claim.until} if claim else None
 
 
-def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanRecord) -> ImageRecord:
-    """The scanner's latest result for the image (each scanner keeps its own)."""
+def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanRecord,
+                  message: tuple[str, MessageClaim] | None = None) -> ImageRecord:
+    """The scanner's latest result for the image (each scanner keeps its own); with `message`
+    (its key and a claim), also claims the message about it unless the image's item has a
+    claim for that key already (the returned record says whose claim it holds, and whether it
+    was sent): the ledger's write of the scan is the message's idempotency record."""
+    keep = {_MESSAGE + message[0]: {"token": message[1].token, "until": message[1].until}} if message else None
     item = _update(table, pk, f"image#{digest}", {"digest": digest, f"scan_{scan.scanner}": {
-        "status": scan.status, "counts": scan.counts, "at": scan.at}}, add={"tags": tags})
+        "status": scan.status, "counts": scan.counts, "at": scan.at}}, add={"tags": tags}, keep=keep)
     return _image(item)
+
+
+def message_sent(table: str, pk: str, digest: str, key: str, claim: MessageClaim, at: str) -> bool:
+    """The claimed message went out: later deliveries of its event send nothing. False when the
+    claim is no longer this invocation's (it ran past its deadline and another took it over)."""
+    return _on_message(table, pk, digest, "SET #m.sentAt = :at", {":at": {"S": at}}, "#m.#token = :me",
+                       key, claim.token, "note the message sent")
+
+
+def release_message(table: str, pk: str, digest: str, key: str, claim: MessageClaim) -> None:
+    """Give the claim up, unsent (the message, or what came before it, failed): the event's
+    retry claims it again."""
+    _on_message(table, pk, digest, "REMOVE #m", {}, "#m.#token = :me AND attribute_not_exists(#m.sentAt)",
+                key, claim.token, "release the message claim")
+
+
+def take_over_message(table: str, pk: str, digest: str, key: str, stale: str, claim: MessageClaim) -> bool:
+    """Replace an unsent claim past its deadline (its invocation died); False when another
+    invocation replaced, released or sent it first."""
+    return _on_message(table, pk, digest, "SET #m = :claim",
+                       {":claim": {"M": {"token": {"S": claim.token}, "until": {"S": claim.until}}}},
+                       "#m.#token = :me AND attribute_not_exists(#m.sentAt)", key, stale, "take over the message claim")
+
+
+def _on_message(table: str, pk: str, digest: str, expression: str, values: dict[str, Any], condition: str,
+                key: str, token: str, what: str) -> bool:
+    """One conditional UpdateItem of a message claim; False when its condition did not hold."""
+    names = {"#m": _MESSAGE + key} | ({"#token": "token"} if "#token" in condition else {})
+    try:
+        client("dynamodb").update_item(
+            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"image#{digest}"}}, UpdateExpression=expression,
+            ConditionExpression=condition, ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values | {":me": {"S": token}})
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise wrap(exc, f"{what} of image#{digest}") from exc
+    return True
 
 
 def read_image(table: str, pk: str, digest: str) -> ImageRecord | None:
@@ -271,10 +315,17 @@ def _image(item: dict[str, Any]) -> ImageRecord:
             scanner = key.removeprefix("scan_")
             scans[scanner] = ScanRecord(scanner=scanner, status=value.get("status", ""),  # type: ignore[arg-type]
                                         counts=dict(value.get("counts", {})), at=value.get("at", ""))
+    messages = {key.removeprefix(_MESSAGE): MessageClaim(token=value.get("token", ""), until=value.get("until", ""),
+                                                         sent_at=value.get("sentAt", ""))
+                for key, value in item.items() if key.startswith(_MESSAGE) and isinstance(value, dict)}
     return ImageRecord(digest=item.get("digest", ""), tags=tuple(sorted(item.get("tags", []))),
                        last_push_at=item.get("lastPushAt", ""), scans=scans, revision=item.get("revision"),
                        revision_arn=item.get("revisionArn", ""), registered_at=item.get("registeredAt", ""),
-                       registering=item.get("registering", ""), registering_until=item.get("registeringUntil", ""))
+                       registering=item.get("registering", ""), registering_until=item.get("registeringUntil", ""),
+                       messages=messages)
+
+
+_MESSAGE = "message#"  # an image item's attribute per message about it (see MessageClaim)
 
 
 # ---------------------------------------------------------------------------- rebuilds for a fix

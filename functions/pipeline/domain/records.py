@@ -85,6 +85,7 @@ class ImageRecord:
     registered_at: str = ""
     registering: str = ""  # the claim of the invocation registering it now (see RegistrationClaim)
     registering_until: str = ""
+    messages: dict[str, MessageClaim] = field(default_factory=dict)  # scan messages, by their key
 
     @property
     def inputs(self) -> str:
@@ -101,6 +102,17 @@ class RegistrationClaim:
 
     token: str
     until: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class MessageClaim:
+    """A message about an image (its scan result), claimed on the image's ledger item by the
+    invocation that sends it: sent once `sent_at` is set; until then held by `token` until
+    `until` (the invocation's deadline), after which a retry takes it over and sends it."""
+
+    token: str
+    until: str  # ISO 8601, UTC
+    sent_at: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+import uuid
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from functools import partial
 from typing import Literal
@@ -27,6 +28,7 @@ from pipeline.domain.notifications import drift_notification, findings_digest_no
 from pipeline.domain.records import (
     FindingRecord,
     ImageRecord,
+    MessageClaim,
     PendingFinding,
     RegistrationClaim,
     Scanner,
@@ -36,7 +38,7 @@ from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, wor
 from pipeline.domain.task_definitions import NoContainerForRepositoryError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
-from pipeline.flows.idempotency import once
+from pipeline.flows.idempotency import deadline, once
 from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
 from pipeline.settings import ImageEventsSettings
@@ -92,6 +94,12 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
     if tag and is_live_tag(tag):  # shipline's own PutImage, marking what it registered
         raise NotOursError(f"{tag} marks a registered image; it registers nothing")
     service = service_of(settings, manifest, repository)
+    if tag and not is_sha_tag(tag) and not settings.register_manual_pushes:
+        # `latest`, `inputs-<hash>`: a build pushes them with its commit tag, whose push registers
+        # the image (and the image's scan records every tag it has). Nothing to write for them.
+        return {"outcome": "not a commit image", "service": service,
+                "reason": f"tag {tag}: no commit tag, so not a build of a commit (a build's commit-tag push "
+                          "registers its image)"}
     table, pk = settings.ledger_table, settings.ledger_key(service)
     # Under gate none a push registers: its ledger write also claims the registration.
     claim = new_claim() if settings.gate == "none" else None
@@ -133,8 +141,25 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
     service = service_of(settings, manifest, repository)
     name = settings.target.repository(service)
     table, pk = settings.ledger_table, settings.ledger_key(service)
-    image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, counts, ledger.now()))
     this = judge(counts, settings.scan_threshold, status=status, scanner=scanner)
+    # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
+    # whose result differs (a rescan, a failed scan redone) sends a new one. The scan's ledger
+    # write claims it (the image's item is its idempotency record).
+    key, claim = f"scan:{scanner}:{_result_key(this)}", MessageClaim(uuid.uuid4().hex, deadline().isoformat())
+    image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, counts, ledger.now()),
+                                 message=(key, claim))
+    try:
+        return _judged(settings, manifest, service, name, digest, tags, this, scanner, image, (key, claim))
+    except BaseException:
+        # Unsent: the event's retry claims and sends it (a claim not this invocation's stays).
+        ledger.release_message(table, pk, digest, key, claim)
+        raise
+
+
+def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, name: str, digest: str,
+            tags: list[str], this: ScanVerdict, scanner: Scanner, image: ImageRecord,
+            message: tuple[str, MessageClaim]) -> dict:
+    """A scan recorded: the gate's decision (registration under the scan gate), then its message."""
     verdict = verdict_of(settings, image) or this
 
     outcome = "recorded"
@@ -155,8 +180,16 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
             registration_text = (f"held back: {decision.reason}" if verdict.completed
                                  else f"held back: the {SCANNER_NAMES[verdict.scanner]} scan ended {verdict.status}, "
                                       "so nothing vouches for this image; scan it again")
-    else:
+    elif image.registering and image.registering_until > datetime.now(UTC).isoformat():
         registration_text = "gate none: registered on push, not gated by the scan"
+    else:
+        # Gate none registers on push, but ECR sends its events on a best-effort basis (ECR User
+        # Guide, "Amazon ECR events and EventBridge"): with no revision and no push registering it
+        # now, the image's push event was lost or is late, and its scan registers it instead.
+        registration = register_image(settings, manifest, service, digest)
+        outcome = registration.outcome
+        registration_text = _registration_text(registration.outcome, registration.revision,
+                                               "gate none: its push event had not registered it", registration.reason)
 
     findings = top_findings(ecr.scan_findings(name, digest)) if this.completed and this.counts else []
     tag = next((t for t in tags if is_sha_tag(t)), tags[0] if tags else None)
@@ -164,13 +197,29 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
         target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=this,
         findings=findings, registration=registration_text, scanner=SCANNER_NAMES[scanner],
     )
-    # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
-    # whose result differs (a rescan, a failed scan redone) sends a new one.
-    result = _result_key(this)
-    topic = settings.notification_topic_arn
-    notice = once(f"scan-notice:{name}@{digest}:{scanner}:{result}", partial(sns.publish, topic, notification))
+    notified = _send_once(settings, service, digest, image, message,
+                          partial(sns.publish, settings.notification_topic_arn, notification))
     return {"outcome": outcome, "service": service, "worst": this.worst, "passed": this.passed,
-            "completed": this.completed, "counts": this.counts, "notified": notice.fresh}
+            "completed": this.completed, "counts": this.counts, "notified": notified}
+
+
+def _send_once(settings: ImageEventsSettings, service: str, digest: str, image: ImageRecord,
+               message: tuple[str, MessageClaim], send: Callable[[], object]) -> bool:
+    """Send the message when this invocation holds its claim (or takes over one whose holder
+    died unsent), then note it sent; False when it was sent before or is being sent now."""
+    key, claim = message
+    table, pk = settings.ledger_table, settings.ledger_key(service)
+    held = image.messages.get(key)
+    if held is None or held.sent_at:
+        return False
+    if held.token != claim.token and (held.until > datetime.now(UTC).isoformat()
+                                      or not ledger.take_over_message(table, pk, digest, key, held.token, claim)):
+        return False  # in flight elsewhere: its holder sends it, or its retry does
+    send()  # a failure releases the claim (on_scan), so the event's retry sends it
+    if not ledger.message_sent(table, pk, digest, key, claim, ledger.now()):
+        logger.warning("the message's claim was taken over before it was noted sent: it may go twice",
+                       extra={"service": service, "digest": digest, "message": key})
+    return True
 
 
 def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
