@@ -115,6 +115,13 @@ def test_a_revert_retags_instead_of_building(pipeline, history, calls, emulation
     item = boto3.client("dynamodb").get_item(TableName=stack.refs["LedgerTable"], Key={
         "pk": {"S": "multi-agent-orchestrator#dev#langgraph"}, "sk": {"S": f"commit#{REVERTED[:7]}"}})["Item"]
     assert item["lastStatus"]["S"] == "REUSED" and item["reusedDigest"]["S"] == first_digest
+    # `shipline status` says so: the last build is no build, the reverted commit's reuse.
+    from pipeline.domain.manifest import load_manifest
+    from shipline.cli import statuses
+    from tests.support.paths import MANIFEST
+    (langgraph,) = [s for s in statuses(stack.refs["LedgerTable"], load_manifest(MANIFEST), "dev")
+                    if s.service == "langgraph"]
+    assert (langgraph.build, langgraph.build_commit) == ("REUSED", REVERTED[:7])
 
 
 def test_a_moved_base_tag_builds(pipeline, history, calls, emulation):

@@ -119,7 +119,7 @@ def commit_reused(table: str, pk: str, reuse: ReuseRecord) -> None:
     kept. Written again, the same, by a replay."""
     _update(table, pk, f"commit#{short_sha(reuse.commit)}", {
         "commit": reuse.commit, "attempt": reuse.attempt, "lastStatus": "REUSED", "reusedDigest": reuse.digest,
-        "inputs": reuse.inputs, "reusedTag": reuse.tag}, keep={"plannedAt": reuse.at})
+        "inputs": reuse.inputs, "reusedTag": reuse.tag, "reusedAt": reuse.at}, keep={"plannedAt": reuse.at})
 
 
 def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
@@ -130,7 +130,8 @@ def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
 def _commit(item: dict[str, Any]) -> CommitRecord:
     return CommitRecord(commit=item.get("commit", ""), planned_at=item.get("plannedAt", ""),
                         attempt=int(item.get("attempt", 0)), last_build=item.get("lastBuild", ""),
-                        last_status=item.get("lastStatus", ""), reused_digest=item.get("reusedDigest", ""))
+                        last_status=item.get("lastStatus", ""), reused_digest=item.get("reusedDigest", ""),
+                        reused_at=item.get("reusedAt", ""))
 
 
 # ---------------------------------------------------------------------------- images
@@ -624,8 +625,8 @@ def service_action(table: str, pk: str, *, name: str, kind: str, reason: str, at
 
 # ---------------------------------------------------------------------------- reading a service
 def history(table: str, pk: str, *, dynamodb: Any | None = None) -> ServiceHistory:
-    """Every build and image of one service, and its current revision."""
-    builds, images, current, running = [], [], None, None
+    """Every build, image and commit of one service, and its current revision."""
+    builds, images, commits, current, running = [], [], [], None, None
     try:
         paginator = (dynamodb or client("dynamodb")).get_paginator("query")
         for page in paginator.paginate(
@@ -641,13 +642,15 @@ def history(table: str, pk: str, *, dynamodb: Any | None = None) -> ServiceHisto
                                               reason=item.get("reason", "")))
                 elif sk.startswith("image#"):
                     images.append(_image(item))
+                elif sk.startswith("commit#"):
+                    commits.append(_commit(item))
                 elif sk == "current":
                     current = _current(item)
                 elif sk == "running":
                     running = _running(item)
     except ClientError as exc:
         raise wrap(exc, "read the ledger") from exc
-    return ServiceHistory(tuple(builds), tuple(images), current, running)
+    return ServiceHistory(tuple(builds), tuple(images), current, running, tuple(commits))
 
 
 # ---------------------------------------------------------------------------- items

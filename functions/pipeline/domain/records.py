@@ -42,6 +42,7 @@ class CommitRecord:
     last_build: str = ""
     last_status: str = ""
     reused_digest: str = ""  # when REUSED: the image retagged as this commit's
+    reused_at: str = ""  # when REUSED: when it was retagged
 
     @property
     def failed(self) -> bool:
@@ -148,6 +149,7 @@ class ServiceHistory:
     images: tuple[ImageRecord, ...] = ()
     current: CurrentRecord | None = None
     running: RunningRecord | None = None  # what the ECS service runs (Rollout on)
+    commits: tuple[CommitRecord, ...] = ()
 
 
 @dataclass(frozen=True)

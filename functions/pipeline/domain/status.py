@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pipeline.domain.records import ServiceHistory
+from pipeline.domain.records import BuildRecord, ServiceHistory
 from pipeline.domain.scans import judge, worst_verdict
 
 
@@ -22,7 +22,7 @@ class ServiceStatus:
     registered_at: str | None = None
     scan: str | None = None  # "passed: no findings" / "failed: CRITICAL 1, ..."
     scanned_at: str | None = None
-    build: str | None = None  # status of the latest build
+    build: str | None = None  # status of the latest build, or REUSED (an image with the commit's inputs retagged)
     build_commit: str | None = None
     built_at: str | None = None
     running_revision: int | None = None  # what the ECS service runs, beside the registered revision
@@ -43,6 +43,11 @@ def summarize(service: str, history: ServiceHistory) -> ServiceStatus:
     scans = list(image.scans.values()) if image else []
     verdict = worst_verdict([judge(s.counts, status=s.status, scanner=s.scanner) for s in scans])
     latest_build = max(history.builds, key=lambda b: b.at, default=None)
+    reused = max((c for c in history.commits if c.last_status == "REUSED" and c.reused_at),
+                 key=lambda c: c.reused_at, default=None)
+    if reused is not None and (latest_build is None or reused.reused_at > latest_build.at):
+        # Build avoidance: the latest commit was not built; an image built from its inputs was retagged.
+        latest_build = BuildRecord(build_id="", status="REUSED", commit=reused.commit, at=reused.reused_at)
     text = None
     if verdict is not None:
         text = (f"{'passed' if verdict.passed else 'failed'}: {verdict.summary()}" if verdict.completed
