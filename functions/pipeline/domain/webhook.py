@@ -71,13 +71,12 @@ class _Push(BaseModel):
 
 
 class Delivery(BaseModel):
-    """What the webhook keeps of an accepted push: enough to plan its builds, nothing more."""
+    """What the webhook keeps of an accepted push: enough to plan its builds (and log who pushed)."""
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     delivery: str  # X-GitHub-Delivery
     commit: str
     paths: tuple[str, ...] | None  # None: the payload cannot tell: every service
-    repository: str = ""
     pusher: str = ""
 
 
@@ -137,7 +136,6 @@ def decide(*, branch: str, secret: bytes, body: bytes, headers: dict[str, str],
     paths = _changed_paths(push)
     identity = headers.get("x-github-delivery") or hashlib.sha256(body).hexdigest()
     delivery = Delivery(delivery=identity, commit=push.after.lower(), paths=tuple(paths) if paths is not None else None,
-                        repository=str(push.repository.get("full_name", "")),
                         pusher=str((push.pusher or {}).get("name", "")))
     return WebhookDecision(202, f"accepted: push of {push.after[:7]} as delivery {shown(identity)}", delivery)
 
