@@ -46,7 +46,6 @@ class Settings(BaseModel):
     idempotency_table: Annotated[str | None, Field(alias="IDEMPOTENCY_TABLE")] = None
     webhook_secret_arn: Annotated[str | None, Field(alias="WEBHOOK_SECRET_ARN")] = None
     event_bus: Annotated[str, Field(alias="EVENT_BUS")] = "default"
-    deliveries_queue_url: Annotated[str | None, Field(alias="DELIVERIES_QUEUE_URL")] = None
     github_repository_url: Annotated[str | None, Field(alias="GITHUB_REPOSITORY_URL")] = None
     # A Secrets Manager secret holding a GitHub token, for GitHub's API (build avoidance); none = unauthenticated.
     github_token_secret_arn: Annotated[str | None, Field(alias="GITHUB_TOKEN_SECRET_ARN")] = None
@@ -109,7 +108,6 @@ class Settings(BaseModel):
 # A variable a function cannot run without: set and not blank.
 _BuildProject = Annotated[str, Field(alias="BUILD_PROJECT", min_length=1)]
 _BuildStartsQueueUrl = Annotated[str, Field(alias="BUILD_STARTS_QUEUE_URL", min_length=1)]
-_DeliveriesQueueUrl = Annotated[str, Field(alias="DELIVERIES_QUEUE_URL", min_length=1)]
 _IdempotencyTable = Annotated[str, Field(alias="IDEMPOTENCY_TABLE", min_length=1)]
 _LedgerTable = Annotated[str, Field(alias="LEDGER_TABLE", min_length=1)]
 _NotificationTopicArn = Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", min_length=1)]
@@ -190,12 +188,10 @@ class BuildEventsSettings(FunctionSettings):
 
 
 class WebhookSettings(FunctionSettings):
+    """The GitHub webhook: it checks the signature, plans the push and queues its build starts."""
+
     webhook_secret_arn: _WebhookSecretArn  # type: ignore[assignment]
-    deliveries_queue_url: _DeliveriesQueueUrl  # type: ignore[assignment]
-
-
-class DeliverySettings(FunctionSettings):
-    deliveries_queue_url: _DeliveriesQueueUrl  # type: ignore[assignment]
+    build_starts_queue_url: _BuildStartsQueueUrl  # type: ignore[assignment]
 
 
 # In Lambda a process serves one function, and its environment is os.environ. The local

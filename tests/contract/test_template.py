@@ -176,8 +176,7 @@ def test_the_build_requests_bus_is_named_as_the_cli_names_it():
 GITHUB_ONLY = {
     "GitHubWebhookFunction", "GitHubWebhookFunctionRole", "GitHubWebhookFunctionUrl",
     "GitHubWebhookFunctionUrlPublicPermissions", "GitHubWebhookFunctionURLInvokeAllowPublicAccess",
-    "GitHubWebhookFunctionLogGroup", "WebhookSecret", "WebhookDeliveriesQueue", "GitHubDeliveryFunction",
-    "GitHubDeliveryFunctionRole", "GitHubDeliveryFunctionDeliveries", "GitHubDeliveryFunctionLogGroup",
+    "GitHubWebhookFunctionLogGroup", "WebhookSecret",
 }
 CODECOMMIT_ONLY = {"BuildTriggerFunctionCodeCommitPush", "BuildTriggerFunctionCodeCommitPushPermission"}
 
@@ -205,7 +204,7 @@ def test_under_codecommit_only_the_codecommit_push_rule_triggers():
     assert not {"GitHubWebhookUrl", "WebhookSecretArn"} & set(model.outputs())
 
 
-def test_under_github_only_the_webhook_and_its_delivery_function_trigger():
+def test_under_github_only_the_webhook_triggers():
     model = _model(SourceProvider="GitHub", GitHubRepositoryUrl="https://github.com/o/r.git")
     existing = set(model.existing())
     assert GITHUB_ONLY <= existing and not CODECOMMIT_ONLY & existing
@@ -276,27 +275,27 @@ def test_a_resource_that_refers_to_one_that_does_not_exist_stops_the_model():
     from shipline.local.model import TemplateError, TemplateModel
 
     template = copy.deepcopy(raw())
-    template["Outputs"]["QueueUrl"] = {"Value": {"Ref": "WebhookDeliveriesQueue"}}
-    with pytest.raises(TemplateError, match="WebhookDeliveriesQueue, which does not exist .* condition UseGitHub"):
+    template["Outputs"]["SecretName"] = {"Value": {"Ref": "WebhookSecret"}}
+    with pytest.raises(TemplateError, match="WebhookSecret, which does not exist .* condition UseGitHub"):
         TemplateModel(template, {"SourceProvider": "CodeCommit"})
-    assert TemplateModel(template, GITHUB).outputs()["QueueUrl"].endswith("DeliveriesQueue")
+    assert TemplateModel(template, GITHUB).outputs()["SecretName"]
 
 
 @pytest.mark.parametrize(("parameters", "admitted"), [
-    (GITHUB, ["GitHubDeliveryFunctionRole"]),
-    ({**GITHUB, "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
-     ["GitHubDeliveryFunctionRole", "arn:aws:iam::123456789012:role/op"]),
+    (GITHUB, None),  # the webhook queues its pushes' build starts itself: it puts nothing on the bus
+    ({**GITHUB, "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"}, ["arn:aws:iam::123456789012:role/op"]),
     ({"SourceProvider": "CodeCommit", "OperatorPrincipalArn": "arn:aws:iam::123456789012:role/op"},
      ["arn:aws:iam::123456789012:role/op"]),
+    ({"SourceProvider": "CodeCommit", "RebuildOnFixAvailable": "true"}, ["ImageEventsFunctionRole"]),
     ({"SourceProvider": "CodeCommit"}, None),  # no exception to the Deny: nobody
 ])
-def test_only_the_delivery_function_and_the_operator_may_put_build_requests(parameters, admitted):
+def test_only_the_operator_and_rebuilds_for_a_fix_may_put_build_requests(parameters, admitted):
     model = _model(**parameters)
     statement = model.properties("BuildRequestsBusPolicy")["Statement"]
     assert statement["Effect"] == "Deny" and statement["Principal"] == "*" and statement["Action"] == "events:PutEvents"
     allowed = statement.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn")
-    role = model.resolve.values.get("GitHubDeliveryFunctionRole.Arn")
-    assert allowed == (None if admitted is None else [role if a == "GitHubDeliveryFunctionRole" else a
+    role = model.resolve.values.get("ImageEventsFunctionRole.Arn")
+    assert allowed == (None if admitted is None else [role if a == "ImageEventsFunctionRole" else a
                                                       for a in admitted])
     rule = resource("BuildTriggerFunction")["Properties"]["Events"]["BuildRequested"]["Properties"]
     assert rule["EventBusName"] == {"Ref": "BuildRequestsBus"}

@@ -235,7 +235,7 @@ SCENARIOS = {
                                                      _github_inputs, (("secretsmanager", "GetSecretValue"),
                                                                       ("ecr", "BatchGetImage")), GITHUB_WITH_TOKEN),
     "github push": Scenario("GitHubWebhookFunction", github_webhook.handler, "github-push", None, (
-        ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessage")), GITHUB),
+        ("secretsmanager", "GetSecretValue"), ("sqs", "SendMessageBatch")), GITHUB),
     # Rollout on: the registration queues the revision's rollout; the rollout function updates the service.
     "image push, rollout on": Scenario("ImageEventsFunction", image_events.handler, "ecr-image-push",
                                        _push_sample_image, (("sqs", "SendMessage"),), {"Rollout": "rolling"}),
@@ -291,9 +291,10 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
     def effect() -> int:
         """How many times this event's one effect has happened."""
         notifications.extend(stack.notifications())
-        if request.param == "codecommit push":  # a start queued twice is one build (the starter's keys)
-            return len({json.loads(e["MessageBody"])["service"] for batch in calls.of("sqs", "SendMessageBatch")
-                        for e in batch["Entries"]})
+        if request.param in ("codecommit push", "github push"):  # a start queued twice is one build (the
+            # starter's keys: the commit and the service)
+            return len({(start["service"], start["sourceVersion"]) for batch in calls.of("sqs", "SendMessageBatch")
+                        for start in map(json.loads, (e["MessageBody"] for e in batch["Entries"]))})
         if request.param in ("build start", "build start with known inputs",
                              "github build start with known inputs"):  # CodeBuild's idempotencyToken
             return len(emulation.codebuild.builds)
@@ -313,8 +314,6 @@ def run(request, stack, emulation, codecommit_history, calls, monkeypatch, lambd
             return len(emulation.deployments.deployments)
         if request.param == "finding with a fix":  # one Build Requested on the bus, however often delivered
             return _build_requests_on_the_bus()
-        if request.param == "github push":  # the same delivery stored twice is one build downstream
-            return len({json.loads(m["MessageBody"])["delivery"] for m in calls.of("sqs", "SendMessage")})
         return len(notifications)
 
     return invoke, effect

@@ -53,7 +53,8 @@ def history(codecommit_history, emulation):
 
 
 def request(commit: str, event_id: str) -> dict:
-    """The Build Requested the GitHub delivery function puts for a push of `commit` to langgraph."""
+    """A Build Requested of langgraph at `commit` (trigger github): the planner queues the same build
+    start the webhook queues for a GitHub push of it."""
     event = load_event("build-requested")
     event["id"] = event_id
     event["detail"] |= {"commit": commit, "trigger": "github", "requestedBy": "github push"}

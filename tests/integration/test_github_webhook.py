@@ -1,5 +1,5 @@
 """The GitHub webhook function against moto: secret from Secrets Manager, the accepted push
-stored on the deliveries queue; the delivery function turns it into Build Requested."""
+planned there and its build starts queued (one SendMessageBatch) before the 202."""
 
 import base64
 import json
@@ -14,7 +14,7 @@ from tests.support.stacks import GITHUB
 
 @pytest.fixture
 def stack_parameters():
-    return GITHUB  # the webhook and the delivery function exist only in a GitHub stack
+    return GITHUB  # the webhook exists only in a GitHub stack
 
 
 @pytest.fixture
@@ -28,67 +28,85 @@ def _body(response: dict) -> dict:
     return json.loads(response["body"])
 
 
-def _stored(calls) -> list[dict]:
-    return [json.loads(m["MessageBody"]) for m in calls.of("sqs", "SendMessage")]
+def _queued(calls) -> list[dict]:
+    """The build starts the webhook wrote, in order."""
+    return [json.loads(entry["MessageBody"]) for batch in calls.of("sqs", "SendMessageBatch")
+            for entry in batch["Entries"]]
 
 
-def test_signed_push_is_stored_before_the_202(webhook, calls):
+def _signed(body: dict) -> dict:
+    event = load_event("github-push")
+    event["body"] = json.dumps(body)
+    event["headers"]["x-hub-signature-256"] = sign(LOCAL_WEBHOOK_SECRET, event["body"].encode())
+    return event
+
+
+def test_signed_push_queues_its_build_starts_before_the_202(webhook, calls, stack):
     response = webhook(load_event("github-push"))
+    after = json.loads(load_event("github-push")["body"])["after"]
     assert response["statusCode"] == 202
-    (stored,) = _stored(calls)
-    assert stored == {"delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-                      "commit": json.loads(load_event("github-push")["body"])["after"],
-                      "paths": ["docker/langgraph/Dockerfile"], "repository": "example-org/multi-agent-orchestrator",
-                      "pusher": "dev"}
-    assert calls.of("events", "PutEvents") == []  # the delivery function puts Build Requested, from the queue
+    assert _body(response) == {"message": f"accepted: push of {after[:7]}, builds queued: langgraph",
+                               "services": ["langgraph"]}
+    (batch,) = calls.of("sqs", "SendMessageBatch")
+    assert batch["QueueUrl"] == stack.refs["BuildStartsQueue"]
+    # The build start the planner would have queued for the push: the starter reads it as any other.
+    assert _queued(calls) == [{"service": "langgraph", "sourceVersion": after, "trigger": "github",
+                               "occasion": "", "event": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}]
+    # One call after the secret: no deliveries queue, no bus, no planner record.
+    assert [c for c in calls.made if c[0] != "secretsmanager"] == [("sqs", "SendMessageBatch", batch)]
 
 
-def test_a_queue_that_cannot_store_the_push_is_a_503_github_shows_as_failed(webhook, faults):
-    faults.inject("sqs", "SendMessage", "access-denied", times=-1)
+def test_a_push_of_every_service_is_queued_ten_to_a_request(webhook, calls, stack, monkeypatch, tmp_path,
+                                                            lambda_context):
+    """Twelve services changed: two SendMessageBatch calls (SQS takes ten entries a request)."""
+    from tests.support.paths import MANIFEST
+
+    extra = "".join(f'\n[services.extra-{n:02d}]\ndockerfile = "docker/extra-{n:02d}/Dockerfile"\n'
+                    f'paths = ["docker/extra-{n:02d}/"]\nport = {9000 + n}\n'
+                    f'health_check = {{command = "true"}}\n' for n in range(8))
+    manifest = tmp_path / "services.toml"
+    manifest.write_text(MANIFEST.read_text() + extra)
+    stack.use_function("GitHubWebhookFunction", monkeypatch, SHIPLINE_MANIFEST=str(manifest))
+    body = json.loads(load_event("github-push")["body"])
+    body["commits"][0]["modified"] = ["workload/common/config.py"]  # a shared path: every service
+    calls.made.clear()
+    response = github_webhook.handler(_signed(body), lambda_context)
+    assert response["statusCode"] == 202 and len(_body(response)["services"]) == 12
+    assert [len(b["Entries"]) for b in calls.of("sqs", "SendMessageBatch")] == [10, 2]
+    assert sorted(s["service"] for s in _queued(calls)) == sorted(_body(response)["services"])
+
+
+def test_a_push_that_changes_no_service_is_a_202_and_queues_nothing(webhook, calls):
+    body = json.loads(load_event("github-push")["body"])
+    body["commits"][0]["modified"] = ["README.md"]
+    response = webhook(_signed(body))
+    assert response["statusCode"] == 202
+    assert _body(response)["message"].startswith("no service changed") and _body(response)["services"] == []
+    assert [c for c in calls.made if c[0] != "secretsmanager"] == []
+
+
+def test_a_queue_that_cannot_take_the_starts_is_a_503_github_shows_as_failed(webhook, faults, calls):
+    faults.inject("sqs", "SendMessageBatch", "access-denied", times=-1)
     response = webhook(load_event("github-push"))
     assert response["statusCode"] == 503 and "redeliver it from GitHub" in _body(response)["message"]
 
 
-def test_the_delivery_function_requests_the_build_on_shiplines_bus_once_per_delivery(webhook, calls, stack,
-                                                                                        monkeypatch, lambda_context):
-    """A delivery handled twice (a duplicated message) is put on the bus twice, each carrying its
-    X-GitHub-Delivery; the build trigger plans it once (its record is keyed on the delivery)."""
-    from pipeline.handlers import build_trigger, github_delivery
+def test_a_redelivery_queues_the_same_start_and_the_starter_builds_once(webhook, calls, stack, monkeypatch,
+                                                                        lambda_context, emulation):
+    """GitHub's "Redeliver" sends the same delivery again: the same build start is queued twice,
+    and the build starter starts the commit's build of the service once."""
+    from pipeline.handlers import build_starter
 
-    webhook(load_event("github-push"))
-    (message,) = calls.of("sqs", "SendMessage")
-    batch = {"Records": [{"messageId": "m1", "body": message["MessageBody"], "eventSource": "aws:sqs"},
-                         {"messageId": "m2", "body": message["MessageBody"], "eventSource": "aws:sqs"}]}
-    stack.use_function("GitHubDeliveryFunction", monkeypatch)
-    assert github_delivery.handler(batch, lambda_context) == {"batchItemFailures": []}
-    puts = calls.of("events", "PutEvents")
-    assert len(puts) == 2 and calls.of("dynamodb", "PutItem") == []  # no record of its own
-    entry = puts[0]["Entries"][0]
-    assert (entry["Source"], entry["DetailType"]) == ("shipline", "Build Requested")
-    assert entry["EventBusName"] == "shipline-multi-agent-orchestrator-dev-requests"
-    assert json.loads(entry["Detail"]) == {
-        "project": "multi-agent-orchestrator", "environment": "dev",
-        "commit": json.loads(load_event("github-push")["body"])["after"], "services": ["langgraph"],
-        "trigger": "github", "requestedBy": "example-org/multi-agent-orchestrator",
-        "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
-    }
-    stack.use_function("BuildTriggerFunction", monkeypatch)
-    outcomes = []
-    for number, put in enumerate(puts):
-        (sent,) = put["Entries"]
-        event = {**load_event("build-requested"), "id": f"event-{number}", "detail": json.loads(sent["Detail"])}
-        outcomes.append(build_trigger.handler(event, lambda_context))
-    assert [o["outcome"] for o in outcomes] == ["planned", "duplicate event"]
-    assert outcomes[0]["planned"] == ["langgraph"] and outcomes[1]["planned"] == []
-
-
-def test_an_unreadable_stored_delivery_is_reported_failed_for_the_dead_letter_queue(stack, monkeypatch,
-                                                                                      lambda_context):
-    from pipeline.handlers import github_delivery
-
-    stack.use_function("GitHubDeliveryFunction", monkeypatch)
-    batch = {"Records": [{"messageId": "bad", "body": "{not json", "eventSource": "aws:sqs"}]}
-    assert github_delivery.handler(batch, lambda_context) == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    event = load_event("github-push")
+    assert webhook(event)["statusCode"] == 202 and webhook(event)["statusCode"] == 202
+    starts = _queued(calls)
+    assert len(starts) == 2 and starts[0] == starts[1]
+    stack.use_function("BuildStarterFunction", monkeypatch)
+    records = [{"messageId": f"m{n}", "body": json.dumps(start), "eventSource": "aws:sqs"}
+               for n, start in enumerate(starts)]
+    for record in records:  # one batch each, as two starter instances would
+        build_starter.handler({"Records": [record]}, lambda_context)
+    assert len(calls.of("codebuild", "StartBuild")) == 1
 
 
 def test_bad_signature_returns_401_and_starts_nothing(webhook, calls):

@@ -51,6 +51,25 @@ def test_github_webhook_push_builds_and_registers_langgraph_only(local_account):
     assert families(report) == ["langgraph"]
 
 
+def test_a_github_push_redelivered_is_still_one_build(local_account):
+    """GitHub's "Redeliver" (or the same delivery answered twice): the webhook queues the push's
+    build start again, and the build starter starts nothing new for a commit and service it
+    started already, whether the first build is still running or done."""
+    account = local_account(parameters=GITHUB)
+    push = load_event("github-push")
+    first = account.invoke_webhook(push)
+    again = account.invoke_webhook(push)  # before the first build ran
+    account.run()
+    late = account.invoke_webhook(push)  # after it succeeded
+    account.run()
+    report = account.report()
+    assert [r["statusCode"] for r in (first, again, late)] == [202, 202, 202]
+    assert json.loads(late["body"])["services"] == ["langgraph"]
+    assert [(b["service"], b["status"]) for b in report["builds"]] == [("langgraph", "SUCCEEDED")]
+    assert families(report) == ["langgraph"]  # one revision
+    assert report["errors"] == [] and report["metrics"]["WebhookPushesAccepted"] == 3
+
+
 def test_schedule_rebuilds_every_service(local_account):
     account = local_account()
     account.put_event(load_event("schedule-nightly"))
@@ -177,7 +196,6 @@ def test_a_codecommit_stack_has_no_webhook_and_says_so(local_account):
     with pytest.raises(TemplateError, match="no webhook.*SourceProvider=CodeCommit.*only with SourceProvider=GitHub"):
         account.invoke_webhook(load_event("github-push"))
     assert "GitHubWebhookFunction" not in account.stack.functions
-    assert "GitHubDeliveryFunction" not in account.stack.functions
 
 
 def test_a_github_stack_builds_nothing_for_a_codecommit_push(local_account):

@@ -2,9 +2,9 @@
 that function's policy in the translated template, and every action the policy grants is
 used by some code path.
 
-Two stacks, one per SourceProvider: the webhook and the delivery function exist only in a GitHub
-stack, and the build trigger's policy differs between the two (it reads CodeCommit only under
-CodeCommit), so each is checked in the stack it runs in. The other functions' policies are the
+Two stacks, one per SourceProvider: the webhook exists only in a GitHub stack, and the build
+trigger's policy differs between the two (it reads CodeCommit only under CodeCommit), so each
+is checked in the stack it runs in. The other functions' policies are the
 same in both stacks (a test says so), so one stack's check holds for the other."""
 
 import copy
@@ -26,13 +26,13 @@ GITHUB_TOKEN = "ghp_" + "i" * 36  # the GitHub stack's repository is private: it
 # Where each function's policy is checked both ways: (stack, function).
 CHECKED = [("CodeCommit", "BuildTriggerFunction"), ("CodeCommit", "BuildStarterFunction"),
            ("CodeCommit", "ImageEventsFunction"), ("CodeCommit", "BuildEventsFunction"),
-           ("GitHub", "GitHubWebhookFunction"), ("GitHub", "GitHubDeliveryFunction"),
-           ("GitHub", "BuildTriggerFunction"), ("Rollout", "RolloutFunction")]
+           ("GitHub", "GitHubWebhookFunction"), ("GitHub", "BuildTriggerFunction"), ("Rollout", "RolloutFunction")]
 # Stacks whose every call is checked against the policies (the functions CHECKED elsewhere run in them too).
 SCENARIOS = ["CodeCommit", "GitHub", "Rollout"]
 # Per stack: the requests bus's ARN, the principals its policy's Deny excepts, and each function's role.
 # (The local account keeps the bus policy but does not evaluate it: this suite does.)
 BUS_ADMISSIONS: dict[str, tuple[str, list[str], dict[str, str]]] = {}
+STARTS_QUEUES: dict[str, str] = {}  # per stack: the build-starts queue's ARN
 
 
 def _exercise_basic(account) -> None:
@@ -146,8 +146,8 @@ def _delete_a_retired_revision(account) -> None:
 
 
 def _exercise_github(account) -> None:
-    """A GitHub stack: the webhook and the delivery function down every path that touches AWS,
-    and the build trigger as it runs there (no CodeCommit)."""
+    """A GitHub stack: the webhook down every path that touches AWS (it queues the push's build
+    starts itself), and the build trigger as it runs there (no CodeCommit)."""
     account.invoke_webhook(load_event("github-push"))
     account.run()
     # A plan that cannot be queued (the queue gone for a moment): the trigger's record is deleted
@@ -165,8 +165,7 @@ def _exercise_github(account) -> None:
                                   for i in account.invocations))
     sqs.create_queue(QueueName=url.rsplit("/", 1)[-1], Attributes=attributes["Attributes"])
     account.run()
-    # A stored push whose Build Requested cannot be put (the bus gone): its record is deleted for the retry.
-    account.client("events").delete_event_bus(Name=account.stack.refs["BuildRequestsBus"])
+    # GitHub's redelivery of the push: the same build start queued again, which starts nothing new.
     again = load_event("github-push")
     again["headers"]["x-github-delivery"] = "another-delivery"
     account.invoke_webhook(again)
@@ -301,6 +300,7 @@ def exercised(tmp_path_factory):
             assert not [e for e in account.errors if "did not settle" in e], account.errors
             policies["GitHub"] = account.function_policies()
             BUS_ADMISSIONS["GitHub"] = _bus_admissions(account)
+            STARTS_QUEUES["GitHub"] = account.model.resolve.values["BuildStartsQueue.Arn"]
             names["GitHub"] = {f.name: logical for logical, f in account.stack.functions.items()}
         with LocalAccount(parameters={**quick, "Rollout": "rolling", "RolloutAttempts": "2"}) as account:
             current.append(("Rollout", account))
@@ -326,7 +326,9 @@ def _bus_admissions(account) -> tuple[str, list[str], dict[str, str]]:
     return account.model.resolve.values["BuildRequestsBus.Arn"], admitted, roles
 
 
-@pytest.mark.parametrize("scenario", ["CodeCommit", "GitHub"])  # the Rollout stack's exercise puts no request
+# The CodeCommit exercise puts a request (RebuildOnFixAvailable); the GitHub and Rollout ones put none:
+# a GitHub push's build starts are queued by the webhook (the next test).
+@pytest.mark.parametrize("scenario", ["CodeCommit"])
 def test_every_function_that_puts_on_the_requests_bus_is_admitted_by_its_policy(exercised, scenario):
     """The requests bus's policy denies every principal it does not name: a function whose own
     policy grants events:PutEvents there would still be refused by AWS unless the bus admits its role."""
@@ -334,8 +336,17 @@ def test_every_function_that_puts_on_the_requests_bus_is_admitted_by_its_policy(
     bus, admitted, roles = BUS_ADMISSIONS[scenario]
     putting = {function for function, needs_ in calls[scenario].items()
                if any(n.action == "events:PutEvents" and n.resource == bus for n in needs_)}
-    assert putting  # the delivery function (GitHub) or the image events function (RebuildOnFixAvailable)
+    assert putting  # the image events function (RebuildOnFixAvailable)
     assert {f: roles[f] in admitted for f in putting} == dict.fromkeys(putting, True)
+
+
+def test_a_github_push_reaches_the_build_starts_queue_from_the_webhook_without_the_bus(exercised):
+    _, calls = exercised
+    bus = BUS_ADMISSIONS["GitHub"][0]
+    queued = {n.resource for n in calls["GitHub"]["GitHubWebhookFunction"] if n.action == "sqs:SendMessage"}
+    assert queued == {STARTS_QUEUES["GitHub"]}
+    assert not [f for f, needs_ in calls["GitHub"].items()
+                if any(n.action == "events:PutEvents" and n.resource == bus for n in needs_)]
 
 
 def test_every_function_of_each_stack_was_exercised_and_each_is_checked_in_one(exercised):
@@ -344,7 +355,7 @@ def test_every_function_of_each_stack_was_exercised_and_each_is_checked_in_one(e
         assert set(calls[scenario]) == set(policies[scenario]), scenario
     assert {f for _, f in CHECKED} == set(policies["CodeCommit"]) | set(policies["GitHub"]) | set(policies["Rollout"])
     assert "RolloutFunction" not in set(policies["CodeCommit"]) | set(policies["GitHub"])  # Rollout=none: none
-    assert not {"GitHubWebhookFunction", "GitHubDeliveryFunction"} & set(policies["CodeCommit"])
+    assert "GitHubWebhookFunction" not in set(policies["CodeCommit"])
 
 
 @pytest.mark.parametrize(("scenario", "function"), CHECKED)

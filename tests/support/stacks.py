@@ -1,5 +1,5 @@
 """Template parameters of the stacks tests run. The default stack is SourceProvider=CodeCommit:
-the GitHub webhook, its deliveries queue and the delivery function exist only in a GitHub stack."""
+the GitHub webhook (and its secret) exist only in a GitHub stack."""
 
 GITHUB = {"SourceProvider": "GitHub",
           "GitHubRepositoryUrl": "https://github.com/example-org/multi-agent-orchestrator.git"}

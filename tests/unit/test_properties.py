@@ -10,7 +10,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pipeline.domain.manifest import Manifest, ManifestError, load_manifest, parse_manifest
-from pipeline.domain.webhook import decide, plan_delivery, sign
+from pipeline.domain.naming import Target
+from pipeline.domain.webhook import decide, plan_push, sign
 from pipeline.events.builds import parse_build_state
 from pipeline.events.deployments import parse_service_event
 from pipeline.events.envelope import InvalidEventError
@@ -84,8 +85,9 @@ def test_webhook_answers_any_signed_body_with_a_defined_status(body, event):
     decision = _webhook(body, headers)
     assert decision.status in {200, 202, 400} and one_printable_line(decision.message)
     assert (decision.delivery is not None) == (decision.status == 202)
-    if decision.delivery is not None:  # whatever was stored plans cleanly
-        plan_delivery(MANIFEST_DATA, "dev", decision.delivery)
+    if decision.delivery is not None:  # whatever was accepted plans cleanly
+        plan_push(MANIFEST_DATA, Target("multi-agent-orchestrator", "dev", "123456789012", "us-east-1"),
+                  decision.delivery)
 
 
 # The three counterexamples CI met (issue 16): table keys holding a newline and other

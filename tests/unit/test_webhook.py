@@ -4,13 +4,15 @@ from urllib.parse import urlencode
 
 import pytest
 
+from pipeline.domain.builds import BuildPlan
 from pipeline.domain.manifest import load_manifest
-from pipeline.domain.requests import BuildRequest
-from pipeline.domain.webhook import GITHUB_MAX_COMMITS, Delivery, decide, plan_delivery, sign, signature_is_valid
+from pipeline.domain.naming import Target
+from pipeline.domain.webhook import GITHUB_MAX_COMMITS, Delivery, decide, plan_push, queued, sign, signature_is_valid
 from tests.support.events import LOCAL_WEBHOOK_SECRET, load_event
 from tests.support.paths import MANIFEST
 
 SECRET = LOCAL_WEBHOOK_SECRET
+TARGET = Target("multi-agent-orchestrator", "dev", "123456789012", "us-east-1")
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +28,16 @@ def _push(**changes) -> dict:
 
 @dataclass
 class Outcome:
-    """What the webhook answered, what it stored, and what the delivery function plans from it."""
+    """What the webhook decided, what it accepted, and the builds it plans for that."""
 
     status: int
     message: str
     delivery: Delivery | None
-    request: BuildRequest | None
+    plans: tuple[BuildPlan, ...] | None
+
+    @property
+    def services(self) -> tuple[str, ...] | None:
+        return None if self.plans is None else tuple(plan.service for plan in self.plans)
 
 
 def _decide(manifest, body, *, event="push", secret=SECRET, headers=None, raw=None, repository_url=""):
@@ -40,8 +46,8 @@ def _decide(manifest, body, *, event="push", secret=SECRET, headers=None, raw=No
             "Content-Type": "application/json", "X-GitHub-Delivery": "delivery-1"}
     decision = decide(branch="main", secret=SECRET, body=payload, headers={**base, **(headers or {})},
                       repository_url=repository_url)
-    request = plan_delivery(manifest, "dev", decision.delivery) if decision.delivery else None
-    return Outcome(decision.status, decision.message, decision.delivery, request)
+    plans = plan_push(manifest, TARGET, decision.delivery) if decision.delivery else None
+    return Outcome(decision.status, decision.message, decision.delivery, plans)
 
 
 def test_signature_of_the_body_is_valid():
@@ -57,17 +63,38 @@ def test_missing_or_sha1_signature_is_invalid():
     assert not signature_is_valid(SECRET, b"{}", "sha1=" + "0" * 40)
 
 
-def test_bad_signature_answers_401_and_requests_nothing(manifest):
+def test_bad_signature_answers_401_and_plans_nothing(manifest):
     decision = _decide(manifest, _push(), secret=b"wrong")
-    assert (decision.status, decision.request) == (401, None)
+    assert (decision.status, decision.plans) == (401, None)
 
 
 def test_push_touching_langgraph_is_accepted_for_langgraph(manifest):
     decision = _decide(manifest, _push())
     assert decision.status == 202
-    assert decision.request.services == ("langgraph",)
-    assert decision.request.commit == _push()["after"]
-    assert decision.request.trigger == "github"
+    (plan,) = decision.plans
+    assert (plan.service, plan.source_version, plan.trigger) == ("langgraph", _push()["after"], "github")
+    assert plan.tags == (_push()["after"][:7], "latest") and plan.occasion == ""  # a commit: built once
+
+
+def test_the_webhook_plans_a_push_as_the_planner_plans_a_github_build_requested(manifest):
+    """The same core: plan_builds for the pushed commit and the services its paths changed."""
+    from pipeline.domain.builds import plan_builds
+
+    decision = _decide(manifest, _push())
+    assert decision.plans == plan_builds(manifest, TARGET, source_version=_push()["after"], trigger="github",
+                                         services=["langgraph"])
+
+
+def test_the_answer_to_a_queued_push_names_its_services_and_one_that_changed_none_says_so(manifest):
+    delivery = _decide(manifest, _push()).delivery
+    answer = queued(delivery, ("langgraph",)).response()
+    assert answer["statusCode"] == 202
+    assert json.loads(answer["body"]) == {"message": f"accepted: push of {delivery.commit[:7]}, builds queued: "
+                                                     "langgraph", "services": ["langgraph"]}
+    nothing = queued(delivery, ()).response()
+    assert nothing["statusCode"] == 202
+    assert json.loads(nothing["body"]) == {"message": f"no service changed: push of {delivery.commit[:7]} builds "
+                                                      "nothing", "services": []}
 
 
 def test_ping_is_ignored_with_200(manifest):
@@ -78,7 +105,7 @@ def test_ping_is_ignored_with_200(manifest):
 def test_untracked_branch_is_ignored(manifest):
     decision = _decide(manifest, _push(ref="refs/heads/feature"))
     assert decision.status == 200 and "not the tracked branch" in decision.message
-    assert decision.request is None
+    assert decision.plans is None
 
 
 def test_malformed_json_answers_400(manifest):
@@ -93,10 +120,10 @@ def test_payload_missing_ref_answers_400_naming_the_field(manifest):
     assert decision.status == 400 and "ref: Field required" in decision.message
 
 
-def test_empty_push_is_stored_and_plans_nothing(manifest):
+def test_empty_push_is_accepted_and_plans_nothing(manifest):
     decision = _decide(manifest, _push(commits=[]))
     assert decision.status == 202 and decision.delivery.paths == ()
-    assert decision.request is None
+    assert decision.plans == ()
 
 
 def test_a_push_from_another_repository_is_ignored(manifest):
@@ -128,10 +155,14 @@ def test_the_delivery_id_is_the_github_delivery_header(manifest):
     assert _decide(manifest, _push()).delivery.delivery == "delivery-1"
 
 
-def test_a_push_listing_more_paths_than_a_message_holds_is_stored_as_every_service(manifest):
-    commit = {**_push()["commits"][0], "modified": [f"docs/{n:06d}/{'x' * 40}.md" for n in range(5000)]}
-    decision = _decide(manifest, _push(commits=[commit]))
-    assert decision.status == 202 and decision.delivery.paths is None and decision.request.services is None
+def test_a_push_listing_many_paths_is_planned_from_all_of_them(manifest):
+    """Nothing is stored in between any more: no cap on what the push may list but GitHub's own."""
+    many = [f"docs/{n:06d}/{'x' * 40}.md" for n in range(2000)]
+    commits = [{**_push()["commits"][0], "modified": many},
+               {**_push()["commits"][0], "modified": many + ["docker/langfuse/Dockerfile"]}]
+    decision = _decide(manifest, _push(commits=commits))
+    assert decision.status == 202 and len(decision.delivery.paths) == 4001
+    assert decision.services == ("langfuse",)
 
 
 def test_deleted_branch_is_ignored(manifest):
@@ -142,19 +173,19 @@ def test_deleted_branch_is_ignored(manifest):
 def test_truncated_commit_list_rebuilds_everything(manifest):
     commit = _push()["commits"][0]
     decision = _decide(manifest, _push(commits=[commit] * GITHUB_MAX_COMMITS))
-    assert decision.status == 202 and decision.request.services is None
+    assert decision.status == 202 and decision.services == manifest.names
 
 
 def test_commit_without_file_lists_rebuilds_everything(manifest):
     commit = {"id": "3b6258b2d01afe2f989c7f7a5af86223f7aaa9f2", "message": "x"}
     decision = _decide(manifest, _push(commits=[commit]))
-    assert decision.status == 202 and decision.request.services is None
+    assert decision.status == 202 and decision.services == manifest.names
 
 
 def test_form_encoded_delivery_is_read_from_its_payload_field(manifest):
     raw = urlencode({"payload": json.dumps(_push())}).encode()
     decision = _decide(manifest, None, raw=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert decision.status == 202 and decision.request.services == ("langgraph",)
+    assert decision.status == 202 and decision.services == ("langgraph",)
 
 
 def test_other_github_events_are_ignored(manifest):
@@ -167,7 +198,7 @@ def test_a_commit_listing_3000_files_counts_as_truncated_and_rebuilds_everything
 
     commit = {**_push()["commits"][0], "modified": [f"docs/{n}.md" for n in range(GITHUB_MAX_FILES)]}
     decision = _decide(manifest, _push(commits=[commit]))
-    assert decision.delivery.paths is None and decision.request.services is None
+    assert decision.delivery.paths is None and decision.services == manifest.names
     commit["modified"] = commit["modified"][:-1]  # 2,999: GitHub listed them all
     decision = _decide(manifest, _push(commits=[commit]))
-    assert decision.request is None  # only docs/: no service changed
+    assert decision.plans == ()  # only docs/: no service changed

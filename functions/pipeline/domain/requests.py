@@ -1,8 +1,9 @@
 """The "Build Requested" event: shipline's own request to build services at a commit.
 
-It travels on shipline's own event bus, whose policy admits only the GitHub delivery function's
-role and the operator principal (template.yaml); the build trigger still builds only commits
-the tracked branch holds.
+It travels on shipline's own event bus, whose policy admits only the operator principal and,
+under RebuildOnFixAvailable, the image events function's role (template.yaml); the build trigger
+still builds only commits the tracked branch holds. (A GitHub push does not pass here: the
+webhook plans it and queues its build starts itself.)
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ class BuildRequest(BaseModel):
     trigger: Literal["github", "request", "finding"] = "request"
     requested_by: Annotated[str, Field(alias="requestedBy")] = "unknown"
     force: bool = False  # build even a commit already built successfully (shipline trigger --force)
-    # The GitHub delivery (X-GitHub-Delivery) this request comes from: the build trigger plans
-    # once per delivery, so a delivery put on the bus twice (a redelivery, a duplicated message)
-    # is planned once without a record of its own in the delivery function.
-    delivery: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     reason: RebuildReason | None = None
 
     @model_validator(mode="after")

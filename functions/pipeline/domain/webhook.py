@@ -1,9 +1,9 @@
 """GitHub push webhooks: signature check, the decision what a delivery leads to, and the
-plan a stored delivery becomes.
+builds an accepted push needs.
 
 Status codes: 401 missing/wrong signature, 400 a signed body it cannot use, 200 "ignored"
 (ping, other event, other repository, untracked branch, deleted branch), 202 accepted (the
-delivery is stored; the delivery function plans its builds).
+webhook has queued the push's build starts, or no service changed).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from urllib.parse import parse_qs
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from pipeline.domain.changes import services_for_paths
+from pipeline.domain.builds import BuildPlan, plan_builds
 from pipeline.domain.manifest import Manifest
+from pipeline.domain.naming import Target
 from pipeline.domain.quoting import one_line, shown
-from pipeline.domain.requests import BuildRequest
 
 # GitHub lists at most this many commits in a push payload; a full list may be cut short.
 GITHUB_MAX_COMMITS = 2048
@@ -71,45 +71,44 @@ class _Push(BaseModel):
 
 
 class Delivery(BaseModel):
-    """What the webhook stores of an accepted push, for the delivery function to plan from:
-    enough to decide the builds, nothing more."""
+    """What the webhook keeps of an accepted push: enough to plan its builds (and log who pushed)."""
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
     delivery: str  # X-GitHub-Delivery
     commit: str
-    paths: tuple[str, ...] | None  # None: the payload cannot tell (or carried too many): every service
-    repository: str = ""
+    paths: tuple[str, ...] | None  # None: the payload cannot tell: every service
     pusher: str = ""
 
-
-# What one stored delivery may hold (an SQS message is at most 256 KB); a push listing more
-# paths than fit is stored as "every service".
-DELIVERY_LIMIT = 200 * 1024
 
 
 @dataclass(frozen=True)
 class WebhookDecision:
     status: int
     message: str  # one printable line: whatever the delivery echoes is escaped here
-    delivery: Delivery | None = None
+    delivery: Delivery | None = None  # an accepted push, its builds still to be queued
+    services: tuple[str, ...] | None = None  # the builds queued for an accepted push (none: no service changed)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", one_line(self.message))
 
     def response(self) -> dict:
+        body: dict[str, object] = {"message": self.message}
+        if self.services is not None:
+            body["services"] = list(self.services)
         return {
             "statusCode": self.status,
             "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"message": self.message}),
+            "body": json.dumps(body),
         }
 
 
 def decide(*, branch: str, secret: bytes, body: bytes, headers: dict[str, str],
            repository_url: str = "") -> WebhookDecision:
-    """What one webhook delivery leads to. Pure: the caller stores the delivery it accepts.
+    """What one webhook delivery leads to. Pure: the caller plans and queues the push it accepts
+    (`plan_push`, then `queued`), all before GitHub's 10 s are up.
 
-    Cheap whatever the payload's size: the signature, the event, the branch, the repository.
-    Which services the push changed is the delivery function's work, off GitHub's 10 s clock."""
+    Cheap whatever the payload's size: the signature, the event, the branch, the repository,
+    then one pass over the listed paths."""
     headers = {key.lower(): value for key, value in headers.items()}
     if not signature_is_valid(secret, body, headers.get("x-hub-signature-256")):
         return WebhookDecision(401, "signature missing or wrong")
@@ -137,29 +136,24 @@ def decide(*, branch: str, secret: bytes, body: bytes, headers: dict[str, str],
     paths = _changed_paths(push)
     identity = headers.get("x-github-delivery") or hashlib.sha256(body).hexdigest()
     delivery = Delivery(delivery=identity, commit=push.after.lower(), paths=tuple(paths) if paths is not None else None,
-                        repository=str(push.repository.get("full_name", "")),
                         pusher=str((push.pusher or {}).get("name", "")))
-    if len(delivery.model_dump_json()) > DELIVERY_LIMIT:
-        delivery = delivery.model_copy(update={"paths": None})
-    return WebhookDecision(202, f"accepted: push of {push.after[:7]} stored as delivery {shown(identity)}", delivery)
+    return WebhookDecision(202, f"accepted: push of {push.after[:7]} as delivery {shown(identity)}", delivery)
 
 
-def plan_delivery(manifest: Manifest, environment: str, delivery: Delivery) -> BuildRequest | None:
-    """The Build Requested a stored push leads to; None when no service's paths changed."""
-    services = None
-    if delivery.paths is not None:
-        services = services_for_paths(manifest, delivery.paths)
-        if not services:
-            return None
-    return BuildRequest(
-        project=manifest.project.name,
-        environment=environment,  # type: ignore[arg-type]
-        commit=delivery.commit,
-        services=services,
-        trigger="github",
-        requestedBy=delivery.repository or "github",
-        delivery=delivery.delivery,
-    )
+def plan_push(manifest: Manifest, target: Target, delivery: Delivery) -> tuple[BuildPlan, ...]:
+    """The builds an accepted push needs, planned as the planner plans any trigger: the pushed
+    commit, for each service whose paths it changed (every service when the payload cannot tell);
+    none when it changed no service's paths."""
+    return plan_builds(manifest, target, source_version=delivery.commit, trigger="github",
+                       changed_paths=delivery.paths)
+
+
+def queued(delivery: Delivery, services: tuple[str, ...]) -> WebhookDecision:
+    """The answer to an accepted push once its build starts are queued: what they are."""
+    if not services:
+        return WebhookDecision(202, f"no service changed: push of {delivery.commit[:7]} builds nothing", delivery, ())
+    return WebhookDecision(202, f"accepted: push of {delivery.commit[:7]}, builds queued: {', '.join(services)}",
+                           delivery, services)
 
 
 def _same_repository(url: str, repository: dict) -> bool:

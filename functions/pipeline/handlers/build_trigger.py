@@ -35,10 +35,7 @@ def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:
 
 
 def plan_key(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> str:
-    """What makes two triggers one: the event id, or for a GitHub push its delivery (the
-    delivery function may put one delivery's request on the bus twice)."""
-    if isinstance(trigger, BuildRequested) and trigger.detail.delivery:
-        return f"delivery:{trigger.detail.delivery}"
+    """What makes two triggers one: the event id. (A GitHub push is planned by the webhook.)"""
     return f"trigger-event:{trigger.id}"
 
 
@@ -58,6 +55,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     result = effect.value
     if effect.fresh and result["planned"]:
         metrics.add_metric(name="BuildsPlanned", unit=MetricUnit.Count, value=len(result["planned"]))
-    if effect.fresh and isinstance(trigger, BuildRequested) and trigger.detail.delivery:
-        metrics.add_metric(name="BuildsRequested", unit=MetricUnit.Count, value=1)  # one per GitHub delivery
     return result if effect.fresh else {**result, "outcome": "duplicate event", "planned": []}

@@ -1,10 +1,12 @@
-"""GitHub push webhook, on a Lambda Function URL: verify, decide, store the delivery.
+"""GitHub push webhook, on a Lambda Function URL: verify, decide, queue the push's builds.
 
-Once the signature checks out, an accepted push is written to the deliveries queue before
-GitHub gets its 202; the delivery function plans its builds from there, and a delivery it
-cannot handle ends in the dead-letter queue, never in nothing. GitHub does not redeliver on
-its own: a 5xx here (the secret or the queue unreachable) shows as a failed delivery that a
-person redelivers from the webhook's settings.
+Once the signature checks out, an accepted push is planned here and its build starts (one per
+changed service) are written to the build-starts queue before GitHub gets its 202; the build
+starter takes them from there, and a start it cannot make ends in the dead-letter queue, never
+in nothing. GitHub waits 10 s for the answer and does not redeliver a failed delivery on its
+own (GitHub Docs, "Handling failed webhook deliveries"): a 5xx here (the secret or the queue out
+of reach) shows as a failed delivery that a person redelivers from the webhook's settings, and
+a redelivery queues the same starts again, which the build starter starts once.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from pipeline.adapters.errors import AwsCallError
-from pipeline.adapters.sqs import send
 from pipeline.domain.webhook import WebhookDecision, decide
 from pipeline.events.envelope import describe
 from pipeline.events.webhook import FunctionUrlRequest
+from pipeline.flows.webhook import queue_push
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.settings import WebhookSettings, get_settings
 
@@ -66,13 +68,19 @@ def handler(event: dict, context: LambdaContext) -> dict:
         decision = decide(branch=settings.branch, secret=secret, body=body, headers=headers,
                           repository_url=settings.github_repository_url or "")
     if decision.delivery is not None:
+        delivery = decision.delivery
         try:
-            send(settings.deliveries_queue_url, decision.delivery.model_dump_json())
+            decision = queue_push(settings, delivery)
         except AwsCallError as exc:
-            logger.error(f"delivery not stored: {exc}")
-            return WebhookDecision(503, "the delivery could not be stored: redeliver it from GitHub").response()
-        logger.info("push stored", extra={"delivery": decision.delivery.delivery, "commit": decision.delivery.commit})
+            logger.error(f"build starts not queued: {exc}")
+            return WebhookDecision(503, "the push's builds could not be queued: redeliver it from GitHub").response()
+        services = list(decision.services or ())
+        logger.info("push accepted", extra={"delivery": delivery.delivery, "commit": delivery.commit,
+                                            "services": services, "pusher": delivery.pusher})
         metrics.add_metric(name="WebhookPushesAccepted", unit=MetricUnit.Count, value=1)
+        if services:  # what the planner counted for a GitHub push when it planned it
+            metrics.add_metric(name="BuildsPlanned", unit=MetricUnit.Count, value=len(services))
+            metrics.add_metric(name="BuildsRequested", unit=MetricUnit.Count, value=1)
     else:
         log = logger.warning if decision.status >= 400 else logger.info
         log(f"webhook answered {decision.status}: {decision.message}")
