@@ -4,7 +4,9 @@ knows the item layout; it takes and returns the records of `pipeline.domain.reco
 One partition per service and environment (`<project>#<environment>#<service>`), items:
 - `build#<build ARN>`: a build, from its start to its end;
 - `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build, or
-  the image reused for it when an image already had its build inputs);
+  the image reused for it when an image already had its build inputs; and `starts`, the build
+  each plan of it started, by the plan's hashed idempotency key: the build starter's
+  idempotency record);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
 - `rebuild#<digest>#<hour>`: a rebuild asked for a fix in that running image in that hour
