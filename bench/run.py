@@ -208,11 +208,17 @@ CALL_REASONS: dict[tuple[str, str], str] = {
     ("BuildStarterFunction", "logs:CreateLogGroup"):
         "first build of the service: its log group (not asked again on a warm instance)",
     ("BuildStarterFunction", "logs:PutRetentionPolicy"): "first build of the service: the log group's retention",
-    ("BuildStarterFunction", "dynamodb:UpdateItem"):
-        "ledger: the commit as planned (its attempts so far) / idempotency: the build's ARN, kept for a replay",
-    ("BuildStarterFunction", "dynamodb:PutItem"): "idempotency: claim the build (commit and service)",
-    ("BuildStarterFunction", "codebuild:StartBuild"): "the build (with an idempotency token)",
-    ("BuildStarterFunction", "dynamodb:TransactWriteItems"): "ledger: the build and the commit's latest attempt",
+    ("BuildStarterFunction", "dynamodb:UpdateItem"): (
+        "ledger: the commit noted as planned and read back: its attempts and the builds of its plans so far, "
+        "the start's idempotency record (a duplicate delivery stops here)"),
+    ("BuildStarterFunction", "dynamodb:PutItem"): (
+        "idempotency: claim a build of a branch (GitHub's schedule when its API does not name the head; "
+        "never for a commit)"),
+    ("BuildStarterFunction", "codebuild:StartBuild"): (
+        "the build (its idempotency token, from the plan's key: a concurrent duplicate gets the same build)"),
+    ("BuildStarterFunction", "dynamodb:TransactWriteItems"): (
+        "ledger: the build, and on the commit its latest attempt and the plan's build, on condition that the "
+        "commit is as read (of two starts racing, one writes)"),
     ("BuildStarterFunction", "ecr:BatchGetImage"):
         "build avoidance: an image built from the commit's inputs (read from GitHub's API, no AWS call), by its "
         "inputs-<hash> tag",

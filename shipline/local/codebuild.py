@@ -7,8 +7,11 @@ specification reference", "Build notifications input format reference"):
   the account's concurrent quota wait in a queue of five times that quota; past it,
   StartBuild fails with AccountLimitExceededException ("Cannot have more than N builds in
   queue for the account"), which botocore does not retry.
-- StartBuild's idempotencyToken names one build for five minutes; a repeat with other
-  parameters is refused. Variables named CODEBUILD_* are reserved.
+- StartBuild's idempotencyToken names one build for five minutes: a repeat within them answers
+  that build and starts none; a repeat with other parameters is refused (InvalidInputException:
+  AWS documents "a parameter mismatch error", and InvalidInputException is StartBuild's error
+  for a bad request); after them the token starts a new build (StartBuild, CodeBuild API
+  Reference). Variables named CODEBUILD_* are reserved.
 - A build downloads the source at its source version (a commit, or a branch's head) with the
   project's clone depth, reads the buildspec from that source, and runs its phases (see
   buildspec.py) with `docker` and `aws` as stand-ins (see standins/).
@@ -100,6 +103,7 @@ class CodeBuildEmulation:
         self.refused = 0  # StartBuild calls refused for want of room (AccountLimitExceededException)
         self.peak_active = 0  # most builds running or queued at once
         self._tokens: dict[tuple[str, str], tuple[float, dict, Build]] = {}
+        self.clock: Callable[[], float] = time.monotonic  # a token's age (a test moves it past TOKEN_LIFETIME)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ moto
@@ -166,7 +170,7 @@ class CodeBuildEmulation:
         parameters = {"sourceVersion": source_version, "overrides": overrides}
         token = response._get_param("idempotencyToken")
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             if token and (name, token) in self._tokens and now - self._tokens[(name, token)][0] < TOKEN_LIFETIME:
                 _at, given, build = self._tokens[(name, token)]
                 if given != parameters:

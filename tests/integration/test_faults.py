@@ -207,7 +207,9 @@ SCENARIOS = {
     "build start": Scenario("BuildStarterFunction", build_starter.handler, "build-start", None, (
         ("ecr", "DescribeRepositories"), ("ecr", "CreateRepository"), ("ecr", "PutLifecyclePolicy"),
         ("logs", "CreateLogGroup"), ("logs", "PutRetentionPolicy"), ("codebuild", "StartBuild"),
-        ("dynamodb", "PutItem"), ("dynamodb", "UpdateItem"), ("dynamodb", "TransactWriteItems"))),
+        # the commit's ledger item, noted and read (UpdateItem), is the start's idempotency record;
+        # the build and the plan's entry on the commit go in one TransactWriteItems
+        ("dynamodb", "UpdateItem"), ("dynamodb", "TransactWriteItems"))),
     "build start with known inputs": Scenario("BuildStarterFunction", build_starter.handler, "build-start",
                                               _known_inputs, (("codecommit", "GetFolder"), ("codecommit", "GetFile"),
                                                               ("ecr", "BatchGetImage"))),

@@ -170,6 +170,23 @@ def _exercise_github(account) -> None:
     again["headers"]["x-github-delivery"] = "another-delivery"
     account.invoke_webhook(again)
     account.run()
+    _exercise_github_branch_builds(account)
+
+
+def _exercise_github_branch_builds(account) -> None:
+    """The schedule when GitHub's API does not name the head (the token's rate limit spent): the
+    branch is planned, and the starter keeps a Powertools record for each start of it (a commit's
+    start is recorded on the commit's ledger item instead). Then a start of the branch that
+    fails (the build project gone): its record is deleted for the retry."""
+    account.emulation.github.limits["token"] = 0
+    night = load_event("schedule-nightly")
+    night["id"] = "a-night-github-cannot-answer"
+    account.put_event(night)
+    account.run()
+    account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
+    night["id"] = "another-night-without-the-project"
+    account.put_event(night)
+    account.run()
 
 
 def _exercise_enhanced(account) -> None:
@@ -376,7 +393,9 @@ def test_every_call_in_either_stack_is_granted(exercised, scenario):
 # from its API with the token the stack names: the build starter's statements for each are
 # granted under that provider only.
 CODECOMMIT_ONLY = {"BuildStarterFunction": {"ReadBuildInputs"}}
-GITHUB_ONLY = {"BuildStarterFunction": {"ReadGitHubToken"}}
+# A start of a branch (planned only in a GitHub stack) keeps a Powertools record; a commit's is
+# recorded on its ledger item.
+GITHUB_ONLY = {"BuildStarterFunction": {"ReadGitHubToken", "Idempotency"}}
 
 
 def test_a_function_checked_in_one_stack_has_the_same_policy_in_the_other(exercised):
@@ -402,6 +421,20 @@ def test_a_github_stack_reads_its_token_secret_and_only_it(exercised):
         assert reads and {n.resource for n in reads} == {statement["Resource"]}, function
         assert ":secret:shipline-local/github-token-" in statement["Resource"]
         assert not [s for s in policies["CodeCommit"][function] if s.get("Sid") == "ReadGitHubToken"]
+
+
+def test_only_a_github_stacks_build_starter_keeps_idempotency_records_and_uses_each_grant(exercised):
+    """A start of a commit is recorded on the commit's ledger item; a start of a branch (a GitHub
+    stack's schedule when GitHub's API does not name the head) keeps a Powertools record, whose
+    claim, completion and (the start failing) deletion the GitHub stack's starter makes."""
+    policies, calls = exercised
+    (statement,) = [s for s in policies["GitHub"]["BuildStarterFunction"] if s.get("Sid") == "Idempotency"]
+    made = [n for n in calls["GitHub"]["BuildStarterFunction"] if n.resource == statement["Resource"]]
+    assert {n.action for n in made} == {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert coverage_problems("BuildStarterFunction", [statement], made) == []
+    assert not [s for s in policies["CodeCommit"]["BuildStarterFunction"] if s.get("Sid") == "Idempotency"]
+    idempotency = statement["Resource"].rsplit("/", 1)[-1]
+    assert not [n for n in calls["CodeCommit"]["BuildStarterFunction"] if n.resource.endswith("/" + idempotency)]
 
 
 def _same_keys(statements: list[dict]) -> str:

@@ -4,7 +4,9 @@ knows the item layout; it takes and returns the records of `pipeline.domain.reco
 One partition per service and environment (`<project>#<environment>#<service>`), items:
 - `build#<build ARN>`: a build, from its start to its end;
 - `commit#<short sha>`: a commit as planned (first planned at; latest attempt and its build, or
-  the image reused for it when an image already had its build inputs);
+  the image reused for it when an image already had its build inputs; and `starts`, the build
+  each plan of it started, by the plan's hashed idempotency key: the build starter's
+  idempotency record);
 - `image#<digest>`: an image: its tags, each scanner's latest result, its revision;
 - `finding#<finding ARN>`: an Amazon Inspector finding (and when it was queued for a digest);
 - `rebuild#<digest>#<hour>`: a rebuild asked for a fix in that running image in that hour
@@ -28,10 +30,11 @@ digest that carries it is sent (or withdrawn, when its image no longer runs by t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -53,6 +56,7 @@ from pipeline.domain.records import (
     ReuseRecord,
     ScanRecord,
     ServiceHistory,
+    StartedBuild,
 )
 from pipeline.domain.rollout import DeploymentRecord, RollbackRecord, RunningRecord
 from pipeline.domain.scans import Finding
@@ -62,7 +66,17 @@ _FROM = TypeDeserializer()
 
 
 class _ConditionFailed(AwsCallError):
-    """An update's condition did not hold."""
+    """An update's condition did not hold. For a transaction: each member's item as it was,
+    where the member asked for it (ReturnValuesOnConditionCheckFailure ALL_OLD) and its
+    condition failed; empty for the others."""
+
+    def __init__(self, message: str, items: list[dict] | None = None):
+        super().__init__(message)
+        self.items = items or []
+
+    def old(self, member: int) -> dict[str, Any]:
+        """The transaction member's item as it was when its condition failed ({} if not returned)."""
+        return _python(self.items[member]) if member < len(self.items) and self.items[member] else {}
 
 
 def now() -> str:
@@ -71,18 +85,77 @@ def now() -> str:
 
 
 # ---------------------------------------------------------------------------- builds and commits
-def build_started(table: str, pk: str, record: BuildRecord, attempt: int) -> None:
-    """A build has started: its item, and the commit's latest attempt (the commit's first
-    planned time is kept), in one request (TransactWriteItems: both or neither)."""
+@dataclass(frozen=True)
+class BuildNoted:
+    """What `build_started` found: the build noted now as the commit's latest attempt ("noted");
+    the plan's build noted before, by a duplicate start (of the same plan, so the same build
+    while StartBuild's idempotency token lasts) that got there first ("noted before", `build` is
+    that one); or another plan's build took the attempt in between, and this build was noted
+    for its plan alone, not as the commit's latest attempt ("superseded")."""
+
+    state: Literal["noted", "noted before", "superseded"]
+    build: str
+
+
+def build_started(table: str, pk: str, record: BuildRecord, attempt: int, *, key: str = "",
+                  read: CommitRecord | None = None, forget_before: str = "") -> BuildNoted:
+    """A build has started: its item, and on the commit's item its latest attempt (the first
+    planned time is kept) and the build of the plan `key`, in one request (TransactWriteItems:
+    both or neither).
+
+    The commit's item is the plan's idempotency record: the write holds only while the commit is
+    as `read` (what `commit_planned` returned, which the start was decided on: the same latest
+    attempt and build) and has no build for `key` yet. Of two starts racing, one writes; the
+    other learns from the cancellation which build holds its plan or its attempt. Plans' builds
+    older than `forget_before` are forgotten in the same write (the idempotency window)."""
     build = _update_request(table, pk, f"build#{record.build_id}", {
         "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
         "at": record.at})
     if not is_commit(record.commit):  # a branch (the schedule with GitHub): the build resolves it; no commit item
         _update(table, pk, f"build#{record.build_id}", build.attributes)
-        return
-    _transact(table, [build, _update_request(table, pk, f"commit#{short_sha(record.commit)}", {
+        return BuildNoted("noted", record.build_id)
+    read = read or CommitRecord(commit=record.commit, planned_at=record.at)
+    sk = f"commit#{short_sha(record.commit)}"
+    entry = {"key": key, "build": record.build_id, "at": record.at}
+    expired = [k for k, started in read.starts.items() if forget_before and started.at < forget_before and k != key]
+    latest = (("attempt = :readAttempt", {":readAttempt": {"N": str(read.attempt)}}) if read.attempt else
+              ("attribute_not_exists(attempt)", {}))
+    last = (("lastBuild = :readBuild", {":readBuild": {"S": read.last_build}}) if read.last_build else
+            ("attribute_not_exists(lastBuild)", {}))
+    commit = _update_request(table, pk, sk, {
         "commit": record.commit, "attempt": attempt, "lastBuild": record.build_id, "lastStatus": record.status,
-    }, keep={"plannedAt": record.at})])
+    }, keep={"plannedAt": record.at}, entries={_START_MAP: {_slot(key): entry}},
+        drop={_START_MAP: [_slot(k) for k in expired]},
+        condition=(f"attribute_not_exists(#starts.#plan) AND {latest[0]} AND {last[0]}", latest[1] | last[1]),
+        condition_names={"#starts": _START_MAP, "#plan": _slot(key)})
+    try:
+        _transact(table, [build, commit])
+    except _ConditionFailed as failed:
+        holder = _commit(old) if (old := failed.old(1)) else read
+        noted = holder.starts.get(key)
+        if noted is not None:  # a duplicate start of this plan got there first
+            return BuildNoted("noted before", noted.build)
+        # Another plan's build took the attempt: this build is the plan's, but not the latest.
+        mine = _update_request(table, pk, sk, {}, entries={_START_MAP: {_slot(key): entry}},
+                               condition=("attribute_not_exists(#starts.#plan)", {}),
+                               condition_names={"#starts": _START_MAP, "#plan": _slot(key)})
+        try:
+            _transact(table, [build, mine])
+        except _ConditionFailed as again:
+            holder = _commit(old) if (old := again.old(1)) else holder
+            noted = holder.starts.get(key)
+            return BuildNoted("noted before", noted.build if noted else record.build_id)
+        return BuildNoted("superseded", record.build_id)
+    return BuildNoted("noted", record.build_id)
+
+
+_START_MAP = "starts"  # on a commit's item: a plan's idempotency key (hashed) -> {key, build, at}
+
+
+def _slot(key: str) -> str:
+    """A plan's entry in the commit's map: its key hashed (a key names a failed build's ARN, too
+    long and too free-form for a map key)."""
+    return "p" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def build_ended(table: str, pk: str, record: BuildRecord) -> None:
@@ -109,7 +182,10 @@ def build_ended(table: str, pk: str, record: BuildRecord) -> None:
 def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:
     """Note that the pipeline planned a build of this commit; returns what the ledger knows of it
     (its first planned time and latest attempt)."""
-    item = _update(table, pk, f"commit#{short_sha(commit)}", {"commit": commit}, keep={"plannedAt": at})
+    # `starts` made empty where the item has none: build_started sets one of its entries, which
+    # needs the map to exist ("The document path provided in the update expression is invalid").
+    item = _update(table, pk, f"commit#{short_sha(commit)}", {"commit": commit},
+                   keep={"plannedAt": at, _START_MAP: {}})
     return _commit(item)
 
 
@@ -128,10 +204,12 @@ def read_commit(table: str, pk: str, sha: str) -> CommitRecord | None:
 
 
 def _commit(item: dict[str, Any]) -> CommitRecord:
+    starts = {entry["key"]: StartedBuild(build=entry.get("build", ""), at=entry.get("at", ""))
+              for entry in item.get(_START_MAP, {}).values() if isinstance(entry, dict) and "key" in entry}
     return CommitRecord(commit=item.get("commit", ""), planned_at=item.get("plannedAt", ""),
                         attempt=int(item.get("attempt", 0)), last_build=item.get("lastBuild", ""),
                         last_status=item.get("lastStatus", ""), reused_digest=item.get("reusedDigest", ""),
-                        reused_at=item.get("reusedAt", ""))
+                        reused_at=item.get("reusedAt", ""), starts=starts)
 
 
 # ---------------------------------------------------------------------------- images
@@ -690,25 +768,40 @@ class _UpdateRequest:
 
 def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
                     add: dict[str, list[str]] | None = None, keep: dict[str, Any] | None = None,
-                    condition: tuple[str, dict] | None = None, remove: tuple[str, ...] = ()) -> _UpdateRequest:
-    """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets."""
+                    condition: tuple[str, dict] | None = None, remove: tuple[str, ...] = (),
+                    entries: dict[str, dict[str, Any]] | None = None, drop: dict[str, list[str]] | None = None,
+                    condition_names: dict[str, str] | None = None) -> _UpdateRequest:
+    """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets,
+    set `entries` of map attributes (the map must exist) and `drop` others; `condition_names`
+    are the condition's own attribute-name placeholders."""
     sets = {key: sorted(set(values)) for key, values in (add or {}).items() if values}
     keep = keep or {}
+    put = [(attribute, entry, value) for attribute, found in (entries or {}).items() for entry, value in found.items()]
+    gone = [(attribute, entry) for attribute, found in (drop or {}).items() for entry in found]
     names = {f"#a{i}": key for i, key in enumerate(attributes)} | {f"#s{i}": key for i, key in enumerate(sets)}
     names |= {f"#k{i}": key for i, key in enumerate(keep)}
+    names |= {f"#m{i}": attribute for i, (attribute, _, _) in enumerate(put)}
+    names |= {f"#e{i}": entry for i, (_, entry, _) in enumerate(put)}
+    names |= {f"#dm{i}": attribute for i, (attribute, _) in enumerate(gone)}
+    names |= {f"#de{i}": entry for i, (_, entry) in enumerate(gone)}
     values = {f":v{i}": _TO.serialize(_plain(value)) for i, value in enumerate(attributes.values())}
     values |= {f":s{i}": {"SS": members} for i, members in enumerate(sets.values())}
     values |= {f":k{i}": _TO.serialize(_plain(value)) for i, value in enumerate(keep.values())}
+    values |= {f":e{i}": _TO.serialize(_plain(value)) for i, (_, _, value) in enumerate(put)}
     assignments = [f"#a{i} = :v{i}" for i in range(len(attributes))]
     assignments += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep))]
+    assignments += [f"#m{i}.#e{i} = :e{i}" for i in range(len(put))]
     expression = "SET " + ", ".join(assignments)
     if sets:
         expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
+    removals = [f"#r{i}" for i in range(len(remove))] + [f"#dm{i}.#de{i}" for i in range(len(gone))]
     if remove:
         names |= {f"#r{i}": key for i, key in enumerate(remove)}
-        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    if removals:
+        expression += " REMOVE " + ", ".join(removals)
     if condition:
         values |= condition[1]
+        names |= condition_names or {}
     return _UpdateRequest(table, {"pk": {"S": pk}, "sk": {"S": sk}}, expression, names, values,
                           condition[0] if condition else None, attributes)
 
@@ -717,13 +810,22 @@ def _transact(table: str, updates: list[_UpdateRequest]) -> None:
     """Several items' updates in one request: all of them, or (an error) none. A member whose
     condition does not hold cancels the whole (TransactionCanceledException, its reason
     ConditionalCheckFailed): _ConditionFailed, as for a single update."""
+    # A conditional member asks for its item as it was when the condition fails: the
+    # cancellation's CancellationReasons carry it (TransactWriteItems, Update's
+    # ReturnValuesOnConditionCheckFailure ALL_OLD, in the DynamoDB API Reference:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+    members = [{"Update": u.parameters() | ({"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if u.condition else {})}
+               for u in updates]
     try:
-        client("dynamodb").transact_write_items(TransactItems=[{"Update": u.parameters()} for u in updates])
+        client("dynamodb").transact_write_items(TransactItems=members)
     except ClientError as exc:
-        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        cancelled = exc.response.get("CancellationReasons", [])
+        reasons = [r.get("Code") for r in cancelled]
         if error_code(exc) == "TransactionCanceledException" and "ConditionalCheckFailed" in reasons:
             raise _ConditionFailed(f"records {', '.join(u.key['sk']['S'] for u in updates)}: "
-                                   "a condition did not hold") from exc
+                                   "a condition did not hold",
+                                   [dict(r.get("Item", {})) if r.get("Code") == "ConditionalCheckFailed" else {}
+                                    for r in cancelled]) from exc
         raise wrap(exc, f"record {', '.join(u.key['sk']['S'] for u in updates)} in the ledger") from exc
 
 

@@ -32,9 +32,17 @@ class BuildRecord:
 
 
 @dataclass(frozen=True)
+class StartedBuild:
+    """A build the starter started for one plan of a commit (its idempotency key), and when."""
+
+    build: str
+    at: str
+
+
+@dataclass(frozen=True)
 class CommitRecord:
     """A commit of one service as the pipeline planned it: when first (its place in the order of
-    commits), and its latest build attempt."""
+    commits), its latest build attempt, and the builds started for it, by plan."""
 
     commit: str
     planned_at: str
@@ -43,6 +51,10 @@ class CommitRecord:
     last_status: str = ""
     reused_digest: str = ""  # when REUSED: the image retagged as this commit's
     reused_at: str = ""  # when REUSED: when it was retagged
+    # The build started for each plan of the commit (BuildPlan.idempotency_key), within the
+    # idempotency window: the build starter's record that a plan was started, so a duplicate
+    # delivery of it starts nothing.
+    starts: dict[str, StartedBuild] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def failed(self) -> bool:

@@ -1,10 +1,53 @@
 """Start the planned builds: each once per commit and service, all attempted even when one
-fails to start."""
+fails to start.
+
+A plan of a commit is started with three calls after build avoidance's lookup: the commit's
+ledger item is noted and read (`commit_planned`, one UpdateItem that returns it), StartBuild,
+and one TransactWriteItems (`build_started`) writing the build's item and, on the commit's
+item, the attempt, its build and the plan's entry (its idempotency key -> the build). The
+commit's item is the plan's idempotency record (no Powertools record): a plan whose key it
+holds is "already started"; the transaction holds only while the commit is as read and holds
+no build for the key, so of two starts racing one writes, and the other finds in the
+cancellation (ReturnValuesOnConditionCheckFailure) the build that holds its key. A duplicate
+start of the same plan gets the same build from StartBuild anyway: its idempotencyToken is
+derived from the key, and CodeBuild answers a repeated token with the build it started for
+five minutes ("idempotencyToken ... is valid for 5 minutes. If you repeat the StartBuild
+request with the same token, but change a parameter, CodeBuild returns a parameter mismatch
+error", StartBuild in the CodeBuild API Reference,
+https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html).
+A plan of a branch (GitHub's schedule when its API does not name the head) has no commit item:
+it keeps a Powertools idempotency record (`once`).
+
+What a failure at each point leaves, and what the retry (the message back after the starter's
+backoff, or after the queue's visibility timeout of 300 s when the invocation died) does; the
+Powertools record it replaces is compared ("before"):
+- before StartBuild: nothing started; the retry starts it. Before: the record stayed
+  INPROGRESS until the invocation's deadline (or was deleted on an error), and a retry before
+  then found the start "in flight" and came back later.
+- after StartBuild, before the transaction (the write failed, or the invocation died): the
+  build runs, unrecorded. A retry within five minutes of the StartBuild gets the same build
+  (same token, same parameters) and records it; a retry later than that starts a second build.
+  Before: the same, since the record was deleted on the error or expired at the deadline
+  (30 s), and the retry called StartBuild again with the same token. If the commit changed in
+  between (another plan took the attempt), the retry's parameters differ (its tags), CodeBuild
+  refuses the token until it expires, and then starts a second build, as before.
+- after the transaction (the invocation died before returning): recorded; the retry finds the
+  key and starts nothing. Before: the record stayed INPROGRESS until the deadline, and a later
+  retry ran the effect again (StartBuild with the same token, within five minutes the same
+  build, and STARTED written again over the build's item).
+- two different plans of one commit racing (a push and a forced request at once): both
+  builds run, as before (each has its own token), and both computed the same attempt; the
+  first write takes the attempt, and the other build is noted for its plan only
+  ("superseded": its duplicates start nothing, but it is not the commit's latest attempt).
+A plan's entry is kept for the idempotency window (IDEMPOTENCY_DAYS, as the Powertools
+record's expiry was) and dropped by a later start of the commit after it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
 
@@ -16,7 +59,7 @@ from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.inputs import inputs_tag
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, commit_of_tag, commit_tag, is_commit, is_sha_tag, short_sha
-from pipeline.domain.records import BuildRecord, ReuseRecord
+from pipeline.domain.records import BuildRecord, CommitRecord, ReuseRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.inputs import known_inputs, source_of
 from pipeline.flows.repositories import ensure_repositories
@@ -25,34 +68,65 @@ from pipeline.settings import BuildStarterSettings
 logger = Logger(child=True)
 
 
-def _start(settings: BuildStarterSettings, project: str, plan: BuildPlan, attempt: int) -> str:
-    """The effect: start the build and note it in the ledger. Inside the idempotency guard, so
-    a replay neither starts it again nor writes "STARTED" over the build's later status."""
-    token = f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
-    build_id = codebuild.start_build(project, plan, token=token)
+def _token(settings: BuildStarterSettings, project: str, plan: BuildPlan) -> str:
+    """StartBuild's idempotency token, before hashing: the plan's key, and the stack's names (two
+    stacks in one account never share one)."""
+    return f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
+
+
+def _start_branch(settings: BuildStarterSettings, project: str, plan: BuildPlan) -> str:
+    """The effect for a plan of a branch: inside the Powertools guard, so a replay neither starts
+    it again nor writes "STARTED" over the build's later status."""
+    build_id = codebuild.start_build(project, plan, token=_token(settings, project, plan))
     ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
-        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=ledger.now()),
-        attempt)
+        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=ledger.now()), 1)
     logger.info("build started", extra={"service": plan.service, "build_id": build_id})
     return build_id
 
 
-def _attempt(settings: BuildStarterSettings, plan: BuildPlan, tagged: bool = False) -> tuple[BuildPlan | None, int]:
+def _start_commit(settings: BuildStarterSettings, plan: BuildPlan, attempt: int, planned: CommitRecord) -> StartResult:
+    """Start a plan of a commit once: the commit's ledger item is its idempotency record."""
+    earlier = planned.starts.get(plan.idempotency_key)
+    if earlier is not None:  # a duplicate delivery (or the retry of a start that was recorded)
+        logger.info("already started", extra={"service": plan.service, "build_id": earlier.build})
+        return StartResult(plan.service, "already started", earlier.build)
+    project = settings.build_project
+    build_id = codebuild.start_build(project, plan, token=_token(settings, project, plan))
+    at = ledger.now()
+    window = (datetime.now(UTC) - timedelta(days=settings.idempotency_days)).isoformat()
+    noted = ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
+        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=at),
+        attempt, key=plan.idempotency_key, read=planned, forget_before=window)
+    if noted.state == "noted before":  # a duplicate start, concurrent with this one, wrote first
+        if noted.build != build_id:  # its StartBuild more than five minutes before: the token had expired
+            logger.warning("a duplicate start of this plan recorded another build; this one runs unrecorded",
+                           extra={"service": plan.service, "build_id": build_id, "recorded": noted.build})
+        return StartResult(plan.service, "already started", noted.build)
+    if noted.state == "superseded":
+        logger.warning("another plan of this commit started a build at the same time and is its latest attempt",
+                       extra={"service": plan.service, "build_id": build_id})
+    logger.info("build started", extra={"service": plan.service, "build_id": build_id})
+    return StartResult(plan.service, "started", build_id)
+
+
+def _attempt(settings: BuildStarterSettings, plan: BuildPlan,
+             tagged: bool = False) -> tuple[BuildPlan | None, int, CommitRecord | None]:
     """What this plan means given the commit's builds so far: nothing to do (built already,
-    and not forced), a retry after a failed build, or the first build."""
+    and not forced), a retry after a failed build, or the first build; and the commit's ledger
+    item it was decided on (None for a branch)."""
     if not is_commit(plan.source_version):
-        return plan, 1
+        return plan, 1, None
     planned = ledger.commit_planned(settings.ledger_table, settings.ledger_key(plan.service),
                                    plan.source_version, ledger.now())
     if plan.occasion:  # the schedule, or a forced request: a build of its own
-        return plan, planned.attempt + 1
+        return plan, planned.attempt + 1, planned
     if plan.inputs and (planned.built or tagged):  # built, but no image has these inputs (a base tag moved)
-        return plan, planned.attempt + 1
+        return plan, planned.attempt + 1, planned
     if planned.built:
-        return None, planned.attempt
+        return None, planned.attempt, planned
     if planned.failed:  # a new request after a failed build: one new build per failure
-        return replace(plan, after=planned.last_build), planned.attempt + 1
-    return plan, max(planned.attempt, 1)
+        return replace(plan, after=planned.last_build), planned.attempt + 1, planned
+    return plan, max(planned.attempt, 1), planned
 
 
 # "inputs unknown": a rebuild for a finding (trigger finding) where the head's inputs cannot be read: not built.
@@ -89,14 +163,16 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
         logger.info("no rebuild for the finding: the head's build inputs cannot be read here",
                     extra={"service": planned.service})
         return StartResult(planned.service, "inputs unknown")
-    plan, attempt = _attempt(settings, planned, tagged)
+    plan, attempt, commit = _attempt(settings, planned, tagged)
     if plan is None:
         logger.info("already built at this commit (trigger --force builds it again)",
                     extra={"service": planned.service})
         return StartResult(planned.service, "already built")
     if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
         plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
-    effect = once(plan.idempotency_key, partial(_start, settings, settings.build_project, plan, attempt))
+    if commit is not None:
+        return _start_commit(settings, plan, attempt, commit)
+    effect = once(plan.idempotency_key, partial(_start_branch, settings, settings.build_project, plan))
     if effect.state == "in flight":
         return StartResult(plan.service, "in flight")
     return StartResult(plan.service, "started" if effect.fresh else "already started", str(effect.value))

@@ -1,0 +1,190 @@
+"""The build starter's idempotency: a commit's ledger item is the record of each plan started
+for it (no Powertools record), and StartBuild's idempotency token makes a duplicate that races
+the first start get the same build. Each start is one SQS record handed to the starter, as
+Lambda's mapping hands it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from pipeline.handlers import build_starter
+from tests.integration.conftest import AFTER
+
+REPO_PK = "multi-agent-orchestrator#dev#langgraph"
+
+
+@pytest.fixture
+def start(stack, emulation, codecommit_history, calls, monkeypatch, lambda_context):
+    """Deliver one build start (langgraph at AFTER, or the given fields) to the starter; returns
+    its state and build."""
+    stack.use_function("BuildStarterFunction", monkeypatch)
+    delivered = iter(range(1000))
+
+    def deliver(**fields) -> tuple[str, str]:
+        body = {"service": "langgraph", "sourceVersion": AFTER, "trigger": "codecommit", "event": "push", **fields}
+        answer = build_starter.handler({"Records": [{"messageId": f"m{next(delivered)}", "body": json.dumps(body),
+                                                     "eventSource": "aws:sqs"}]}, lambda_context)
+        if answer["batchItemFailures"]:  # the message comes back later (SQS)
+            return "failed", ""
+        return answer["states"]["langgraph"], answer["builds"].get("langgraph", "")
+
+    return deliver
+
+
+def _commit(stack) -> dict:
+    return boto3.client("dynamodb").get_item(TableName=stack.refs["LedgerTable"], ConsistentRead=True, Key={
+        "pk": {"S": REPO_PK}, "sk": {"S": f"commit#{AFTER[:7]}"}})["Item"]
+
+
+def _effects(calls) -> list[str]:
+    """The calls past build avoidance (which reads the commit's inputs from CodeCommit first)."""
+    return [op for op in calls.operations() if op.split(":")[0] in ("dynamodb", "codebuild")]
+
+
+def _builds(stack) -> list[str]:
+    items = boto3.client("dynamodb").scan(TableName=stack.refs["LedgerTable"])["Items"]
+    return sorted(i["sk"]["S"].removeprefix("build#") for i in items if i["sk"]["S"].startswith("build#"))
+
+
+def test_a_build_start_makes_three_calls_after_build_avoidance_and_no_idempotency_record(start, calls, stack):
+    start()  # the repository and log group made, as on the service's first build
+    calls.made.clear()
+    start(occasion="forced-once")  # a warm instance: the repository and log group remembered
+    assert _effects(calls) == ["dynamodb:UpdateItem", "codebuild:StartBuild", "dynamodb:TransactWriteItems"]
+    idempotency = boto3.client("dynamodb").scan(TableName=stack.refs["IdempotencyTable"])["Items"]
+    assert idempotency == []
+
+
+def test_a_late_duplicate_starts_nothing_and_answers_the_first_build(start, calls, stack, emulation):
+    state, build = start()
+    calls.made.clear()
+    again, same = start()
+    assert (state, again, same) == ("started", "already started", build)
+    assert _effects(calls) == ["dynamodb:UpdateItem"]  # the commit's item holds the plan's build
+    assert len(emulation.codebuild.builds) == 1 and _builds(stack) == [build]
+
+
+def test_a_concurrent_duplicate_gets_the_same_build_and_one_of_the_two_reports_started(start, calls, stack,
+                                                                                      emulation, monkeypatch):
+    """The second delivery runs whole while the first is inside StartBuild: both read the commit
+    before either wrote. CodeBuild answers the second's token with the first's build; the first's
+    write finds the plan recorded (its condition fails) and reports "already started"."""
+    from pipeline.adapters import codebuild
+
+    original = codebuild.start_build
+    inner: list[tuple[str, str]] = []
+    raced: list[bool] = []
+
+    def racing(*args, **kwargs):
+        build = original(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            inner.append(start())  # the duplicate, delivered to another instance meanwhile
+        return build
+
+    monkeypatch.setattr(codebuild, "start_build", racing)
+    outer = start()
+    assert inner == [("started", outer[1])] and outer[0] == "already started"
+    assert len(emulation.codebuild.builds) == 1 and len(calls.of("codebuild", "StartBuild")) == 2
+    commit = _commit(stack)
+    assert commit["attempt"] == {"N": "1"} and commit["lastBuild"] == {"S": outer[1]}
+    assert _builds(stack) == [outer[1]]
+
+
+def test_two_plans_of_one_commit_racing_both_build_and_the_first_write_takes_the_attempt(start, stack, emulation,
+                                                                                        monkeypatch):
+    """A push's start and a forced request's, at once: two plans, two tokens, two builds (as with
+    the Powertools record before). The forced one writes first and is the commit's latest
+    attempt; the push's build is recorded for its plan alone, so its duplicate starts nothing."""
+    from pipeline.adapters import codebuild
+
+    original = codebuild.start_build
+    inner: list[tuple[str, str]] = []
+    raced: list[bool] = []
+
+    def racing(*args, **kwargs):
+        build = original(*args, **kwargs)
+        if not raced:
+            raced.append(True)
+            inner.append(start(trigger="request", occasion="forced"))
+        return build
+
+    monkeypatch.setattr(codebuild, "start_build", racing)
+    pushed = start()
+    monkeypatch.setattr(codebuild, "start_build", original)
+    forced = inner[0]
+    assert pushed[0] == "started" and forced[0] == "started" and pushed[1] != forced[1]
+    assert _commit(stack)["lastBuild"] == {"S": forced[1]}
+    assert start() == ("already started", pushed[1])
+    assert start(trigger="request", occasion="forced") == ("already started", forced[1])
+    assert len(emulation.codebuild.builds) == 2
+
+
+def test_a_late_duplicate_of_an_earlier_forced_request_starts_nothing_after_a_later_one(start, emulation):
+    first = start(trigger="request", occasion="forced-1")
+    second = start(trigger="request", occasion="forced-2")
+    assert first[0] == second[0] == "started" and first[1] != second[1]
+    assert start(trigger="request", occasion="forced-1") == ("already started", first[1])
+    assert start(trigger="request", occasion="forced-2") == ("already started", second[1])
+    assert len(emulation.codebuild.builds) == 2
+
+
+def test_a_plans_record_is_forgotten_after_the_idempotency_window(start, stack, emulation):
+    """As the Powertools record expired after IDEMPOTENCY_DAYS: a later start of the commit drops
+    the plans' entries older than that, and a delivery of such a plan after it builds again."""
+    first = start(trigger="request", occasion="forced-1")
+    table, key = stack.refs["LedgerTable"], {"pk": {"S": REPO_PK}, "sk": {"S": f"commit#{AFTER[:7]}"}}
+    dynamodb = boto3.client("dynamodb")
+    (slot,) = dynamodb.get_item(TableName=table, Key=key)["Item"]["starts"]["M"]
+    dynamodb.update_item(TableName=table, Key=key, UpdateExpression="SET #s.#p.#at = :old",
+                         ExpressionAttributeNames={"#s": "starts", "#p": slot, "#at": "at"},
+                         ExpressionAttributeValues={":old": {"S": "2020-01-01T00:00:00+00:00"}})
+    start(trigger="request", occasion="forced-2")
+    emulation.codebuild.clock = lambda: time.monotonic() + 31 * 86400  # StartBuild's tokens long expired too
+    assert slot not in _commit(stack)["starts"]["M"] and len(_commit(stack)["starts"]["M"]) == 1
+    again = start(trigger="request", occasion="forced-1")
+    assert again[0] == "started" and again[1] != first[1] and len(emulation.codebuild.builds) == 3
+
+
+def test_a_start_whose_ledger_write_failed_records_the_same_build_on_its_retry(start, stack, emulation, faults):
+    """StartBuild succeeded, the transaction did not: the retry, within the token's five minutes,
+    gets the same build from CodeBuild and records it."""
+    faults.inject("dynamodb", "TransactWriteItems", "access-denied", times=1)
+    assert start() == ("failed", "")
+    assert len(emulation.codebuild.builds) == 1 and _builds(stack) == []  # the build runs, unrecorded
+    state, build = start()
+    assert state == "started" and len(emulation.codebuild.builds) == 1
+    assert _builds(stack) == [build]
+
+
+# ---------------------------------------------------------------------------- the local account's CodeBuild
+def _start_build(stack, tags: str = "abc latest") -> dict:
+    return boto3.client("codebuild").start_build(
+        projectName=stack.refs["BuildProject"], sourceVersion=AFTER, idempotencyToken="token-1",
+        environmentVariablesOverride=[{"name": "IMAGE_TAGS", "value": tags, "type": "PLAINTEXT"}])["build"]
+
+
+def test_the_local_codebuild_answers_a_repeated_token_with_the_same_build_for_five_minutes(stack, emulation):
+    from shipline.local.codebuild import TOKEN_LIFETIME
+
+    now = [1000.0]
+    emulation.codebuild.clock = lambda: now[0]
+    first = _start_build(stack)
+    now[0] += TOKEN_LIFETIME - 1
+    assert _start_build(stack)["arn"] == first["arn"] and len(emulation.codebuild.builds) == 1
+    now[0] += 1  # five minutes on: the token names nothing any more
+    assert _start_build(stack)["arn"] != first["arn"] and len(emulation.codebuild.builds) == 2
+
+
+def test_the_local_codebuild_refuses_a_repeated_token_with_other_parameters(stack, emulation):
+    _start_build(stack)
+    with pytest.raises(ClientError) as refused:
+        _start_build(stack, tags="abc-b2 latest")
+    assert refused.value.response["Error"]["Code"] == "InvalidInputException"
+    assert "different parameters" in refused.value.response["Error"]["Message"]
+    assert len(emulation.codebuild.builds) == 1
