@@ -20,8 +20,8 @@ from pipeline.domain.naming import Target
 from pipeline.domain.quoting import shown
 
 # The gate, the ledger's partition and the rollout policy are imported where used: every
-# function reads its settings, and not every one needs the ledger's records and the scans to
-# (the webhook's cold start, `make bench`).
+# function reads its settings, and the webhook, for one, needs neither the ledger's records nor
+# the scans and rollout domain they bring (its cold start: `make bench`).
 if TYPE_CHECKING:
     from pipeline.domain.gate import GateMode
     from pipeline.domain.rollout import RolloutPolicy
