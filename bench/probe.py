@@ -18,22 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def baseline() -> dict:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     import boto3
 
     boto3.client("ecr")
-    return {"init": time.perf_counter() - started, "rss_mb": _rss_mb()}
+    return {"init": time.perf_counter() - started, "init_cpu": time.process_time() - cpu, "rss_mb": _rss_mb()}
 
 
 def probe(module: str, events: list[dict]) -> dict:
     sys.path.insert(0, str(ROOT / "functions"))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     handler = __import__(f"pipeline.handlers.{module}", fromlist=["handler"]).handler
     from pipeline.adapters.clients import client
 
     for service in CLIENTS[module]:
         client(service)
-    init = time.perf_counter() - started
+    init, init_cpu = time.perf_counter() - started, time.process_time() - cpu
 
     import boto3
 
@@ -84,7 +84,7 @@ def probe(module: str, events: list[dict]) -> dict:
     if not made_for <= set(CLIENTS[module]):  # (replayed events may need fewer)
         raise SystemExit(f"{module} made clients for {sorted(made_for)}, the probe's CLIENTS say "
                          f"{sorted(CLIENTS[module])}: correct CLIENTS")
-    return {"init": init, "per_event": _median(per_event), "direct": _median(calls_time),
+    return {"init": init, "init_cpu": init_cpu, "per_event": _median(per_event), "direct": _median(calls_time),
             "calls_per_event": _median(counts), "rss_mb": _rss_mb()}
 
 

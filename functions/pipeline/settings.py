@@ -11,16 +11,20 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
-from typing import Annotated, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.domain.gate import GateMode, gate_for
 from pipeline.domain.manifest import Manifest, default_manifest, load_manifest
 from pipeline.domain.naming import Target
 from pipeline.domain.quoting import shown
-from pipeline.domain.rollout import RolloutPolicy, alarm_names
-from pipeline.domain.status import partition
+
+# The gate, the ledger's partition and the rollout policy are imported where used: every
+# function reads its settings, and the webhook, for one, needs neither the ledger's records nor
+# the scans and rollout domain they bring (its cold start: `make bench`).
+if TYPE_CHECKING:
+    from pipeline.domain.gate import GateMode
+    from pipeline.domain.rollout import RolloutPolicy
 
 
 @cache
@@ -84,9 +88,13 @@ class Settings(BaseModel):
 
     @property
     def gate(self) -> GateMode:
+        from pipeline.domain.gate import gate_for
+
         return gate_for(self.environment, self.registration_gate)
 
     def ledger_key(self, service: str) -> str:
+        from pipeline.domain.status import partition
+
         return partition(self.project, self.environment, service)
 
     def manifest(self) -> Manifest:
@@ -94,6 +102,8 @@ class Settings(BaseModel):
 
     @property
     def rollout_policy(self) -> RolloutPolicy:
+        from pipeline.domain.rollout import RolloutPolicy, alarm_names
+
         return RolloutPolicy(mode=self.rollout, bake_minutes=self.rollout_bake_minutes,
                              canary_percent=self.rollout_canary_percent,
                              linear_step_percent=self.rollout_linear_step_percent,

@@ -45,7 +45,6 @@ record's expiry was) and dropped by a later start of the commit after it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -53,9 +52,8 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import codebuild, ecr, ledger, logs, sqs
-from pipeline.domain.builds import BuildPlan, BuildStart
-from pipeline.domain.fixes import RebuildReason
+from pipeline.adapters import codebuild, ecr, ledger, logs
+from pipeline.domain.builds import BuildPlan
 from pipeline.domain.inputs import inputs_tag
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, commit_of_tag, commit_tag, is_commit, is_sha_tag, short_sha
@@ -222,12 +220,3 @@ def _reuse(settings: BuildStarterSettings, plan: BuildPlan, inputs: str) -> tupl
     logger.info("reused the image built from the same inputs", extra={
         "service": plan.service, "digest": image.digest, "tags": [tag, LATEST]})
     return StartResult(plan.service, "reused", image=image.digest), True
-
-
-def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str,
-                 reason: RebuildReason | None = None) -> list[str]:
-    """The planner's effect: one message per service, the commit fixed now (ten to a request);
-    a rebuild for a finding carries its reason to the starter."""
-    sqs.send_batch(queue_url, [BuildStart.of(plan, event, reason).model_dump_json(by_alias=True, exclude_none=True)
-                               for plan in plans])
-    return [plan.service for plan in plans]

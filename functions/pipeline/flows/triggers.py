@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import codecommit
-from pipeline.domain.builds import BuildPlan, plan_builds
+from pipeline.adapters import codecommit, sqs
+from pipeline.domain.builds import BuildPlan, BuildStart, plan_builds
 from pipeline.domain.changes import changed_paths
+from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.requests import UntrackedSourceError
 from pipeline.events.envelope import NotOursError
@@ -77,3 +80,12 @@ def _github_head(settings: BuildTriggerSettings) -> str:
     """The commit the tracked branch points at on GitHub, or the branch when its API does not say."""
     repository = source_of(settings)
     return (known_head(repository, settings.branch) if repository else "") or settings.branch
+
+
+def queue_builds(queue_url: str, plans: Sequence[BuildPlan], event: str,
+                 reason: RebuildReason | None = None) -> list[str]:
+    """The planner's effect: one message per service, the commit fixed now (ten to a request);
+    a rebuild for a finding carries its reason to the starter."""
+    sqs.send_batch(queue_url, [BuildStart.of(plan, event, reason).model_dump_json(by_alias=True, exclude_none=True)
+                               for plan in plans])
+    return [plan.service for plan in plans]

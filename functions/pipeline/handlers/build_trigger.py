@@ -14,9 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild, parse_build_trigger
-from pipeline.flows.builds import queue_builds
 from pipeline.flows.idempotency import once, register_lambda_context
-from pipeline.flows.triggers import plan_for_trigger
+from pipeline.flows.triggers import plan_for_trigger, queue_builds
 from pipeline.handlers.observability import logger, metrics, traced
 from pipeline.handlers.outcomes import event_outcomes
 from pipeline.settings import BuildTriggerSettings, get_settings
