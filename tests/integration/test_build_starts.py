@@ -188,3 +188,18 @@ def test_the_local_codebuild_refuses_a_repeated_token_with_other_parameters(stac
     assert refused.value.response["Error"]["Code"] == "InvalidInputException"
     assert "different parameters" in refused.value.response["Error"]["Message"]
     assert len(emulation.codebuild.builds) == 1
+
+
+def test_a_duplicate_that_reads_the_inputs_the_first_start_could_not_starts_nothing(start, calls, stack, emulation,
+                                                                                   monkeypatch):
+    """The first start built without the commit's inputs (its source unreadable then); a duplicate
+    of it, able to read them while that build runs, has another plan key, and still starts nothing."""
+    from pipeline.flows import builds
+
+    monkeypatch.setattr(builds, "known_inputs", lambda *args, **kwargs: "")  # unreadable
+    state, build = start()
+    monkeypatch.setattr(builds, "known_inputs", lambda *args, **kwargs: "ab" * 32)  # readable now
+    emulation.codebuild.clock = lambda: time.monotonic() + 600  # the first build runs on, its token expired
+    again, same = start()
+    assert (state, again, same) == ("started", "already started", build)
+    assert len(emulation.codebuild.builds) == 1 and _builds(stack) == [build]
