@@ -168,12 +168,13 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
         return StartResult(planned.service, "already built")
     if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
         plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
-    if (commit is not None and commit.last_status == "STARTED" and not plan.occasion and not plan.after
-            and plan.idempotency_key not in commit.starts):
-        # A build of this commit runs already, from another plan of it (one started before its
-        # inputs could be read, say): its image is the commit's, so a duplicate whose plan differs
-        # only in what it could read starts nothing. (A forced request or a retry after a failure
-        # has an occasion or an `after` of its own, and builds.)
+    if (commit is not None and commit.last_status == "STARTED" and not tagged and not plan.occasion
+            and not plan.after and plan.idempotency_key not in commit.starts):
+        # A build of this commit runs already (started, and no image has the commit's tag yet),
+        # from another plan of it (one started before its inputs could be read, say): its image
+        # is the commit's, so a duplicate whose plan differs only in what it could read starts
+        # nothing. (A forced request or a retry after a failure has an occasion or an `after` of
+        # its own, and builds; once the build pushed, a plan with other inputs builds again.)
         logger.info("a build of this commit is running already", extra={"service": plan.service,
                                                                         "build_id": commit.last_build})
         return StartResult(plan.service, "already started", commit.last_build)
