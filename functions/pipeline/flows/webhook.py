@@ -18,8 +18,8 @@ def queue_push(settings: WebhookSettings, delivery: Delivery) -> WebhookDecision
     """Queue the push's build starts (none when it changed no service) and say which.
 
     One SendMessageBatch per ten services: SQS takes at most 10 entries a request, their bodies
-    together within the queue's maximum message size (256 KiB by default), and a build start is
-    a few hundred bytes (SQS API Reference, SendMessageBatch). The webhook does not import
+    together within the maximum message size (1 MiB today, 256 KiB in older references), and a
+    build start is a few hundred bytes (SQS API Reference, SendMessageBatch). The webhook does not import
     `flows.builds.queue_builds` for this: that module brings the build starter's adapters and
     Powertools' idempotency into the webhook's cold start; the message is the same `BuildStart`.
     """
