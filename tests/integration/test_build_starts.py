@@ -51,6 +51,25 @@ def _builds(stack) -> list[str]:
     return sorted(i["sk"]["S"].removeprefix("build#") for i in items if i["sk"]["S"].startswith("build#"))
 
 
+def _race_inside_start_build(monkeypatch, start, **fields) -> list[tuple[str, str]]:
+    """The next start's StartBuild, once it returns, lets another start (of `fields`) run whole
+    before the first goes on; that start's (state, build) is appended to the list returned."""
+    from pipeline.adapters import codebuild
+
+    original = codebuild.start_build
+    inner: list[tuple[str, str]] = []
+
+    def racing(*args, **kwargs):
+        build = original(*args, **kwargs)
+        if not inner:
+            inner.append(("racing", ""))  # the inner start's own StartBuild does not race again
+            inner[0] = start(**fields)
+        return build
+
+    monkeypatch.setattr(codebuild, "start_build", racing)
+    return inner
+
+
 def test_a_build_start_makes_three_calls_after_build_avoidance_and_no_idempotency_record(start, calls, stack):
     start()  # the repository and log group made, as on the service's first build
     calls.made.clear()
@@ -74,20 +93,7 @@ def test_a_concurrent_duplicate_gets_the_same_build_and_one_of_the_two_reports_s
     """The second delivery runs whole while the first is inside StartBuild: both read the commit
     before either wrote. CodeBuild answers the second's token with the first's build; the first's
     write finds the plan recorded (its condition fails) and reports "already started"."""
-    from pipeline.adapters import codebuild
-
-    original = codebuild.start_build
-    inner: list[tuple[str, str]] = []
-    raced: list[bool] = []
-
-    def racing(*args, **kwargs):
-        build = original(*args, **kwargs)
-        if not raced:
-            raced.append(True)
-            inner.append(start())  # the duplicate, delivered to another instance meanwhile
-        return build
-
-    monkeypatch.setattr(codebuild, "start_build", racing)
+    inner = _race_inside_start_build(monkeypatch, start)  # the duplicate, delivered to another instance meanwhile
     outer = start()
     assert inner == [("started", outer[1])] and outer[0] == "already started"
     assert len(emulation.codebuild.builds) == 1 and len(calls.of("codebuild", "StartBuild")) == 2
@@ -101,22 +107,8 @@ def test_two_plans_of_one_commit_racing_both_build_and_the_first_write_takes_the
     """A push's start and a forced request's, at once: two plans, two tokens, two builds (as with
     the Powertools record before). The forced one writes first and is the commit's latest
     attempt; the push's build is recorded for its plan alone, so its duplicate starts nothing."""
-    from pipeline.adapters import codebuild
-
-    original = codebuild.start_build
-    inner: list[tuple[str, str]] = []
-    raced: list[bool] = []
-
-    def racing(*args, **kwargs):
-        build = original(*args, **kwargs)
-        if not raced:
-            raced.append(True)
-            inner.append(start(trigger="request", occasion="forced"))
-        return build
-
-    monkeypatch.setattr(codebuild, "start_build", racing)
-    pushed = start()
-    monkeypatch.setattr(codebuild, "start_build", original)
+    inner = _race_inside_start_build(monkeypatch, start, trigger="request", occasion="forced")
+    pushed = start()  # later starts pass through: the race happens once
     forced = inner[0]
     assert pushed[0] == "started" and forced[0] == "started" and pushed[1] != forced[1]
     assert _commit(stack)["lastBuild"] == {"S": forced[1]}

@@ -131,7 +131,7 @@ def build_started(table: str, pk: str, record: BuildRecord, attempt: int, *, key
     try:
         _transact(table, [build, commit])
     except _ConditionFailed as failed:
-        holder = _commit(old) if (old := failed.old(1)) else read
+        holder = _holder(failed, read)
         noted = holder.starts.get(key)
         if noted is not None:  # a duplicate start of this plan got there first
             return BuildNoted("noted before", noted.build)
@@ -142,11 +142,17 @@ def build_started(table: str, pk: str, record: BuildRecord, attempt: int, *, key
         try:
             _transact(table, [build, mine])
         except _ConditionFailed as again:
-            holder = _commit(old) if (old := again.old(1)) else holder
-            noted = holder.starts.get(key)
+            noted = _holder(again, holder).starts.get(key)
             return BuildNoted("noted before", noted.build if noted else record.build_id)
         return BuildNoted("superseded", record.build_id)
     return BuildNoted("noted", record.build_id)
+
+
+def _holder(failed: _ConditionFailed, known: CommitRecord) -> CommitRecord:
+    """The commit's item as a cancelled build_started transaction found it (its second member),
+    or what was known of it when the cancellation did not return it."""
+    old = failed.old(1)
+    return _commit(old) if old else known
 
 
 _START_MAP = "starts"  # on a commit's item: a plan's idempotency key (hashed) -> {key, build, at}
@@ -270,38 +276,35 @@ def image_scanned(table: str, pk: str, digest: str, tags: list[str], scan: ScanR
 def message_sent(table: str, pk: str, digest: str, key: str, claim: MessageClaim, at: str) -> bool:
     """The claimed message went out: later deliveries of its event send nothing. False when the
     claim is no longer this invocation's (it ran past its deadline and another took it over)."""
-    return _on_message(table, pk, digest, "SET #m.sentAt = :at", {":at": {"S": at}}, "#m.#token = :me",
-                       key, claim.token, "note the message sent")
+    return _on_message(table, pk, digest, key, claim.token, "", entries={_MESSAGE + key: {"sentAt": at}})
 
 
 def release_message(table: str, pk: str, digest: str, key: str, claim: MessageClaim) -> None:
     """Give the claim up, unsent (the message, or what came before it, failed): the event's
     retry claims it again."""
-    _on_message(table, pk, digest, "REMOVE #m", {}, "#m.#token = :me AND attribute_not_exists(#m.sentAt)",
-                key, claim.token, "release the message claim")
+    _on_message(table, pk, digest, key, claim.token, " AND attribute_not_exists(#c.sentAt)",
+                remove=(_MESSAGE + key,))
 
 
 def take_over_message(table: str, pk: str, digest: str, key: str, stale: str, claim: MessageClaim) -> bool:
     """Replace an unsent claim past its deadline (its invocation died); False when another
     invocation replaced, released or sent it first."""
-    return _on_message(table, pk, digest, "SET #m = :claim",
-                       {":claim": {"M": {"token": {"S": claim.token}, "until": {"S": claim.until}}}},
-                       "#m.#token = :me AND attribute_not_exists(#m.sentAt)", key, stale, "take over the message claim")
+    return _on_message(table, pk, digest, key, stale, " AND attribute_not_exists(#c.sentAt)",
+                       attributes={_MESSAGE + key: {"token": claim.token, "until": claim.until}})
 
 
-def _on_message(table: str, pk: str, digest: str, expression: str, values: dict[str, Any], condition: str,
-                key: str, token: str, what: str) -> bool:
-    """One conditional UpdateItem of a message claim; False when its condition did not hold."""
-    names = {"#m": _MESSAGE + key} | ({"#token": "token"} if "#token" in condition else {})
+def _on_message(table: str, pk: str, digest: str, key: str, token: str, unsent: str, *,
+                attributes: dict[str, Any] | None = None, entries: dict[str, dict[str, Any]] | None = None,
+                remove: tuple[str, ...] = ()) -> bool:
+    """One UpdateItem of a message claim, on condition that `token` holds it (and, with `unsent`,
+    that it was not sent); False when that did not hold."""
+    request = _update_request(table, pk, f"image#{digest}", attributes or {}, entries=entries, remove=remove,
+                              condition=("#c.#token = :me" + unsent, {":me": {"S": token}}),
+                              condition_names={"#c": _MESSAGE + key, "#token": "token"})
     try:
-        client("dynamodb").update_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"image#{digest}"}}, UpdateExpression=expression,
-            ConditionExpression=condition, ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values | {":me": {"S": token}})
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise wrap(exc, f"{what} of image#{digest}") from exc
+        _apply(request)
+    except _ConditionFailed:
+        return False
     return True
 
 
@@ -736,7 +739,13 @@ def _update(table: str, pk: str, sk: str, attributes: dict[str, Any], *, add: di
             keep: dict[str, Any] | None = None, condition: tuple[str, dict] | None = None) -> dict[str, Any]:
     """Set `attributes` (and `keep` only where the item has none yet), add strings to string sets,
     in one UpdateItem; returns the whole item as it now is."""
-    request = _update_request(table, pk, sk, attributes, add=add, keep=keep, condition=condition)
+    return _apply(_update_request(table, pk, sk, attributes, add=add, keep=keep, condition=condition))
+
+
+def _apply(request: _UpdateRequest) -> dict[str, Any]:
+    """One UpdateItem; returns the whole item as it now is (_ConditionFailed when its condition
+    did not hold)."""
+    sk = request.key["sk"]["S"]
     try:
         response = client("dynamodb").update_item(**request.parameters(), ReturnValues="ALL_NEW")
     except ClientError as exc:
@@ -791,14 +800,15 @@ def _update_request(table: str, pk: str, sk: str, attributes: dict[str, Any], *,
     assignments = [f"#a{i} = :v{i}" for i in range(len(attributes))]
     assignments += [f"#k{i} = if_not_exists(#k{i}, :k{i})" for i in range(len(keep))]
     assignments += [f"#m{i}.#e{i} = :e{i}" for i in range(len(put))]
-    expression = "SET " + ", ".join(assignments)
+    clauses = [f"SET {', '.join(assignments)}"] if assignments else []
     if sets:
-        expression += " ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets)))
+        clauses.append("ADD " + ", ".join(f"#s{i} :s{i}" for i in range(len(sets))))
     removals = [f"#r{i}" for i in range(len(remove))] + [f"#dm{i}.#de{i}" for i in range(len(gone))]
     if remove:
         names |= {f"#r{i}": key for i, key in enumerate(remove)}
     if removals:
-        expression += " REMOVE " + ", ".join(removals)
+        clauses.append("REMOVE " + ", ".join(removals))
+    expression = " ".join(clauses)
     if condition:
         values |= condition[1]
         names |= condition_names or {}
