@@ -3,6 +3,7 @@ by the same model and provisioner the local account uses, and the emulation inst
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,25 @@ class Calls:
 
     def operations(self) -> list[str]:
         return [f"{s}:{op}" for s, op, _ in self.made]
+
+
+# Clients that provision a test's stack: made once per process (making one costs more than most
+# of the calls it makes), with boto3's own client method, so they neither record calls nor take
+# faults. moto's mock intercepts every client made after its import, so one serves every test.
+_SESSION_CLIENT = boto3.session.Session.client
+_PROVISIONING: dict[str, object] = {}
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    # One boto3 session per process: a new one parses the endpoint and service models again.
+    return boto3.session.Session()
+
+
+def _provisioning_client(service: str):
+    if service not in _PROVISIONING:
+        _PROVISIONING[service] = _SESSION_CLIENT(_session(), service)
+    return _PROVISIONING[service]
 
 
 @pytest.fixture
@@ -105,6 +125,9 @@ class Stack:
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():
+        # moto empties boto3's default session for the test; the tests' own `boto3.client(...)`
+        # calls share the process's one instead of each test loading the models again.
+        boto3.DEFAULT_SESSION = _session()
         yield
 
 
@@ -127,7 +150,7 @@ def stack_parameters() -> dict[str, str]:
 @pytest.fixture
 def stack(emulation, calls: Calls, stack_parameters: dict[str, str]) -> Stack:
     model = TemplateModel(parameters=stack_parameters)
-    provisioned = Provisioner(boto3.client, LOCAL_WEBHOOK_SECRET.decode()).create_all(model)
+    provisioned = Provisioner(_provisioning_client, LOCAL_WEBHOOK_SECRET.decode()).create_all(model)
     sqs, sns = boto3.client("sqs"), boto3.client("sns")
     inbox = sqs.create_queue(QueueName="notifications")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
