@@ -411,7 +411,7 @@ class LocalAccount:
         assert self.stack is not None
         sqs, moved = self.client("sqs"), 0
         for function in self.stack.functions.values():
-            while True:
+            while self._may_hold(function.inbox_url):
                 messages = sqs.receive_message(QueueUrl=function.inbox_url, MaxNumberOfMessages=10).get("Messages", [])
                 if not messages:
                     break
@@ -434,6 +434,8 @@ class LocalAccount:
             busy = self._batches.get(source.queue_arn, 0)
             if source.max_concurrency is not None and busy >= source.max_concurrency:
                 continue  # the mapping's MaximumConcurrency: no more invocations until one ends
+            if not self._may_hold(source.queue_url):
+                continue
             messages = sqs.receive_message(QueueUrl=source.queue_url, MaxNumberOfMessages=min(source.batch_size, 10),
                                            AttributeNames=["All"]).get("Messages", [])
             if not messages:
@@ -456,11 +458,32 @@ class LocalAccount:
         assert self.stack is not None
         sqs = self.client("sqs")
         for source in self.stack.queue_sources:
+            queue = self._moto_queue(source.queue_url)
+            if queue is not None:
+                if queue.approximate_number_of_messages or queue.approximate_number_of_messages_not_visible:
+                    return True
+                continue
             counts = sqs.get_queue_attributes(QueueUrl=source.queue_url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             if any(int(v) for v in counts.values()):
                 return True
         return False
+
+    def _moto_queue(self, queue_url: str) -> Any:
+        """The queue in moto's state, when this account runs its own moto (None when it
+        provisions into another emulator). EventBridge's deliveries and Lambda's pollers are the
+        emulator's own machinery, not calls any function makes: they look at the queue there,
+        and call the API only when a message is there to take."""
+        if self.external_endpoint:
+            return None
+        from moto.sqs.models import sqs_backends
+
+        return sqs_backends[ACCOUNT][REGION].queues.get(queue_url.rsplit("/", 1)[-1])
+
+    def _may_hold(self, queue_url: str) -> bool:
+        """Whether ReceiveMessage could return a message now (always, for another emulator)."""
+        queue = self._moto_queue(queue_url)
+        return queue is None or bool(queue.messages)
 
     def _settle_batch(self, source: QueueSource, messages: list[dict], invocation: Invocation) -> None:
         """As Lambda's mapping does: delete what succeeded; what failed stays in flight until its

@@ -24,6 +24,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -338,19 +339,22 @@ def _ignore_patterns(context: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
 
 
-def _ignored(path: str, patterns: list[str]) -> bool:
+def _ignored(path: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
     """.dockerignore matching (Go filepath.Match per pattern, `**`, `!` exceptions, last match wins;
     a pattern that matches a directory excludes what is under it)."""
     ignored = False
     parts = path.split("/")
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for raw in patterns:
-        negate = raw.startswith("!")
-        pattern = raw.lstrip("!").strip("/").removeprefix("./")
-        regex = _glob(pattern)
-        if any(re.fullmatch(regex, prefix) for prefix in prefixes):
+    for regex, negate in rules:
+        if any(regex.fullmatch(prefix) for prefix in prefixes):
             ignored = not negate
     return ignored
+
+
+def _rules(patterns: list[str]) -> list[tuple[re.Pattern[str], bool]]:
+    """Each pattern as a compiled regex, and whether it is an exception (`!`)."""
+    return [(re.compile(_glob(raw.lstrip("!").strip("/").removeprefix("./"))), raw.startswith("!"))
+            for raw in patterns]
 
 
 def _glob(pattern: str) -> str:
@@ -371,14 +375,19 @@ def _glob(pattern: str) -> str:
 
 
 def _context_files(context: Path) -> list[str]:
-    """The files docker sends as the build context: all but what .dockerignore leaves out."""
-    patterns = _ignore_patterns(context)
+    """The files docker sends as the build context: all but what .dockerignore leaves out. An
+    ignored directory is not walked unless an exception (`!`) could bring back a file in it."""
+    rules = _rules(_ignore_patterns(context))
+    prune = not any(negate for _, negate in rules)
     files = []
-    for path in sorted(context.rglob("*")):
-        relative = path.relative_to(context).as_posix()
-        if path.is_file() and not _ignored(relative, patterns):
-            files.append(relative)
-    return files
+    for directory, subdirectories, names in os.walk(context):
+        base = Path(directory).relative_to(context).as_posix()
+        within = "" if base == "." else f"{base}/"
+        if prune:
+            subdirectories[:] = [d for d in subdirectories if not _ignored(within + d, rules)]
+        files.extend(within + name for name in names
+                     if (Path(directory) / name).is_file() and not _ignored(within + name, rules))
+    return sorted(files, key=lambda file: file.split("/"))  # as paths sort: by component
 
 
 def _check_dockerfile(text: str, context: Path, files: list[str], build_args: dict[str, str]) -> str:
