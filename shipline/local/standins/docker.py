@@ -379,7 +379,7 @@ def _context_files(context: Path) -> list[str]:
     ignored directory is not walked unless an exception (`!`) could bring back a file in it."""
     rules = _rules(_ignore_patterns(context))
     prune = not any(negate for _, negate in rules)
-    files = []
+    files: list[str] = []
     for directory, subdirectories, names in os.walk(context):
         base = Path(directory).relative_to(context).as_posix()
         within = "" if base == "." else f"{base}/"
