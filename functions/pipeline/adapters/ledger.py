@@ -248,13 +248,10 @@ def take_over_registration(table: str, pk: str, digest: str, stale: str, claim: 
 def release_registration(table: str, pk: str, digest: str, claim: RegistrationClaim) -> None:
     """Give the claim up (the invocation registers nothing, or failed); nothing when it is not ours."""
     try:
-        client("dynamodb").update_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": f"image#{digest}"}},
-            UpdateExpression="REMOVE registering, registeringUntil", ConditionExpression="registering = :me",
-            ExpressionAttributeValues={":me": {"S": claim.token}})
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise wrap(exc, f"release the registration claim of image#{digest}") from exc
+        _apply(_update_request(table, pk, f"image#{digest}", {}, remove=("registering", "registeringUntil"),
+                               condition=("registering = :me", {":me": {"S": claim.token}})))
+    except _ConditionFailed:
+        pass  # another invocation's claim (or none): not ours to give up
 
 
 def _claimed(claim: RegistrationClaim | None) -> dict[str, str] | None:
