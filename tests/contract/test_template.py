@@ -136,8 +136,8 @@ def test_dashboard_shows_the_figures_the_functions_emit():
     # The findings metrics are named from the severity, in one f-string.
     assert 'f"Findings{severity.title()}"' in handlers
     emitted = {f"Findings{s.title()}" for s in SEVERITIES}
-    for metric in ("BuildsStarted", "BuildsFailed", "RevisionsRegistered", "ImagesHeld", "FindingsCritical",
-                   "FindingsHigh"):
+    for metric in ("BuildsStarted", "BuildsFailed", "ImagesReused", "RevisionsRegistered", "ImagesHeld",
+                   "FindingsCritical", "FindingsHigh"):
         assert f'"{metric}"' in body
         assert f'"{metric}"' in handlers or metric in emitted
 

@@ -87,6 +87,7 @@ def test_a_revert_retags_instead_of_building(local_account, repository):
     report = account.report()
     assert report["errors"] == []
     assert len(builds_of(report, "langgraph")) == 2  # no build for the revert
+    assert report["metrics"]["ImagesReused"] == 1 and report["metrics"]["BuildsStarted"] == 5  # 4 first, 1 change
     first_image = next(i for i in report["images"] if i["repository"].endswith("-langgraph")
                        and first[:7] in i["tags"])
     # The first commit's image is the revert's: its tag, and latest, moved to it.

@@ -70,5 +70,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     started = sum(1 for state in states.values() if state == "started")
     if started:  # only builds this invocation started
         metrics.add_metric(name="BuildsStarted", unit=MetricUnit.Count, value=started)
+    reused = sum(1 for state in states.values() if state == "reused")
+    if reused:  # builds avoided: an image with the same build inputs got the commit's tags instead
+        metrics.add_metric(name="ImagesReused", unit=MetricUnit.Count, value=reused)
     # Lambda reads batchItemFailures; the rest is for the logs and the local account's report.
     return {"batchItemFailures": failures, "builds": builds, "states": states}
