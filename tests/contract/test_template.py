@@ -142,6 +142,20 @@ def test_dashboard_shows_the_figures_the_functions_emit():
         assert f'"{metric}"' in handlers or metric in emitted
 
 
+def test_the_readme_lists_every_metric_the_functions_emit_and_no_other():
+    """The README's metrics table names each metric a handler emits, and nothing else."""
+    handlers = "".join(path.read_text() for path in (ROOT / "functions/pipeline/handlers").glob("*.py"))
+    emitted = set(re.findall(r'add_metric\(name="(\w+)"', handlers))
+    emitted |= set(re.findall(r'"(Deployments\w+)"', handlers))  # the rollout's, named from the deployment's end
+    assert 'add_metric(name=f"Findings{severity.title()}"' in handlers
+    emitted.add("Findings<Severity>")
+    readme = (ROOT / "README.md").read_text()
+    rows = readme[readme.index("| metric | emitted by | counts |"):].splitlines()
+    rows = [row.strip() for row in rows[2:next(i for i, row in enumerate(rows) if not row.strip().startswith("|"))]]
+    listed = {name for row in rows for name in re.findall(r"`([\w<>]+)`", row.split("|")[1])}
+    assert listed == emitted
+
+
 def test_sam_package_of_functions_carries_the_manifest(tmp_path):
     """`sam deploy` zips functions/ as it is (following links): the Lambda package holds the
     services manifest the handlers load, byte for byte."""
