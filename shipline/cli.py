@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--environment", "-e", choices=ENVIRONMENTS, default="dev")
 
     def endpoint(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--endpoint-url", help="use this AWS emulator (for example LocalStack) instead of moto")
+        p.add_argument("--endpoint-url", type=_endpoint_url,
+                       help="use this AWS emulator (for example LocalStack) instead of moto")
 
     def findings(p: argparse.ArgumentParser) -> None:
         p.add_argument("--findings", action="append", default=[], metavar="SERVICE=SEVERITY:N[,SEVERITY:N]",
@@ -252,7 +253,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from shipline import gitdiff
 
     manifest = load_manifest(args.manifest)
-    changes = [Change(path, path) for path in args.paths]
+    changes = [Change(path, path) for path in map(_repository_path, args.paths)]
     if args.from_rev:
         # The commits' differences as the pipeline's GetDifferences gives them (shipline/gitdiff.py):
         # a rename is its old path and its new path, and both paths' services count.
@@ -275,6 +276,9 @@ def run_trigger(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest)
     services = tuple(manifest.service(name).name for name in args.service) or None
     commit = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{args.ref}^{{commit}}", check=False)
+    if not commit and not _git("check-ref-format", "--branch", args.ref, check=False):
+        # What the event would carry is a branch git would refuse: say so here, not on the bus.
+        raise CommandError(f"--ref '{one_line(args.ref)}': not a commit in this repository, nor a branch name")
     source = {"commit": commit} if commit else {"branch": args.ref}
     request = BuildRequest(project=manifest.project.name, environment=args.environment, services=services,
                            trigger="request", requestedBy=f"shipline trigger ({os.environ.get('USER', 'cli')})",
@@ -445,6 +449,34 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _endpoint_url(value: str) -> str:
+    """--endpoint-url: an http(s) URL with a host, as botocore and urllib3 take it (checked here,
+    so a typo is a usage error, not botocore's ValueError traceback on the first call)."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    try:
+        valid = urlsplit(value).scheme in ("http", "https") and bool(
+            is_valid_endpoint_url(value) or is_valid_ipv6_endpoint_url(value))
+    except ValueError:  # urlsplit: an unbalanced [ or a bad port
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an http(s) URL, such as http://127.0.0.1:4566")
+    return value
+
+
+def _repository_path(value: str) -> str:
+    """A changed path for `plan`, as git names it (relative, no '..'): a path the repository
+    cannot hold would match no service and read as "nothing to rebuild"."""
+    from pipeline.domain.manifest import normalise_path
+
+    try:
+        return normalise_path(value)
+    except ValueError as exc:
+        raise CommandError(f"'{one_line(value)}': {exc}") from None
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"'{value}' is not a positive whole number")

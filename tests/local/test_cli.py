@@ -351,3 +351,45 @@ def test_manifest_checks_the_templates_default_where_samconfig_does_not_override
     samconfig.write_text('[default.deploy.parameters]\nparameter_overrides = "Environment=dev"\n')
     assert main(["manifest", "--samconfig", str(samconfig), "--template", str(template)]) == 2
     assert "deploys ProjectName=billing (template.yaml Default" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["status"], ["trigger"], ["rollback", "-s", "langgraph"], ["demo"],
+                                     ["local", "run", "--events", str(EVENTS / "github-ping.json")]])
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:4566", "http://"])
+def test_an_endpoint_url_that_is_not_an_http_url_is_a_usage_error_before_any_call(command, url, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--endpoint-url", url])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.endswith(f"error: argument --endpoint-url: '{url}' is not an http(s) URL, "
+                          "such as http://127.0.0.1:4566")
+
+
+def test_trigger_of_an_empty_ref_is_one_clear_error(capsys):
+    assert main(["trigger", "--dry-run", "--ref", ""]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "shipline: error: --ref '': not a commit in this repository, nor a branch name"
+
+
+def test_trigger_of_a_ref_git_would_refuse_as_a_branch_sends_nothing(capsys):
+    """`a b` is neither a commit nor a branch git could hold: refused here, not by the planner after the event."""
+    assert main(["trigger", "--ref", "a b", "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err.strip() == ("shipline: error: --ref 'a b': not a commit in this repository, "
+                                               "nor a branch name")
+
+
+@pytest.mark.parametrize(("path", "problem"), [
+    (str(ROOT / "docker/langgraph/Dockerfile"), "must be relative to the repository root (no leading /)"),
+    ("../outside", "must not hold empty, '.' or '..' parts"),
+    ("docker//langgraph", "must not hold empty, '.' or '..' parts"),
+    ("", "must name a file or folder inside the repository, not be empty or the root"),
+])
+def test_plan_of_a_path_that_cannot_be_in_the_repository_names_it(path, problem, capsys):
+    """Not "(nothing to rebuild)": an absolute path to a service's Dockerfile would have said that."""
+    assert main(["plan", path]) == 2
+    assert capsys.readouterr().err.strip() == f"shipline: error: '{path}': {problem}"
+
+
+def test_plan_reads_a_repository_path_given_with_a_leading_dot_slash(capsys):
+    assert main(["plan", "./docker/langgraph/Dockerfile"]) == 0
+    assert capsys.readouterr().out.strip() == "langgraph"
