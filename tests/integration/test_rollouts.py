@@ -254,6 +254,41 @@ def test_the_rollout_function_gives_a_defined_outcome_for_any_damaged_ecs_event(
     check()
 
 
+
+_ARN = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}:2"
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+@pytest.mark.parametrize(("body", "problem"), [
+    ("{not json", "event: Invalid JSON: key must be a string at line 1 column 2"),
+    ("[1]", "event: Input should be an object"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 1.7, "revisionArn": _ARN}),
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": True, "revisionArn": _ARN}),
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 0, "revisionArn": _ARN}),
+     "revision: Input should be greater than or equal to 1"),
+    ('{"service": "langgraph", "family": "f", "revision": Infinity, "revisionArn": "a"}',
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": ["langgraph"], "family": FAMILY, "revision": 2, "revisionArn": _ARN}),
+     "service: Input should be a valid string"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 2}), "revisionArn: Field required"),
+    ("[" * 100_000 + "]" * 100_000, "event: Invalid JSON: recursion limit exceeded at line 1 column 202"),
+])
+def test_a_damaged_rollout_request_is_rejected_once_naming_its_problem(body, problem, stack, emulation, calls,
+                                                                      monkeypatch, lambda_context):
+    """Dropped with one line that says what is wrong: not retried into the dead-letter queue (Infinity,
+    nesting), not rolled out as another revision (1.7 and true were revision 1), not a Python message."""
+    _stand_in(emulation, stack)
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    result = rollouts.handler({"Records": [{"messageId": "m1", "receiptHandle": "", "body": body,
+                                            "attributes": {"ApproximateReceiveCount": "1"},
+                                            "eventSource": "aws:sqs"}]}, lambda_context)
+    assert result["batchItemFailures"] == []
+    assert result["rollouts"] == [{"outcome": "rejected", "reason": problem}]
+    assert calls.made == []  # no UpdateService, no ledger write, no message
+
 # ---------------------------------------------------------------------------- scheduled tasks
 RULE, SCHEDULE = f"{REPO}-nightly-report", f"{REPO}-cleanup"
 ROLE = "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks"
