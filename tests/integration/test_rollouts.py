@@ -229,6 +229,29 @@ def test_events_of_another_service_are_ignored(stack, emulation, monkeypatch, la
     assert rollouts.handler(event, lambda_context)["outcome"] == "ignored"
 
 
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+@pytest.mark.parametrize("sample", ["ecs-deployment-failed", "ecs-service-action"])
+def test_an_ecs_event_from_another_source_is_rejected_before_any_write(sample, stack, emulation, calls, monkeypatch,
+                                                                       lambda_context):
+    """The rules match source aws.ecs; an event that says otherwise (invoked directly) is not ECS's word."""
+    stack.use_function("RolloutFunction", monkeypatch)
+    event = load_event(sample)
+    event["source"] = "aws.ecr"
+    calls.made.clear()
+    result = rollouts.handler(event, lambda_context)
+    assert result == {"outcome": "rejected", "reason": "source: Input should be 'aws.ecs'"}
+    assert calls.made == []
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_an_ecs_event_naming_no_service_says_so(stack, emulation, monkeypatch, lambda_context):
+    stack.use_function("RolloutFunction", monkeypatch)
+    event = load_event("ecs-deployment-completed")
+    event["resources"] = []
+    result = rollouts.handler(event, lambda_context)
+    assert result == {"outcome": "ignored", "reason": "the event names no ECS service (resources is empty)"}
+
 @pytest.mark.property
 @pytest.mark.parametrize("stack_parameters", [ROLLING])
 def test_the_rollout_function_gives_a_defined_outcome_for_any_damaged_ecs_event(stack, emulation, monkeypatch,
