@@ -452,3 +452,13 @@ def test_a_failed_retarget_is_done_by_the_events_retry(stack, emulation, faults,
     assert rule["report"] == f"{FAMILY}:2"
     assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == second["taskDefinitionArn"]
     assert len(stack.notifications()) == 1
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_an_event_with_records_that_are_not_a_list_is_rejected_with_one_line(stack, emulation, calls, monkeypatch,
+                                                                             lambda_context):
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    result = rollouts.handler({"Records": None}, lambda_context)
+    assert result == {"outcome": "rejected", "reason": "not an ECS service event: detail-type None"}
+    assert calls.made == []

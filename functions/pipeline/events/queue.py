@@ -33,6 +33,15 @@ class QueueBatch(BaseModel):
     records: Annotated[list[QueueRecord], Field(alias="Records")]
 
 
+NOT_A_BATCH = "not a batch of SQS messages (Records)"
+
+
+def is_queue_batch(event: object) -> bool:
+    """Whether the event is what an SQS event source mapping sends (a function invoked directly
+    may get anything)."""
+    return isinstance(event, dict) and isinstance(event.get("Records"), list)
+
+
 def parse_queue_batch(event: object) -> list[QueueRecord]:
     try:
         return QueueBatch.model_validate(event).records

@@ -19,7 +19,7 @@ from pipeline.adapters import sqs
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
 from pipeline.events.envelope import InvalidEventError
-from pipeline.events.queue import parse_queue_batch, parse_rollout_request
+from pipeline.events.queue import is_queue_batch, parse_queue_batch, parse_rollout_request
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.rollout import on_deployment_event, on_service_action, roll_out
 from pipeline.handlers.observability import logger, metrics, traced
@@ -32,7 +32,7 @@ from pipeline.settings import RolloutSettings, get_settings
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    if isinstance(event, dict) and "Records" in event:
+    if is_queue_batch(event):
         return _rollouts(event)
     return _service_event(event, context)
 
