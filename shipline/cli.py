@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = sub.add_parser("manifest", help="validate the services manifest (and its project name against the "
                                                "stack's ProjectName) and show it")
     manifest.add_argument("--json", action="store_true")
-    manifest.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml",
+    manifest.add_argument("--samconfig", type=Path, default=None,
                           help="sam's config: each environment's parameter_overrides ProjectName")
     manifest.add_argument("--template", type=Path, default=ROOT / "template.yaml",
                           help="the template: ProjectName's Default, where samconfig.toml does not override it")
@@ -227,8 +227,12 @@ def run_manifest(args: argparse.Namespace) -> int:
     from shipline.deployment import DeploymentConfigError, deployed_project_names
 
     manifest = load_manifest(args.manifest)
+    # No samconfig.toml is a checkout that deploys the template's defaults; a --samconfig that is
+    # not there is a typo, which would otherwise check nothing and say "valid".
+    if args.samconfig is not None and not args.samconfig.is_file():
+        raise CommandError(f"--samconfig {args.samconfig}: file not found")
     try:
-        deployed = deployed_project_names(args.samconfig, args.template)
+        deployed = deployed_project_names(args.samconfig or ROOT / "samconfig.toml", args.template)
     except DeploymentConfigError as exc:
         raise CommandError(str(exc)) from None
     # The functions refuse to run when the two differ; say so before a deploy, not after.

@@ -353,6 +353,14 @@ def test_manifest_checks_the_templates_default_where_samconfig_does_not_override
     assert "deploys ProjectName=billing (template.yaml Default" in capsys.readouterr().err
 
 
+def test_manifest_with_a_samconfig_that_is_not_there_says_so_instead_of_valid(capsys, tmp_path: Path):
+    missing = tmp_path / "samcofig.toml"
+    assert main(["manifest", "--samconfig", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == f"shipline: error: --samconfig {missing}: file not found"
+
+
 @pytest.mark.parametrize("command", [["status"], ["trigger"], ["rollback", "-s", "langgraph"], ["demo"],
                                      ["local", "run", "--events", str(EVENTS / "github-ping.json")]])
 @pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:4566", "http://"])
