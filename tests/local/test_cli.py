@@ -92,6 +92,17 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
     assert err.count("shipline: error:") == 3
 
 
+def test_a_file_nested_too_deeply_is_reported_by_name_and_the_others_still_run(capsys, tmp_path: Path):
+    """Was "the input is nested too deeply to read" for the whole run: no file named, nothing run."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    code, report, err = _run(capsys, "--events", str(deep), str(EVENTS / "github-ping.json"), *overrides(GITHUB))
+    assert code == 1
+    assert report["webhookResponses"] == [{"statusCode": 200, "body": '{"message": "ignored: ping"}'}]
+    assert report["errors"] == [f"{deep}: invalid JSON (nested too deeply)"]
+    assert err.count("shipline: error:") == 1
+    assert err.splitlines()[-1] == f"shipline: error: {deep}: invalid JSON (nested too deeply)"
+
 def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
     code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
                            "--findings", "langgraph=CRITICAL:2", *overrides(GITHUB))
