@@ -92,16 +92,19 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
     assert err.count("shipline: error:") == 3
 
 
-def test_a_file_nested_too_deeply_is_reported_by_name_and_the_others_still_run(capsys, tmp_path: Path):
-    """Was "the input is nested too deeply to read" for the whole run: no file named, nothing run."""
-    deep = tmp_path / "deep.json"
+def test_files_json_cannot_read_are_reported_by_name_and_the_others_still_run(capsys, tmp_path: Path):
+    """Nested too deeply, the whole run stopped with "the input is nested too deeply to read" (no
+    file named, nothing run); a number past Python's digit limit was a traceback."""
+    deep, big = tmp_path / "deep.json", tmp_path / "big.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
-    code, report, err = _run(capsys, "--events", str(deep), str(EVENTS / "github-ping.json"), *overrides(GITHUB))
+    big.write_text('{"source": "x", "detail-type": "y", "detail": {"n": ' + "9" * 5000 + "}}")
+    code, report, err = _run(capsys, "--events", str(deep), str(big), str(EVENTS / "github-ping.json"),
+                             *overrides(GITHUB))
     assert code == 1
     assert report["webhookResponses"] == [{"statusCode": 200, "body": '{"message": "ignored: ping"}'}]
-    assert report["errors"] == [f"{deep}: invalid JSON (nested too deeply)"]
-    assert err.count("shipline: error:") == 1
-    assert err.splitlines()[-1] == f"shipline: error: {deep}: invalid JSON (nested too deeply)"
+    assert report["errors"] == [f"{deep}: invalid JSON (nested too deeply)",
+                                f"{big}: invalid JSON (a number has more digits than can be read)"]
+    assert err.count("shipline: error:") == 2
 
 def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
     code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
@@ -362,6 +365,15 @@ def test_manifest_checks_the_templates_default_where_samconfig_does_not_override
     samconfig.write_text('[default.deploy.parameters]\nparameter_overrides = "Environment=dev"\n')
     assert main(["manifest", "--samconfig", str(samconfig), "--template", str(template)]) == 2
     assert "deploys ProjectName=billing (template.yaml Default" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "problem"), [("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+                                              ("x = " + "9" * 5000, "a number has more digits than can be read")])
+def test_manifest_with_a_samconfig_toml_cannot_read_names_it(text, problem, capsys, tmp_path: Path):
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(text + "\n")
+    assert main(["manifest", "--samconfig", str(samconfig)]) == 2
+    assert capsys.readouterr().err.strip() == f"shipline: error: {samconfig}: cannot be read ({problem})"
 
 
 def test_manifest_with_a_samconfig_that_is_not_there_says_so_instead_of_valid(capsys, tmp_path: Path):

@@ -191,6 +191,14 @@ def test_a_dockerfile_or_context_no_build_could_use_is_refused_before_a_build_st
     assert str(raised.value) == f"services.toml: services.api.{field}: {problem}"
 
 
+def test_a_manifest_with_a_number_too_long_to_read_names_the_file(tmp_path: Path):
+    path = tmp_path / "services.toml"
+    path.write_text("x = " + "9" * 5000 + "\n")
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(path)
+    assert str(raised.value) == f"{path}: not valid TOML (a number has more digits than can be read)"
+
+
 def test_a_manifest_nested_too_deeply_names_the_file(tmp_path: Path):
     path = tmp_path / "services.toml"
     path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")

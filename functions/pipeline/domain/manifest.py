@@ -304,6 +304,8 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST_PATH) -> Manifest:
         raise ManifestError(f"{path}: not valid TOML ({exc})") from None
     except RecursionError:  # tomllib reads nested arrays and inline tables recursively
         raise ManifestError(f"{path}: not valid TOML (nested too deeply)") from None
+    except ValueError:  # int() past Python's digit limit: its message advises a Python setting
+        raise ManifestError(f"{path}: not valid TOML (a number has more digits than can be read)") from None
     return parse_manifest(data, str(path))
 
 
