@@ -471,14 +471,20 @@ def _endpoint_url(value: str) -> str:
 
 
 def _repository_path(value: str) -> str:
-    """A changed path for `plan`, as git names it (relative, no '..'): a path the repository
-    cannot hold would match no service and read as "nothing to rebuild"."""
-    from pipeline.domain.manifest import normalise_path
+    """A changed path for `plan`, read as the planner reads one (`normalised_path`: "./", "//" and
+    a leading "/" are the repository's root). A path into this checkout (/home/me/repo/docker/x,
+    what a shell's tab completion gives) is that file's path in the repository; one that leaves
+    the repository, or is its root, is refused: it would match no service and read as "nothing
+    to rebuild"."""
+    from pipeline.domain.changes import normalised_path
 
-    try:
-        return normalise_path(value)
-    except ValueError as exc:
-        raise CommandError(f"'{one_line(value)}': {exc}") from None
+    given = Path(value)
+    if given.is_absolute() and given.resolve().is_relative_to(ROOT.resolve()):
+        value = given.resolve().relative_to(ROOT.resolve()).as_posix() + ("/" if value.endswith("/") else "")
+    path = normalised_path(value)
+    if not path or path == ".." or path.startswith("../"):
+        raise CommandError(f"'{one_line(value)}': not a file or folder inside the repository")
+    return path
 
 
 def _positive(value: str) -> int:
