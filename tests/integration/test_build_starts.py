@@ -226,3 +226,11 @@ def test_an_unusable_build_start_starts_nothing_and_goes_to_the_dead_letter_queu
     assert [op for op in calls.operations() if op.split(":")[0] in ("codebuild", "dynamodb", "sqs")] == []
     (line,) = [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()]
     assert line.startswith("build start m1 unusable: ") and problem in line
+
+
+@pytest.mark.parametrize("version", ["--upload-pack=touch /tmp/x", "main\nother", "a b", "main^{tree}"])
+def test_a_build_start_whose_source_version_no_git_ref_could_be_starts_no_build(version, start, calls):
+    """A commit or a branch name: anything else (a damaged or forged message) would start a build
+    that fails fetching its source. It fails here instead, and goes to the dead-letter queue."""
+    assert start(sourceVersion=version) == ("failed", "")
+    assert calls.of("codebuild", "StartBuild") == []
