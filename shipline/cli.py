@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--environment", "-e", choices=ENVIRONMENTS, default="dev")
 
     def endpoint(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--endpoint-url", help="use this AWS emulator (for example LocalStack) instead of moto")
+        p.add_argument("--endpoint-url", type=_endpoint_url,
+                       help="use this AWS emulator (for example LocalStack) instead of moto")
 
     def findings(p: argparse.ArgumentParser) -> None:
         p.add_argument("--findings", action="append", default=[], metavar="SERVICE=SEVERITY:N[,SEVERITY:N]",
@@ -186,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     manifest = sub.add_parser("manifest", help="validate the services manifest (and its project name against the "
                                                "stack's ProjectName) and show it")
     manifest.add_argument("--json", action="store_true")
-    manifest.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml",
+    manifest.add_argument("--samconfig", type=Path, default=None,
                           help="sam's config: each environment's parameter_overrides ProjectName")
     manifest.add_argument("--template", type=Path, default=ROOT / "template.yaml",
                           help="the template: ProjectName's Default, where samconfig.toml does not override it")
@@ -226,8 +227,12 @@ def run_manifest(args: argparse.Namespace) -> int:
     from shipline.deployment import DeploymentConfigError, deployed_project_names
 
     manifest = load_manifest(args.manifest)
+    # No samconfig.toml is a checkout that deploys the template's defaults; a --samconfig that is
+    # not there is a typo, which would otherwise check nothing and say "valid".
+    if args.samconfig is not None and not args.samconfig.is_file():
+        raise CommandError(f"--samconfig {args.samconfig}: file not found")
     try:
-        deployed = deployed_project_names(args.samconfig, args.template)
+        deployed = deployed_project_names(args.samconfig or ROOT / "samconfig.toml", args.template)
     except DeploymentConfigError as exc:
         raise CommandError(str(exc)) from None
     # The functions refuse to run when the two differ; say so before a deploy, not after.
@@ -252,7 +257,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from shipline import gitdiff
 
     manifest = load_manifest(args.manifest)
-    changes = [Change(path, path) for path in args.paths]
+    changes = [Change(path, path) for path in map(_repository_path, args.paths)]
     if args.from_rev:
         # The commits' differences as the pipeline's GetDifferences gives them (shipline/gitdiff.py):
         # a rename is its old path and its new path, and both paths' services count.
@@ -275,6 +280,9 @@ def run_trigger(args: argparse.Namespace) -> int:
     manifest = load_manifest(args.manifest)
     services = tuple(manifest.service(name).name for name in args.service) or None
     commit = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{args.ref}^{{commit}}", check=False)
+    if not commit and not _git("check-ref-format", "--branch", args.ref, check=False):
+        # What the event would carry is a branch git would refuse: say so here, not on the bus.
+        raise CommandError(f"--ref '{one_line(args.ref)}': not a commit in this repository, nor a branch name")
     source = {"commit": commit} if commit else {"branch": args.ref}
     request = BuildRequest(project=manifest.project.name, environment=args.environment, services=services,
                            trigger="request", requestedBy=f"shipline trigger ({os.environ.get('USER', 'cli')})",
@@ -445,6 +453,40 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- helpers
+def _endpoint_url(value: str) -> str:
+    """--endpoint-url: an http(s) URL with a host, as botocore and urllib3 take it (checked here,
+    so a typo is a usage error, not botocore's ValueError traceback on the first call)."""
+    from urllib.parse import urlsplit
+
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    try:
+        valid = urlsplit(value).scheme in ("http", "https") and bool(
+            is_valid_endpoint_url(value) or is_valid_ipv6_endpoint_url(value))
+    except ValueError:  # urlsplit: an unbalanced [ or a bad port
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(f"'{value}' is not an http(s) URL, such as http://127.0.0.1:4566")
+    return value
+
+
+def _repository_path(value: str) -> str:
+    """A changed path for `plan`, read as the planner reads one (`normalised_path`: "./", "//" and
+    a leading "/" are the repository's root). A path into this checkout (/home/me/repo/docker/x,
+    what a shell's tab completion gives) is that file's path in the repository; one that leaves
+    the repository, or is its root, is refused: it would match no service and read as "nothing
+    to rebuild"."""
+    from pipeline.domain.changes import normalised_path
+
+    given = Path(value)
+    if given.is_absolute() and given.resolve().is_relative_to(ROOT.resolve()):
+        value = given.resolve().relative_to(ROOT.resolve()).as_posix() + ("/" if value.endswith("/") else "")
+    path = normalised_path(value)
+    if not path or path == ".." or path.startswith("../"):
+        raise CommandError(f"'{one_line(value)}': not a file or folder inside the repository")
+    return path
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"'{value}' is not a positive whole number")

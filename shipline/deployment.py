@@ -39,6 +39,11 @@ def deployed_project_names(samconfig: Path, template: Path) -> list[DeployedName
         config = tomllib.loads(samconfig.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DeploymentConfigError(f"{samconfig}: cannot be read ({exc})") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise DeploymentConfigError(f"{samconfig}: cannot be read (nested too deeply)") from None
+    except ValueError:  # int() past Python's digit limit: its message advises a Python setting
+        raise DeploymentConfigError(
+            f"{samconfig}: cannot be read (a number has more digits than can be read)") from None
     found = []
     for env, commands in config.items():
         if not isinstance(commands, dict) or not isinstance(commands.get("deploy"), dict):

@@ -30,6 +30,10 @@ def read_input(path: Path) -> Input:
         raise InputError(f"{path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:  # the json module reads nested arrays and objects recursively
+        raise InputError(f"{path}: invalid JSON (nested too deeply)") from None
+    except ValueError:  # int() past Python's digit limit: its message advises a Python setting
+        raise InputError(f"{path}: invalid JSON (a number has more digits than can be read)") from None
     if isinstance(data, dict) and isinstance(data.get("detail-type"), str) and isinstance(data.get("source"), str):
         if not isinstance(data.get("detail", {}), dict):
             raise InputError(f"{path}: an EventBridge envelope's detail must be an object")

@@ -56,3 +56,25 @@ def test_build_of_another_project_is_ignored(builds, stack):
     event["detail"]["project-name"] = "someone-else"
     assert builds(event)["outcome"] == "ignored"
     assert stack.notifications() == []
+
+
+def test_a_build_of_our_project_that_names_no_service_is_ignored_not_drift(builds, stack, calls):
+    """A build someone started by hand (the console's "Start build", no SERVICE variable) is not one
+    shipline started: ignored with that said, not rejected as "service '' is not in the manifest"
+    (which counts as configuration drift and raises its alarm). Nothing is written."""
+    event = load_event("codebuild-build-failed")
+    event["detail"]["additional-information"]["environment"]["environment-variables"] = []
+    result = builds(event)
+    build_id = event["detail"]["build-id"]
+    assert result == {"outcome": "ignored",
+                      "reason": f"build {build_id} has no SERVICE variable: not a build shipline started"}
+    assert calls.made == [] and stack.notifications() == []
+
+
+@pytest.mark.parametrize("field", ["build-id", "project-name"])
+def test_a_build_event_with_an_empty_id_or_project_is_rejected_before_any_write(field, builds, stack, calls):
+    event = load_event("codebuild-build-failed")
+    event["detail"][field] = ""
+    result = builds(event)
+    assert result == {"outcome": "rejected", "reason": f"detail.{field}: String should have at least 1 character"}
+    assert calls.made == [] and stack.notifications() == []

@@ -195,3 +195,42 @@ def test_a_duplicate_that_reads_the_inputs_the_first_start_could_not_starts_noth
     again, same = start()
     assert (state, again, same) == ("started", "already started", build)
     assert len(emulation.codebuild.builds) == 1 and _builds(stack) == [build]
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": None}, {"detail-type": "Build Requested"}, [1, 2]])
+def test_an_event_that_is_not_a_queue_batch_is_rejected_with_one_line(event, stack, calls, monkeypatch,
+                                                                      lambda_context):
+    """Invoked directly with something else: one line and an outcome, not a traceback (its queue
+    only ever sends a batch)."""
+    stack.use_function("BuildStarterFunction", monkeypatch)
+    calls.made.clear()
+    answer = build_starter.handler(event, lambda_context)
+    assert answer == {"outcome": "rejected", "reason": "not a batch of SQS messages (Records)",
+                      "batchItemFailures": [], "builds": {}, "states": {}}
+    assert calls.made == []
+
+
+@pytest.mark.parametrize(("body", "problem"), [
+    ("{not json", "Invalid JSON"), (json.dumps({"service": "billing", "sourceVersion": AFTER, "trigger": "codecommit"}),
+                                    "'billing' is not in the manifest"),
+])
+def test_an_unusable_build_start_starts_nothing_and_goes_to_the_dead_letter_queue(body, problem, stack, calls,
+                                                                                 monkeypatch, lambda_context, caplog):
+    """Reported as a failure (so SQS moves it to the dead-letter queue after its receives, never lost)
+    with one line naming the problem; the batch's other starts go on."""
+    stack.use_function("BuildStarterFunction", monkeypatch)
+    calls.made.clear()
+    answer = build_starter.handler({"Records": [{"messageId": "m1", "body": body, "eventSource": "aws:sqs"}]},
+                                   lambda_context)
+    assert answer["batchItemFailures"] == [{"itemIdentifier": "m1"}] and answer["states"] == {}
+    assert [op for op in calls.operations() if op.split(":")[0] in ("codebuild", "dynamodb", "sqs")] == []
+    (line,) = [r.getMessage() for r in caplog.records if "unusable" in r.getMessage()]
+    assert line.startswith("build start m1 unusable: ") and problem in line
+
+
+@pytest.mark.parametrize("version", ["--upload-pack=touch /tmp/x", "main\nother", "a b", "main^{tree}"])
+def test_a_build_start_whose_source_version_no_git_ref_could_be_starts_no_build(version, start, calls):
+    """A commit or a branch name: anything else (a damaged or forged message) would start a build
+    that fails fetching its source. It fails here instead, and goes to the dead-letter queue."""
+    assert start(sourceVersion=version) == ("failed", "")
+    assert calls.of("codebuild", "StartBuild") == []

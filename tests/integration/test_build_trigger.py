@@ -255,3 +255,15 @@ def test_a_github_stacks_schedule_builds_the_branch_and_records_each_build(trigg
     items = boto3.client("dynamodb").scan(TableName=stack.refs["LedgerTable"])["Items"]
     keys = {item["sk"]["S"].split("#", 1)[0] for item in items if "sk" in item}
     assert "build" in keys and "commit" not in keys
+
+
+def test_an_event_with_an_empty_id_is_rejected_not_taken_for_a_duplicate_of_another(trigger, calls):
+    """The event id keys the plan (one event, one plan): two events with id "" would be one, and
+    the second would plan nothing. EventBridge always gives one; an event without it is damaged."""
+    event = load_event("codecommit-push")
+    event["id"] = ""
+    result = trigger(event)
+    assert result == {"outcome": "rejected",
+                      "reason": "CodeCommit Repository State Change.id: String should have at least 1 character",
+                      "builds": {}, "started": [], "alreadyBuilt": []}
+    assert calls.made == []

@@ -613,3 +613,19 @@ def test_a_failed_registration_gives_its_claim_up_for_the_retry(images, push_ima
     assert "registering" not in _ledger_image()
     assert images(push_event("3b6258b"))["outcome"] == "registered"
     assert len(revisions()) == 1
+
+
+@pytest.mark.parametrize("sample", ["ecr-image-scan", "inspector2-scan"])
+def test_a_scan_with_a_negative_finding_count_is_rejected_before_any_write(sample, images, push_image, calls):
+    """A damaged count is not a clean scan: CRITICAL -5 read as no critical finding and passed the gate.
+    No scanner sends one."""
+    push_image("3b6258b")
+    event = load_event(sample)
+    severity = next(iter(event["detail"]["finding-severity-counts"]))
+    event["detail"]["finding-severity-counts"][severity] = -5
+    calls.made.clear()
+    result = images(event)
+    assert result["outcome"] == "rejected"
+    assert result["reason"].endswith(f"detail.finding-severity-counts.{severity}: Input should be greater than or "
+                                     "equal to 0")
+    assert calls.made == []

@@ -229,6 +229,29 @@ def test_events_of_another_service_are_ignored(stack, emulation, monkeypatch, la
     assert rollouts.handler(event, lambda_context)["outcome"] == "ignored"
 
 
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+@pytest.mark.parametrize("sample", ["ecs-deployment-failed", "ecs-service-action"])
+def test_an_ecs_event_from_another_source_is_rejected_before_any_write(sample, stack, emulation, calls, monkeypatch,
+                                                                       lambda_context):
+    """The rules match source aws.ecs; an event that says otherwise (invoked directly) is not ECS's word."""
+    stack.use_function("RolloutFunction", monkeypatch)
+    event = load_event(sample)
+    event["source"] = "aws.ecr"
+    calls.made.clear()
+    result = rollouts.handler(event, lambda_context)
+    assert result == {"outcome": "rejected", "reason": "source: Input should be 'aws.ecs'"}
+    assert calls.made == []
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_an_ecs_event_naming_no_service_says_so(stack, emulation, monkeypatch, lambda_context):
+    stack.use_function("RolloutFunction", monkeypatch)
+    event = load_event("ecs-deployment-completed")
+    event["resources"] = []
+    result = rollouts.handler(event, lambda_context)
+    assert result == {"outcome": "ignored", "reason": "the event names no ECS service (resources is empty)"}
+
 @pytest.mark.property
 @pytest.mark.parametrize("stack_parameters", [ROLLING])
 def test_the_rollout_function_gives_a_defined_outcome_for_any_damaged_ecs_event(stack, emulation, monkeypatch,
@@ -253,6 +276,41 @@ def test_the_rollout_function_gives_a_defined_outcome_for_any_damaged_ecs_event(
 
     check()
 
+
+
+_ARN = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}:2"
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+@pytest.mark.parametrize(("body", "problem"), [
+    ("{not json", "event: Invalid JSON: key must be a string at line 1 column 2"),
+    ("[1]", "event: Input should be an object"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 1.7, "revisionArn": _ARN}),
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": True, "revisionArn": _ARN}),
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 0, "revisionArn": _ARN}),
+     "revision: Input should be greater than or equal to 1"),
+    ('{"service": "langgraph", "family": "f", "revision": Infinity, "revisionArn": "a"}',
+     "revision: Input should be a valid integer"),
+    (json.dumps({"service": ["langgraph"], "family": FAMILY, "revision": 2, "revisionArn": _ARN}),
+     "service: Input should be a valid string"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 2}), "revisionArn: Field required"),
+    ("[" * 100_000 + "]" * 100_000, "event: Invalid JSON: recursion limit exceeded at line 1 column 202"),
+])
+def test_a_damaged_rollout_request_is_rejected_once_naming_its_problem(body, problem, stack, emulation, calls,
+                                                                      monkeypatch, lambda_context):
+    """Dropped with one line that says what is wrong: not retried into the dead-letter queue (Infinity,
+    nesting), not rolled out as another revision (1.7 and true were revision 1), not a Python message."""
+    _stand_in(emulation, stack)
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    result = rollouts.handler({"Records": [{"messageId": "m1", "receiptHandle": "", "body": body,
+                                            "attributes": {"ApproximateReceiveCount": "1"},
+                                            "eventSource": "aws:sqs"}]}, lambda_context)
+    assert result["batchItemFailures"] == []
+    assert result["rollouts"] == [{"outcome": "rejected", "reason": problem}]
+    assert calls.made == []  # no UpdateService, no ledger write, no message
 
 # ---------------------------------------------------------------------------- scheduled tasks
 RULE, SCHEDULE = f"{REPO}-nightly-report", f"{REPO}-cleanup"
@@ -394,3 +452,13 @@ def test_a_failed_retarget_is_done_by_the_events_retry(stack, emulation, faults,
     assert rule["report"] == f"{FAMILY}:2"
     assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == second["taskDefinitionArn"]
     assert len(stack.notifications()) == 1
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_an_event_with_records_that_are_not_a_list_is_rejected_with_one_line(stack, emulation, calls, monkeypatch,
+                                                                             lambda_context):
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    result = rollouts.handler({"Records": None}, lambda_context)
+    assert result == {"outcome": "rejected", "reason": "not an ECS service event: detail-type None"}
+    assert calls.made == []

@@ -92,6 +92,20 @@ def test_bad_files_are_reported_and_the_good_ones_still_run(capsys, tmp_path: Pa
     assert err.count("shipline: error:") == 3
 
 
+def test_files_json_cannot_read_are_reported_by_name_and_the_others_still_run(capsys, tmp_path: Path):
+    """Nested too deeply, the whole run stopped with "the input is nested too deeply to read" (no
+    file named, nothing run); a number past Python's digit limit was a traceback."""
+    deep, big = tmp_path / "deep.json", tmp_path / "big.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    big.write_text('{"source": "x", "detail-type": "y", "detail": {"n": ' + "9" * 5000 + "}}")
+    code, report, err = _run(capsys, "--events", str(deep), str(big), str(EVENTS / "github-ping.json"),
+                             *overrides(GITHUB))
+    assert code == 1
+    assert report["webhookResponses"] == [{"statusCode": 200, "body": '{"message": "ignored: ping"}'}]
+    assert report["errors"] == [f"{deep}: invalid JSON (nested too deeply)",
+                                f"{big}: invalid JSON (a number has more digits than can be read)"]
+    assert err.count("shipline: error:") == 2
+
 def test_findings_option_holds_the_image_under_the_staging_gate(capsys):
     code, report, _ = _run(capsys, "--events", str(EVENTS / "github-push.json"), "--environment", "staging",
                            "--findings", "langgraph=CRITICAL:2", *overrides(GITHUB))
@@ -351,3 +365,63 @@ def test_manifest_checks_the_templates_default_where_samconfig_does_not_override
     samconfig.write_text('[default.deploy.parameters]\nparameter_overrides = "Environment=dev"\n')
     assert main(["manifest", "--samconfig", str(samconfig), "--template", str(template)]) == 2
     assert "deploys ProjectName=billing (template.yaml Default" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("text", "problem"), [("x = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+                                              ("x = " + "9" * 5000, "a number has more digits than can be read")])
+def test_manifest_with_a_samconfig_toml_cannot_read_names_it(text, problem, capsys, tmp_path: Path):
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(text + "\n")
+    assert main(["manifest", "--samconfig", str(samconfig)]) == 2
+    assert capsys.readouterr().err.strip() == f"shipline: error: {samconfig}: cannot be read ({problem})"
+
+
+def test_manifest_with_a_samconfig_that_is_not_there_says_so_instead_of_valid(capsys, tmp_path: Path):
+    missing = tmp_path / "samcofig.toml"
+    assert main(["manifest", "--samconfig", str(missing)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == f"shipline: error: --samconfig {missing}: file not found"
+
+
+@pytest.mark.parametrize("command", [["status"], ["trigger"], ["rollback", "-s", "langgraph"], ["demo"],
+                                     ["local", "run", "--events", str(EVENTS / "github-ping.json")]])
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:4566", "http://"])
+def test_an_endpoint_url_that_is_not_an_http_url_is_a_usage_error_before_any_call(command, url, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--endpoint-url", url])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.endswith(f"error: argument --endpoint-url: '{url}' is not an http(s) URL, "
+                          "such as http://127.0.0.1:4566")
+
+
+def test_trigger_of_an_empty_ref_is_one_clear_error(capsys):
+    assert main(["trigger", "--dry-run", "--ref", ""]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == "shipline: error: --ref '': not a commit in this repository, nor a branch name"
+
+
+def test_trigger_of_a_ref_git_would_refuse_as_a_branch_sends_nothing(capsys):
+    """`a b` is neither a commit nor a branch git could hold: refused here, not by the planner after the event."""
+    assert main(["trigger", "--ref", "a b", "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err.strip() == ("shipline: error: --ref 'a b': not a commit in this repository, "
+                                               "nor a branch name")
+
+
+@pytest.mark.parametrize("path", ["../outside", "docker/../../outside", "", "./", "docker/.."])
+def test_plan_of_a_path_that_leaves_the_repository_or_is_its_root_names_it(path, capsys):
+    """Not "(nothing to rebuild)", which reads as an answer."""
+    assert main(["plan", path]) == 2
+    assert capsys.readouterr().err.strip() == f"shipline: error: '{path}': not a file or folder inside the repository"
+
+
+def test_plan_reads_a_path_into_this_checkout_as_its_repository_path(capsys):
+    """What a shell's tab completion gives: was "(nothing to rebuild)" for a service's own Dockerfile."""
+    assert main(["plan", str(ROOT / "docker/langgraph/Dockerfile")]) == 0
+    assert capsys.readouterr().out.strip() == "langgraph"
+
+
+def test_plan_reads_a_repository_path_given_with_a_leading_dot_slash(capsys):
+    assert main(["plan", "./docker/langgraph/Dockerfile"]) == 0
+    assert capsys.readouterr().out.strip() == "langgraph"

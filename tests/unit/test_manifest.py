@@ -136,3 +136,72 @@ def test_a_path_under_dot_slash_is_normalised():
     data["project"]["shared_paths"] = ["./services.toml"]
     manifest = parse_manifest(data)
     assert manifest.services["api"].paths == ("docker/api/",) and manifest.project.shared_paths == ("services.toml",)
+
+
+@pytest.mark.parametrize(("field", "value", "where"), [
+    ("port", True, "services.api.port: Input should be a valid integer"),  # was port 1
+    ("port", "8000", "services.api.port: Input should be a valid integer"),
+    ("port", 8000.0, "services.api.port: Input should be a valid integer"),
+    ("cpu", "512", "services.api.cpu: Input should be a valid integer"),
+    ("optional", "no", "services.api.optional: Input should be a valid boolean"),  # was True
+    ("health_check", {"command": "true", "retries": True}, "services.api.health_check.retries: Input should be a "
+                                                           "valid integer"),
+    ("environments", {"prod": {"cpu": "1024", "memory": 2048}},
+     "services.api.environments.prod.cpu: Input should be a valid integer"),
+])
+def test_a_value_of_the_wrong_toml_type_is_refused_not_converted(field, value, where):
+    """TOML has integers and booleans: `port = true` or `optional = "no"` is a mistake to name,
+    not port 1 or an optional service."""
+    data = _base()
+    data["services"]["api"][field] = value
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(data)
+    assert str(raised.value) == f"services.toml: {where}"
+
+
+@pytest.mark.parametrize("key", ["prot", "name"])
+def test_an_unknown_key_in_defaults_is_named_there_not_in_every_service(key):
+    data = {**_base(), "defaults": {"cpu": 512, key: 8000}}
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(data)
+    assert str(raised.value) == (f"services.toml: defaults.{key}: unknown field ([defaults] takes the fields a "
+                                 "service takes, but not name)")
+
+
+@pytest.mark.parametrize("data", [{}, {"project": {"name": "demo"}}])
+def test_a_manifest_without_services_says_to_add_one(data):
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(data)
+    assert str(raised.value) == "services.toml: services: missing: add a [services.<name>] table for each service"
+
+
+@pytest.mark.parametrize(("field", "value", "problem"), [
+    ("dockerfile", "", "must name a file inside the repository"),
+    ("dockerfile", "docker/api/", "must name a file inside the repository"),
+    ("dockerfile", "docker/api/Docker\x00file", "must not hold control characters"),
+    ("context", "", "must name a folder inside the repository ('.' for its root)"),
+    ("context", "docker/\napi", "must not hold control characters"),
+])
+def test_a_dockerfile_or_context_no_build_could_use_is_refused_before_a_build_starts(field, value, problem):
+    """The build would start and fail at `build-image.sh check`: the manifest refuses it on load."""
+    data = _base()
+    data["services"]["api"][field] = value
+    with pytest.raises(ManifestError) as raised:
+        parse_manifest(data)
+    assert str(raised.value) == f"services.toml: services.api.{field}: {problem}"
+
+
+def test_a_manifest_with_a_number_too_long_to_read_names_the_file(tmp_path: Path):
+    path = tmp_path / "services.toml"
+    path.write_text("x = " + "9" * 5000 + "\n")
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(path)
+    assert str(raised.value) == f"{path}: not valid TOML (a number has more digits than can be read)"
+
+
+def test_a_manifest_nested_too_deeply_names_the_file(tmp_path: Path):
+    path = tmp_path / "services.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(path)
+    assert str(raised.value) == f"{path}: not valid TOML (nested too deeply)"

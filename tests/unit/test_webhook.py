@@ -202,3 +202,10 @@ def test_a_commit_listing_3000_files_counts_as_truncated_and_rebuilds_everything
     commit["modified"] = commit["modified"][:-1]  # 2,999: GitHub listed them all
     decision = _decide(manifest, _push(commits=[commit]))
     assert decision.plans == ()  # only docs/: no service changed
+
+
+def test_a_signed_body_with_a_number_too_long_to_read_is_a_400_that_says_so(manifest):
+    """Not Python's advice to call sys.set_int_max_str_digits(), echoed to GitHub."""
+    decision = _decide(manifest, None, raw=b'{"ref": "refs/heads/main", "size": ' + b"9" * 5000 + b"}")
+    assert (decision.status, decision.message) == (400, "malformed push payload: a number in the body has more "
+                                                        "digits than can be read")

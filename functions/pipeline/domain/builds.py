@@ -14,6 +14,7 @@ from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, Target, is_commit, short_sha
 
 Trigger = Literal["codecommit", "github", "schedule", "request", "finding"]
+_REF = r"^[^-\s~^:?*\[\\\x00-\x1f\x7f][^\s~^:?*\[\\\x00-\x1f\x7f]*$"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,9 @@ class BuildStart(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
     service: Annotated[str, Field(min_length=1)]
-    source_version: Annotated[str, Field(alias="sourceVersion", min_length=1)]
+    # A commit or a branch name (git check-ref-format's characters): a damaged message would start a
+    # build that fails fetching its source.
+    source_version: Annotated[str, Field(alias="sourceVersion", pattern=_REF)]
     trigger: Trigger
     occasion: str = ""
     event: str = ""  # the id of the event that was planned

@@ -14,7 +14,18 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from pipeline.domain.quoting import one_line, shown
 
@@ -80,10 +91,10 @@ class HealthCheck(_Strict):
     """An ECS container health check (CMD-SHELL), in seconds."""
 
     command: Annotated[str, Field(min_length=1)]
-    interval: Annotated[int, Field(ge=5, le=300)] = 30
-    timeout: Annotated[int, Field(ge=2, le=120)] = 5
-    retries: Annotated[int, Field(ge=1, le=10)] = 3
-    start_period: Annotated[int, Field(ge=0, le=300)] = 10
+    interval: Annotated[StrictInt, Field(ge=5, le=300)] = 30
+    timeout: Annotated[StrictInt, Field(ge=2, le=120)] = 5
+    retries: Annotated[StrictInt, Field(ge=1, le=10)] = 3
+    start_period: Annotated[StrictInt, Field(ge=0, le=300)] = 10
 
 
 class SecretRef(_Strict):
@@ -111,8 +122,8 @@ class Sizing(_Strict):
     """A service's settings in one environment: its size, and the ECS cluster and service that
     run it (where a registered revision is rolled out when the stack's Rollout is on)."""
 
-    cpu: int | None = None
-    memory: int | None = None
+    cpu: StrictInt | None = None
+    memory: StrictInt | None = None
     cluster: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
     ecs_service: Annotated[str, Field(pattern=_ECS_NAME)] | None = None
     # Scheduled tasks of this service, retargeted to each revision the service comes to run:
@@ -137,20 +148,30 @@ class ServiceSpec(_Strict):
     dockerfile: str
     context: str = "."
     paths: Annotated[tuple[RepositoryPath, ...], Field(min_length=1)]
-    port: Annotated[int, Field(ge=1, le=65535)]
-    cpu: int
-    memory: int
+    # Strict numbers and booleans: TOML has them, so `port = true` or `optional = "no"` is a
+    # mistake to name, not port 1 or an optional service.
+    port: Annotated[StrictInt, Field(ge=1, le=65535)]
+    cpu: StrictInt
+    memory: StrictInt
     environment: dict[str, str] = {}
     secrets: tuple[SecretRef, ...] = ()
     health_check: HealthCheck
-    optional: bool = False
+    optional: StrictBool = False
     environments: dict[Environment, Sizing] = {}
 
     @field_validator("dockerfile", "context")
     @classmethod
-    def _relative(cls, value: str) -> str:
+    def _relative(cls, value: str, info: ValidationInfo) -> str:
+        # What the build passes to `docker build --file ... <context>`: one it could not use would
+        # start a build that fails at `build-image.sh check`.
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must not hold control characters")
         if value.startswith("/") or ".." in Path(value).parts:
             raise ValueError("must be a path inside the repository")
+        if info.field_name == "dockerfile" and (not value.strip() or value.endswith("/")):
+            raise ValueError("must name a file inside the repository")
+        if info.field_name == "context" and not value.strip():
+            raise ValueError("must name a folder inside the repository ('.' for its root)")
         return value
 
     @field_validator("environment")
@@ -246,12 +267,19 @@ def parse_manifest(data: dict, source: str = "services.toml") -> Manifest:
         raise ManifestError(f"{source}: the manifest must be a table")
     defaults = data.get("defaults", {})
     services = data.get("services")
+    if services is None:
+        raise ManifestError(f"{source}: services: missing: add a [services.<name>] table for each service")
     if not isinstance(defaults, dict) or not isinstance(services, dict):
         field = "defaults" if not isinstance(defaults, dict) else "services"
         raise ManifestError(f"{source}: {field}: must be a table")
     unknown = set(data) - {"project", "defaults", "services"}
     if unknown:
         raise ManifestError(f"{source}: {_location(sorted(unknown)[:1])}: unknown section")
+    # A default is copied into every service: an unknown one is named here, once, not as a field of each service.
+    stray = sorted(key for key in defaults if key == "name" or key not in ServiceSpec.model_fields)
+    if stray:
+        raise ManifestError(f"{source}: {_location(('defaults', stray[0]))}: unknown field "
+                            "([defaults] takes the fields a service takes, but not name)")
     filled = {}
     for name, spec in services.items():
         if not isinstance(spec, dict):
@@ -274,6 +302,10 @@ def load_manifest(path: str | Path = DEFAULT_MANIFEST_PATH) -> Manifest:
         raise ManifestError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ManifestError(f"{path}: not valid TOML (nested too deeply)") from None
+    except ValueError:  # int() past Python's digit limit: its message advises a Python setting
+        raise ManifestError(f"{path}: not valid TOML (a number has more digits than can be read)") from None
     return parse_manifest(data, str(path))
 
 

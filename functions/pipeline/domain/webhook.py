@@ -172,7 +172,12 @@ def _payload(body: bytes, content_type: str) -> object:
         if not values:
             raise ValueError("form body has no payload field")
         text = values[0]
-    return json.loads(text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # int() past Python's digit limit: its message advises a Python setting
+        raise ValueError("a number in the body has more digits than can be read") from None
 
 
 def _changed_paths(push: _Push) -> list[str] | None:

@@ -50,8 +50,8 @@ class BuildStateDetail(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
     build_status: Annotated[Literal["IN_PROGRESS", "SUCCEEDED", "FAILED", "STOPPED", "FAULT", "TIMED_OUT"],
                             Field(alias="build-status")]
-    project_name: Annotated[str, Field(alias="project-name")]
-    build_id: Annotated[str, Field(alias="build-id")]
+    project_name: Annotated[str, Field(alias="project-name", min_length=1)]
+    build_id: Annotated[str, Field(alias="build-id", min_length=1)]  # the ledger's and the notice's key
     current_phase: Annotated[str, Field(alias="current-phase")] = "UNKNOWN"
     additional_information: Annotated[_BuildInformation, Field(alias="additional-information")] = _BuildInformation()
 

@@ -30,7 +30,11 @@ class ServiceActionDetail(BaseModel):
     reason: str = ""
 
 
-class DeploymentStateChanged(EventBridgeModel):
+class _EcsEvent(EventBridgeModel):
+    source: Literal["aws.ecs"]  # what the rules match: an event that says otherwise is not ECS's
+
+
+class DeploymentStateChanged(_EcsEvent):
     detail: DeploymentStateDetail  # type: ignore[assignment]
 
     @property
@@ -38,7 +42,7 @@ class DeploymentStateChanged(EventBridgeModel):
         return self.resources[0] if self.resources else ""
 
 
-class ServiceAction(EventBridgeModel):
+class ServiceAction(_EcsEvent):
     detail: ServiceActionDetail  # type: ignore[assignment]
 
     @property

@@ -16,7 +16,7 @@ class EventBridgeModel(BaseModel):
 
     model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     version: str
-    id: str
+    id: Annotated[str, Field(min_length=1)]  # keys a trigger's plan: two events with id "" would be one
     source: str
     account: str
     time: datetime

@@ -35,7 +35,9 @@ class EcrImageScanDetail(BaseModel):
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
     image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
     image_tags: Annotated[list[str], Field(alias="image-tags")] = []
-    finding_severity_counts: Annotated[dict[str, int], Field(alias="finding-severity-counts")] = {}
+    # A count below zero is a damaged event, not "no finding of that severity" (which would pass the gate).
+    finding_severity_counts: Annotated[dict[str, Annotated[int, Field(ge=0)]],
+                                       Field(alias="finding-severity-counts")] = {}
 
 
 class EcrImageScanned(EventBridgeModel):

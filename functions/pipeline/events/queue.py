@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.domain.rollout import RolloutRequest
 from pipeline.events.envelope import InvalidEventError, describe
 
 
@@ -32,8 +33,39 @@ class QueueBatch(BaseModel):
     records: Annotated[list[QueueRecord], Field(alias="Records")]
 
 
+NOT_A_BATCH = "not a batch of SQS messages (Records)"
+
+
+def is_queue_batch(event: object) -> bool:
+    """Whether the event is what an SQS event source mapping sends (a function invoked directly
+    may get anything)."""
+    return isinstance(event, dict) and isinstance(event.get("Records"), list)
+
+
 def parse_queue_batch(event: object) -> list[QueueRecord]:
     try:
         return QueueBatch.model_validate(event).records
     except ValidationError as exc:
         raise InvalidEventError(describe(exc)) from None
+
+
+class _RolloutRequestMessage(BaseModel):
+    """A rollout request's body, as the registration queues it (`RolloutRequest.body`). Strict:
+    a revision of 1.7, true or "2" is a damaged message, not revision 1, 1 or 2."""
+
+    model_config = ConfigDict(defer_build=True, extra="ignore", strict=True)
+    service: Annotated[str, Field(min_length=1)]
+    family: Annotated[str, Field(min_length=1)]
+    revision: Annotated[int, Field(ge=1)]
+    revision_arn: Annotated[str, Field(alias="revisionArn", min_length=1)]
+
+
+def parse_rollout_request(body: str) -> RolloutRequest:
+    """The request a rollout queue message holds; one that is not is an InvalidEventError
+    naming the first problem (not JSON, nested too deeply, a field missing or of the wrong type)."""
+    try:
+        message = _RolloutRequestMessage.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidEventError(describe(exc)) from None
+    return RolloutRequest(service=message.service, family=message.family, revision=message.revision,
+                          revision_arn=message.revision_arn)

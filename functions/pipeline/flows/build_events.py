@@ -17,7 +17,10 @@ from pipeline.settings import BuildEventsSettings
 def on_build_state(settings: BuildEventsSettings, manifest: Manifest, detail: BuildStateDetail) -> dict:
     if detail.project_name != settings.build_project:
         raise NotOursError(f"build of project {detail.project_name} is not ours")
-    service = manifest.service(detail.variable("SERVICE")).name
+    name = detail.variable("SERVICE")
+    if not name:  # started by hand (the console's "Start build"): not a build of a service's commit
+        raise NotOursError(f"build {detail.build_id} has no SERVICE variable: not a build shipline started")
+    service = manifest.service(name).name
     commit = detail.additional_information.source_version
     failed = detail.failed_phase
     phase = failed.phase_type if failed else detail.current_phase

@@ -142,6 +142,8 @@ def _ledger(settings: Settings) -> str:
 # ---------------------------------------------------------------------------- ECS's events
 def service_of_arn(settings: Settings, manifest: Manifest, service_arn: str) -> tuple[str, EcsService]:
     """The manifest service whose ECS service this is, in this stack's environment."""
+    if not service_arn:
+        raise NotOursError("the event names no ECS service (resources is empty)")
     parts = service_arn_parts(service_arn)
     if parts:
         for name, spec in manifest.services.items():

@@ -20,7 +20,7 @@ from pipeline.adapters.errors import AwsCallError, CapacityError
 from pipeline.domain.builds import BuildStart
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.events.envelope import describe
-from pipeline.events.queue import parse_queue_batch
+from pipeline.events.queue import NOT_A_BATCH, is_queue_batch, parse_queue_batch
 from pipeline.flows.builds import start_one
 from pipeline.flows.fixes import rebuild_decided
 from pipeline.flows.idempotency import register_lambda_context
@@ -35,6 +35,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     settings = get_settings(BuildStarterSettings)  # checked on the first invocation
     register_lambda_context(context)
     manifest = settings.manifest()
+    if not is_queue_batch(event):  # invoked directly: one line, not a traceback (a damaged record in a
+        # batch still fails the whole batch, so its good starts come back rather than being deleted)
+        logger.error(f"event rejected: {NOT_A_BATCH}")
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        return {"outcome": "rejected", "reason": NOT_A_BATCH, "batchItemFailures": [], "builds": {}, "states": {}}
     failures: list[dict[str, str]] = []
     states: dict[str, str] = {}
     builds: dict[str, str] = {}

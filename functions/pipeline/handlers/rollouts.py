@@ -10,7 +10,6 @@ exist is reported once and dropped.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,9 +17,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pipeline.adapters import sqs
 from pipeline.domain.manifest import UnknownServiceError
-from pipeline.domain.rollout import RolloutRequest
 from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
-from pipeline.events.queue import parse_queue_batch
+from pipeline.events.envelope import InvalidEventError
+from pipeline.events.queue import is_queue_batch, parse_queue_batch, parse_rollout_request
 from pipeline.flows.idempotency import register_lambda_context
 from pipeline.flows.rollout import on_deployment_event, on_service_action, roll_out
 from pipeline.handlers.observability import logger, metrics, traced
@@ -33,7 +32,7 @@ from pipeline.settings import RolloutSettings, get_settings
 @traced
 def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     register_lambda_context(context)
-    if isinstance(event, dict) and "Records" in event:
+    if is_queue_batch(event):
         return _rollouts(event)
     return _service_event(event, context)
 
@@ -45,11 +44,8 @@ def _rollouts(event: dict[str, Any]) -> dict:
     outcomes: list[dict] = []
     for record in parse_queue_batch(event):
         try:
-            body = json.loads(record.body)
-            request = RolloutRequest(service=body["service"], family=body["family"], revision=int(body["revision"]),
-                                     revision_arn=body["revisionArn"])
-            result = roll_out(settings, manifest, request)
-        except (ValueError, KeyError, TypeError, UnknownServiceError) as exc:  # never retried into success
+            result = roll_out(settings, manifest, parse_rollout_request(record.body))
+        except (InvalidEventError, UnknownServiceError) as exc:  # never retried into success
             logger.error(f"rollout request {record.message_id} unusable: {exc}")
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
             outcomes.append({"outcome": "rejected", "reason": str(exc)})
