@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters import github_api, registry
-from shipline.local import dynamodb, ecs, kms, limits
+from shipline.local import dynamodb, dynamodb_rules, ecs, kms, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.deployments import EcsDeploymentEmulation
@@ -97,6 +97,7 @@ class Emulation:
             self.codebuild.install(patches)
             limits.install(patches)
             dynamodb.install(patches)
+            dynamodb_rules.install(patches)
             kms.install(patches)
             ecs.install(patches)
             self.registry.start()
