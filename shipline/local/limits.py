@@ -8,7 +8,11 @@ Each is AWS's documented rule; the numbers and messages are AWS's:
   uses one fails with NotAuthorizedForSourceException.
 - SNS Publish: a subject is at most 100 characters of UTF-8 "with no line breaks or control
   characters" (InvalidParameter: "Invalid parameter: Subject"; moto checks only the length);
-  a message is at most 256 KB.
+  a message is at most 256 KB. With MessageStructure `json` the message must be "a
+  syntactically valid JSON object" with "a top-level JSON key of "default" with a value that is
+  a string" (SNS API Reference, Publish; "Invalid parameter: Message Structure - JSON message
+  body failed to parse" / "... - No default entry in JSON message body"); moto takes anything
+  and fails only when it delivers.
 - ECS RegisterTaskDefinition: family and container names are up to 255 letters, digits,
   hyphens and underscores ("Family contains invalid characters.").
 - Lambda Function URLs take requests of at most 6 MB (see account.py: the caller gets 413 and
@@ -54,6 +58,19 @@ def subject_problem(subject: str | None) -> bool:
         not c.isprintable() or c in "\r\n" for c in subject)
 
 
+def structure_problem(message: str) -> str | None:
+    """What SNS says of a MessageStructure `json` message it refuses, or None."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return "Invalid parameter: Message Structure - JSON message body failed to parse"
+    if not isinstance(parsed.get("default"), str):
+        return "Invalid parameter: Message Structure - No default entry in JSON message body"
+    return None
+
+
 def install(patches: Patches) -> None:
     original_put_events = EventsHandler.put_events
     original_publish = SNSResponse.publish
@@ -78,6 +95,10 @@ def install(patches: Patches) -> None:
             raise InvalidParameterValue("Invalid parameter: Subject")
         if len(str(response._get_param("Message") or "").encode()) > SNS_MESSAGE_LIMIT:
             raise InvalidParameterValue("Invalid parameter: Message too long")
+        if response._get_param("MessageStructure") == "json":
+            problem = structure_problem(str(response._get_param("Message") or ""))
+            if problem:
+                raise InvalidParameterValue(problem)
         return original_publish(response)
 
     def register_task_definition(response: EC2ContainerServiceResponse) -> Any:

@@ -58,6 +58,23 @@ def test_sns_refuses_a_subject_aws_refuses(local_account, subject):
     account.client("sns").publish(TopicArn=topic, Message="m", Subject="x" * 100)  # 100 is still taken
 
 
+@pytest.mark.parametrize(("message", "problem"), [
+    ("not json", "JSON message body failed to parse"),
+    ('["default"]', "JSON message body failed to parse"),
+    ('{"email": "m"}', "No default entry in JSON message body"),
+    ('{"default": {"text": "m"}}', "No default entry in JSON message body"),
+])
+def test_sns_refuses_a_json_structured_message_without_a_default_string(local_account, message, problem):
+    account = local_account()
+    topic = account.stack.refs["NotificationTopic"]
+    with pytest.raises(ClientError) as refused:
+        account.client("sns").publish(TopicArn=topic, Message=message, MessageStructure="json")
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidParameter"
+    assert error["Message"] == f"Invalid parameter: Message Structure - {problem}"
+    account.client("sns").publish(TopicArn=topic, Message='{"default": "m", "email": "m"}', MessageStructure="json")
+
+
 @pytest.mark.parametrize(("family", "container", "message"), [
     ("multi.agent", "app", "Family contains invalid characters."),
     ("f" * 256, "app", "Family contains invalid characters."),
