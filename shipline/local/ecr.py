@@ -422,7 +422,10 @@ class EcrEmulation:
         for finding in self.findings_for(repository, digest):
             self.emit(_event("Inspector2 Finding", "aws.inspector2", self.account, self.region,
                              [f"{arn}/{digest}"], self._inspector_finding(repository, image, finding)), SCAN_DELAY)
-        totals = {**counts, "TOTAL": sum(counts.values())}
+        # As Amazon Inspector's "Inspector2 Scan" sample has it (Inspector User Guide, "Amazon
+        # EventBridge event schema for Amazon Inspector events", initial scan complete): CRITICAL,
+        # HIGH and MEDIUM, zeros included, and a TOTAL that counts every severity.
+        totals = {**{s: counts.get(s, 0) for s in ("CRITICAL", "HIGH", "MEDIUM")}, "TOTAL": sum(counts.values())}
         self.emit(_event("Inspector2 Scan", "aws.inspector2", self.account, self.region, [arn], {
             "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "finding-severity-counts": totals,
             "image-digest": digest, "image-tags": list(image.image_tags),
