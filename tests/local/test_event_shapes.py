@@ -1,6 +1,7 @@
-"""The events the emulated ECR and Amazon Inspector send have the shapes of AWS's documented
+"""The events the emulated ECR, Amazon Inspector and CodeBuild send have the shapes of AWS's documented
 samples (events/*.json: ECR User Guide, "Amazon ECR events and EventBridge"; Inspector User
-Guide, "Amazon EventBridge event schema for Amazon Inspector events")."""
+Guide, "Amazon EventBridge event schema for Amazon Inspector events"; CodeBuild User Guide, "Build
+notifications input format reference")."""
 
 from collections.abc import Iterator
 
@@ -59,3 +60,20 @@ def test_an_inspector_scan_counts_critical_high_and_medium_and_a_total(pushed):
     assert set(counts) == set(documented["detail"]["finding-severity-counts"]) == {"CRITICAL", "HIGH", "MEDIUM",
                                                                                   "TOTAL"}
     assert counts == {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 0, "TOTAL": 3}
+
+
+def test_a_build_state_change_has_the_documented_fields():
+    from shipline.local.codebuild import Build, CodeBuildEmulation, Project
+    from tests.support.paths import ROOT
+
+    emulation = CodeBuildEmulation(account=ACCOUNT, region=REGION, source_root=ROOT, emit=lambda *_: None,
+                                   tools_url=lambda: "", quota=1, note=None)
+    project = Project("p-dev-images", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/p-dev-images", "CODECOMMIT",
+                      "https://git-codecommit/p", "buildspec.yml", 1, "image", "BUILD_GENERAL1_SMALL", {}, 60, None)
+    build = Build("p-dev-images:1", f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/p-dev-images:1", 1, project,
+                  "main", {}, "someone")
+    event = emulation._state_event(build, "FAILED")
+    documented = load_event("codebuild-build-failed")
+    assert set(documented["detail"]) <= set(event["detail"])
+    assert set(documented["detail"]["additional-information"]) <= set(event["detail"]["additional-information"])
+    assert event["resources"] == [build.arn] and event["detail"]["build-id"] == build.arn
