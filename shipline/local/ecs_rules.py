@@ -16,6 +16,11 @@ ECS's, otherwise the text is the local account's (a ClientException either way):
   once, at least one of them essential (a task "must have at least one essential container":
   Developer Guide, "Task definition parameters", essential).
 - The request's JSON is at most 64 KiB ("Service quotas": "Task definition size", 64 KiB).
+
+And UpdateService's: "you can't update an existing service to reference an INACTIVE task
+definition" (API Reference, DeregisterTaskDefinition; ECS allows "up to a 10-minute window
+following deregistration", which is not emulated: here the refusal is at once). moto updates
+the service to any revision it has.
 """
 
 from __future__ import annotations
@@ -106,4 +111,17 @@ def install(patches: Patches) -> None:
             raise EcsClientException(found)
         return registered(response)
 
+    updated: Callable[[EC2ContainerServiceResponse], Any] = EC2ContainerServiceResponse.update_service
+
+    def update_service(response: EC2ContainerServiceResponse) -> Any:
+        wanted = response._get_param("taskDefinition")
+        if wanted:
+            family, _, revision = str(wanted).split("/")[-1].partition(":")
+            revisions = response.ecs_backend.task_definitions.get(family, {})
+            found = revisions.get(int(revision)) if revision.isdigit() else None
+            if found is not None and found.status != "ACTIVE":
+                raise EcsClientException("TaskDefinition is inactive")
+        return updated(response)
+
     patches.set(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)
+    patches.set(EC2ContainerServiceResponse, "update_service", update_service)

@@ -86,10 +86,24 @@ def test_a_task_definition_over_64_kib_is_refused(ecs):
     assert refused(ecs, fargate([app(environment=environment)])) == "Task definition size exceeds the limit of 64 KiB."
 
 
-def test_the_rule_is_undone():
-    before = EC2ContainerServiceResponse.__dict__["register_task_definition"]
+def test_a_service_cannot_be_updated_to_an_inactive_revision(ecs):
+    ecs.create_cluster(clusterName="c")
+    first = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    second = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition=second, desiredCount=0)
+    ecs.deregister_task_definition(taskDefinition=first)
+    with pytest.raises(ClientError) as caught:
+        ecs.update_service(cluster="c", service="s", taskDefinition=first)
+    assert caught.value.response["Error"] == {"Code": "ClientException", "Message": "TaskDefinition is inactive"}
+    service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert service["taskDefinition"] == second
+
+
+def test_the_rules_are_undone():
+    names = ("register_task_definition", "update_service")
+    before = {name: EC2ContainerServiceResponse.__dict__[name] for name in names}
     patches = Patches()
     ecs_rules.install(patches)
-    assert EC2ContainerServiceResponse.__dict__["register_task_definition"] is not before
+    assert all(EC2ContainerServiceResponse.__dict__[name] is not before[name] for name in names)
     patches.restore()
-    assert EC2ContainerServiceResponse.__dict__["register_task_definition"] is before
+    assert all(EC2ContainerServiceResponse.__dict__[name] is before[name] for name in names)
