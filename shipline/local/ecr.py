@@ -97,6 +97,10 @@ class ImageTagAlreadyExistsException(ServiceException):
     code = "ImageTagAlreadyExistsException"
 
 
+class ImageDigestDoesNotMatchException(ServiceException):
+    code = "ImageDigestDoesNotMatchException"
+
+
 class EmptyUploadException(ServiceException):
     code = "EmptyUploadException"
 
@@ -346,9 +350,10 @@ class EcrEmulation:
             # BatchGetImage returned) names the same digest.
             stored = next((i for i in repository.images if i.image_manifest == manifest), None)
             digest = stored.get_image_digest() if stored is not None else manifest_digest(manifest)
-            if given and given != digest:
-                raise InvalidParameterException(
-                    f"Invalid parameter at 'imageDigest': {given} does not match the manifest")
+            if given and given != digest:  # ECR API Reference, PutImage: ImageDigestDoesNotMatchException
+                raise ImageDigestDoesNotMatchException(
+                    f"The specified image digest {given} does not match the digest that Amazon ECR calculated for "
+                    f"the image, {digest}")
             existing = next((i for i in repository.images if i.get_image_digest() == digest), None)
             holder = next((i for i in repository.images if tag and tag in i.image_tags), None)
             if holder is not None and holder is existing:

@@ -77,3 +77,4 @@ def test_a_build_state_change_has_the_documented_fields():
     assert set(documented["detail"]) <= set(event["detail"])
     assert set(documented["detail"]["additional-information"]) <= set(event["detail"]["additional-information"])
     assert event["resources"] == [build.arn] and event["detail"]["build-id"] == build.arn
+
