@@ -39,6 +39,18 @@ def test_put_events_refuses_an_aws_source(local_account):
     assert answer["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
 
 
+@pytest.mark.parametrize("detail", ["[1]", '"text"', "{not json"])
+def test_put_events_fails_an_entry_whose_detail_is_not_a_json_object(local_account, detail):
+    account = local_account()
+    answer = account.client("events").put_events(Entries=[
+        {"Source": "shipline", "DetailType": "x", "Detail": detail},
+        {"Source": "shipline", "DetailType": "x", "Detail": "{}"}])
+    assert answer["FailedEntryCount"] == 1
+    assert (answer["Entries"][0]["ErrorCode"], answer["Entries"][0]["ErrorMessage"]) == ("MalformedDetail",
+                                                                                          "Detail is malformed.")
+    assert "EventId" in answer["Entries"][1]
+
+
 def test_a_function_url_request_over_6_mb_is_refused_before_the_function_runs(local_account):
     account = local_account()
     request = load_event("github-push")
