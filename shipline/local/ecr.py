@@ -61,6 +61,11 @@ _EXAMPLES = {
 }
 
 
+# A CVSS base score per severity, for the synthetic findings (Inspector's severities follow CVSS).
+_SCORES = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1, "INFORMATIONAL": 0.0, "UNDEFINED": 0.0,
+           "UNTRIAGED": 0.0}
+
+
 def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1,
                    config_type: str = IMAGE_CONFIG_TYPES[0]) -> str:
     """An OCI image manifest, as the emulated registry stores it."""
@@ -436,26 +441,47 @@ class EcrEmulation:
             "image-digest": digest, "image-tags": list(image.image_tags),
         }), SCAN_DELAY)
 
-    def _inspector_finding(self, repository: str, image: Any, finding: Finding) -> dict:
+    def _inspector_finding(self, repository: str, image: Any, finding: Finding, *, event: bool = True) -> dict:
+        """A finding with the fields of Amazon Inspector's sample (Inspector User Guide, "Amazon
+        EventBridge event schema for Amazon Inspector events", ECR package vulnerability): the
+        event's score is `inspectorScore`, DescribeImageScanFindings' (ECR API Reference,
+        EnhancedImageScanFinding) `score`."""
         digest = image.get_image_digest()
         now = datetime.now(UTC).strftime("%b %d, %Y, %I:%M:%S %p")
-        package: dict[str, str] = {"name": finding.package, "version": finding.version,
+        pushed = datetime.fromtimestamp(int(getattr(image, "image_pushed_at", 0) or self.clock()), UTC)
+        package: dict[str, Any] = {"arch": "ARM64", "epoch": 0, "name": finding.package, "packageManager": "OS",
+                                   "release": "", "version": finding.version,
                                    "fixedInVersion": finding.fixed_in or "NotAvailable"}
-        return {
+        score = _SCORES.get(finding.severity, 0.0)
+        tracker = f"https://security-tracker.debian.org/tracker/{finding.id}"
+        found: dict[str, Any] = {
             "awsAccountId": self.account,
+            "description": f"A flaw was found in {finding.package}.",
+            "exploitAvailable": "NO",
             "findingArn": f"arn:aws:inspector2:{self.region}:{self.account}:finding/"
                           f"{hashlib.md5(f'{repository}{digest}{finding.id}'.encode()).hexdigest()}",
             "firstObservedAt": now, "lastObservedAt": now, "updatedAt": now,
+            "fixAvailable": "YES" if finding.fixed_in else "NO",
+            "remediation": {"recommendation": {"text": f"Upgrade {finding.package}." if finding.fixed_in
+                                               else "None Provided"}},
             "severity": finding.severity, "status": "ACTIVE", "title": f"{finding.id} - {finding.package}",
             "type": "PACKAGE_VULNERABILITY",
-            "packageVulnerabilityDetails": {"vulnerabilityId": finding.id, "source": "NVD",
+            "packageVulnerabilityDetails": {"vulnerabilityId": finding.id, "source": "NVD", "sourceUrl": tracker,
+                                            "referenceUrls": [tracker], "vendorSeverity": finding.severity.title(),
+                                            "cvss": [{"baseScore": score, "source": "NVD", "version": "3.1"}],
                                             "vulnerablePackages": [package]},
             "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": f"arn:aws:ecr:{self.region}:{self.account}:"
                            f"repository/{repository}/{digest}", "partition": "aws", "region": self.region,
                            "details": {"awsEcrContainerImage": {
                                "repositoryName": repository, "imageHash": digest, "imageTags": list(image.image_tags),
-                               "registry": self.account, "architecture": "arm64", "platform": "LINUX"}}}],
+                               "registry": self.account, "architecture": "arm64", "platform": "LINUX",
+                               "pushedAt": pushed.strftime("%b %d, %Y, %I:%M:%S %p")}}}],
         }
+        details = {"adjustedCvss": {"adjustments": [], "cvssSource": "NVD", "score": score, "scoreSource": "NVD",
+                                    "version": "3.1"}}
+        found |= {"inspectorScore": score, "inspectorScoreDetails": details} if event else {
+            "score": score, "scoreDetails": {"cvss": details["adjustedCvss"]}}
+        return found
 
     def describe_image_scan_findings(self, response: ECRResponse) -> dict:
         name = response._get_param("repositoryName")
@@ -474,7 +500,7 @@ class EcrEmulation:
                                   "findingSeverityCounts": counts}
         if self.enhanced_for(name):
             image = list(images)[0]
-            result["enhancedFindings"] = [self._inspector_finding(name, image, f) for f in found]
+            result["enhancedFindings"] = [self._inspector_finding(name, image, f, event=False) for f in found]
         else:
             result["findings"] = [{"name": f.id, "severity": f.severity, "uri": "https://security-tracker.debian.org/",
                                    "attributes": [{"key": "package_name", "value": f.package},

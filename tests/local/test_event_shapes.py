@@ -19,7 +19,8 @@ REPOSITORY = "p-dev-svc"
 
 @pytest.fixture
 def pushed() -> Iterator:
-    """Push one new image to a scan-on-push repository; the events the emulation sends, by detail-type."""
+    """Push one new image to a scan-on-push repository (findings: one HIGH with a fixed version,
+    two LOW without); the events the emulation sends, by detail-type."""
     sent: list[dict] = []
     patches = Patches()
     with mock_aws():
@@ -30,11 +31,14 @@ def pushed() -> Iterator:
             ecr = boto3.client("ecr", region_name=REGION)
             ecr.create_repository(repositoryName=REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
 
-            def push(scanning: str) -> dict[str, dict]:
+            def push(scanning: str) -> dict[str, list[dict]]:
                 ecr.put_registry_scanning_configuration(scanType=scanning, rules=[])
                 manifest = image_manifest("sha256:" + scanning.lower().rjust(64, "0"))
                 ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag="1279bbb")
-                return {e["detail-type"]: e for e in sent}
+                by_type: dict[str, list[dict]] = {}
+                for event in sent:
+                    by_type.setdefault(event["detail-type"], []).append(event)
+                return by_type
 
             yield push
         finally:
@@ -43,7 +47,7 @@ def pushed() -> Iterator:
 
 
 def test_a_push_and_its_basic_scan_have_the_documented_shapes(pushed):
-    events = pushed("BASIC")
+    events = {detail_type: found for detail_type, (found,) in pushed("BASIC").items()}
     for detail_type, sample in (("ECR Image Action", "ecr-image-push"), ("ECR Image Scan", "ecr-image-scan")):
         documented = load_event(sample)
         assert events[detail_type]["source"] == documented["source"]
@@ -53,13 +57,27 @@ def test_a_push_and_its_basic_scan_have_the_documented_shapes(pushed):
 
 
 def test_an_inspector_scan_counts_critical_high_and_medium_and_a_total(pushed):
-    scan = pushed("ENHANCED")["Inspector2 Scan"]
+    (scan,) = pushed("ENHANCED")["Inspector2 Scan"]
     documented = load_event("inspector2-scan")
     assert set(scan["detail"]) == set(documented["detail"])
     counts = scan["detail"]["finding-severity-counts"]
     assert set(counts) == set(documented["detail"]["finding-severity-counts"]) == {"CRITICAL", "HIGH", "MEDIUM",
                                                                                   "TOTAL"}
     assert counts == {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 0, "TOTAL": 3}
+
+
+def test_inspector_findings_have_the_documented_fields_and_say_whether_a_fix_exists(pushed):
+    findings = [event["detail"] for event in pushed("ENHANCED")["Inspector2 Finding"]]
+    documented = load_event("inspector2-finding")["detail"]
+    for detail in findings:
+        assert set(detail) == set(documented)
+        assert set(detail["packageVulnerabilityDetails"]) == set(documented["packageVulnerabilityDetails"])
+        assert set(detail["packageVulnerabilityDetails"]["vulnerablePackages"][0]) == set(
+            documented["packageVulnerabilityDetails"]["vulnerablePackages"][0])
+        image = detail["resources"][0]["details"]["awsEcrContainerImage"]
+        assert set(image) == set(documented["resources"][0]["details"]["awsEcrContainerImage"])
+    assert sorted((d["severity"], d["fixAvailable"]) for d in findings) == [("HIGH", "YES"), ("LOW", "NO"),
+                                                                           ("LOW", "NO")]
 
 
 def test_a_build_state_change_has_the_documented_fields():
