@@ -78,6 +78,22 @@ def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size
     }, sort_keys=True)
 
 
+def tag_immutable(repository: Any, tag: str) -> bool:
+    """Whether the repository's tag mutability keeps `tag` from moving (ECR API Reference,
+    CreateRepository imageTagMutability and ImageTagMutabilityExclusionFilter): IMMUTABLE, every
+    tag; IMMUTABLE_WITH_EXCLUSION, every tag no exclusion filter matches; MUTABLE_WITH_EXCLUSION,
+    the tags a filter matches; MUTABLE, none. A filter is a WILDCARD pattern (`*` only)."""
+    mutability = str(getattr(repository.image_tag_mutability, "value", repository.image_tag_mutability))
+    filters = [str(f.get("filter", "")) for f in getattr(repository, "image_tag_mutability_exclusion_filters", None)
+               or [] if f.get("filterType", "WILDCARD") == "WILDCARD"]
+    matched = any(fnmatch.fnmatchcase(tag, pattern) for pattern in filters)
+    if mutability == "IMMUTABLE_WITH_EXCLUSION":
+        return not matched
+    if mutability == "MUTABLE_WITH_EXCLUSION":
+        return matched
+    return mutability == "IMMUTABLE"
+
+
 def manifest_digest(manifest: str) -> str:
     return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
 
@@ -365,7 +381,7 @@ class EcrEmulation:
                 raise ImageAlreadyExistsException(registry_id=repository.registry_id, image_tag=tag, digest=digest,
                                                   repository_name=name)
             if holder is not None:
-                if repository.image_tag_mutability.startswith("IMMUTABLE"):  # ECR API Reference, PutImage
+                if tag_immutable(repository, tag):  # ECR API Reference, PutImage
                     raise ImageTagAlreadyExistsException(
                         f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
                         "because the repository is immutable.")
