@@ -347,6 +347,9 @@ class CodeBuildEmulation:
                 "current-phase": "COMPLETED" if final else "SUBMITTED", "current-phase-context": "[: ]",
                 "version": "1",
                 "additional-information": {
+                    # the sample's fields ("Build notifications input format reference"); the
+                    # project has no artifacts, so the location is empty
+                    "artifact": {"location": ""},
                     "build-number": build.number, "initiator": build.initiator, "build-complete": final,
                     "build-start-time": _when(build.submitted), "source-version": build.source_version,
                     "source": {"type": project.source_type, "location": project.location,

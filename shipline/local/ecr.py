@@ -61,6 +61,11 @@ _EXAMPLES = {
 }
 
 
+# A CVSS base score per severity, for the synthetic findings (Inspector's severities follow CVSS).
+_SCORES = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1, "INFORMATIONAL": 0.0, "UNDEFINED": 0.0,
+           "UNTRIAGED": 0.0}
+
+
 def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1,
                    config_type: str = IMAGE_CONFIG_TYPES[0]) -> str:
     """An OCI image manifest, as the emulated registry stores it."""
@@ -71,6 +76,22 @@ def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": size}
                    for d in layer_digests],
     }, sort_keys=True)
+
+
+def tag_immutable(repository: Any, tag: str) -> bool:
+    """Whether the repository's tag mutability keeps `tag` from moving (ECR API Reference,
+    CreateRepository imageTagMutability and ImageTagMutabilityExclusionFilter): IMMUTABLE, every
+    tag; IMMUTABLE_WITH_EXCLUSION, every tag no exclusion filter matches; MUTABLE_WITH_EXCLUSION,
+    the tags a filter matches; MUTABLE, none. A filter is a WILDCARD pattern (`*` only)."""
+    mutability = str(getattr(repository.image_tag_mutability, "value", repository.image_tag_mutability))
+    filters = [str(f.get("filter", "")) for f in getattr(repository, "image_tag_mutability_exclusion_filters", None)
+               or [] if f.get("filterType", "WILDCARD") == "WILDCARD"]
+    matched = any(fnmatch.fnmatchcase(tag, pattern) for pattern in filters)
+    if mutability == "IMMUTABLE_WITH_EXCLUSION":
+        return not matched
+    if mutability == "MUTABLE_WITH_EXCLUSION":
+        return matched
+    return mutability == "IMMUTABLE"
 
 
 def manifest_digest(manifest: str) -> str:
@@ -95,6 +116,10 @@ class InvalidLayerException(ServiceException):
 
 class ImageTagAlreadyExistsException(ServiceException):
     code = "ImageTagAlreadyExistsException"
+
+
+class ImageDigestDoesNotMatchException(ServiceException):
+    code = "ImageDigestDoesNotMatchException"
 
 
 class EmptyUploadException(ServiceException):
@@ -346,16 +371,17 @@ class EcrEmulation:
             # BatchGetImage returned) names the same digest.
             stored = next((i for i in repository.images if i.image_manifest == manifest), None)
             digest = stored.get_image_digest() if stored is not None else manifest_digest(manifest)
-            if given and given != digest:
-                raise InvalidParameterException(
-                    f"Invalid parameter at 'imageDigest': {given} does not match the manifest")
+            if given and given != digest:  # ECR API Reference, PutImage: ImageDigestDoesNotMatchException
+                raise ImageDigestDoesNotMatchException(
+                    f"The specified image digest {given} does not match the digest that Amazon ECR calculated for "
+                    f"the image, {digest}")
             existing = next((i for i in repository.images if i.get_image_digest() == digest), None)
             holder = next((i for i in repository.images if tag and tag in i.image_tags), None)
             if holder is not None and holder is existing:
                 raise ImageAlreadyExistsException(registry_id=repository.registry_id, image_tag=tag, digest=digest,
                                                   repository_name=name)
             if holder is not None:
-                if repository.image_tag_mutability.startswith("IMMUTABLE"):  # ECR API Reference, PutImage
+                if tag_immutable(repository, tag):  # ECR API Reference, PutImage
                     raise ImageTagAlreadyExistsException(
                         f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
                         "because the repository is immutable.")
@@ -422,32 +448,56 @@ class EcrEmulation:
         for finding in self.findings_for(repository, digest):
             self.emit(_event("Inspector2 Finding", "aws.inspector2", self.account, self.region,
                              [f"{arn}/{digest}"], self._inspector_finding(repository, image, finding)), SCAN_DELAY)
-        totals = {**counts, "TOTAL": sum(counts.values())}
+        # As Amazon Inspector's "Inspector2 Scan" sample has it (Inspector User Guide, "Amazon
+        # EventBridge event schema for Amazon Inspector events", initial scan complete): CRITICAL,
+        # HIGH and MEDIUM, zeros included, and a TOTAL that counts every severity.
+        totals = {**{s: counts.get(s, 0) for s in ("CRITICAL", "HIGH", "MEDIUM")}, "TOTAL": sum(counts.values())}
         self.emit(_event("Inspector2 Scan", "aws.inspector2", self.account, self.region, [arn], {
             "scan-status": "INITIAL_SCAN_COMPLETE", "repository-name": arn, "finding-severity-counts": totals,
             "image-digest": digest, "image-tags": list(image.image_tags),
         }), SCAN_DELAY)
 
-    def _inspector_finding(self, repository: str, image: Any, finding: Finding) -> dict:
+    def _inspector_finding(self, repository: str, image: Any, finding: Finding, *, event: bool = True) -> dict:
+        """A finding with the fields of Amazon Inspector's sample (Inspector User Guide, "Amazon
+        EventBridge event schema for Amazon Inspector events", ECR package vulnerability): the
+        event's score is `inspectorScore`, DescribeImageScanFindings' (ECR API Reference,
+        EnhancedImageScanFinding) `score`."""
         digest = image.get_image_digest()
         now = datetime.now(UTC).strftime("%b %d, %Y, %I:%M:%S %p")
-        package: dict[str, str] = {"name": finding.package, "version": finding.version,
+        pushed = datetime.fromtimestamp(int(getattr(image, "image_pushed_at", 0) or self.clock()), UTC)
+        package: dict[str, Any] = {"arch": "ARM64", "epoch": 0, "name": finding.package, "packageManager": "OS",
+                                   "release": "", "version": finding.version,
                                    "fixedInVersion": finding.fixed_in or "NotAvailable"}
-        return {
+        score = _SCORES.get(finding.severity, 0.0)
+        tracker = f"https://security-tracker.debian.org/tracker/{finding.id}"
+        found: dict[str, Any] = {
             "awsAccountId": self.account,
+            "description": f"A flaw was found in {finding.package}.",
+            "exploitAvailable": "NO",
             "findingArn": f"arn:aws:inspector2:{self.region}:{self.account}:finding/"
                           f"{hashlib.md5(f'{repository}{digest}{finding.id}'.encode()).hexdigest()}",
             "firstObservedAt": now, "lastObservedAt": now, "updatedAt": now,
+            "fixAvailable": "YES" if finding.fixed_in else "NO",
+            "remediation": {"recommendation": {"text": f"Upgrade {finding.package}." if finding.fixed_in
+                                               else "None Provided"}},
             "severity": finding.severity, "status": "ACTIVE", "title": f"{finding.id} - {finding.package}",
             "type": "PACKAGE_VULNERABILITY",
-            "packageVulnerabilityDetails": {"vulnerabilityId": finding.id, "source": "NVD",
+            "packageVulnerabilityDetails": {"vulnerabilityId": finding.id, "source": "NVD", "sourceUrl": tracker,
+                                            "referenceUrls": [tracker], "vendorSeverity": finding.severity.title(),
+                                            "cvss": [{"baseScore": score, "source": "NVD", "version": "3.1"}],
                                             "vulnerablePackages": [package]},
             "resources": [{"type": "AWS_ECR_CONTAINER_IMAGE", "id": f"arn:aws:ecr:{self.region}:{self.account}:"
                            f"repository/{repository}/{digest}", "partition": "aws", "region": self.region,
                            "details": {"awsEcrContainerImage": {
                                "repositoryName": repository, "imageHash": digest, "imageTags": list(image.image_tags),
-                               "registry": self.account, "architecture": "arm64", "platform": "LINUX"}}}],
+                               "registry": self.account, "architecture": "arm64", "platform": "LINUX",
+                               "pushedAt": pushed.strftime("%b %d, %Y, %I:%M:%S %p")}}}],
         }
+        details = {"adjustedCvss": {"adjustments": [], "cvssSource": "NVD", "score": score, "scoreSource": "NVD",
+                                    "version": "3.1"}}
+        found |= {"inspectorScore": score, "inspectorScoreDetails": details} if event else {
+            "score": score, "scoreDetails": {"cvss": details["adjustedCvss"]}}
+        return found
 
     def describe_image_scan_findings(self, response: ECRResponse) -> dict:
         name = response._get_param("repositoryName")
@@ -466,7 +516,7 @@ class EcrEmulation:
                                   "findingSeverityCounts": counts}
         if self.enhanced_for(name):
             image = list(images)[0]
-            result["enhancedFindings"] = [self._inspector_finding(name, image, f) for f in found]
+            result["enhancedFindings"] = [self._inspector_finding(name, image, f, event=False) for f in found]
         else:
             result["findings"] = [{"name": f.id, "severity": f.severity, "uri": "https://security-tracker.debian.org/",
                                    "attributes": [{"key": "package_name", "value": f.package},

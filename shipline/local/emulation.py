@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters import github_api, registry
-from shipline.local import dynamodb, ecs, kms, limits
+from shipline.local import dynamodb, dynamodb_rules, ecr_rules, ecs, ecs_rules, kms, limits
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.deployments import EcsDeploymentEmulation
@@ -94,11 +94,14 @@ class Emulation:
         try:
             self.codecommit.install(patches)
             self.ecr.install(patches)
+            ecr_rules.install(patches)
             self.codebuild.install(patches)
             limits.install(patches)
             dynamodb.install(patches)
+            dynamodb_rules.install(patches)
             kms.install(patches)
             ecs.install(patches)
+            ecs_rules.install(patches)
             self.registry.start()
             patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
             self.github.start()

@@ -5,10 +5,16 @@ Each is AWS's documented rule; the numbers and messages are AWS's:
   January 2026; the size counts Source, DetailType, Detail and Resources as UTF-8, and Time as
   14 bytes: "Calculating PutEvents event entry size"). Over it, the whole request fails with
   ValidationException. A `source` starting with `aws.` belongs to AWS services: an entry that
-  uses one fails with NotAuthorizedForSourceException.
+  uses one fails with NotAuthorizedForSourceException. An entry whose Detail is not "a valid
+  JSON object" fails with MalformedDetail ("Detail is malformed."; EventBridge API Reference,
+  PutEventsRequestEntry and PutEventsResultEntry); moto takes any JSON.
 - SNS Publish: a subject is at most 100 characters of UTF-8 "with no line breaks or control
   characters" (InvalidParameter: "Invalid parameter: Subject"; moto checks only the length);
-  a message is at most 256 KB.
+  a message is at most 256 KB. With MessageStructure `json` the message must be "a
+  syntactically valid JSON object" with "a top-level JSON key of "default" with a value that is
+  a string" (SNS API Reference, Publish; "Invalid parameter: Message Structure - JSON message
+  body failed to parse" / "... - No default entry in JSON message body"); moto takes anything
+  and fails only when it delivers.
 - ECS RegisterTaskDefinition: family and container names are up to 255 letters, digits,
   hyphens and underscores ("Family contains invalid characters.").
 - Lambda Function URLs take requests of at most 6 MB (see account.py: the caller gets 413 and
@@ -47,11 +53,38 @@ def entry_size(entry: dict[str, Any]) -> int:
     return size
 
 
+def entry_problem(entry: dict[str, Any]) -> dict[str, str] | None:
+    """PutEvents' answer for an entry EventBridge fails on its own, or None."""
+    if str(entry.get("Source", "")).startswith("aws."):
+        return {"ErrorCode": "NotAuthorizedForSourceException", "ErrorMessage": "Not authorized for the source."}
+    if "Detail" in entry:
+        try:
+            detail = json.loads(str(entry["Detail"]))
+        except ValueError:
+            detail = None
+        if not isinstance(detail, dict):
+            return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
+
+
 def subject_problem(subject: str | None) -> bool:
     if subject is None:
         return False
     return not subject or len(subject) > SNS_SUBJECT_LIMIT or any(
         not c.isprintable() or c in "\r\n" for c in subject)
+
+
+def structure_problem(message: str) -> str | None:
+    """What SNS says of a MessageStructure `json` message it refuses, or None."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return "Invalid parameter: Message Structure - JSON message body failed to parse"
+    if not isinstance(parsed.get("default"), str):
+        return "Invalid parameter: Message Structure - No default entry in JSON message body"
+    return None
 
 
 def install(patches: Patches) -> None:
@@ -63,14 +96,12 @@ def install(patches: Patches) -> None:
         entries = response._get_param("Entries") or []
         if sum(entry_size(e) for e in entries) > PUT_EVENTS_LIMIT:
             raise JsonRESTError("ValidationException", "Total size of the entries in the request is over the limit.")
-        refused = [i for i, e in enumerate(entries) if str(e.get("Source", "")).startswith("aws.")]
+        refused = {i: problem for i, e in enumerate(entries) if (problem := entry_problem(e))}
         if not refused:
             return str(original_put_events(response))
         allowed = [e for i, e in enumerate(entries) if i not in refused]
         done = iter(response.events_backend.put_events(allowed) if allowed else [])
-        answers = [{"ErrorCode": "NotAuthorizedForSourceException",
-                    "ErrorMessage": "Not authorized for the source."} if i in refused else next(done)
-                   for i in range(len(entries))]
+        answers = [refused[i] if i in refused else next(done) for i in range(len(entries))]
         return json.dumps({"FailedEntryCount": sum(1 for a in answers if "ErrorCode" in a), "Entries": answers})
 
     def publish(response: SNSResponse) -> Any:
@@ -78,6 +109,10 @@ def install(patches: Patches) -> None:
             raise InvalidParameterValue("Invalid parameter: Subject")
         if len(str(response._get_param("Message") or "").encode()) > SNS_MESSAGE_LIMIT:
             raise InvalidParameterValue("Invalid parameter: Message too long")
+        if response._get_param("MessageStructure") == "json":
+            problem = structure_problem(str(response._get_param("Message") or ""))
+            if problem:
+                raise InvalidParameterValue(problem)
         return original_publish(response)
 
     def register_task_definition(response: EC2ContainerServiceResponse) -> Any:

@@ -170,6 +170,36 @@ def test_manifest_edits_reach_the_next_revision_and_a_sidecar_added_elsewhere_su
     assert latest["taskRoleArn"] == "arn:aws:iam::123456789012:role/agents"
 
 
+def test_a_manifest_task_size_below_what_the_containers_reserve_is_drift_not_a_refused_registration(
+        images, push_image, monkeypatch, tmp_path, stack, calls):
+    # ECS refuses a revision whose containers reserve more memory than the task has
+    # (ContainerDefinition, memory; the local account refuses it too): the flow says so once,
+    # as drift, instead of failing at RegisterTaskDefinition until the event is dead-lettered.
+    manifest = (ROOT / "services.toml").read_text()
+    use_manifest(tmp_path / "v1" / "services.toml", manifest, monkeypatch)
+    push_image("3b6258b")
+    images(load_event("ecr-image-push"))
+    (first,) = revisions()
+    edited = {k: v for k, v in first.items() if k in ("family", "networkMode", "requiresCompatibilities", "cpu",
+                                                      "memory", "executionRoleArn", "runtimePlatform",
+                                                      "containerDefinitions")}
+    edited["containerDefinitions"][0]["memory"] = 1024  # someone pins the container's memory to the task's
+    boto3.client("ecs").register_task_definition(**edited)
+    section = manifest.index("[services.langgraph]")
+    smaller = manifest[section:].replace("port = 8001\n", "port = 8001\ncpu = 256\nmemory = 512\n", 1)
+    use_manifest(tmp_path / "v2" / "services.toml", manifest[:section] + smaller, monkeypatch)
+    calls.made.clear()
+
+    result = images(push_event("a1b2c3d", push_image("a1b2c3d", digest_of("smaller"))))
+
+    assert result["outcome"] == "rejected"
+    assert "reserve 1024 MiB of memory, more than the task's 512 MiB" in result["reason"]
+    assert calls.of("ecs", "RegisterTaskDefinition") == [] and len(revisions()) == 2
+    (note,) = stack.notifications()
+    assert note["subject"] == "[shipline] langgraph: configuration drift, not registered"
+    assert "raise cpu/memory in services.toml" in note["message"]
+
+
 def test_digest_already_in_the_latest_revision_gives_none(images, push_image):
     push_image("3b6258b")
     images(load_event("ecr-image-push"))

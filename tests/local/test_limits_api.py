@@ -39,6 +39,18 @@ def test_put_events_refuses_an_aws_source(local_account):
     assert answer["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
 
 
+@pytest.mark.parametrize("detail", ["[1]", '"text"', "{not json"])
+def test_put_events_fails_an_entry_whose_detail_is_not_a_json_object(local_account, detail):
+    account = local_account()
+    answer = account.client("events").put_events(Entries=[
+        {"Source": "shipline", "DetailType": "x", "Detail": detail},
+        {"Source": "shipline", "DetailType": "x", "Detail": "{}"}])
+    assert answer["FailedEntryCount"] == 1
+    assert (answer["Entries"][0]["ErrorCode"], answer["Entries"][0]["ErrorMessage"]) == ("MalformedDetail",
+                                                                                          "Detail is malformed.")
+    assert "EventId" in answer["Entries"][1]
+
+
 def test_a_function_url_request_over_6_mb_is_refused_before_the_function_runs(local_account):
     account = local_account()
     request = load_event("github-push")
@@ -56,6 +68,23 @@ def test_sns_refuses_a_subject_aws_refuses(local_account, subject):
         account.client("sns").publish(TopicArn=topic, Message="m", Subject=subject)
     assert refused.value.response["Error"]["Code"] == "InvalidParameter"
     account.client("sns").publish(TopicArn=topic, Message="m", Subject="x" * 100)  # 100 is still taken
+
+
+@pytest.mark.parametrize(("message", "problem"), [
+    ("not json", "JSON message body failed to parse"),
+    ('["default"]', "JSON message body failed to parse"),
+    ('{"email": "m"}', "No default entry in JSON message body"),
+    ('{"default": {"text": "m"}}', "No default entry in JSON message body"),
+])
+def test_sns_refuses_a_json_structured_message_without_a_default_string(local_account, message, problem):
+    account = local_account()
+    topic = account.stack.refs["NotificationTopic"]
+    with pytest.raises(ClientError) as refused:
+        account.client("sns").publish(TopicArn=topic, Message=message, MessageStructure="json")
+    error = refused.value.response["Error"]
+    assert error["Code"] == "InvalidParameter"
+    assert error["Message"] == f"Invalid parameter: Message Structure - {problem}"
+    account.client("sns").publish(TopicArn=topic, Message='{"default": "m", "email": "m"}', MessageStructure="json")
 
 
 @pytest.mark.parametrize(("family", "container", "message"), [

@@ -15,6 +15,7 @@ from pipeline.domain.task_definitions import (
     SHA_LABEL,
     Image,
     NoContainerForRepositoryError,
+    TaskSizeConflictError,
     image_digest_of,
     render_task_definition,
     revise_task_definition,
@@ -150,6 +151,24 @@ def test_shipline_tags_are_set_and_other_tags_kept():
     assert revise(latest)["tags"] == [
         {"key": "team", "value": "agents"}, {"key": "shipline:service", "value": "langgraph"},
         {"key": "shipline:project", "value": "p"}, {"key": "shipline:environment", "value": "dev"}]
+
+
+def test_a_smaller_task_than_the_kept_containers_reserve_is_refused_before_ecs_refuses_it():
+    # ECS refuses containers reserving more memory than the task has (API Reference,
+    # ContainerDefinition, memory): the merge says so instead of registering.
+    latest = registered()
+    latest[0]["containerDefinitions"][0]["memory"] = 768
+    latest[0]["containerDefinitions"].append({**SIDECAR, "memoryReservation": 256})
+    with pytest.raises(TaskSizeConflictError, match="reserve 1024 MiB of memory, more than the task's 512 MiB"):
+        revise(latest, spec(cpu=256, memory=512))
+    assert container(revise(latest, spec(cpu=256, memory=1024)))["memory"] == 768  # 1024 of 1024 fits
+
+
+def test_more_container_cpu_than_a_fargate_task_has_is_refused():
+    latest = registered()
+    latest[0]["containerDefinitions"][0]["cpu"] = 512
+    with pytest.raises(TaskSizeConflictError, match="reserve 512 cpu units, more than the task's 256"):
+        revise(latest, spec(cpu=256, memory=512))
 
 
 # Edits made elsewhere survive

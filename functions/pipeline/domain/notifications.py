@@ -140,15 +140,22 @@ def build_failure_notification(*, target: Target, service: str, commit: str, sta
     )
 
 
-def drift_notification(*, target: Target, service: str, digest: str, problem: str) -> Notification:
+NO_CONTAINER_REMEDY = ("Nothing is registered for this service until the task definition has a container built "
+                       "from the repository again (or the stack re-renders it: TaskDefinitionMode=render).")
+TASK_SIZE_REMEDY = ("Nothing is registered for this service until the manifest's task size holds what its "
+                    "containers reserve (raise cpu/memory in services.toml, or lower the containers' own in the "
+                    "task definition; or the stack re-renders it: TaskDefinitionMode=render).")
+
+
+def drift_notification(*, target: Target, service: str, digest: str, problem: str,
+                       remedy: str = NO_CONTAINER_REMEDY) -> Notification:
     """The stack and what it registers into disagree: nothing more registers until a person acts."""
     text = "\n".join([
         f"Service: {service} ({target.project}, {target.environment})",
         f"Image:   {target.repository_uri(service)}@{digest}",
         f"Problem: {problem}",
         "",
-        "Nothing is registered for this service until the task definition has a container built from the",
-        "repository again (or the stack re-renders it: TaskDefinitionMode=render).",
+        remedy,
     ])
     return Notification(
         subject=_subject(f"[shipline] {service}: configuration drift, not registered"),

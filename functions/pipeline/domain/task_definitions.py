@@ -36,6 +36,29 @@ class NoContainerForRepositoryError(LookupError):
     set TaskDefinitionMode=render to re-render the family from the manifest."""
 
 
+class TaskSizeConflictError(ValueError):
+    """The containers the latest revision keeps reserve more memory or cpu than the manifest's
+    task size: ECS would refuse the revision. Raise the service's cpu/memory in services.toml, or
+    lower the containers' own reservations in the task definition."""
+
+
+def reservation_conflict(definition: dict[str, Any]) -> str | None:
+    """What ECS would refuse in the containers' reservations, or None. "The total amount of memory
+    reserved for all containers within a task must be lower than the task memory value" (a
+    container's memoryReservation counts where it sets no memory), and on Fargate the same of
+    cpu (ECS API Reference, ContainerDefinition: memory, cpu)."""
+    containers = definition.get("containerDefinitions", [])
+    memory = sum(int(c.get("memory") or c.get("memoryReservation") or 0) for c in containers)
+    cpu = sum(int(c.get("cpu") or 0) for c in containers)
+    task_memory, task_cpu = definition.get("memory"), definition.get("cpu")
+    if task_memory and str(task_memory).isdigit() and memory > int(task_memory):
+        return f"its containers reserve {memory} MiB of memory, more than the task's {task_memory} MiB"
+    fargate = "FARGATE" in definition.get("requiresCompatibilities", [])
+    if fargate and task_cpu and str(task_cpu).isdigit() and cpu > int(task_cpu):
+        return f"its containers reserve {cpu} cpu units, more than the task's {task_cpu}"
+    return None
+
+
 @dataclass(frozen=True)
 class Image:
     """A pushed image, pinned by digest."""
@@ -145,7 +168,14 @@ def revise_task_definition(
             containers[index] = _merge_container(containers[index], declared)
         else:
             containers[index] = _with_image(containers[index], declared)
-    return None if revised == current else revised
+    if revised == current:
+        return None
+    conflict = reservation_conflict(revised)
+    if conflict:
+        raise TaskSizeConflictError(
+            f"{latest.get('family')}: with the manifest's cpu {revised.get('cpu')} and memory {revised.get('memory')}, "
+            f"{conflict}; raise the service's cpu/memory in services.toml or lower the containers' own")
+    return revised
 
 
 def image_digest_of(task_definition: dict[str, Any], repository_uri: str) -> str | None:

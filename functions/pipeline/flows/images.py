@@ -24,7 +24,12 @@ from pipeline.domain import gate
 from pipeline.domain.digests import due_digests, hour_of, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import commit_of_tag, is_live_tag, is_sha_tag
-from pipeline.domain.notifications import drift_notification, findings_digest_notification, scan_notification
+from pipeline.domain.notifications import (
+    TASK_SIZE_REMEDY,
+    drift_notification,
+    findings_digest_notification,
+    scan_notification,
+)
 from pipeline.domain.records import (
     FindingRecord,
     ImageRecord,
@@ -35,7 +40,7 @@ from pipeline.domain.records import (
     ScanRecord,
 )
 from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
-from pipeline.domain.task_definitions import NoContainerForRepositoryError
+from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
 from pipeline.flows.idempotency import deadline, once
@@ -72,8 +77,10 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
     try:
         registration = _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at,
                                        claimed=claimed, reused_tag=reused_tag)
-    except NoContainerForRepositoryError as exc:
-        notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc))
+    except (NoContainerForRepositoryError, TaskSizeConflictError) as exc:
+        remedy = {"remedy": TASK_SIZE_REMEDY} if isinstance(exc, TaskSizeConflictError) else {}
+        notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc),
+                                          **remedy)
         topic = settings.notification_topic_arn
         once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
         raise

@@ -18,14 +18,15 @@ from pipeline.adapters.ecr import ImageGoneError
 from pipeline.domain.manifest import UnknownServiceError
 from pipeline.domain.naming import InvalidCommitError
 from pipeline.domain.requests import UntrackedSourceError
-from pipeline.domain.task_definitions import NoContainerForRepositoryError
+from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
 from pipeline.events.envelope import InvalidEventError, NotOursError
 from pipeline.handlers.observability import logger, metrics
 
-REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError)
+REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError,
+            TaskSizeConflictError)
 REFUSED = (UntrackedSourceError,)
 # Rejections that mean the stack and what it registers into disagree: an alarm watches this metric.
-DRIFT = (NoContainerForRepositoryError, UnknownServiceError)
+DRIFT = (NoContainerForRepositoryError, UnknownServiceError, TaskSizeConflictError)
 IGNORED = (NotOursError,)
 
 
