@@ -117,10 +117,16 @@ class _RoutedStdout(io.TextIOBase):
         self.terminal = terminal
         self.local = threading.local()
         self._lock = threading.Lock()
+        self.retired = False  # its runtime ended
 
     def write(self, text: str) -> int:
         target = getattr(self.local, "buffer", None)
         if target is None:
+            if self.retired and sys.stdout is not self:
+                # A stream kept past its runtime (Powertools' Logger keeps the sys.stdout it was
+                # made with): what it gets now goes where sys.stdout goes now (a later runtime's
+                # invocation, or the terminal), not to a terminal that may be closed.
+                return sys.stdout.write(text)
             return self.terminal.write(text)
         target.append(text)
         with self._lock:
@@ -163,6 +169,8 @@ class LambdaRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._stdout is not None:
+            self._stdout.retired = True
         while self._saved:
             owner, name, value = self._saved.pop()
             setattr(owner, name, value)
