@@ -16,6 +16,8 @@ ECS's, otherwise the text is the local account's (a ClientException either way):
   once, at least one of them essential (a task "must have at least one essential container":
   Developer Guide, "Task definition parameters", essential).
 - The request's JSON is at most 64 KiB ("Service quotas": "Task definition size", 64 KiB).
+- Family and container names are up to 255 letters, digits, hyphens and underscores ("Family
+  contains invalid characters.").
 
 And UpdateService's: "you can't update an existing service to reference an INACTIVE task
 definition" (API Reference, DeregisterTaskDefinition; ECS allows "up to a 10-minute window
@@ -26,26 +28,20 @@ the service to any revision it has.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from moto.ecs.exceptions import EcsClientException
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from pipeline.domain.manifest import FARGATE_TASK_SIZES
 from shipline.local.patches import Patches
 
 CONTAINER_LIMIT = 10
 SIZE_LIMIT = 64 * 1024  # bytes
-# Fargate's task sizes (Developer Guide, "Task CPU and memory"): cpu units -> memory in MiB.
-FARGATE_SIZES: dict[int, range | tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: range(1024, 4097, 1024),
-    1024: range(2048, 8193, 1024),
-    2048: range(4096, 16385, 1024),
-    4096: range(8192, 30721, 1024),
-    8192: range(16384, 61441, 4096),
-    16384: range(32768, 122881, 8192),
-}
+# Family and container names: up to 255 letters, digits, hyphens and underscores.
+ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def _number(value: Any) -> int | None:
@@ -62,6 +58,11 @@ def _number(value: Any) -> int | None:
 def problem(request: dict[str, Any]) -> str | None:
     """What ECS says of a RegisterTaskDefinition request it refuses, or None."""
     containers = request.get("containerDefinitions") or []
+    if not ECS_NAME.fullmatch(str(request.get("family") or "")):
+        return "Family contains invalid characters."
+    for container in containers:
+        if not ECS_NAME.fullmatch(str(container.get("name") or "")):
+            return "Container.name contains invalid characters."
     if not containers:
         return "Task definition must contain at least one container definition."
     if len(containers) > CONTAINER_LIMIT:
@@ -85,9 +86,9 @@ def problem(request: dict[str, Any]) -> str | None:
     cpu, memory = _number(request.get("cpu")), _number(request.get("memory"))
     fargate = "FARGATE" in (request.get("requiresCompatibilities") or [])
     if fargate:
-        if cpu is None or cpu not in FARGATE_SIZES:
+        if cpu is None or cpu not in FARGATE_TASK_SIZES:
             return "Invalid 'cpu' setting for task."
-        if memory is None or memory not in FARGATE_SIZES[cpu]:
+        if memory is None or memory not in FARGATE_TASK_SIZES[cpu]:
             return "No Fargate configuration exists for given values."
     if memory is not None:
         reserved = sum(_number(c.get("memory")) or _number(c.get("memoryReservation")) or 0 for c in containers)

@@ -15,8 +15,7 @@ Each is AWS's documented rule; the numbers and messages are AWS's:
   a string" (SNS API Reference, Publish; "Invalid parameter: Message Structure - JSON message
   body failed to parse" / "... - No default entry in JSON message body"); moto takes anything
   and fails only when it delivers.
-- ECS RegisterTaskDefinition: family and container names are up to 255 letters, digits,
-  hyphens and underscores ("Family contains invalid characters.").
+(ECS RegisterTaskDefinition's rules, names included, are in ecs_rules.py.)
 - Lambda Function URLs take requests of at most 6 MB (see account.py: the caller gets 413 and
   the function is not invoked).
 ECR repository names and their errors are moto's own, which follow ECR's.
@@ -25,12 +24,9 @@ ECR repository names and their errors are moto's own, which follow ECR's.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
-from moto.ecs.exceptions import EcsClientException
-from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.events.responses import EventsHandler
 from moto.sns.exceptions import InvalidParameterValue
 from moto.sns.responses import SNSResponse
@@ -41,7 +37,6 @@ PUT_EVENTS_LIMIT = 1024 * 1024  # bytes, all entries of one PutEvents request
 SNS_SUBJECT_LIMIT = 100  # characters
 SNS_MESSAGE_LIMIT = 256 * 1024  # bytes
 FUNCTION_URL_REQUEST_LIMIT = 6 * 1024 * 1024  # bytes
-ECS_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def entry_size(entry: dict[str, Any]) -> int:
@@ -90,7 +85,6 @@ def structure_problem(message: str) -> str | None:
 def install(patches: Patches) -> None:
     original_put_events = EventsHandler.put_events
     original_publish = SNSResponse.publish
-    original_register = EC2ContainerServiceResponse.register_task_definition
 
     def put_events(response: EventsHandler) -> str:
         entries = response._get_param("Entries") or []
@@ -115,14 +109,5 @@ def install(patches: Patches) -> None:
                 raise InvalidParameterValue(problem)
         return original_publish(response)
 
-    def register_task_definition(response: EC2ContainerServiceResponse) -> Any:
-        if not ECS_NAME.fullmatch(str(response._get_param("family") or "")):
-            raise EcsClientException("Family contains invalid characters.")
-        for container in response._get_param("containerDefinitions") or []:
-            if not ECS_NAME.fullmatch(str(container.get("name") or "")):
-                raise EcsClientException("Container.name contains invalid characters.")
-        return original_register(response)
-
     patches.set(EventsHandler, "put_events", put_events)
     patches.set(SNSResponse, "publish", publish)
-    patches.set(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)

@@ -6,31 +6,26 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.responses import DynamoHandler
 
 from shipline.local import dynamodb_rules
 from shipline.local.patches import Patches
+from tests.support.emulated import patched
 
 TABLE = "ledger"
 
 
 @pytest.fixture
 def dynamodb() -> Iterator:
-    patches = Patches()
-    with mock_aws():
+    with patched(dynamodb_rules.install):
         client = boto3.client("dynamodb")
         client.create_table(TableName=TABLE, BillingMode="PAY_PER_REQUEST",
                             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
                                        {"AttributeName": "sk", "KeyType": "RANGE"}],
                             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                                   {"AttributeName": "sk", "AttributeType": "S"}])
-        dynamodb_rules.install(patches)
-        try:
-            yield client
-        finally:
-            patches.restore()
+        yield client
 
 
 def key(sk: str) -> dict:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.ecr.responses import ECRResponse
 
 from pipeline.domain.repositories import RepositorySpec
 from shipline.local import ecr_rules
 from shipline.local.patches import Patches
+from tests.support.emulated import patched
 
 REPOSITORY = "p-dev-svc"
 UNTAGGED = {"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
@@ -26,15 +26,10 @@ TAGGED = {"rulePriority": 2, "selection": {"tagStatus": "tagged", "tagPatternLis
 
 @pytest.fixture
 def ecr() -> Iterator:
-    patches = Patches()
-    with mock_aws():
-        ecr_rules.install(patches)
-        try:
-            client = boto3.client("ecr")
-            client.create_repository(repositoryName=REPOSITORY)
-            yield client
-        finally:
-            patches.restore()
+    with patched(ecr_rules.install):
+        client = boto3.client("ecr")
+        client.create_repository(repositoryName=REPOSITORY)
+        yield client
 
 
 def rule(base: dict, **selection) -> dict:

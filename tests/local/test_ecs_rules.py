@@ -6,22 +6,17 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from shipline.local import ecs_rules
 from shipline.local.patches import Patches
+from tests.support.emulated import patched
 
 
 @pytest.fixture
 def ecs() -> Iterator:
-    patches = Patches()
-    with mock_aws():
-        ecs_rules.install(patches)
-        try:
-            yield boto3.client("ecs")
-        finally:
-            patches.restore()
+    with patched(ecs_rules.install):
+        yield boto3.client("ecs")
 
 
 def fargate(containers: list[dict], cpu: str = "512", memory: str = "1024") -> dict:

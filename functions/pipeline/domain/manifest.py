@@ -43,8 +43,9 @@ NAME_PATTERN = r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$"
 _NAME = NAME_PATTERN
 _ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
-# Fargate's valid task sizes: cpu units -> allowed memory (MiB).
-_FARGATE_MEMORY: dict[int, range | tuple[int, ...]] = {
+# Fargate's valid task sizes (ECS Developer Guide, "Task CPU and memory"): cpu units -> allowed
+# memory (MiB). The local account's ECS refuses any other size with this same table.
+FARGATE_TASK_SIZES: dict[int, range | tuple[int, ...]] = {
     256: (512, 1024, 2048),
     512: range(1024, 4097, 1024),
     1024: range(2048, 8193, 1024),
@@ -228,7 +229,7 @@ class Manifest(_Strict):
                 raise ValueError(f"{_location(('services', key))}: name does not match its key")
             for env in (None, *service.environments):
                 cpu, memory = service.sizing(env or "")
-                allowed = _FARGATE_MEMORY.get(cpu)
+                allowed = FARGATE_TASK_SIZES.get(cpu)
                 if allowed is None or memory not in allowed:
                     where = f"services.{key}" + (f".environments.{env}" if env else "")
                     raise ValueError(f"{where}: cpu {cpu} with memory {memory} is not a Fargate task size")
