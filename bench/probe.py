@@ -71,7 +71,9 @@ def probe(module: str, events: list[dict]) -> dict:
     clients.reset()
     boto3.session.Session.client = timed_client  # type: ignore[method-assign]
     context = _Context()
+    first = time.perf_counter()
     handler(events[0], context)  # the first event: also creates what the later ones reuse
+    first_event = time.perf_counter() - first
     per_event, calls_time, counts = [], [], []
     for event in events[1:]:
         in_calls.clear()
@@ -84,7 +86,8 @@ def probe(module: str, events: list[dict]) -> dict:
     if not made_for <= set(CLIENTS[module]):  # (replayed events may need fewer)
         raise SystemExit(f"{module} made clients for {sorted(made_for)}, the probe's CLIENTS say "
                          f"{sorted(CLIENTS[module])}: correct CLIENTS")
-    return {"init": init, "init_cpu": init_cpu, "per_event": _median(per_event), "direct": _median(calls_time),
+    return {"init": init, "init_cpu": init_cpu, "first_event": first_event,
+            "per_event": _median(per_event), "direct": _median(calls_time),
             "calls_per_event": _median(counts), "rss_mb": _rss_mb()}
 
 

@@ -114,3 +114,16 @@ def test_manifest_loader_takes_any_document(document):
         assert isinstance(parse_manifest(document), Manifest)
     except ManifestError as exc:
         assert one_printable_line(str(exc))
+
+
+@pytest.mark.parametrize(("parse", "kinds"), [
+    (parse_image_event, "'ECR Image Action', 'ECR Image Scan', 'Inspector2 Scan', 'Inspector2 Finding', "
+                        "'Scheduled Event'"),
+    (parse_build_trigger, "'CodeCommit Repository State Change', 'Scheduled Event', 'Build Requested'"),
+])
+@pytest.mark.parametrize("event", [{}, {"detail-type": "ECS Task State Change"}, {"detail-type": ["x"]}, [], None])
+def test_an_event_of_a_kind_the_function_does_not_take_is_named_with_the_kinds_it_does(parse, kinds, event):
+    with pytest.raises(InvalidEventError) as raised:
+        parse(event)
+    message = str(raised.value)
+    assert message.startswith("not a") and "detail-type" in message and message.endswith(f"(expected {kinds})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -44,9 +44,27 @@ class NotOursError(EventError):
     """An event for another project, environment, repository or branch: ignored."""
 
 
-def describe(exc: ValidationError) -> str:
-    """One line: the first problem's place and message."""
+def describe(exc: ValidationError, kind: str | None = None) -> str:
+    """One line: the first problem's place (under the event's `kind`, when given) and message."""
     error = exc.errors()[0]
-    where = ".".join(shown(part, 40) for part in error["loc"]) or "event"
+    where = ".".join(shown(part, 40) for part in ((kind,) if kind else ()) + tuple(error["loc"])) or "event"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {error['msg']}{more}"
+
+
+_Model = TypeVar("_Model", bound=EventBridgeModel)
+
+
+def parse_by_detail_type(event: object, models: dict[str, type[_Model]], what: str) -> _Model:
+    """The event as the model its `detail-type` names. Only that model's validator is built
+    (on its first event; `defer_build`), not one for every kind the function takes: a cold
+    start pays for the kind of event it was started for."""
+    kind = event.get("detail-type", event.get("detail_type")) if isinstance(event, dict) else None
+    model = models.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        expected = ", ".join(repr(k) for k in models)
+        raise InvalidEventError(f"not {what}: detail-type {shown(repr(kind), 60)} (expected {expected})")
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidEventError(describe(exc, kind)) from None

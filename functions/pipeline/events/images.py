@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events.envelope import EventBridgeModel, InvalidEventError, describe
+from pipeline.events.envelope import EventBridgeModel, parse_by_detail_type
 
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
@@ -117,11 +117,14 @@ class DigestScheduled(EventBridgeModel):
 
 
 ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported | DigestScheduled
-_IMAGE_EVENT: TypeAdapter[ImageEvent] = TypeAdapter(Annotated[ImageEvent, Field(discriminator="detail_type")])
+_IMAGE_EVENTS: dict[str, type[ImageEvent]] = {
+    "ECR Image Action": EcrImagePushed,
+    "ECR Image Scan": EcrImageScanned,
+    "Inspector2 Scan": InspectorImageScanned,
+    "Inspector2 Finding": InspectorFindingReported,
+    "Scheduled Event": DigestScheduled,
+}
 
 
 def parse_image_event(event: object) -> ImageEvent:
-    try:
-        return _IMAGE_EVENT.validate_python(event)
-    except ValidationError as exc:
-        raise InvalidEventError(describe(exc)) from None
+    return parse_by_detail_type(event, _IMAGE_EVENTS, "an image event")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.domain.requests import BuildRequest
-from pipeline.events.envelope import EventBridgeModel, InvalidEventError, describe
+from pipeline.events.envelope import EventBridgeModel, parse_by_detail_type
 
 
 class CodeCommitReferenceDetail(BaseModel):
@@ -36,12 +36,13 @@ class BuildRequested(EventBridgeModel):
     detail_type: Annotated[Literal["Build Requested"], Field(alias="detail-type")]
     detail: BuildRequest  # type: ignore[assignment]
 
-BuildTrigger = Annotated[CodeCommitPush | ScheduledRebuild | BuildRequested, Field(discriminator="detail_type")]
-_BUILD_TRIGGER: TypeAdapter[CodeCommitPush | ScheduledRebuild | BuildRequested] = TypeAdapter(BuildTrigger)
+BuildTrigger = CodeCommitPush | ScheduledRebuild | BuildRequested
+_BUILD_TRIGGERS: dict[str, type[BuildTrigger]] = {
+    "CodeCommit Repository State Change": CodeCommitPush,
+    "Scheduled Event": ScheduledRebuild,
+    "Build Requested": BuildRequested,
+}
 
 
-def parse_build_trigger(event: object) -> CodeCommitPush | ScheduledRebuild | BuildRequested:
-    try:
-        return _BUILD_TRIGGER.validate_python(event)
-    except ValidationError as exc:
-        raise InvalidEventError(describe(exc)) from None
+def parse_build_trigger(event: object) -> BuildTrigger:
+    return parse_by_detail_type(event, _BUILD_TRIGGERS, "a build trigger")

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with coldstart.imports():
+    from typing import Any
 
-from pipeline.events.builds import parse_build_state
-from pipeline.flows.build_events import on_build_state
-from pipeline.flows.idempotency import register_lambda_context
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import BuildEventsSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from pipeline.events.builds import parse_build_state
+    from pipeline.flows.build_events import on_build_state
+    from pipeline.flows.idempotency import register_lambda_context
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.handlers.outcomes import event_outcomes
+    from pipeline.settings import BuildEventsSettings, get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

@@ -9,23 +9,26 @@ MaximumConcurrency keeps the starter's own invocations below the build quota.
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+with coldstart.imports():
+    from typing import Any
 
-from pipeline.adapters import sqs
-from pipeline.adapters.errors import AwsCallError, CapacityError
-from pipeline.domain.builds import BuildStart
-from pipeline.domain.manifest import UnknownServiceError
-from pipeline.events.envelope import describe
-from pipeline.events.queue import NOT_A_BATCH, is_queue_batch, parse_queue_batch
-from pipeline.flows.builds import start_one
-from pipeline.flows.fixes import rebuild_decided
-from pipeline.flows.idempotency import register_lambda_context
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.settings import BuildStarterSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
+
+    from pipeline.adapters import sqs
+    from pipeline.adapters.errors import AwsCallError, CapacityError
+    from pipeline.domain.builds import BuildStart
+    from pipeline.domain.manifest import UnknownServiceError
+    from pipeline.events.envelope import describe
+    from pipeline.events.queue import NOT_A_BATCH, is_queue_batch, parse_queue_batch
+    from pipeline.flows.builds import start_one
+    from pipeline.flows.fixes import rebuild_decided
+    from pipeline.flows.idempotency import register_lambda_context
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.settings import BuildStarterSettings, get_settings
 
 
 @logger.inject_lambda_context

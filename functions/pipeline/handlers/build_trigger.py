@@ -7,18 +7,21 @@ ten services); starting the builds is the build starter's work, one service at a
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Any
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with coldstart.imports():
+    from functools import partial
+    from typing import Any
 
-from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild, parse_build_trigger
-from pipeline.flows.idempotency import once, register_lambda_context
-from pipeline.flows.triggers import plan_for_trigger, queue_builds
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import BuildTriggerSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from pipeline.events.triggers import BuildRequested, CodeCommitPush, ScheduledRebuild, parse_build_trigger
+    from pipeline.flows.idempotency import once, register_lambda_context
+    from pipeline.flows.triggers import plan_for_trigger, queue_builds
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.handlers.outcomes import event_outcomes
+    from pipeline.settings import BuildTriggerSettings, get_settings
 
 
 def _plan(trigger: CodeCommitPush | ScheduledRebuild | BuildRequested) -> dict:

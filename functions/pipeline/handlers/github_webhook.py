@@ -11,22 +11,25 @@ a redelivery queues the same starts again, which the build starter starts once.
 
 from __future__ import annotations
 
-import base64
-import binascii
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+with coldstart.imports():
+    import base64
+    import binascii
 
-from pipeline.adapters.errors import AwsCallError
-from pipeline.domain.webhook import WebhookDecision, decide
-from pipeline.events.envelope import describe
-from pipeline.events.webhook import FunctionUrlRequest
-from pipeline.flows.webhook import queue_push
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.settings import WebhookSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from pydantic import ValidationError
+
+    from pipeline.adapters.errors import AwsCallError
+    from pipeline.domain.webhook import WebhookDecision, decide
+    from pipeline.events.envelope import describe
+    from pipeline.events.webhook import FunctionUrlRequest
+    from pipeline.flows.webhook import queue_push
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.settings import WebhookSettings, get_settings
 
 SECRET_MAX_AGE = 300  # seconds a fetched secret is reused; a rotated secret applies within this
 

@@ -5,26 +5,29 @@ in that image's next hourly digest)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Any
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with coldstart.imports():
+    from datetime import UTC
+    from typing import Any
 
-from pipeline.domain.fixes import has_fix
-from pipeline.domain.scans import Finding, inspector_counts, severity_counts
-from pipeline.events.images import (
-    DigestScheduled,
-    EcrImagePushed,
-    EcrImageScanned,
-    InspectorImageScanned,
-    parse_image_event,
-)
-from pipeline.flows.idempotency import register_lambda_context
-from pipeline.flows.images import on_digest_schedule, on_finding, on_push, on_scan
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import ImageEventsSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from pipeline.domain.fixes import has_fix
+    from pipeline.domain.scans import Finding, inspector_counts, severity_counts
+    from pipeline.events.images import (
+        DigestScheduled,
+        EcrImagePushed,
+        EcrImageScanned,
+        InspectorImageScanned,
+        parse_image_event,
+    )
+    from pipeline.flows.idempotency import register_lambda_context
+    from pipeline.flows.images import on_digest_schedule, on_finding, on_push, on_scan
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.handlers.outcomes import event_outcomes
+    from pipeline.settings import ImageEventsSettings, get_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

@@ -10,21 +10,24 @@ exist is reported once and dropped.
 
 from __future__ import annotations
 
-from typing import Any
+from pipeline.handlers import coldstart
 
-from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
+with coldstart.imports():
+    from typing import Any
 
-from pipeline.adapters import sqs
-from pipeline.domain.manifest import UnknownServiceError
-from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
-from pipeline.events.envelope import InvalidEventError
-from pipeline.events.queue import is_queue_batch, parse_queue_batch, parse_rollout_request
-from pipeline.flows.idempotency import register_lambda_context
-from pipeline.flows.rollout import on_deployment_event, on_service_action, roll_out
-from pipeline.handlers.observability import logger, metrics, traced
-from pipeline.handlers.outcomes import event_outcomes
-from pipeline.settings import RolloutSettings, get_settings
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from pipeline.adapters import sqs
+    from pipeline.domain.manifest import UnknownServiceError
+    from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
+    from pipeline.events.envelope import InvalidEventError
+    from pipeline.events.queue import is_queue_batch, parse_queue_batch, parse_rollout_request
+    from pipeline.flows.idempotency import register_lambda_context
+    from pipeline.flows.rollout import on_deployment_event, on_service_action, roll_out
+    from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.handlers.outcomes import event_outcomes
+    from pipeline.settings import RolloutSettings, get_settings
 
 
 @logger.inject_lambda_context
