@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 CHECK_LOCK := $(PYTHON) tools/lockfile.py check $(LOCK)
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: demo test fuzz scale lint validate bench deploy lock clean
+.PHONY: demo test fuzz scale lint validate bench bench-runtime deploy lock clean
 
 # The environment is exactly the lock: made afresh whenever the lock or pyproject.toml changes.
 $(STAMP): $(LOCK) pyproject.toml
@@ -50,6 +50,9 @@ scale: $(STAMP)  ## the scale tests at 200 services on a CodeBuild quota of 10 (
 bench: $(STAMP)  ## benchmarks (not part of the tests): prints each figure next to its target
 	$(BIN)/python bench/run.py
 
+bench-runtime: $(STAMP)  ## cold init on Python 3.13 with only the Lambda runtime's packages (.venv-runtime; not part of the tests)
+	$(BIN)/python bench/runtime_init.py
+
 validate: $(STAMP)
 	$(BIN)/sam validate --lint --region us-east-1
 
@@ -58,4 +61,4 @@ deploy: $(STAMP)  ## ENV=dev|staging|prod; functions/ is packaged as it is, so b
 	$(BIN)/sam deploy --config-env $${ENV:-dev}
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-runtime .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""Cold init in the Lambda runtime's package set (`make bench-runtime`; not part of the tests).
+
+`make bench` measures in the development environment, whose botocore also imports awscrt and
+pyOpenSSL (pulled in by development dependencies): about 0.06 s that the baseline and every
+handler pay alike, which makes the ratios smaller than in Lambda. This measures the same ratio
+(a handler's import plus the clients it makes, to `import boto3` plus one client, each pair
+started one after the other in fresh interpreters) on Python 3.13 with only what the functions
+have in AWS: boto3 and botocore (the runtime's), Powertools and pydantic (its layer), at the
+lock's versions. Init only: no events are sent, so no emulator is needed.
+
+    python bench/runtime_init.py        (BENCH_RUNTIME_PYTHON: the python3.13 to use)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv-runtime"
+RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+TARGET = 1.5
+# What the functions import in AWS, and nothing else (the runtime's boto3, the Powertools layer).
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six",
+                    "aws-lambda-powertools", "pydantic", "pydantic-core", "typing-extensions", "annotated-types",
+                    "typing-inspection")
+sys.path.insert(0, str(ROOT / "bench"))
+from probe import CLIENTS  # noqa: E402  (the clients each handler makes on its bench path)
+
+BASELINE = "import boto3; boto3.client('ecr')"
+
+
+def _python() -> str:
+    """A working Python 3.13: BENCH_RUNTIME_PYTHON, else pyenv's, else python3.13 on PATH."""
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates = [os.environ.get("BENCH_RUNTIME_PYTHON", ""),
+                  *(str(p / "bin" / "python") for p in sorted(pyenv.glob("3.13*"), reverse=True)),
+                  shutil.which("python3.13") or ""]
+    for candidate in filter(None, candidates):
+        answer = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+                                capture_output=True, text=True)
+        if answer.returncode == 0 and answer.stdout.strip() == "True":
+            return candidate
+    raise SystemExit("no working Python 3.13 (the Lambda runtime's) found: set BENCH_RUNTIME_PYTHON")
+
+
+def _requirements() -> str:
+    """The lock's entries (pins and hashes) for the runtime's packages."""
+    entries = re.split(r"\n(?=[a-z0-9])", (ROOT / "requirements.lock").read_text())
+    wanted = [e for e in entries if re.match(r"([a-z0-9-]+)==", e) and
+              re.match(r"([a-z0-9-]+)==", e).group(1) in RUNTIME_PACKAGES]  # type: ignore[union-attr]
+    if len(wanted) != len(RUNTIME_PACKAGES):
+        raise SystemExit("requirements.lock lacks one of the runtime's packages")
+    return "\n".join(wanted) + "\n"
+
+
+def _venv() -> Path:
+    python = VENV / "bin" / "python"
+    requirements = _requirements()
+    stamp = VENV / "requirements.txt"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == requirements):
+        shutil.rmtree(VENV, ignore_errors=True)
+        subprocess.run([_python(), "-m", "venv", str(VENV)], check=True)
+        (VENV / "wanted.txt").write_text(requirements)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps",
+                        "-r", str(VENV / "wanted.txt")], check=True)
+        stamp.write_text(requirements)
+    # Bytecode for the functions' code, as site-packages already has.
+    subprocess.run([str(python), "-m", "compileall", "-q", str(ROOT / "functions")], check=True)
+    return python
+
+
+def _timed(python: Path, code: str, environment: dict) -> float:
+    script = f"import time\nstarted = time.perf_counter()\n{code}\nprint(time.perf_counter() - started)"
+    return float(subprocess.run([str(python), "-c", script], env=environment, cwd=ROOT / "bench", check=True,
+                                capture_output=True, text=True).stdout)
+
+
+def main() -> int:
+    python = _venv()
+    version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    # The template's Globals environment (tracing off), and no credentials lookup beyond these.
+    environment = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT / "functions"),
+                   "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "POWERTOOLS_SERVICE_NAME": "shipline", "POWERTOOLS_TRACE_DISABLED": "true",
+                   "PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    ratios: dict[str, list[float]] = {module: [] for module in CLIENTS}
+    baselines: list[float] = []
+    for _ in range(RUNS):
+        for module, clients in CLIENTS.items():
+            base = _timed(python, BASELINE, environment)
+            handler = _timed(python, f"import pipeline.handlers.{module}\n"
+                                     "from pipeline.adapters.clients import client\n"
+                                     f"for name in {clients!r}:\n    client(name)", environment)
+            baselines.append(base)
+            ratios[module].append(handler / base)
+    results = {"python": version, "packages": "the lock's " + ", ".join(RUNTIME_PACKAGES), "pairs": RUNS,
+               "baseline_s": round(statistics.median(baselines), 3), "target": TARGET,
+               "handlers": {m: {"ratio": round(statistics.median(r), 2), "single_pairs": [round(x, 2) for x in r]}
+                            for m, r in ratios.items()}}
+    (ROOT / "bench" / "runtime_results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"cold init on Python {version}, the runtime's packages only; baseline (import boto3 + 1 client) "
+          f"median {results['baseline_s']} s; median of {RUNS} pairs per handler (target <= {TARGET}x):")
+    for module, figure in results["handlers"].items():
+        ok = "ok" if figure["ratio"] <= TARGET else "NOT MET"
+        print(f"  {module:15s} {figure['ratio']}x  (single pairs {min(ratios[module]):.2f}x to "
+              f"{max(ratios[module]):.2f}x)  {ok}")
+    print("written to bench/runtime_results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
