@@ -355,6 +355,26 @@ def test_server_error_is_retried_and_the_effect_happens_once(run, service, opera
     assert effect() == 1
 
 
+TRANSACTIONS = [(name, service, operation) for name, service, operation in CASES
+                if (service, operation) in {("dynamodb", "TransactWriteItems"), ("dynamodb", "TransactGetItems")}]
+
+
+@pytest.mark.parametrize("run, service, operation", TRANSACTIONS, indirect=["run"])
+def test_a_transaction_cancelled_by_a_conflict_fails_the_invocation_and_its_retry_has_one_effect(
+        run, service, operation, faults):
+    """DynamoDB cancels a transaction that meets a concurrent one on an item
+    (TransactionCanceledException, reason TransactionConflict), and botocore does not retry it:
+    the invocation fails (it is not a condition that did not hold), and its retry does the work."""
+    invoke, effect = run
+    fault = faults.inject(service, operation, "transaction-conflict", times=1)
+    with pytest.raises(FAILED):
+        invoke()
+    assert fault.hits == 1
+    _deliver_until_done(invoke)
+    invoke()  # a duplicate delivery
+    assert effect() == 1
+
+
 @pytest.mark.parametrize("run, service, operation", CASES, indirect=["run"])
 def test_access_denied_fails_the_invocation_and_its_retry_has_one_effect(run, service, operation, faults, request,
                                                                          calls):

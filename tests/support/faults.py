@@ -22,7 +22,17 @@ KINDS = {
     "access-denied": (403, "AccessDeniedException", "User is not authorized to perform this action"),
     # CodeBuild's answer when its build queue is full; botocore does not retry it.
     "account-limit": (400, "AccountLimitExceededException", "Cannot have more than 0 builds in queue for the account"),
+    # DynamoDB's answer to a transaction (TransactWriteItems or TransactGetItems) that met another
+    # on one of its items (TransactionCanceledException in the API Reference: "There is an
+    # ongoing TransactWriteItems operation that conflicts with a concurrent ..."); botocore's
+    # standard retry mode does not retry it. Its CancellationReasons name the conflict.
+    "transaction-conflict": (400, "TransactionCanceledException",
+                             "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                             "[TransactionConflict]"),
 }
+# More of the error body, by kind: what the real answer carries beside its code and message.
+_EXTRA = {"transaction-conflict": {"CancellationReasons": [
+    {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]}}
 _QUERY_CODES = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied",
                 "InternalFailure": "InternalFailure"}
 
@@ -79,7 +89,7 @@ class Faults:
                 diverted[id(request)] = request.url
                 url = request.url
                 request.url = "https://fault-injection.invalid/"
-                return _response(url, protocol, *KINDS[fault.kind])
+                return _response(url, protocol, *KINDS[fault.kind], extra=_EXTRA.get(fault.kind, {}))
             return None
 
         def restore(request, **_kwargs):
@@ -90,13 +100,13 @@ class Faults:
         events.register_last("before-send", restore)
 
 
-def _response(url: str, protocol: str, status: int, code: str, message: str) -> AWSResponse:
+def _response(url: str, protocol: str, status: int, code: str, message: str, extra: dict | None = None) -> AWSResponse:
     if protocol in ("query", "ec2"):
         code = _QUERY_CODES.get(code, code)
         body = (f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
                 f"</Error><RequestId>fault</RequestId></ErrorResponse>").encode()
         headers = {"Content-Type": "text/xml"}
     else:
-        body = json.dumps({"__type": code, "message": message}).encode()
+        body = json.dumps({"__type": code, "message": message, **(extra or {})}).encode()
         headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}
     return AWSResponse(url, status, headers, _Raw(body))
