@@ -30,9 +30,17 @@ KINDS = {
                              "Transaction cancelled, please refer cancellation reasons for specific reasons "
                              "[TransactionConflict]"),
 }
-# More of the error body, by kind: what the real answer carries beside its code and message.
-_EXTRA = {"transaction-conflict": {"CancellationReasons": [
-    {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]}}
+
+
+def _cancellation(body: bytes) -> tuple[str, dict]:
+    """A conflict's message and CancellationReasons: one reason per member of the request, in
+    its order, the first member's the conflict and the others' "None" (as DynamoDB lists them)."""
+    members = len(json.loads(body or b"{}").get("TransactItems", [])) or 1
+    reasons = [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}] + [
+        {"Code": "None"}] * (members - 1)
+    message = ("Transaction cancelled, please refer cancellation reasons for specific reasons "
+               f"[{', '.join(r['Code'] for r in reasons)}]")
+    return message, {"CancellationReasons": reasons}
 _QUERY_CODES = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied",
                 "InternalFailure": "InternalFailure"}
 
@@ -89,7 +97,11 @@ class Faults:
                 diverted[id(request)] = request.url
                 url = request.url
                 request.url = "https://fault-injection.invalid/"
-                return _response(url, protocol, *KINDS[fault.kind], extra=_EXTRA.get(fault.kind, {}))
+                status, code, message = KINDS[fault.kind]
+                extra: dict = {}
+                if fault.kind == "transaction-conflict":
+                    message, extra = _cancellation(body)
+                return _response(url, protocol, status, code, message, extra=extra)
             return None
 
         def restore(request, **_kwargs):
