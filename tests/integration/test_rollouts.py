@@ -240,7 +240,7 @@ def test_an_ecs_event_from_another_source_is_rejected_before_any_write(sample, s
     event["source"] = "aws.ecr"
     calls.made.clear()
     result = rollouts.handler(event, lambda_context)
-    assert result == {"outcome": "rejected", "reason": "source: Input should be 'aws.ecs'"}
+    assert result == {"outcome": "rejected", "reason": f"{event['detail-type']}.source: Input should be 'aws.ecs'"}
     assert calls.made == []
 
 
@@ -460,5 +460,6 @@ def test_an_event_with_records_that_are_not_a_list_is_rejected_with_one_line(sta
     stack.use_function("RolloutFunction", monkeypatch)
     calls.made.clear()
     result = rollouts.handler({"Records": None}, lambda_context)
-    assert result == {"outcome": "rejected", "reason": "not an ECS service event: detail-type None"}
+    assert result == {"outcome": "rejected", "reason": "not an ECS service event: detail-type None "
+                                                       "(expected 'ECS Deployment State Change', 'ECS Service Action')"}
     assert calls.made == []

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events.envelope import EventBridgeModel, InvalidEventError, describe
+from pipeline.events.envelope import EventBridgeModel, parse_by_detail_type
 
 
 class DeploymentStateDetail(BaseModel):
@@ -50,16 +50,11 @@ class ServiceAction(_EcsEvent):
         return self.resources[0] if self.resources else ""
 
 
+_SERVICE_EVENTS: dict[str, type[DeploymentStateChanged] | type[ServiceAction]] = {
+    "ECS Deployment State Change": DeploymentStateChanged,
+    "ECS Service Action": ServiceAction,
+}
+
+
 def parse_service_event(event: object) -> DeploymentStateChanged | ServiceAction:
-    kind = event.get("detail-type") if isinstance(event, dict) else None
-    model: type[DeploymentStateChanged] | type[ServiceAction]
-    if kind == "ECS Deployment State Change":
-        model = DeploymentStateChanged
-    elif kind == "ECS Service Action":
-        model = ServiceAction
-    else:
-        raise InvalidEventError(f"not an ECS service event: detail-type {kind!r}")
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        raise InvalidEventError(describe(exc)) from None
+    return parse_by_detail_type(event, _SERVICE_EVENTS, "an ECS service event")
