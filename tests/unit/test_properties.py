@@ -127,3 +127,9 @@ def test_an_event_of_a_kind_the_function_does_not_take_is_named_with_the_kinds_i
         parse(event)
     message = str(raised.value)
     assert message.startswith("not a") and "detail-type" in message and message.endswith(f"(expected {kinds})")
+
+
+def test_a_long_detail_type_is_cut_and_the_kinds_taken_are_still_named():
+    with pytest.raises(InvalidEventError) as raised:
+        parse_image_event({"detail-type": "x" * 10_000})
+    assert str(raised.value).endswith("'Inspector2 Finding', 'Scheduled Event')")

@@ -63,7 +63,7 @@ def parse_by_detail_type(event: object, models: dict[str, type[_Model]], what: s
     model = models.get(kind) if isinstance(kind, str) else None
     if model is None:
         expected = ", ".join(repr(k) for k in models)
-        raise InvalidEventError(f"not {what}: detail-type {shown(repr(kind), 60)} (expected {expected})")
+        raise InvalidEventError(f"not {what}: detail-type {shown(repr(kind), 40)} (expected {expected})")
     try:
         return model.model_validate(event)
     except ValidationError as exc:
