@@ -56,8 +56,10 @@ bench-runtime: $(STAMP)  ## cold init on Python 3.13 with only the Lambda runtim
 validate: $(STAMP)
 	$(BIN)/sam validate --lint --region us-east-1
 
-deploy: $(STAMP)  ## ENV=dev|staging|prod; functions/ is packaged as it is, so bytecode left by tests or bench goes first
-	find functions -name __pycache__ -prune -exec rm -rf {} +
+# functions/ is packaged as it is: the bytecode tests or bench left goes first, and the runtime's
+# Python compiles it afresh, hash-based, so that it is valid in Lambda (tools/runtime_bytecode.py).
+deploy: $(STAMP)  ## ENV=dev|staging|prod; bytecode for the runtime's Python, then sam deploy
+	$(BIN)/python tools/runtime_bytecode.py functions
 	$(BIN)/sam deploy --config-env $${ENV:-dev}
 
 clean:

@@ -9,11 +9,12 @@ started one after the other in fresh interpreters) on Python 3.13 with only what
 have in AWS: boto3 and botocore (the runtime's), Powertools and pydantic (its layer), at the
 lock's versions. Init only: no events are sent, so no emulator is needed.
 
-    python bench/runtime_init.py        (BENCH_RUNTIME_PYTHON: the python3.13 to use)
+    python bench/runtime_init.py        (RUNTIME_PYTHON: the python3.13 to use)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -26,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-runtime"
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
+NO_BYTECODE_RUNS = 5
+RUNTIME_VERSION = (3, 13)  # template.yaml's Runtime (tests/contract/test_template.py checks it)
 TARGET = 1.5
 # What the functions import in AWS, and nothing else (the runtime's boto3, the Powertools layer).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six",
@@ -37,18 +40,20 @@ from probe import CLIENTS  # noqa: E402  (the clients each handler makes on its 
 BASELINE = "import boto3; boto3.client('ecr')"
 
 
+def _tool():
+    """tools/runtime_bytecode.py: the runtime's interpreter, and bytecode as `make deploy` ships it."""
+    spec = importlib.util.spec_from_file_location("runtime_bytecode", ROOT / "tools" / "runtime_bytecode.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 def _python() -> str:
-    """A working Python 3.13: BENCH_RUNTIME_PYTHON, else pyenv's, else python3.13 on PATH."""
-    pyenv = Path.home() / ".pyenv" / "versions"
-    candidates = [os.environ.get("BENCH_RUNTIME_PYTHON", ""),
-                  *(str(p / "bin" / "python") for p in sorted(pyenv.glob("3.13*"), reverse=True)),
-                  shutil.which("python3.13") or ""]
-    for candidate in filter(None, candidates):
-        answer = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
-                                capture_output=True, text=True)
-        if answer.returncode == 0 and answer.stdout.strip() == "True":
-            return candidate
-    raise SystemExit("no working Python 3.13 (the Lambda runtime's) found: set BENCH_RUNTIME_PYTHON")
+    """A working Python 3.13 (RUNTIME_PYTHON, else pyenv's, else on PATH)."""
+    found = _tool().find_python(RUNTIME_VERSION)
+    if found is None:
+        raise SystemExit("no working Python 3.13 (the Lambda runtime's) found: set RUNTIME_PYTHON")
+    return found
 
 
 def _requirements() -> str:
@@ -72,15 +77,33 @@ def _venv() -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps",
                         "-r", str(VENV / "wanted.txt")], check=True)
         stamp.write_text(requirements)
-    # Bytecode for the functions' code, as site-packages already has.
-    subprocess.run([str(python), "-m", "compileall", "-q", str(ROOT / "functions")], check=True)
+    # Bytecode for the functions' code as `make deploy` ships it (hash-based: SAM's ZIP dates
+    # every file 1980-01-01); site-packages has its own.
+    subprocess.run([str(python), "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash",
+                    str(ROOT / "functions")], check=True)
     return python
 
 
-def _timed(python: Path, code: str, environment: dict) -> float:
+def _timed(python: Path, code: str, environment: dict, *flags: str) -> float:
     script = f"import time\nstarted = time.perf_counter()\n{code}\nprint(time.perf_counter() - started)"
-    return float(subprocess.run([str(python), "-c", script], env=environment, cwd=ROOT / "bench", check=True,
-                                capture_output=True, text=True).stdout)
+    return float(subprocess.run([str(python), *flags, "-c", script], env=environment, cwd=ROOT / "bench",
+                                check=True, capture_output=True, text=True).stdout)
+
+
+def _pairs(python: Path, environment: dict, runs: int, *flags: str) -> tuple[dict[str, list[float]], list[float]]:
+    """`runs` pairs per handler: a baseline, then the handler's import and clients (`flags` on the
+    handler's interpreter)."""
+    ratios: dict[str, list[float]] = {module: [] for module in CLIENTS}
+    baselines: list[float] = []
+    for _ in range(runs):
+        for module, clients in CLIENTS.items():
+            base = _timed(python, BASELINE, environment)
+            handler = _timed(python, f"import pipeline.handlers.{module}\n"
+                                     "from pipeline.adapters.clients import client\n"
+                                     f"for name in {clients!r}:\n    client(name)", environment, *flags)
+            baselines.append(base)
+            ratios[module].append(handler / base)
+    return ratios, baselines
 
 
 def measure() -> dict:
@@ -97,20 +120,23 @@ def measure() -> dict:
                    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                    "POWERTOOLS_SERVICE_NAME": "shipline", "POWERTOOLS_TRACE_DISABLED": "true",
                    "PYDANTIC_DISABLE_PLUGINS": "__all__"}
-    ratios: dict[str, list[float]] = {module: [] for module in CLIENTS}
-    baselines: list[float] = []
-    for _ in range(RUNS):
-        for module, clients in CLIENTS.items():
-            base = _timed(python, BASELINE, environment)
-            handler = _timed(python, f"import pipeline.handlers.{module}\n"
-                                     "from pipeline.adapters.clients import client\n"
-                                     f"for name in {clients!r}:\n    client(name)", environment)
-            baselines.append(base)
-            ratios[module].append(handler / base)
+    ratios, baselines = _pairs(python, environment, RUNS)
+    # What the bytecode `make deploy` ships saves: the same pairs with the functions' code
+    # compiled at import (`-B`: none written), as a package without bytecode is in Lambda.
+    functions = ROOT / "functions"
+    for stale in functions.rglob(f"*.cpython-{RUNTIME_VERSION[0]}{RUNTIME_VERSION[1]}.pyc"):
+        stale.unlink()
+    try:
+        compiling, _ = _pairs(python, environment, NO_BYTECODE_RUNS, "-B")
+    finally:
+        subprocess.run([str(python), "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash",
+                        str(functions)], check=True)
     return {"python": version, "packages": "the lock's " + ", ".join(RUNTIME_PACKAGES), "pairs": RUNS,
             "baseline_s": round(statistics.median(baselines), 3), "target": TARGET,
-            "handlers": {m: {"ratio": round(statistics.median(r), 2), "single_pairs": [round(x, 2) for x in r]}
-                         for m, r in ratios.items()}}
+            "handlers": {m: {"ratio": round(statistics.median(r), 2), "single_pairs": [round(x, 2) for x in r],
+                             "ratio_without_bytecode": round(statistics.median(compiling[m]), 2)}
+                         for m, r in ratios.items()},
+            "pairs_without_bytecode": NO_BYTECODE_RUNS}
 
 
 def main() -> int:
@@ -123,7 +149,8 @@ def main() -> int:
     for module, figure in results["handlers"].items():
         ok = "ok" if figure["ratio"] <= TARGET else "NOT MET"
         print(f"  {module:15s} {figure['ratio']}x  (single pairs {min(figure['single_pairs']):.2f}x to "
-              f"{max(figure['single_pairs']):.2f}x)  {ok}")
+              f"{max(figure['single_pairs']):.2f}x)  {ok}; without the functions' bytecode "
+              f"{figure['ratio_without_bytecode']}x")
     print("written to bench/runtime_results.json (make bench keeps the same figures in bench/results.json)")
     return 0
 

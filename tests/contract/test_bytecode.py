@@ -1,0 +1,102 @@
+"""The bytecode `make deploy` ships (tools/runtime_bytecode.py): hash-based, so it still
+validates when the package's ZIP dates every file 1980-01-01, as SAM CLI's does."""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import ROOT
+
+SAM_ZIP_DATE = 315532800  # 1980-01-01T00:00:00Z, the date SAM CLI's package ZIP gives every file
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("runtime_bytecode", ROOT / "tools" / "runtime_bytecode.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def package(tmp_path) -> Path:
+    """A copy of functions/ as a deployment package, with stale bytecode of another Python in it."""
+    root = tmp_path / "functions"
+    shutil.copytree(ROOT / "functions", root, ignore=shutil.ignore_patterns("__pycache__"))
+    stale = root / "pipeline" / "__pycache__"
+    stale.mkdir()
+    (stale / "__init__.cpython-39.pyc").write_bytes(b"stale")
+    return root
+
+
+def _as_in_the_zip(root: Path) -> None:
+    for source in root.rglob("*.py"):
+        os.utime(source, (SAM_ZIP_DATE, SAM_ZIP_DATE))
+
+
+def _loaded_from_bytecode(root: Path, module: str) -> bool:
+    """Whether importing `module` (nothing written, as in read-only /var/task) ran its bytecode
+    (`-v`: "code object from '<the .pyc>'") rather than compiling its source."""
+    verbose = subprocess.run([sys.executable, "-B", "-v", "-c", f"import {module}"], cwd=root, capture_output=True,
+                             text=True, check=True, env={"PATH": os.environ["PATH"], "PYTHONPATH": str(root)}).stderr
+    source = root / Path(*module.split(".")).with_suffix(".py")
+    from_bytecode = f"# code object from '{importlib.util.cache_from_source(str(source))}'" in verbose
+    from_source = f"# code object from {source}" in verbose
+    assert from_bytecode != from_source, verbose[-2000:]
+    return from_bytecode
+
+
+def test_the_runtime_is_read_from_the_template():
+    assert _tool().runtime_version() == (3, 13)
+
+
+def test_compiled_bytecode_is_checked_hash_for_every_module_and_old_caches_are_gone(package):
+    tool = _tool()
+    tool.remove_bytecode(package)
+    count = tool.compile_tree(sys.executable, package)
+    sources = list(package.rglob("*.py"))
+    assert count == len(sources) > 50
+    assert not list(package.rglob("*.cpython-39.pyc"))
+    for source in sources:
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        header = cached.read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b11  # hash-based, checked (PEP 552)
+        assert header[8:16] == importlib.util.source_hash(source.read_bytes())
+
+
+def test_hash_based_bytecode_is_used_when_the_zip_dates_the_sources_1980(package):
+    tool = _tool()
+    tool.remove_bytecode(package)
+    tool.compile_tree(sys.executable, package)
+    _as_in_the_zip(package)
+    assert _loaded_from_bytecode(package, "pipeline.domain.naming")
+
+
+def test_timestamp_bytecode_is_not_used_then_which_is_why_it_is_hash_based(package):
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    _as_in_the_zip(package)
+    assert not _loaded_from_bytecode(package, "pipeline.domain.naming")
+
+
+def test_an_edited_source_is_compiled_afresh_not_run_from_old_bytecode(package):
+    tool = _tool()
+    tool.compile_tree(sys.executable, package)
+    naming = package / "pipeline" / "domain" / "naming.py"
+    naming.write_text(naming.read_text() + "\nEDITED = True\n")
+    answer = subprocess.run([sys.executable, "-B", "-c", "import pipeline.domain.naming as n; print(n.EDITED)"],
+                            cwd=package, capture_output=True, text=True, check=True,
+                            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(package)})
+    assert answer.stdout.strip() == "True"
+
+
+def test_without_the_runtime_python_the_package_goes_without_bytecode_and_says_so(package, monkeypatch, capsys):
+    tool = _tool()
+    monkeypatch.setattr(tool, "find_python", lambda version: None)
+    assert tool.main([str(package)]) == 0
+    assert not list(package.rglob("*.pyc"))
+    assert "no Python 3.13 here" in capsys.readouterr().err
