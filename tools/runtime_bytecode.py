@@ -2,9 +2,10 @@
 
 Lambda cannot write bytecode beside the code (`/var/task` is read-only), so a package without
 it is compiled on every cold start: about 0.04 s of ImageEvents' init on Python 3.13 (`make
-bench`, the runtime rows). Bytecode validated by timestamp does not help either: SAM CLI writes
-every file of the package's ZIP with the date 1980-01-01, so the source's date never matches the
-one the bytecode recorded and Python compiles again (aws/aws-lambda-builders#924). Hash-based
+bench`, the runtime rows). Bytecode validated by timestamp does not help either: SAM CLI zips
+the CodeUri directory whole, `__pycache__` included, and dates every entry 1980-01-01
+(samcli/lib/package/utils.py, `make_zip_with_permissions`; aws/aws-lambda-builders#924), so the
+source's date never matches the one the bytecode recorded and Python compiles again. Hash-based
 bytecode (PEP 552, "checked": on import Python compares the source's hash with the one recorded)
 validates whatever the dates, and a source edited after compiling is still compiled afresh.
 

@@ -100,3 +100,26 @@ def test_without_the_runtime_python_the_package_goes_without_bytecode_and_says_s
     assert tool.main([str(package)]) == 0
     assert not list(package.rglob("*.pyc"))
     assert "no Python 3.13 here" in capsys.readouterr().err
+
+
+def test_bytecode_survives_sam_clis_own_package_zip(package, tmp_path):
+    """SAM CLI's packager (what `sam deploy` zips a function's CodeUri with) keeps __pycache__
+    and dates every entry 1980-01-01; unpacked with those dates, as in Lambda, the bytecode runs."""
+    import time
+    import zipfile
+
+    from samcli.lib.package.utils import make_zip_with_lambda_permissions
+
+    tool = _tool()
+    tool.remove_bytecode(package)
+    tool.compile_tree(sys.executable, package)
+    archive = make_zip_with_lambda_permissions(str(tmp_path / "package"), str(package))
+    task = tmp_path / "task"
+    with zipfile.ZipFile(archive) as zipped:
+        assert any("__pycache__/" in name for name in zipped.namelist())
+        for entry in zipped.infolist():
+            assert entry.date_time == (1980, 1, 1, 0, 0, 0)
+            zipped.extract(entry, task)
+            when = time.mktime((*entry.date_time, 0, 0, -1))
+            os.utime(task / entry.filename, (when, when))
+    assert _loaded_from_bytecode(task, "pipeline.domain.naming")
