@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.adapters.clients import client
 from pipeline.adapters.errors import AwsCallError, error_code, wrap
+from pipeline.domain.outcomes import Rejected
 from pipeline.domain.repositories import RepositorySpec, RepositoryState
 from pipeline.domain.scans import Finding
 
@@ -86,7 +87,7 @@ def put_lifecycle_policy(spec: RepositorySpec, *, ecr: Any | None = None) -> Non
         raise wrap(exc, f"put lifecycle policy on {spec.name}") from exc
 
 
-class ImageGoneError(LookupError):
+class ImageGoneError(LookupError, Rejected):
     """The digest is no longer in the repository (deleted or expired): nothing to register."""
 
 

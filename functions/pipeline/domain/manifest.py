@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.domain.outcomes import Drift
 from pipeline.domain.quoting import one_line, shown
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -258,7 +259,7 @@ class Manifest(_Strict):
         return tuple(self.services)
 
 
-class UnknownServiceError(LookupError):
+class UnknownServiceError(LookupError, Drift):
     """A service name that the manifest does not list. Add it to services.toml or fix the name."""
 
 

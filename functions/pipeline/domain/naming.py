@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.domain.outcomes import Rejected
 from pipeline.domain.quoting import shown
 
 _SHA = re.compile(r"^[0-9a-f]{7,40}$")
@@ -13,7 +14,7 @@ LATEST = "latest"
 LIVE_TAG_PREFIX = "live-"
 
 
-class InvalidCommitError(ValueError):
+class InvalidCommitError(ValueError, Rejected):
     """A commit id that is not a hexadecimal git SHA. Pass the full or short SHA."""
 
 

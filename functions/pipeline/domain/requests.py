@@ -13,10 +13,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.domain.fixes import RebuildReason
+from pipeline.domain.outcomes import Refused
 from pipeline.domain.quoting import one_line
 
 
-class UntrackedSourceError(ValueError):
+class UntrackedSourceError(ValueError, Refused):
     """A request to build a branch other than the tracked one, or a commit its history does not
     hold. Refused: request a commit of the tracked branch."""
 

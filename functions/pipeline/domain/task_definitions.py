@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.domain.manifest import ServiceSpec
 from pipeline.domain.naming import Target
+from pipeline.domain.outcomes import Drift
 
 SHA_LABEL = "org.opencontainers.image.revision.short"
 DIGEST_LABEL = "shipline.image.digest"
@@ -31,12 +32,12 @@ _READ_ONLY = (
 _RENDERED_TASK_FIELDS = ("cpu", "memory", "runtimePlatform")
 
 
-class NoContainerForRepositoryError(LookupError):
+class NoContainerForRepositoryError(LookupError, Drift):
     """The family's latest revision has no container built from this repository. Add one, or
     set TaskDefinitionMode=render to re-render the family from the manifest."""
 
 
-class TaskSizeConflictError(ValueError):
+class TaskSizeConflictError(ValueError, Drift):
     """The containers the latest revision keeps reserve more memory or cpu than the manifest's
     task size: ECS would refuse the revision. Raise the service's cpu/memory in services.toml, or
     lower the containers' own reservations in the task definition."""

@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.domain.outcomes import Ignored, Rejected
 from pipeline.domain.quoting import one_line, shown
 
 
@@ -35,12 +36,12 @@ class EventError(ValueError):
         super().__init__(one_line(message))
 
 
-class InvalidEventError(EventError):
+class InvalidEventError(EventError, Rejected):
     """An event that does not have the documented shape. It is logged and dropped: a retry
     cannot fix it."""
 
 
-class NotOursError(EventError):
+class NotOursError(EventError, Ignored):
     """An event for another project, environment, repository or branch: ignored."""
 
 

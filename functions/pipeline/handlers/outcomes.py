@@ -1,4 +1,5 @@
-"""One place that maps domain exceptions to what an asynchronous invocation does.
+"""One place that maps domain exceptions to what an asynchronous invocation does (each
+exception declares its kind: pipeline.domain.outcomes).
 
 - Input that can never succeed (bad event, unknown service, not ours): one log line, a
   metric, and the event is dropped (returned as "rejected" or "ignored").
@@ -14,20 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from pipeline.adapters.ecr import ImageGoneError
-from pipeline.domain.manifest import UnknownServiceError
-from pipeline.domain.naming import InvalidCommitError
-from pipeline.domain.requests import UntrackedSourceError
-from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
-from pipeline.events.envelope import InvalidEventError, NotOursError
+from pipeline.domain.outcomes import Drift, Ignored, Refused, Rejected
 from pipeline.handlers.observability import logger, metrics
-
-REJECTED = (InvalidEventError, UnknownServiceError, InvalidCommitError, ImageGoneError, NoContainerForRepositoryError,
-            TaskSizeConflictError)
-REFUSED = (UntrackedSourceError,)
-# Rejections that mean the stack and what it registers into disagree: an alarm watches this metric.
-DRIFT = (NoContainerForRepositoryError, UnknownServiceError, TaskSizeConflictError)
-IGNORED = (NotOursError,)
 
 
 def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
@@ -35,17 +24,17 @@ def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
     def wrapper(event: Any, context: Any) -> dict:
         try:
             return handler(event, context)
-        except IGNORED as exc:
+        except Ignored as exc:
             logger.info(f"event ignored: {exc}")
             return {"outcome": "ignored", "reason": str(exc)}
-        except REFUSED as exc:
+        except Refused as exc:
             logger.warning(f"event refused: {exc}")
             metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
             return {"outcome": "refused", "reason": str(exc)}
-        except REJECTED as exc:
+        except Rejected as exc:
             logger.error(f"event rejected: {exc}")
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-            if isinstance(exc, DRIFT):
+            if isinstance(exc, Drift):
                 metrics.add_metric(name="ConfigurationDrift", unit=MetricUnit.Count, value=1)
             return {"outcome": "rejected", "reason": str(exc)}
 
