@@ -59,4 +59,6 @@ def test_each_handler_imports_with_the_collector_paused_and_leaves_it_on(module)
     enabled, frozen, collections = out.stdout.split()
     assert enabled == "True"
     assert int(frozen) > 10_000  # boto3, Powertools, pydantic and shipline's own objects
-    assert int(collections) == 0
+    # Unpaused, the same imports make over a hundred collections. What runs before the pause
+    # (compiling the handler module itself, on a checkout without bytecode yet) may make one.
+    assert int(collections) <= 3
