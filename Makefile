@@ -60,7 +60,7 @@ validate: $(STAMP)
 # Python compiles it afresh, hash-based, so that it is valid in Lambda (tools/runtime_bytecode.py).
 deploy: $(STAMP)  ## ENV=dev|staging|prod; bytecode for the runtime's Python, then sam deploy
 	$(BIN)/python tools/runtime_bytecode.py functions
-	$(BIN)/sam deploy --config-env $${ENV:-dev}
+	$(BIN)/sam deploy --template-file template.yaml --config-env $${ENV:-dev}
 
 clean:
 	rm -rf $(VENV) .venv-runtime .pytest_cache .mypy_cache .ruff_cache

@@ -114,8 +114,15 @@ def measure() -> dict:
     """The pairs, and each handler's median ratio; {"skipped": why} when there is no Python 3.13."""
     try:
         python = _venv()
-    except SystemExit as exc:
-        return {"skipped": str(exc)}
+        return _measure(python)
+    except (SystemExit, OSError, subprocess.CalledProcessError) as exc:
+        # No Python 3.13, no index to install from, a handler that fails on 3.13: the rows say
+        # so, and `make bench` still writes the rest of its results.
+        detail = (exc.stderr or "").strip().splitlines()[-1:] if isinstance(exc, subprocess.CalledProcessError) else []
+        return {"skipped": " ".join([str(exc), *detail])}
+
+
+def _measure(python: Path) -> dict:
     version = subprocess.run([str(python), "-c", "import sys; print(sys.version.split()[0])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     # The template's Globals environment (tracing off), and no credentials lookup beyond these.

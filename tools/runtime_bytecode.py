@@ -1,7 +1,7 @@
 """Bytecode for the Lambda runtime, shipped in the deployment package (`make deploy`).
 
 Lambda cannot write bytecode beside the code (`/var/task` is read-only), so a package without
-it is compiled on every cold start: about 0.04 s of ImageEvents' init on Python 3.13 (`make
+it is compiled on every cold start: 0.05 to 0.07 s of ImageEvents' init on Python 3.13 (`make
 bench`, the runtime rows). Bytecode validated by timestamp does not help either: SAM CLI zips
 the CodeUri directory whole, `__pycache__` included, and dates every entry 1980-01-01
 (samcli/lib/package/utils.py, `make_zip_with_permissions`; aws/aws-lambda-builders#924), so the

@@ -8,9 +8,10 @@ Each is AWS's documented rule; the numbers and messages are AWS's:
   uses one fails with NotAuthorizedForSourceException. An entry whose Detail is not "a valid
   JSON object" fails with MalformedDetail ("Detail is malformed."; EventBridge API Reference,
   PutEventsRequestEntry and PutEventsResultEntry); moto takes any JSON.
-- SNS Publish: a subject is UTF-8 "with no line breaks or control characters, and less than 100
-  characters long" (the API Reference's Publish, Subject: at most 99; InvalidParameter: "Invalid
-  parameter: Subject"; moto checks only that it is at most 100);
+- SNS Publish: a subject is UTF-8 "with no line breaks or control characters" and at most 100
+  characters (InvalidParameter: "Invalid parameter: Subject"; moto checks only the length). The
+  API Reference says "less than 100", but AWS takes exactly 100 and refuses 101 (getmoto/moto#1503:
+  AWS Config itself sends 100-character subjects); the functions cut theirs to 99, within both;
   a message is at most 256 KB. With MessageStructure `json` the message must be "a
   syntactically valid JSON object" with "a top-level JSON key of "default" with a value that is
   a string" (SNS API Reference, Publish; "Invalid parameter: Message Structure - JSON message
@@ -35,7 +36,7 @@ from moto.sns.responses import SNSResponse
 from shipline.local.patches import Patches
 
 PUT_EVENTS_LIMIT = 1024 * 1024  # bytes, all entries of one PutEvents request
-SNS_SUBJECT_LIMIT = 99  # characters: "less than 100"
+SNS_SUBJECT_LIMIT = 100  # characters: what AWS takes (the documented "less than 100" is one fewer)
 SNS_MESSAGE_LIMIT = 256 * 1024  # bytes
 FUNCTION_URL_REQUEST_LIMIT = 6 * 1024 * 1024  # bytes
 

@@ -78,7 +78,8 @@ def test_hash_based_bytecode_is_used_when_the_zip_dates_the_sources_1980(package
 
 
 def test_timestamp_bytecode_is_not_used_then_which_is_why_it_is_hash_based(package):
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "timestamp", str(package)],
+                   check=True)
     _as_in_the_zip(package)
     assert not _loaded_from_bytecode(package, "pipeline.domain.naming")
 
@@ -123,3 +124,19 @@ def test_bytecode_survives_sam_clis_own_package_zip(package, tmp_path):
             when = time.mktime((*entry.date_time, 0, 0, -1))
             os.utime(task / entry.filename, (when, when))
     assert _loaded_from_bytecode(task, "pipeline.domain.naming")
+
+
+def test_a_failing_runtime_measurement_is_a_skipped_row_not_a_lost_bench(monkeypatch):
+    """`make bench` writes its results after the runtime rows: a pip or handler failure there is
+    one row saying why, not an exception that loses the run."""
+    spec = importlib.util.spec_from_file_location("runtime_init", ROOT / "bench" / "runtime_init.py")
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    runtime_init = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime_init)
+
+    def pip_fails():
+        raise subprocess.CalledProcessError(1, ["pip"], stderr="ERROR: THESE PACKAGES DO NOT MATCH THE HASHES")
+
+    monkeypatch.setattr(runtime_init, "_venv", pip_fails)
+    result = runtime_init.measure()
+    assert set(result) == {"skipped"} and "DO NOT MATCH THE HASHES" in result["skipped"]

@@ -60,15 +60,15 @@ def test_a_function_url_request_over_6_mb_is_refused_before_the_function_runs(lo
     assert account.report()["invocations"]["count"] == before
 
 
-@pytest.mark.parametrize("subject", ["x" * 100, "x" * 101, "two\nlines", "bell\x07"])
+@pytest.mark.parametrize("subject", ["x" * 101, "two\nlines", "bell\x07"])
 def test_sns_refuses_a_subject_aws_refuses(local_account, subject):
     account = local_account()
     topic = account.stack.refs["NotificationTopic"]
     with pytest.raises(ClientError) as refused:
         account.client("sns").publish(TopicArn=topic, Message="m", Subject=subject)
     assert refused.value.response["Error"]["Code"] == "InvalidParameter"
-    # "less than 100 characters long" (Publish, API Reference): 99 is the longest AWS takes.
-    account.client("sns").publish(TopicArn=topic, Message="m", Subject="x" * 99)
+    # AWS takes exactly 100, though the API Reference says "less than 100" (getmoto/moto#1503).
+    account.client("sns").publish(TopicArn=topic, Message="m", Subject="x" * 100)
 
 
 @pytest.mark.parametrize(("message", "problem"), [
