@@ -77,6 +77,9 @@ def main(argv: list[str]) -> int:
     root = Path(argv[0]) if argv else ROOT / "functions"
     if not root.is_dir():
         raise SystemExit(f"bytecode: {root} is not a directory")
+    if not (root / "pipeline" / "__init__.py").is_file():
+        # It removes every __pycache__ under the directory: only ever a functions' CodeUri.
+        raise SystemExit(f"bytecode: {root} holds no pipeline package: give the functions' directory (CodeUri)")
     version = runtime_version()
     remove_bytecode(root)
     python = find_python(version)

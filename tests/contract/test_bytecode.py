@@ -140,3 +140,11 @@ def test_a_failing_runtime_measurement_is_a_skipped_row_not_a_lost_bench(monkeyp
     monkeypatch.setattr(runtime_init, "_venv", pip_fails)
     result = runtime_init.measure()
     assert set(result) == {"skipped"} and "DO NOT MATCH THE HASHES" in result["skipped"]
+
+
+def test_a_directory_that_is_not_the_functions_code_is_refused_and_left_alone(tmp_path):
+    cache = tmp_path / "elsewhere" / "__pycache__"
+    cache.mkdir(parents=True)
+    with pytest.raises(SystemExit, match="holds no pipeline package"):
+        _tool().main([str(tmp_path)])
+    assert cache.is_dir()
