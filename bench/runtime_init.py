@@ -23,12 +23,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv-runtime"
 RUNS = int(os.environ.get("BENCH_RUNS", "11"))
-RUNTIME_VERSION = (3, 13)  # template.yaml's Runtime (tests/contract/test_template.py checks it)
 TARGET = 1.5
 # What the functions import in AWS, and nothing else (the runtime's boto3, the Powertools layer).
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six",
@@ -40,6 +40,7 @@ from probe import CLIENTS  # noqa: E402  (the clients each handler makes on its 
 BASELINE = "import boto3; boto3.client('ecr')"
 
 
+@cache
 def _tool():
     """tools/runtime_bytecode.py: the runtime's interpreter, and bytecode as `make deploy` ships it."""
     spec = importlib.util.spec_from_file_location("runtime_bytecode", ROOT / "tools" / "runtime_bytecode.py")
@@ -49,18 +50,19 @@ def _tool():
 
 
 def _python() -> str:
-    """A working Python 3.13 (RUNTIME_PYTHON, else pyenv's, else on PATH)."""
-    found = _tool().find_python(RUNTIME_VERSION)
+    """A working Python of template.yaml's Runtime (RUNTIME_PYTHON, else pyenv's, else on PATH)."""
+    version = _tool().runtime_version()
+    found = _tool().find_python(version)
     if found is None:
-        raise SystemExit("no working Python 3.13 (the Lambda runtime's) found: set RUNTIME_PYTHON")
+        raise SystemExit(f"no working Python {version[0]}.{version[1]} (the Lambda runtime's) found: "
+                         "set RUNTIME_PYTHON")
     return found
 
 
 def _requirements() -> str:
     """The lock's entries (pins and hashes) for the runtime's packages."""
     entries = re.split(r"\n(?=[a-z0-9])", (ROOT / "requirements.lock").read_text())
-    wanted = [e for e in entries if re.match(r"([a-z0-9-]+)==", e) and
-              re.match(r"([a-z0-9-]+)==", e).group(1) in RUNTIME_PACKAGES]  # type: ignore[union-attr]
+    wanted = [e for e in entries if (pin := re.match(r"([a-z0-9-]+)==", e)) and pin.group(1) in RUNTIME_PACKAGES]
     if len(wanted) != len(RUNTIME_PACKAGES):
         raise SystemExit("requirements.lock lacks one of the runtime's packages")
     return "\n".join(wanted) + "\n"
@@ -77,10 +79,8 @@ def _venv() -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps",
                         "-r", str(VENV / "wanted.txt")], check=True)
         stamp.write_text(requirements)
-    # Bytecode for the functions' code as `make deploy` ships it (hash-based: SAM's ZIP dates
-    # every file 1980-01-01); site-packages has its own.
-    subprocess.run([str(python), "-m", "compileall", "-q", "-f", "--invalidation-mode", "checked-hash",
-                    str(ROOT / "functions")], check=True)
+    # Bytecode for the functions' code as `make deploy` ships it; site-packages has its own.
+    _tool().compile_tree(str(python), ROOT / "functions")
     return python
 
 
@@ -96,15 +96,14 @@ def _handler(module: str, clients: tuple[str, ...]) -> str:
             f"for name in {clients!r}:\n    client(name)")
 
 
-def _pairs(python: Path, environment: dict, runs: int, *flags: str) -> tuple[dict[str, list[float]], list[float]]:
-    """`runs` pairs per handler: a baseline, then the handler's import and clients (`flags` on the
-    handler's interpreter)."""
+def _pairs(python: Path, environment: dict, runs: int) -> tuple[dict[str, list[float]], list[float]]:
+    """`runs` pairs per handler: a baseline, then the handler's import and clients."""
     ratios: dict[str, list[float]] = {module: [] for module in CLIENTS}
     baselines: list[float] = []
     for _ in range(runs):
         for module, clients in CLIENTS.items():
             base = _timed(python, BASELINE, environment)
-            handler = _timed(python, _handler(module, clients), environment, *flags)
+            handler = _timed(python, _handler(module, clients), environment)
             baselines.append(base)
             ratios[module].append(handler / base)
     return ratios, baselines

@@ -479,8 +479,8 @@ def _repository_path(value: str) -> str:
     from pipeline.domain.changes import normalised_path
 
     given = Path(value)
-    if given.is_absolute() and given.resolve().is_relative_to(ROOT.resolve()):
-        value = given.resolve().relative_to(ROOT.resolve()).as_posix() + ("/" if value.endswith("/") else "")
+    if given.is_absolute() and (resolved := given.resolve()).is_relative_to(ROOT):
+        value = resolved.relative_to(ROOT).as_posix() + ("/" if value.endswith("/") else "")
     path = normalised_path(value)
     if not path or path == ".." or path.startswith("../"):
         raise CommandError(f"'{one_line(value)}': not a file or folder inside the repository")

@@ -21,6 +21,7 @@ Each is DynamoDB's documented rule, answered with DynamoDB's ValidationException
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.responses import DynamoHandler
 
+from shipline.local.dynamodb import ITEM_OPERATIONS
 from shipline.local.patches import Patches
 
 TRANSACT_GET_LIMIT = 100
@@ -37,7 +39,7 @@ _VALUE = re.compile(r":[A-Za-z0-9_]+")
 _EXPRESSIONS = ("UpdateExpression", "ConditionExpression", "KeyConditionExpression", "FilterExpression",
                 "ProjectionExpression")
 # Handler operations whose request carries one table's item parameters.
-ITEM_REQUESTS = ("put_item", "update_item", "delete_item", "get_item", "query", "scan")
+ITEM_REQUESTS = tuple(name for name in ITEM_OPERATIONS if name != "transact_write_items")
 
 
 def check_maps(request: dict[str, Any]) -> None:
@@ -86,10 +88,10 @@ def check_transact_write(items: Iterable[dict[str, Any]]) -> None:
 
 def _checked(operation: Callable[[DynamoHandler], Any], check: Callable[[dict[str, Any]], None]
              ) -> Callable[[DynamoHandler], Any]:
+    @functools.wraps(operation)
     def run(handler: DynamoHandler) -> Any:
         check(handler.body)
         return operation(handler)
-    run.__name__ = getattr(operation, "__name__", "operation")
     return run
 
 

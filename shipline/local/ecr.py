@@ -62,8 +62,10 @@ _EXAMPLES = {
 
 
 # A CVSS base score per severity, for the synthetic findings (Inspector's severities follow CVSS).
-_SCORES = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1, "INFORMATIONAL": 0.0, "UNDEFINED": 0.0,
-           "UNTRIAGED": 0.0}
+# (Any other severity scores 0.0.)
+_SCORES = {"CRITICAL": 9.8, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1}
+# How Inspector's finding events write a time (as its documented sample events do).
+_INSPECTOR_TIME = "%b %d, %Y, %I:%M:%S %p"
 
 
 def image_manifest(config_digest: str, layer_digests: tuple[str, ...] = (), size: int = 1,
@@ -463,7 +465,7 @@ class EcrEmulation:
         event's score is `inspectorScore`, DescribeImageScanFindings' (ECR API Reference,
         EnhancedImageScanFinding) `score`."""
         digest = image.get_image_digest()
-        now = datetime.now(UTC).strftime("%b %d, %Y, %I:%M:%S %p")
+        now = datetime.now(UTC).strftime(_INSPECTOR_TIME)
         pushed = datetime.fromtimestamp(int(getattr(image, "image_pushed_at", 0) or self.clock()), UTC)
         package: dict[str, Any] = {"arch": "ARM64", "epoch": 0, "name": finding.package, "packageManager": "OS",
                                    "release": "", "version": finding.version,
@@ -491,7 +493,7 @@ class EcrEmulation:
                            "details": {"awsEcrContainerImage": {
                                "repositoryName": repository, "imageHash": digest, "imageTags": list(image.image_tags),
                                "registry": self.account, "architecture": "arm64", "platform": "LINUX",
-                               "pushedAt": pushed.strftime("%b %d, %Y, %I:%M:%S %p")}}}],
+                               "pushedAt": pushed.strftime(_INSPECTOR_TIME)}}}],
         }
         details = {"adjustedCvss": {"adjustments": [], "cvssSource": "NVD", "score": score, "scoreSource": "NVD",
                                     "version": "3.1"}}

@@ -34,6 +34,13 @@ STATUSES = ("ACTIVE", "INACTIVE", "DELETE_IN_PROGRESS")
 PAGE = 100
 
 
+
+def task_definition(backend: Any, name: object) -> Any:
+    """The revision a `family:revision` or task-definition ARN names in moto's ECS backend, or None."""
+    family, _, revision = str(name).split("/")[-1].partition(":")
+    return backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
+
+
 def install(patches: Patches) -> None:
     original_describe = EC2ContainerServiceResponse.describe_task_definition
 
@@ -81,8 +88,7 @@ def install(patches: Patches) -> None:
         backend = response.ecs_backend
         deleted, failures = [], []
         for name in names:
-            family, _, revision = str(name).split("/")[-1].partition(":")
-            definition = backend.task_definitions.get(family, {}).get(int(revision)) if revision.isdigit() else None
+            definition = task_definition(backend, name)
             if definition is None:
                 failures.append(DeleteTaskDefinitionFailure(
                     "The specified task definition does not exist. Specify a valid account, family, revision and "

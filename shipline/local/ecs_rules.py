@@ -36,6 +36,7 @@ from moto.ecs.exceptions import EcsClientException
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from pipeline.domain.manifest import FARGATE_TASK_SIZES
+from shipline.local.ecs import task_definition
 from shipline.local.patches import Patches
 
 CONTAINER_LIMIT = 10
@@ -117,9 +118,7 @@ def install(patches: Patches) -> None:
     def update_service(response: EC2ContainerServiceResponse) -> Any:
         wanted = response._get_param("taskDefinition")
         if wanted:
-            family, _, revision = str(wanted).split("/")[-1].partition(":")
-            revisions = response.ecs_backend.task_definitions.get(family, {})
-            found = revisions.get(int(revision)) if revision.isdigit() else None
+            found = task_definition(response.ecs_backend, wanted)
             if found is not None and found.status != "ACTIVE":
                 raise EcsClientException("TaskDefinition is inactive")
         return updated(response)

@@ -103,10 +103,11 @@ def install(patches: Patches) -> None:
     def publish(response: SNSResponse) -> Any:
         if subject_problem(response._get_param("Subject")):
             raise InvalidParameterValue("Invalid parameter: Subject")
-        if len(str(response._get_param("Message") or "").encode()) > SNS_MESSAGE_LIMIT:
+        message = str(response._get_param("Message") or "")
+        if len(message.encode()) > SNS_MESSAGE_LIMIT:
             raise InvalidParameterValue("Invalid parameter: Message too long")
         if response._get_param("MessageStructure") == "json":
-            problem = structure_problem(str(response._get_param("Message") or ""))
+            problem = structure_problem(message)
             if problem:
                 raise InvalidParameterValue(problem)
         return original_publish(response)

@@ -38,7 +38,6 @@ class Calls:
 # of the calls it makes), with boto3's own client method, so they neither record calls nor take
 # faults. moto's mock intercepts every client made after its import, so one serves every test.
 _SESSION_CLIENT = boto3.session.Session.client
-_PROVISIONING: dict[str, object] = {}
 
 
 @functools.cache
@@ -47,10 +46,9 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+@functools.cache
 def _provisioning_client(service: str):
-    if service not in _PROVISIONING:
-        _PROVISIONING[service] = _SESSION_CLIENT(_session(), service)
-    return _PROVISIONING[service]
+    return _SESSION_CLIENT(_session(), service)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from shipline.local.ecr import EcrEmulation, image_manifest
 from shipline.local.model import ACCOUNT, REGION
-from shipline.local.patches import Patches
+from tests.support.emulated import patched
 from tests.support.events import load_event
 
 REPOSITORY = "p-dev-svc"
@@ -22,12 +21,10 @@ def pushed() -> Iterator:
     """Push one new image to a scan-on-push repository (findings: one HIGH with a fixed version,
     two LOW without); the events the emulation sends, by detail-type."""
     sent: list[dict] = []
-    patches = Patches()
-    with mock_aws():
-        emulation = EcrEmulation(lambda event, _delay: sent.append(event), ACCOUNT, REGION,
-                                 findings_by_service={"svc": {"HIGH": 1, "LOW": 2}})
-        emulation.install(patches)
-        try:
+    emulation = EcrEmulation(lambda event, _delay: sent.append(event), ACCOUNT, REGION,
+                             findings_by_service={"svc": {"HIGH": 1, "LOW": 2}})
+    try:
+        with patched(emulation.install):
             ecr = boto3.client("ecr", region_name=REGION)
             ecr.create_repository(repositoryName=REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
 
@@ -41,9 +38,8 @@ def pushed() -> Iterator:
                 return by_type
 
             yield push
-        finally:
-            patches.restore()
-            emulation.close()
+    finally:
+        emulation.close()
 
 
 def test_a_push_and_its_basic_scan_have_the_documented_shapes(pushed):

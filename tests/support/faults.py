@@ -9,28 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from botocore.awsrequest import AWSResponse
 
 # Counted across the run and printed in pytest's summary (tests/conftest.py).
 INJECTED: Counter[str] = Counter()
-
-KINDS = {
-    "throttling": (400, "ThrottlingException", "Rate exceeded"),
-    "server-error": (500, "InternalFailure", "We encountered an internal error. Please try again."),
-    "access-denied": (403, "AccessDeniedException", "User is not authorized to perform this action"),
-    # CodeBuild's answer when its build queue is full; botocore does not retry it.
-    "account-limit": (400, "AccountLimitExceededException", "Cannot have more than 0 builds in queue for the account"),
-    # DynamoDB's answer to a transaction (TransactWriteItems or TransactGetItems) that met another
-    # on one of its items (TransactionCanceledException in the API Reference: "There is an
-    # ongoing TransactWriteItems operation that conflicts with a concurrent ..."); botocore's
-    # standard retry mode does not retry it. Its CancellationReasons name the conflict.
-    "transaction-conflict": (400, "TransactionCanceledException",
-                             "Transaction cancelled, please refer cancellation reasons for specific reasons "
-                             "[TransactionConflict]"),
-}
-
 
 def _cancellation(body: bytes) -> tuple[str, dict]:
     """A conflict's message and CancellationReasons: one reason per member of the request, in
@@ -41,6 +26,22 @@ def _cancellation(body: bytes) -> tuple[str, dict]:
     message = ("Transaction cancelled, please refer cancellation reasons for specific reasons "
                f"[{', '.join(r['Code'] for r in reasons)}]")
     return message, {"CancellationReasons": reasons}
+
+
+# kind -> status, code, and the message; or what makes the message and the rest of the error
+# body from the request's body, for a kind whose answer depends on the request.
+KINDS: dict[str, tuple[int, str, str | Callable[[bytes], tuple[str, dict]]]] = {
+    "throttling": (400, "ThrottlingException", "Rate exceeded"),
+    "server-error": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+    "access-denied": (403, "AccessDeniedException", "User is not authorized to perform this action"),
+    # CodeBuild's answer when its build queue is full; botocore does not retry it.
+    "account-limit": (400, "AccountLimitExceededException", "Cannot have more than 0 builds in queue for the account"),
+    # DynamoDB's answer to a transaction (TransactWriteItems or TransactGetItems) that met another
+    # on one of its items (TransactionCanceledException in the API Reference: "There is an
+    # ongoing TransactWriteItems operation that conflicts with a concurrent ..."); botocore's
+    # standard retry mode does not retry it. Its CancellationReasons name the conflict.
+    "transaction-conflict": (400, "TransactionCanceledException", _cancellation),
+}
 _QUERY_CODES = {"ThrottlingException": "Throttling", "AccessDeniedException": "AccessDenied",
                 "InternalFailure": "InternalFailure"}
 
@@ -97,10 +98,8 @@ class Faults:
                 diverted[id(request)] = request.url
                 url = request.url
                 request.url = "https://fault-injection.invalid/"
-                status, code, message = KINDS[fault.kind]
-                extra: dict = {}
-                if fault.kind == "transaction-conflict":
-                    message, extra = _cancellation(body)
+                status, code, answer = KINDS[fault.kind]
+                message, extra = answer(body) if callable(answer) else (answer, {})
                 return _response(url, protocol, status, code, message, extra=extra)
             return None
 

@@ -33,21 +33,17 @@ class ServiceActionDetail(BaseModel):
 class _EcsEvent(EventBridgeModel):
     source: Literal["aws.ecs"]  # what the rules match: an event that says otherwise is not ECS's
 
+    @property
+    def service_arn(self) -> str:
+        return self.resources[0] if self.resources else ""
+
 
 class DeploymentStateChanged(_EcsEvent):
     detail: DeploymentStateDetail  # type: ignore[assignment]
 
-    @property
-    def service_arn(self) -> str:
-        return self.resources[0] if self.resources else ""
-
 
 class ServiceAction(_EcsEvent):
     detail: ServiceActionDetail  # type: ignore[assignment]
-
-    @property
-    def service_arn(self) -> str:
-        return self.resources[0] if self.resources else ""
 
 
 _SERVICE_EVENTS: dict[str, type[DeploymentStateChanged] | type[ServiceAction]] = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -54,6 +54,11 @@ def describe(exc: ValidationError, kind: str | None = None) -> str:
 
 
 _Model = TypeVar("_Model", bound=EventBridgeModel)
+
+
+def by_detail_type(*models: type[_Model]) -> dict[str, type[_Model]]:
+    """Each model under the detail-type its `detail_type` Literal names (written once, there)."""
+    return {get_args(model.model_fields["detail_type"].annotation)[0]: model for model in models}
 
 
 def parse_by_detail_type(event: object, models: dict[str, type[_Model]], what: str) -> _Model:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.events.envelope import EventBridgeModel, parse_by_detail_type
+from pipeline.events.envelope import EventBridgeModel, by_detail_type, parse_by_detail_type
 
 _DIGEST = r"^sha256:[0-9a-f]{64}$"
 
@@ -117,13 +117,8 @@ class DigestScheduled(EventBridgeModel):
 
 
 ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported | DigestScheduled
-_IMAGE_EVENTS: dict[str, type[ImageEvent]] = {
-    "ECR Image Action": EcrImagePushed,
-    "ECR Image Scan": EcrImageScanned,
-    "Inspector2 Scan": InspectorImageScanned,
-    "Inspector2 Finding": InspectorFindingReported,
-    "Scheduled Event": DigestScheduled,
-}
+_IMAGE_EVENTS: dict[str, type[ImageEvent]] = by_detail_type(
+    EcrImagePushed, EcrImageScanned, InspectorImageScanned, InspectorFindingReported, DigestScheduled)
 
 
 def parse_image_event(event: object) -> ImageEvent:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.domain.requests import BuildRequest
-from pipeline.events.envelope import EventBridgeModel, parse_by_detail_type
+from pipeline.events.envelope import EventBridgeModel, by_detail_type, parse_by_detail_type
 
 
 class CodeCommitReferenceDetail(BaseModel):
@@ -37,11 +37,7 @@ class BuildRequested(EventBridgeModel):
     detail: BuildRequest  # type: ignore[assignment]
 
 BuildTrigger = CodeCommitPush | ScheduledRebuild | BuildRequested
-_BUILD_TRIGGERS: dict[str, type[BuildTrigger]] = {
-    "CodeCommit Repository State Change": CodeCommitPush,
-    "Scheduled Event": ScheduledRebuild,
-    "Build Requested": BuildRequested,
-}
+_BUILD_TRIGGERS: dict[str, type[BuildTrigger]] = by_detail_type(CodeCommitPush, ScheduledRebuild, BuildRequested)
 
 
 def parse_build_trigger(event: object) -> BuildTrigger:

@@ -25,6 +25,7 @@ from pipeline.domain.digests import due_digests, hour_of, route_finding, running
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import commit_of_tag, is_live_tag, is_sha_tag
 from pipeline.domain.notifications import (
+    NO_CONTAINER_REMEDY,
     TASK_SIZE_REMEDY,
     drift_notification,
     findings_digest_notification,
@@ -78,9 +79,9 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
         registration = _register_image(settings, manifest, service, digest, tags=tags, pushed_at=pushed_at,
                                        claimed=claimed, reused_tag=reused_tag)
     except (NoContainerForRepositoryError, TaskSizeConflictError) as exc:
-        remedy = {"remedy": TASK_SIZE_REMEDY} if isinstance(exc, TaskSizeConflictError) else {}
+        remedy = TASK_SIZE_REMEDY if isinstance(exc, TaskSizeConflictError) else NO_CONTAINER_REMEDY
         notification = drift_notification(target=settings.target, service=service, digest=digest, problem=str(exc),
-                                          **remedy)
+                                          remedy=remedy)
         topic = settings.notification_topic_arn
         once(f"drift-notice:{settings.target.family(service)}@{digest}", partial(sns.publish, topic, notification))
         raise

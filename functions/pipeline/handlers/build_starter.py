@@ -28,6 +28,7 @@ with coldstart.imports():
     from pipeline.flows.fixes import rebuild_decided
     from pipeline.flows.idempotency import register_lambda_context
     from pipeline.handlers.observability import logger, metrics, traced
+    from pipeline.handlers.outcomes import rejected
     from pipeline.settings import BuildStarterSettings, get_settings
 
 
@@ -40,9 +41,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     manifest = settings.manifest()
     if not is_queue_batch(event):  # invoked directly: one line, not a traceback (a damaged record in a
         # batch still fails the whole batch, so its good starts come back rather than being deleted)
-        logger.error(f"event rejected: {NOT_A_BATCH}")
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        return {"outcome": "rejected", "reason": NOT_A_BATCH, "batchItemFailures": [], "builds": {}, "states": {}}
+        return {**rejected(NOT_A_BATCH), "batchItemFailures": [], "builds": {}, "states": {}}
     failures: list[dict[str, str]] = []
     states: dict[str, str] = {}
     builds: dict[str, str] = {}

@@ -19,6 +19,13 @@ from pipeline.domain.outcomes import Drift, Ignored, Refused, Rejected
 from pipeline.handlers.observability import logger, metrics
 
 
+def rejected(reason: object) -> dict:
+    """An event dropped as one that can never succeed: one error line and EventsRejected."""
+    logger.error(f"event rejected: {reason}")
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+    return {"outcome": "rejected", "reason": str(reason)}
+
+
 def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> dict:
@@ -32,10 +39,9 @@ def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
             metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
             return {"outcome": "refused", "reason": str(exc)}
         except Rejected as exc:
-            logger.error(f"event rejected: {exc}")
-            metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+            result = rejected(exc)
             if isinstance(exc, Drift):
                 metrics.add_metric(name="ConfigurationDrift", unit=MetricUnit.Count, value=1)
-            return {"outcome": "rejected", "reason": str(exc)}
+            return result
 
     return wrapper
