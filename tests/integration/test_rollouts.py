@@ -312,6 +312,28 @@ def test_a_damaged_rollout_request_is_rejected_once_naming_its_problem(body, pro
     assert result["rollouts"] == [{"outcome": "rejected", "reason": problem}]
     assert calls.made == []  # no UpdateService, no ledger write, no message
 
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_rollout_request_for_a_service_not_in_the_manifest_is_rejected_as_drift(stack, emulation, calls, capsys,
+                                                                                  caplog, monkeypatch, lambda_context):
+    """Rejected once, named, and counted as configuration drift (the alarm's metric), like any other
+    function's event for a service services.toml no longer has: not retried into the dead-letter queue."""
+    _stand_in(emulation, stack)
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    body = json.dumps({"service": "retired-service", "family": FAMILY, "revision": 2, "revisionArn": _ARN})
+    result = rollouts.handler({"Records": [{"messageId": "m1", "receiptHandle": "", "body": body,
+                                            "attributes": {"ApproximateReceiveCount": "1"},
+                                            "eventSource": "aws:sqs"}]}, lambda_context)
+    assert result["batchItemFailures"] == []
+    (outcome,) = result["rollouts"]
+    assert outcome["outcome"] == "rejected" and "retired-service" in outcome["reason"]
+    (line,) = [r.getMessage() for r in caplog.records if "rejected" in r.getMessage()]
+    assert line.startswith("rollout request m1 rejected: ") and "retired-service" in line
+    out = capsys.readouterr().out
+    assert '"ConfigurationDrift"' in out and '"EventsRejected"' in out
+    assert calls.made == []
+
+
 # ---------------------------------------------------------------------------- scheduled tasks
 RULE, SCHEDULE = f"{REPO}-nightly-report", f"{REPO}-cleanup"
 ROLE = "arn:aws:iam::123456789012:role/multi-agent-orchestrator-dev-scheduled-tasks"

@@ -19,11 +19,30 @@ from pipeline.domain.outcomes import Drift, Ignored, Refused, Rejected
 from pipeline.handlers.observability import logger, metrics
 
 
-def rejected(reason: object) -> dict:
+def rejected(reason: object, about: str = "event") -> dict:
     """An event dropped as one that can never succeed: one error line and EventsRejected."""
-    logger.error(f"event rejected: {reason}")
+    logger.error(f"{about} rejected: {reason}")
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
     return {"outcome": "rejected", "reason": str(reason)}
+
+
+OUTCOME_KINDS = (Ignored, Refused, Rejected)
+
+
+def outcome_of(exc: Ignored | Refused | Rejected, about: str = "event") -> dict:
+    """What the exception's kind comes to: its log line, its metrics, and the outcome returned.
+    `about` names the input in the log line (an event, or one request of a batch)."""
+    if isinstance(exc, Ignored):
+        logger.info(f"{about} ignored: {exc}")
+        return {"outcome": "ignored", "reason": str(exc)}
+    if isinstance(exc, Refused):
+        logger.warning(f"{about} refused: {exc}")
+        metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
+        return {"outcome": "refused", "reason": str(exc)}
+    result = rejected(exc, about)
+    if isinstance(exc, Drift):
+        metrics.add_metric(name="ConfigurationDrift", unit=MetricUnit.Count, value=1)
+    return result
 
 
 def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
@@ -31,17 +50,7 @@ def event_outcomes(handler: Callable[..., dict]) -> Callable[..., dict]:
     def wrapper(event: Any, context: Any) -> dict:
         try:
             return handler(event, context)
-        except Ignored as exc:
-            logger.info(f"event ignored: {exc}")
-            return {"outcome": "ignored", "reason": str(exc)}
-        except Refused as exc:
-            logger.warning(f"event refused: {exc}")
-            metrics.add_metric(name="RequestsRefused", unit=MetricUnit.Count, value=1)
-            return {"outcome": "refused", "reason": str(exc)}
-        except Rejected as exc:
-            result = rejected(exc)
-            if isinstance(exc, Drift):
-                metrics.add_metric(name="ConfigurationDrift", unit=MetricUnit.Count, value=1)
-            return result
+        except OUTCOME_KINDS as exc:
+            return outcome_of(exc)
 
     return wrapper

@@ -19,14 +19,12 @@ with coldstart.imports():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from pipeline.adapters import sqs
-    from pipeline.domain.manifest import UnknownServiceError
     from pipeline.events.deployments import DeploymentStateChanged, parse_service_event
-    from pipeline.events.envelope import InvalidEventError
     from pipeline.events.queue import is_queue_batch, parse_queue_batch, parse_rollout_request
     from pipeline.flows.idempotency import register_lambda_context
     from pipeline.flows.rollout import on_deployment_event, on_service_action, roll_out
     from pipeline.handlers.observability import logger, metrics, traced
-    from pipeline.handlers.outcomes import event_outcomes
+    from pipeline.handlers.outcomes import OUTCOME_KINDS, event_outcomes, outcome_of
     from pipeline.settings import RolloutSettings, get_settings
 
 
@@ -48,10 +46,8 @@ def _rollouts(event: dict[str, Any]) -> dict:
     for record in parse_queue_batch(event):
         try:
             result = roll_out(settings, manifest, parse_rollout_request(record.body))
-        except (InvalidEventError, UnknownServiceError) as exc:  # never retried into success
-            logger.error(f"rollout request {record.message_id} unusable: {exc}")
-            metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-            outcomes.append({"outcome": "rejected", "reason": str(exc)})
+        except OUTCOME_KINDS as exc:  # never retried into success (an unknown service: drift too)
+            outcomes.append(outcome_of(exc, f"rollout request {record.message_id}"))
             continue
         except Exception as exc:  # noqa: BLE001 - this request alone comes back later; the others go on
             delay = sqs.backoff(settings.build_start_retry_seconds, record.receive_count)
