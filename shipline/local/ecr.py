@@ -379,14 +379,18 @@ class EcrEmulation:
                     f"the image, {digest}")
             existing = next((i for i in repository.images if i.get_image_digest() == digest), None)
             holder = next((i for i in repository.images if tag and tag in i.image_tags), None)
+            # ECR User Guide, "Preventing image tags from being overwritten": with the tag immutable,
+            # a push under a tag the repository has is ImageTagAlreadyExistsException, even of the
+            # digest that has it (aws/containers-roadmap#2179, aws/aws-sdk#750); only a mutable
+            # tag on its own digest is ImageAlreadyExistsException.
+            if holder is not None and tag_immutable(repository, tag):  # ECR API Reference, PutImage
+                raise ImageTagAlreadyExistsException(
+                    f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
+                    "because the repository is immutable.")
             if holder is not None and holder is existing:
                 raise ImageAlreadyExistsException(registry_id=repository.registry_id, image_tag=tag, digest=digest,
                                                   repository_name=name)
             if holder is not None:
-                if tag_immutable(repository, tag):  # ECR API Reference, PutImage
-                    raise ImageTagAlreadyExistsException(
-                        f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten "
-                        "because the repository is immutable.")
                 holder.remove_tag(tag)  # it stays in the repository, untagged when that was its last tag
                 if not holder.image_tags:
                     holder.image_tag = None  # type: ignore[assignment]  # untagged, as ECR lists it

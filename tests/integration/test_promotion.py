@@ -364,6 +364,23 @@ def test_an_immutable_target_repository_takes_the_promotion_and_keeps_its_tags(c
     assert refused.value.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
 
 
+def test_promote_again_after_an_interrupted_copy_into_an_immutable_repository_finishes_it(chain, faults, capsys):
+    """The copy went in, the ledger's note of it did not: promoting again finds the commit tag on
+    the copied digest (ECR refuses it with ImageTagAlreadyExistsException in an IMMUTABLE
+    repository, not ImageAlreadyExistsException) and finishes, without a second copy."""
+    digest = registered_in_dev(chain)
+    boto3.client("ecr").put_image_tag_mutability(repositoryName=STAGING_REPO, imageTagMutability="IMMUTABLE")
+    faults.inject("dynamodb", "UpdateItem", "access-denied", times=-1, containing="copied")
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 2
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]  # the copy went in
+    faults.clear()
+    capsys.readouterr()
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging"]) == 0, capsys.readouterr().err
+    record = ledger.read_promotion(_table("staging"), partition(PROJECT, "staging", SERVICE), digest)
+    assert record is not None and record.state == "copied"
+    assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]
+
+
 def test_a_multi_platform_index_is_copied_with_its_image_first(chain, calls, capsys):
     """An index names images, not blobs: its image goes in first (untagged), then the index
     under the commit tag; each keeps its digest (ECR's PutImage refuses an index whose images the

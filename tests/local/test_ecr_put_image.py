@@ -54,3 +54,40 @@ def test_a_tag_moves_as_the_repositorys_mutability_and_its_exclusions_say(ecr, m
             assert refused.value.response["Error"]["Code"] == "ImageTagAlreadyExistsException"
         assert ecr.batch_get_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])["images"][0][
             "imageManifest"] == (second if moved else first)
+
+
+@pytest.mark.parametrize(("mutability", "filters", "code"), [
+    ("MUTABLE", [], "ImageAlreadyExistsException"),
+    ("IMMUTABLE", [], "ImageTagAlreadyExistsException"),
+    ("IMMUTABLE_WITH_EXCLUSION", ["live-*"], "ImageAlreadyExistsException"),
+    ("MUTABLE_WITH_EXCLUSION", ["live-*"], "ImageTagAlreadyExistsException"),
+])
+def test_a_tag_put_again_on_its_own_digest_is_refused_by_the_tags_mutability(ecr, mutability, filters, code):
+    """ECR User Guide, "Preventing image tags from being overwritten": an immutable tag the
+    repository has is ImageTagAlreadyExistsException even on the digest that has it
+    (aws/containers-roadmap#2179); a mutable one there is ImageAlreadyExistsException."""
+    extra = {"imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": f} for f in filters]}
+    ecr.create_repository(repositoryName=REPOSITORY, imageTagMutability=mutability, **(extra if filters else {}))
+    manifest = image_manifest("sha256:" + "1" * 64)
+    ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag="live-dev")
+    with pytest.raises(ClientError) as refused:
+        ecr.put_image(repositoryName=REPOSITORY, imageManifest=manifest, imageTag="live-dev")
+    assert refused.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.parametrize("mutability", ["MUTABLE", "IMMUTABLE"])
+def test_the_adapter_reads_a_refused_tag_on_its_own_digest_as_already_tagged(ecr, mutability):
+    """pipeline.adapters.ecr: the tag already on this digest is "already tagged" (nothing to do)
+    whichever error ECR gives; on another digest of an immutable repository, "tags immutable"."""
+    from pipeline.adapters.ecr import put_manifest, read_manifest, tag_image
+
+    ecr.create_repository(repositoryName=REPOSITORY, imageTagMutability=mutability)
+    for n, tag in (("1", "live-dev"), ("2", "1279bbb")):
+        ecr.put_image(repositoryName=REPOSITORY, imageManifest=image_manifest("sha256:" + n * 64), imageTag=tag)
+    live = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": "live-dev"}])["imageDetails"][0]
+    other = ecr.describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": "1279bbb"}])["imageDetails"][0]
+    assert tag_image(REPOSITORY, live["imageDigest"], "live-dev", ecr=ecr) == "already tagged"
+    assert put_manifest(REPOSITORY, read_manifest(REPOSITORY, live["imageDigest"], ecr=ecr), "live-dev",
+                        ecr=ecr) == "already there"
+    moved = tag_image(REPOSITORY, other["imageDigest"], "live-dev", ecr=ecr)
+    assert moved == ("tagged" if mutability == "MUTABLE" else "tags immutable")

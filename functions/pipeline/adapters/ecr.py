@@ -206,7 +206,9 @@ def tag_image(repository: str, digest: str, tag: str, *, manifest: StoredManifes
     """Put `tag` on the image `digest` (ECR User Guide, "Retagging an image": BatchGetImage, then
     PutImage of the same manifest under the new tag; a manifest read already is not read again).
     In a MUTABLE repository the tag moves from the image that had it, which keeps its other tags.
-    An IMMUTABLE repository refuses to move a tag: "tags immutable", and the caller decides."""
+    An IMMUTABLE repository refuses to move a tag: "tags immutable", and the caller decides. It
+    refuses the tag on the digest that has it too (ImageTagAlreadyExistsException, not
+    ImageAlreadyExistsException): the tag's holder, looked up then, tells "already tagged"."""
     ecr = _ecr(ecr)
     stored = manifest or image_manifest(repository, digest, ecr=ecr)
     arguments = {"repositoryName": repository, "imageManifest": stored.text, "imageTag": tag,
@@ -219,8 +221,8 @@ def tag_image(repository: str, digest: str, tag: str, *, manifest: StoredManifes
         code = error_code(exc)
         if code == "ImageAlreadyExistsException":  # this digest carries the tag already
             return "already tagged"
-        if code == "ImageTagAlreadyExistsException":  # another digest has it, and tags cannot move
-            return "tags immutable"
+        if code == "ImageTagAlreadyExistsException":  # the tag cannot move: whose is it?
+            return "already tagged" if tag_holder(repository, tag, ecr=ecr) == digest else "tags immutable"
         raise wrap(exc, f"tag {repository}@{digest} as {tag}") from exc
     return "tagged"
 
@@ -339,6 +341,10 @@ def put_manifest(repository: str, manifest: StoredManifest, tag: str | None, *, 
         _ecr(ecr).put_image(**arguments)
     except ClientError as exc:
         if error_code(exc) == "ImageAlreadyExistsException":  # this manifest has this tag already: a copy ran
+            return "already there"
+        # An immutable tag is refused even on the digest that has it: a copy ran when it does.
+        if (tag and error_code(exc) == "ImageTagAlreadyExistsException"
+                and tag_holder(repository, tag, ecr=ecr) == manifest.digest):
             return "already there"
         raise wrap(exc, f"put {manifest.digest} into {repository}" + (f" as {tag}" if tag else "")) from exc
     return "pushed"
