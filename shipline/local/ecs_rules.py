@@ -22,7 +22,11 @@ ECS's, otherwise the text is the local account's (a ClientException either way):
 And UpdateService's: "you can't update an existing service to reference an INACTIVE task
 definition" (API Reference, DeregisterTaskDefinition; ECS allows "up to a 10-minute window
 following deregistration", which is not emulated: here the refusal is at once). moto updates
-the service to any revision it has.
+the service to any revision it has. Nor can UpdateService change the task definition of a
+service another deployment controller deploys (API Reference, UpdateService: under CODE_DEPLOY
+"a new CodeDeploy deployment should be created", under EXTERNAL a new task set):
+InvalidParameterException, with ECS's text for CODE_DEPLOY (as quoted in
+cdklabs/cdk-ecs-codedeploy#121) and the local account's for EXTERNAL. moto updates both.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from moto.ecs.exceptions import EcsClientException
+from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from pipeline.domain.manifest import FARGATE_TASK_SIZES
@@ -121,7 +125,28 @@ def install(patches: Patches) -> None:
             found = task_definition(response.ecs_backend, wanted)
             if found is not None and found.status != "ACTIVE":
                 raise EcsClientException("TaskDefinition is inactive")
+            controller = _controller(response)
+            if controller == "CODE_DEPLOY":
+                raise InvalidParameterException(
+                    "Unable to update task definition on services with a CODE_DEPLOY deployment controller. "
+                    "Use AWS CodeDeploy to trigger a new deployment.")
+            if controller not in (None, "ECS"):
+                raise InvalidParameterException(
+                    f"Unable to update task definition on services with a {controller} deployment controller. "
+                    "Create a new task set to run another task definition.")
         return updated(response)
 
     patches.set(EC2ContainerServiceResponse, "register_task_definition", register_task_definition)
     patches.set(EC2ContainerServiceResponse, "update_service", update_service)
+
+
+def _controller(response: EC2ContainerServiceResponse) -> str | None:
+    """The deployment controller of the service UpdateService names; None when there is no such
+    service (moto's own update answers for that)."""
+    cluster = response._get_param("cluster") or "default"
+    name = str(response._get_param("service") or "").split("/")[-1]
+    try:
+        service = response.ecs_backend._get_service(cluster, name)
+    except Exception:  # noqa: BLE001 - no cluster or service: moto's update raises ECS's error for it
+        return None
+    return str((service.deployment_controller or {}).get("type") or "ECS")

@@ -146,6 +146,36 @@ def test_a_missing_service_is_reported_once_and_not_retried(stack, emulation, ca
     assert "ClusterNotFoundException" in notice["message"] or "MISSING" in notice["message"]
 
 
+@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_service_another_controller_deploys_is_reported_once_and_not_updated(stack, emulation, calls, monkeypatch,
+                                                                               lambda_context, controller):
+    """ECS refuses UpdateService's task definition for a CODE_DEPLOY or EXTERNAL service, so it is
+    not called: one message naming the controller, each revision recorded, nothing retried."""
+    from pipeline.adapters import ledger
+
+    ecs = boto3.client("ecs")
+    ecs.create_cluster(clusterName=CLUSTER)
+    first = ecs.register_task_definition(family=FAMILY, containerDefinitions=[{
+        "name": "langgraph", "image": "x", "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=first, desiredCount=1,
+                       deploymentController={"type": controller})
+    stack.use_function("RolloutFunction", monkeypatch)
+    calls.made.clear()
+    first_try = rollouts.handler(_request(2), lambda_context)
+    second_try = rollouts.handler(_request(3), lambda_context)
+    assert [r["outcome"] for r in first_try["rollouts"] + second_try["rollouts"]] == ["another controller"] * 2
+    assert first_try["batchItemFailures"] == second_try["batchItemFailures"] == []  # dropped, not retried
+    assert calls.of("ecs", "UpdateService") == []
+    (notice,) = stack.notifications()
+    assert notice["subject"] == f"[shipline] langgraph in dev: not rolled out, {controller} deploys its ECS service"
+    assert f"uses the {controller} deployment controller" in notice["message"]
+    table, pk = stack.refs["LedgerTable"], "multi-agent-orchestrator#dev#langgraph"
+    for revision in (2, 3):
+        item = ledger._read(table, pk, f"rollout#{revision}")
+        assert item is not None and item["outcome"] == "another controller"
+
+
 @pytest.mark.parametrize("stack_parameters", [ROLLING])
 def test_an_older_revision_is_not_rolled_out_over_a_newer_registration(stack, emulation, calls, monkeypatch,
                                                                         lambda_context):

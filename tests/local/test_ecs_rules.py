@@ -94,6 +94,34 @@ def test_a_service_cannot_be_updated_to_an_inactive_revision(ecs):
     assert service["taskDefinition"] == second
 
 
+@pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])
+def test_a_service_another_controller_deploys_cannot_be_pointed_at_another_revision(ecs, controller):
+    """ECS API Reference, UpdateService: under CODE_DEPLOY or EXTERNAL the task definition is not
+    one of the things UpdateService can change (InvalidParameterException); its desired count is."""
+    ecs.create_cluster(clusterName="c")
+    first = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    second = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition=first, desiredCount=0,
+                       deploymentController={"type": controller})
+    with pytest.raises(ClientError) as caught:
+        ecs.update_service(cluster="c", service="s", taskDefinition=second)
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameterException"
+    assert error["Message"].startswith(f"Unable to update task definition on services with a {controller} ")
+    ecs.update_service(cluster="c", service="s", desiredCount=2)
+    service = ecs.describe_services(cluster="c", services=["s"])["services"][0]
+    assert (service["taskDefinition"], service["desiredCount"]) == (first, 2)
+
+
+def test_a_service_the_ecs_controller_deploys_is_pointed_at_another_revision(ecs):
+    ecs.create_cluster(clusterName="c")
+    first = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    second = ecs.register_task_definition(**fargate([app()]))["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="c", serviceName="s", taskDefinition=first, desiredCount=0)
+    ecs.update_service(cluster="c", service="s", taskDefinition=second)
+    assert ecs.describe_services(cluster="c", services=["s"])["services"][0]["taskDefinition"] == second
+
+
 def test_the_rules_are_undone():
     names = ("register_task_definition", "update_service")
     before = {name: EC2ContainerServiceResponse.__dict__[name] for name in names}

@@ -281,3 +281,23 @@ def missing_service_notification(*, environment: str, service: str, cluster: str
     ])
     return Notification(subject=_subject(subject), text=text, title=_subject(subject), description=text,
                         event_type="RolloutServiceMissing", context={"service": service, "environment": environment})
+
+
+_CONTROLLER_WAY = {"CODE_DEPLOY": "a CodeDeploy deployment (CreateDeployment) changes its task definition",
+                   "EXTERNAL": "a new task set (CreateTaskSet) runs another task definition"}
+
+
+def other_controller_notification(*, environment: str, service: str, cluster: str, service_name: str,
+                                  controller: str) -> Notification:
+    subject = f"[shipline] {service} in {environment}: not rolled out, {controller} deploys its ECS service"
+    way = _CONTROLLER_WAY.get(controller, "its own controller deploys it")
+    text = "\n".join([
+        f"Rollout is on, but the ECS service {service_name} in cluster {cluster} uses the {controller} deployment "
+        f"controller: ECS's UpdateService cannot change its task definition; {way}.",
+        "Registered revisions of this service are not rolled out by shipline. Deploy them with that controller, "
+        "set the stack's Rollout to none for this environment, or name an ECS-controlled service in services.toml: "
+        f"[services.{service}.environments.{environment}] cluster = ..., ecs_service = ...",
+        "This message is sent once; later revisions are recorded in the ledger as 'another controller'.",
+    ])
+    return Notification(subject=_subject(subject), text=text, title=_subject(subject), description=text,
+                        event_type="RolloutOtherController", context={"service": service, "environment": environment})

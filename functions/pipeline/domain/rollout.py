@@ -28,7 +28,12 @@ STATE_OF_EVENT: dict[str, DeploymentState] = {"SERVICE_DEPLOYMENT_IN_PROGRESS": 
                                               "SERVICE_DEPLOYMENT_FAILED": "FAILED"}
 DeploymentKind = Literal["rollout", "rollback", "automatic rollback", "other"]
 
-RolloutOutcome = Literal["rolling out", "already rolling out", "superseded", "service missing", "in flight"]
+RolloutOutcome = Literal["rolling out", "already rolling out", "superseded", "service missing",
+                         "another controller", "in flight"]
+# The deployment controller whose services UpdateService can point at a new task definition
+# (ECS API Reference, UpdateService: under CODE_DEPLOY a CodeDeploy deployment does it, under
+# EXTERNAL a new task set).
+ROLLING_CONTROLLER = "ECS"
 
 
 @dataclass(frozen=True)

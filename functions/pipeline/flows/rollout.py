@@ -6,8 +6,9 @@
   service already deploys that revision (a retry after a lost response) or a newer one was
   registered since, calls UpdateService with the revision, the circuit breaker with rollback and
   the stack's strategy. A throttled or failed call leaves the request on the queue for later;
-  after the queue's maxReceiveCount it is dead-lettered. A missing service is reported once and
-  the request is dropped.
+  after the queue's maxReceiveCount it is dead-lettered. A missing service, or one another
+  deployment controller deploys (CODE_DEPLOY, EXTERNAL: UpdateService cannot change its task
+  definition), is reported once and the request is dropped.
 - ECS's "ECS Deployment State Change" events move the deployment's ledger item; its end (completed,
   failed, rolled back) sends one message naming the revision that runs now.
 """
@@ -23,10 +24,15 @@ from pipeline.adapters import ecs, ledger, schedules, sns, sqs
 from pipeline.adapters.ecs import ServiceMissingError
 from pipeline.adapters.schedules import ScheduledTaskMissingError
 from pipeline.domain.manifest import EcsService, Manifest
-from pipeline.domain.notifications import deployment_notification, missing_service_notification
+from pipeline.domain.notifications import (
+    deployment_notification,
+    missing_service_notification,
+    other_controller_notification,
+)
 from pipeline.domain.records import CurrentRecord
 from pipeline.domain.rollout import (
     FINAL_STATES,
+    ROLLING_CONTROLLER,
     STATE_OF_EVENT,
     DeploymentRecord,
     DeploymentState,
@@ -79,6 +85,9 @@ def _update(settings: Settings, request: RolloutRequest, target: EcsService) -> 
     table, pk = _ledger(settings), settings.ledger_key(request.service)
     try:
         service = ecs.describe_service(target.cluster, target.name)
+        controller = str((service.get("deploymentController") or {}).get("type") or ROLLING_CONTROLLER)
+        if controller != ROLLING_CONTROLLER:
+            return _other_controller(settings, request, target, controller)
         primary = _primary(service)
         if primary and revision_of(primary.get("taskDefinition", "")) == (request.family, request.revision):
             return _result("already rolling out", request, target, deployment=str(primary.get("id", "")))
@@ -112,6 +121,23 @@ def _service_missing(settings: Settings, request: RolloutRequest, target: EcsSer
                    extra={"service": request.service, "cluster": target.cluster, "serviceName": target.name,
                           "problem": problem})
     return _result("service missing", request, target, reason=problem)
+
+
+def _other_controller(settings: Settings, request: RolloutRequest, target: EcsService, controller: str) -> dict:
+    """A service another deployment controller deploys: UpdateService would be refused
+    (InvalidParameterException), so it is not called. Reported once per ECS service, recorded
+    per revision, and not retried: the request is dropped."""
+    table, pk = _ledger(settings), settings.ledger_key(request.service)
+    problem = f"the service uses the {controller} deployment controller"
+    ledger.rollout_refused(table, pk, request.revision, "another controller", problem)
+    notice = other_controller_notification(environment=settings.environment, service=request.service,
+                                           cluster=target.cluster, service_name=target.name, controller=controller)
+    topic = settings.notification_topic_arn or ""
+    once(f"other-controller-notice:{target.cluster}/{target.name}", partial(sns.publish, topic, notice))
+    logger.warning("rollout not possible: another deployment controller deploys the service",
+                   extra={"service": request.service, "cluster": target.cluster, "serviceName": target.name,
+                          "controller": controller})
+    return _result("another controller", request, target, reason=problem)
 
 
 def _primary(service: dict) -> dict | None:

@@ -59,7 +59,7 @@ def _rollouts(event: dict[str, Any]) -> dict:
         outcomes.append(result)
         if result["outcome"] == "rolling out":
             metrics.add_metric(name="RolloutsStarted", unit=MetricUnit.Count, value=1)
-        elif result["outcome"] == "service missing":
+        elif result["outcome"] in ("service missing", "another controller"):
             metrics.add_metric(name="RolloutsRefused", unit=MetricUnit.Count, value=1)
     return {"outcome": "rollouts", "rollouts": outcomes, "batchItemFailures": failures}
 
