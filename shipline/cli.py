@@ -335,11 +335,21 @@ def print_status(statuses: list, as_json: bool) -> None:
     print(output.table(headers, rows))
 
 
+def _checkout_manifest(args: argparse.Namespace, command: str) -> Any:
+    """The manifest a local account runs with: the checkout's own services.toml, which its
+    functions deploy with and its builds read. Another `--manifest` is refused, not ignored."""
+    if Path(args.manifest).resolve() != DEFAULT_MANIFEST_PATH.resolve():
+        raise CommandError(f"--manifest {args.manifest}: {command} runs the checkout's own services.toml "
+                           f"({DEFAULT_MANIFEST_PATH.resolve()}), which its functions deploy with; edit that file "
+                           "instead (--manifest applies to manifest, changes, trigger and status)")
+    return load_manifest(args.manifest)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from shipline.local.account import LocalAccount
     from shipline.local.inputs import parse_findings
 
-    manifest = load_manifest(args.manifest)
+    manifest = _checkout_manifest(args, "demo")
     to_commit = _commit(args.to_rev)
     from_commit = _commit(args.from_rev) if args.from_rev else None
     found = parse_findings(args.findings, manifest.names)
@@ -385,7 +395,7 @@ def run_local(args: argparse.Namespace) -> int:
     from shipline.local.account import DEFAULT_WEBHOOK_SECRET, LocalAccount, prepare_for
     from shipline.local.inputs import InputError, parse_findings, read_input
 
-    manifest = load_manifest(args.manifest)
+    manifest = _checkout_manifest(args, "local run")
     found = parse_findings(args.findings, manifest.names)
     problems: list[str] = []
     ignored: list[str] = []
@@ -429,7 +439,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from shipline.local.account import LocalAccount
     from shipline.local.inputs import parse_findings
 
-    manifest = load_manifest(args.manifest)
+    manifest = _checkout_manifest(args, "local serve")
     found = parse_findings(args.findings, manifest.names)
     with LocalAccount(environment=args.environment, findings=found, on_progress=_progress_printer(),
                       **_account_options(args, manifest)) as account:

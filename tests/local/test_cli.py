@@ -147,6 +147,20 @@ def test_invalid_manifest_is_one_line_naming_file_and_field(tmp_path: Path, caps
     assert err == f"shipline: error: {manifest}: services.langgraph.port: Field required"
 
 
+@pytest.mark.parametrize(("command", "name"), [
+    (["demo"], "demo"), (["local", "run", "--events", "events/ecr-image-push.json"], "local run"),
+    (["local", "serve"], "local serve")])
+def test_a_local_account_refuses_another_manifest_instead_of_ignoring_it(tmp_path: Path, capsys, command, name):
+    """The local account builds the checkout with its own services.toml (what its functions
+    deploy with): another --manifest is one line and exit 2, before any account is made."""
+    other = tmp_path / "services.toml"
+    other.write_text((ROOT / "services.toml").read_text())
+    assert main(["--manifest", str(other), *command]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"shipline: error: --manifest {other}: {name} runs the checkout's own "
+                          "services.toml") and "\n" not in err
+
+
 def test_trigger_dry_run_resolves_the_ref_to_a_commit(capsys):
     assert main(["trigger", "--service", "langgraph", "--ref", "HEAD", "--dry-run"]) == 0
     event = json.loads(capsys.readouterr().out)

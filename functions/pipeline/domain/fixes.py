@@ -55,7 +55,7 @@ RebuildDecision = Literal[
     "reused",             # another image had the head's inputs: it was tagged as the head's build, no build
     "inputs unchanged",   # the running image has the head's inputs: a rebuild would make the same software
     "built already",      # another image has the head's inputs already (not the running one)
-    "inputs unknown",     # the head's inputs cannot be read before a build (GitHub): no rebuild
+    "inputs unknown",     # the head's inputs could not be read (its source did not answer): no rebuild
 ]
 
 
