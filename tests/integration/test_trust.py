@@ -186,6 +186,25 @@ def test_a_failed_scan_holds_the_image_and_says_so(images, push, stack):
     assert "ended FAILED" in note["message"] and "scan FAILED, no result" in note["message"]
 
 
+def test_a_scan_naming_an_unknown_severity_holds_the_image_and_says_so(images, push, stack):
+    """Not "no findings": the gate fails closed on a severity it does not know."""
+    push()
+    result = images(_scan(counts={"SEVERE": 4}))
+    assert result["outcome"] == "held" and not result["passed"] and result["counts"] == {"SEVERE": 4}
+    assert _revisions() == []
+    (note,) = stack.notifications()
+    assert "SEVERE 4" in note["message"] and "no findings" not in note["subject"]
+
+
+def test_a_scan_count_too_large_to_record_is_rejected_in_one_line(images, push, stack, calls):
+    push()
+    calls.made.clear()
+    result = images(_scan(counts={"CRITICAL": 10**41}))
+    assert result["outcome"] == "rejected"
+    assert result["reason"].startswith("ECR Image Scan.detail.finding-severity-counts.CRITICAL: Input should be less")
+    assert calls.made == [] and _revisions() == []
+
+
 def test_an_undocumented_inspector_status_holds_the_image(images, push, stack):
     push()
     assert images(_inspector({"TOTAL": 0}, status="SCAN_FAILED"))["outcome"] == "held"

@@ -47,6 +47,16 @@ def test_an_empty_scan_passes_with_no_worst():
     assert verdict.passed and verdict.worst is None and verdict.summary() == "no findings"
 
 
-def test_undefined_ranks_with_informational_and_unknown_last():
-    assert rank("UNDEFINED") == rank("INFORMATIONAL") < rank("NONSENSE")
+def test_undefined_ranks_with_informational_and_an_unknown_severity_with_critical():
+    assert rank("UNDEFINED") == rank("INFORMATIONAL") > rank("NONSENSE") == rank("CRITICAL")
     assert severity_counts({"UNDEFINED": 1}) == {"UNDEFINED": 1}
+
+
+@pytest.mark.parametrize("threshold", ["CRITICAL", "HIGH", "LOW"])
+def test_a_severity_the_gate_does_not_know_blocks_and_is_shown_under_its_name(threshold):
+    """Fail closed: a scan naming a severity not known here (a new one, a damaged event) is not
+    a clean scan. It counts as a finding at CRITICAL, listed after CRITICAL, by its own name."""
+    verdict = judge({"severe": 4, "HIGH": 1, "CRITICAL": 2, "TOTAL": 7}, threshold)
+    assert verdict.counts == {"CRITICAL": 2, "SEVERE": 4, "HIGH": 1}
+    assert not verdict.passed and "SEVERE" in verdict.blocking
+    assert decide("scan", judge({"BOGUS": 5}, threshold)).decision == "hold"

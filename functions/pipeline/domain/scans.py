@@ -18,22 +18,33 @@ _RANK["UNDEFINED"] = _RANK["INFORMATIONAL"]
 COMPLETED = frozenset({"COMPLETE", "INITIAL_SCAN_COMPLETE"})
 
 
+# Amazon Inspector's count of all its findings, beside the severities it lists: not a severity.
+TOTAL = "TOTAL"
+
+
 def rank(severity: str) -> int:
-    """Lower is worse; unknown severities rank last."""
-    return _RANK.get(severity.upper(), len(SEVERITIES))
+    """Lower is worse. A severity not named here ranks with CRITICAL: nothing says it is less
+    (the gate fails closed on a name a scanner starts sending)."""
+    return _RANK.get(severity.upper(), _RANK["CRITICAL"])
 
 
 def severity_counts(raw: Mapping[str, int]) -> dict[str, int]:
-    """Counts per known severity, most severe first, zeros and totals left out."""
-    counts = {key.upper(): int(value) for key, value in raw.items() if key.upper() in _RANK and int(value) > 0}
-    return {name: counts[name] for name in SEVERITIES if name in counts}
+    """Counts per severity, most severe first, zeros and Inspector's TOTAL left out. A severity
+    not named here is kept under its own name and ranks with CRITICAL, after it."""
+    counts: dict[str, int] = {}
+    for key, value in raw.items():
+        name = key.upper()
+        if name != TOTAL and int(value) > 0:
+            counts[name] = counts.get(name, 0) + int(value)
+    order = {name: index for index, name in enumerate(SEVERITIES)}
+    return dict(sorted(counts.items(), key=lambda item: (rank(item[0]), order.get(item[0], -1) < 0, item[0])))
 
 
 def inspector_counts(raw: Mapping[str, int]) -> dict[str, int]:
     """Amazon Inspector's counts: its TOTAL may exceed the severities it lists (it lists only
     CRITICAL, HIGH and MEDIUM, say); what is left over counts as LOW, so it is not lost."""
     counts = severity_counts(raw)
-    total = next((int(v) for k, v in raw.items() if k.upper() == "TOTAL"), 0)
+    total = next((int(v) for k, v in raw.items() if k.upper() == TOTAL), 0)
     rest = total - sum(counts.values())
     if rest > 0:
         counts = severity_counts({**counts, "LOW": counts.get("LOW", 0) + rest})

@@ -26,6 +26,9 @@ class EcrImagePushed(EventBridgeModel):
     detail: EcrImageActionDetail  # type: ignore[assignment]
 
 
+MAX_COUNT = 10**18  # far beyond any scan's findings, well inside a DynamoDB number
+
+
 class EcrImageScanDetail(BaseModel):
     """A scan's end: COMPLETE, or FAILED (or another status, which the gate treats as not
     complete). ECR's basic scanning names the repository; Inspector, below, its ARN."""
@@ -35,8 +38,9 @@ class EcrImageScanDetail(BaseModel):
     repository_name: Annotated[str, Field(alias="repository-name", min_length=2)]
     image_digest: Annotated[str, Field(alias="image-digest", pattern=_DIGEST)]
     image_tags: Annotated[list[str], Field(alias="image-tags")] = []
-    # A count below zero is a damaged event, not "no finding of that severity" (which would pass the gate).
-    finding_severity_counts: Annotated[dict[str, Annotated[int, Field(ge=0)]],
+    # A count below zero is a damaged event, not "no finding of that severity" (which would pass the gate);
+    # one past DynamoDB's 38 digits of precision could not be recorded.
+    finding_severity_counts: Annotated[dict[str, Annotated[int, Field(ge=0, le=MAX_COUNT)]],
                                        Field(alias="finding-severity-counts")] = {}
 
 
