@@ -321,11 +321,24 @@ _ARN = f"arn:aws:ecs:us-east-1:123456789012:task-definition/{FAMILY}:2"
      "revision: Input should be a valid integer"),
     (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 0, "revisionArn": _ARN}),
      "revision: Input should be greater than or equal to 1"),
-    ('{"service": "langgraph", "family": "f", "revision": Infinity, "revisionArn": "a"}',
+    ('{"service": "langgraph", "family": "f", "revision": Infinity, '
+     '"revisionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/f:1"}',
      "revision: Input should be a valid integer"),
     (json.dumps({"service": ["langgraph"], "family": FAMILY, "revision": 2, "revisionArn": _ARN}),
      "service: Input should be a valid string"),
     (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 2}), "revisionArn: Field required"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 2,
+                 "revisionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/multi-agent-orchestrator-dev-"
+                                "aws-agent-core:1"}),
+     f"event: Value error, revisionArn names multi-agent-orchestrator-dev-aws-agent-core:1, not the request's "
+     f"{FAMILY}:2"),
+    (json.dumps({"service": "langgraph", "family": FAMILY, "revision": 2, "revisionArn": f"{FAMILY}:2"}),
+     "revisionArn: Value error, not a task-definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:"
+     "<revision>)"),
+    (json.dumps({"service": "langgraph", "family": "multi-agent-orchestrator-dev-aws-agent-core", "revision": 1,
+                 "revisionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/multi-agent-orchestrator-dev-"
+                                "aws-agent-core:1"}),
+     "family multi-agent-orchestrator-dev-aws-agent-core is not langgraph's (multi-agent-orchestrator-dev-langgraph)"),
     ("[" * 100_000 + "]" * 100_000, "event: Invalid JSON: recursion limit exceeded at line 1 column 202"),
 ])
 def test_a_damaged_rollout_request_is_rejected_once_naming_its_problem(body, problem, stack, emulation, calls,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.domain.rollout import RolloutRequest
+from pipeline.domain.rollout import RolloutRequest, revision_of
 from pipeline.events.envelope import InvalidEventError, describe
 
 
@@ -49,6 +50,11 @@ def parse_queue_batch(event: object) -> list[QueueRecord]:
         raise InvalidEventError(describe(exc)) from None
 
 
+# ECS API Reference, TaskDefinition, taskDefinitionArn:
+# arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>
+_TASK_DEFINITION_ARN = r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]{1,255}:[1-9]\d*$"
+
+
 class _RolloutRequestMessage(BaseModel):
     """A rollout request's body, as the registration queues it (`RolloutRequest.body`). Strict:
     a revision of 1.7, true or "2" is a damaged message, not revision 1, 1 or 2."""
@@ -58,6 +64,23 @@ class _RolloutRequestMessage(BaseModel):
     family: Annotated[str, Field(min_length=1)]
     revision: Annotated[int, Field(ge=1)]
     revision_arn: Annotated[str, Field(alias="revisionArn", min_length=1)]
+
+    @field_validator("revision_arn")
+    @classmethod
+    def _is_a_task_definition_arn(cls, value: str) -> str:
+        if not re.match(_TASK_DEFINITION_ARN, value):
+            raise ValueError("not a task-definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:"
+                             "<revision>)")
+        return value
+
+    @model_validator(mode="after")
+    def _arn_names_the_revision(self) -> _RolloutRequestMessage:
+        # UpdateService is given the ARN: it must be the family and revision the request names
+        # (the ledger records those), not another family's task definition.
+        if revision_of(self.revision_arn) != (self.family, self.revision):
+            raise ValueError(f"revisionArn names {self.revision_arn.rsplit('/', 1)[-1]}, not the request's "
+                             f"{self.family}:{self.revision}")
+        return self
 
 
 def parse_rollout_request(body: str) -> RolloutRequest:

@@ -42,7 +42,7 @@ from pipeline.domain.rollout import (
     revision_of,
     service_arn_parts,
 )
-from pipeline.events.envelope import NotOursError
+from pipeline.events.envelope import InvalidEventError, NotOursError
 from pipeline.flows.idempotency import once
 from pipeline.settings import Settings
 
@@ -65,6 +65,9 @@ def request_rollout(settings: Settings, service: str, family: str, revision: int
 # ---------------------------------------------------------------------------- the rollout
 def roll_out(settings: Settings, manifest: Manifest, request: RolloutRequest) -> dict:
     target = manifest.service(request.service).ecs_service(settings.project, settings.environment)
+    family = settings.target.family(request.service)
+    if request.family != family:  # a request is only ever for the service's own family
+        raise InvalidEventError(f"family {request.family} is not {request.service}'s ({family})")
     table, pk = _ledger(settings), settings.ledger_key(request.service)
     current = ledger.read_current(table, pk)
     if _superseded(current, request):
