@@ -101,7 +101,10 @@ def _check_parameter(name: str, spec: dict, value: str) -> None:
         raise TemplateError(f"parameter {name}='{shown(value)}' is not one of {choices}")
     pattern = spec.get("AllowedPattern")
     if pattern and not re.fullmatch(pattern, value):
-        raise TemplateError(f"parameter {name}='{shown(value)}' does not match its AllowedPattern {pattern}")
+        # CloudFormation reports a parameter's ConstraintDescription, when it has one, instead of the pattern
+        described = spec.get("ConstraintDescription")
+        raise TemplateError(f"parameter {name}='{shown(value)}' " + (str(described).strip() if described else
+                                                                   f"does not match its AllowedPattern {pattern}"))
     if spec.get("Type") == "Number":
         try:
             number = float(value)

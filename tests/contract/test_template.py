@@ -344,3 +344,23 @@ def test_rebuild_on_fix_admits_the_image_events_function_to_the_requests_bus_and
         environment = model.functions()["ImageEventsFunction"].environment
         assert environment["REBUILD_ON_FIX_AVAILABLE"] == value
         assert bool(environment.get("EVENT_BUS")) is admitted
+
+
+@pytest.mark.parametrize("branch", ["refs/heads/main", "", "a b", "ma..in", "release/", "x.lock", "-x"])
+def test_a_tracked_branch_that_is_not_a_branch_name_is_refused_with_its_constraint(branch):
+    """A full ref or a name git refuses would deploy rules that match no push: every push would be
+    dropped at EventBridge. CloudFormation reports the ConstraintDescription; so does the local account."""
+    from shipline.local.model import TemplateError, TemplateModel
+
+    with pytest.raises(TemplateError) as refused:
+        TemplateModel(parameters={"TrackedBranch": branch})
+    assert str(refused.value) == (f"parameter TrackedBranch='{branch}' must be a branch name such as main or "
+                                  "release/2026 (not refs/heads/main; no spaces, '..', '~', '^', ':', '?', '*', "
+                                  "'[', backslash, '@{', and not ending in '/', '.' or '.lock')")
+
+
+@pytest.mark.parametrize("branch", ["main", "release/2026", "feature/JIRA-12_fix", "v1.2"])
+def test_a_branch_name_is_a_tracked_branch(branch):
+    from shipline.local.model import TemplateModel
+
+    assert TemplateModel(parameters={"TrackedBranch": branch}).parameters["TrackedBranch"] == branch
