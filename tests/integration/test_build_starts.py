@@ -213,6 +213,9 @@ def test_an_event_that_is_not_a_queue_batch_is_rejected_with_one_line(event, sta
 @pytest.mark.parametrize(("body", "problem"), [
     ("{not json", "Invalid JSON"), (json.dumps({"service": "billing", "sourceVersion": AFTER, "trigger": "codecommit"}),
                                     "'billing' is not in the manifest"),
+    *[(json.dumps({"service": "langgraph", "sourceVersion": version, "trigger": "request"}),
+       f"sourceVersion '{version}' is neither a full commit id nor the tracked branch main")
+      for version in ("feature-x", "refs/tags/v1", "main.lock", AFTER.upper(), "z" * 40, "pr/1")],
 ])
 def test_an_unusable_build_start_starts_nothing_and_goes_to_the_dead_letter_queue(body, problem, stack, calls,
                                                                                  monkeypatch, lambda_context, caplog):

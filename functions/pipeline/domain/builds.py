@@ -12,6 +12,7 @@ from pipeline.domain.changes import services_for_paths
 from pipeline.domain.fixes import RebuildReason
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, Target, is_commit, short_sha
+from pipeline.domain.requests import UntrackedSourceError
 
 Trigger = Literal["codecommit", "github", "schedule", "request", "finding"]
 _REF = r"^[^-\s~^:?*\[\\\x00-\x1f\x7f][^\s~^:?*\[\\\x00-\x1f\x7f]*$"
@@ -119,7 +120,13 @@ class BuildStart(BaseModel):
                                    "trigger": plan.trigger, "occasion": plan.occasion, "event": event,
                                    **({"reason": reason} if reason else {})})
 
-    def plan(self, manifest: Manifest, target: Target) -> BuildPlan:
+    def plan(self, manifest: Manifest, target: Target, branch: str) -> BuildPlan:
+        """The build this start asks for. Its source is a full commit id or the tracked `branch`
+        (a branch head the planner could not resolve): anything else is UntrackedSourceError,
+        before a repository is ensured or a build started."""
+        if not is_commit(self.source_version) and self.source_version != branch:
+            raise UntrackedSourceError(f"sourceVersion '{self.source_version}' is neither a full commit id nor the "
+                                       f"tracked branch {branch}")
         spec = manifest.service(self.service)
         commit = is_commit(self.source_version)
         return BuildPlan(service=spec.name, source_version=self.source_version, dockerfile=spec.dockerfile,

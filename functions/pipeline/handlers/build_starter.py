@@ -22,6 +22,7 @@ with coldstart.imports():
     from pipeline.adapters.errors import AwsCallError, CapacityError
     from pipeline.domain.builds import BuildStart
     from pipeline.domain.manifest import UnknownServiceError
+    from pipeline.domain.requests import UntrackedSourceError
     from pipeline.events.envelope import describe
     from pipeline.events.queue import NOT_A_BATCH, is_queue_batch, parse_queue_batch
     from pipeline.flows.builds import start_one
@@ -48,9 +49,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
     for record in parse_queue_batch(event):
         try:
             start = BuildStart.model_validate_json(record.body)
-            result = start_one(settings, start.plan(manifest, settings.target), manifest)
+            result = start_one(settings, start.plan(manifest, settings.target, settings.branch), manifest)
             rebuild_decided(settings, start, result)  # a rebuild for a finding: its decision, for the digest
-        except (ValidationError, UnknownServiceError) as exc:  # never retried into success
+        except (ValidationError, UnknownServiceError, UntrackedSourceError) as exc:  # never retried into success
             reason = describe(exc) if isinstance(exc, ValidationError) else str(exc)
             logger.error(f"build start {record.message_id} unusable: {reason}")
             failures.append({"itemIdentifier": record.message_id})
