@@ -45,6 +45,16 @@ def test_new_branch_builds_every_service(trigger, calls):
     assert [_overrides(b)["SERVICE"] for b in _started(calls)] == SERVICES
 
 
+def test_a_push_whose_old_commit_is_gits_null_id_builds_every_service_as_a_new_branch(trigger, calls):
+    """Forty zeros name no commit: there is nothing to diff against (GetDifferences would fail
+    with CommitDoesNotExistException on every retry), so it is planned as a new branch."""
+    event = load_event("codecommit-push")
+    event["detail"]["oldCommitId"] = "0" * 40
+    trigger(event)
+    assert calls.of("codecommit", "GetDifferences") == []
+    assert [_overrides(b)["SERVICE"] for b in _started(calls)] == SERVICES
+
+
 def test_repository_is_created_with_the_guide_settings(trigger):
     trigger(load_event("codecommit-push"))
     ecr = boto3.client("ecr")

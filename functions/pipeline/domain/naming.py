@@ -26,6 +26,9 @@ def short_sha(commit: str) -> str:
     return commit[:SHORT_SHA_LENGTH]
 
 
+NULL_COMMIT = "0" * 40  # git's null object id: a branch created (no commit before) or deleted (none after)
+
+
 def is_commit(ref: str) -> bool:
     """A full 40-digit commit SHA (anything else is taken as a branch name)."""
     return len(ref) == 40 and bool(_SHA.match(ref))

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.domain.builds import BuildPlan, plan_builds
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import Target
+from pipeline.domain.naming import NULL_COMMIT, Target
 from pipeline.domain.quoting import one_line, shown
 
 # GitHub lists at most this many commits in a push payload; a full list may be cut short.
@@ -27,7 +27,6 @@ GITHUB_MAX_COMMITS = 2048
 # GitHub lists at most 3,000 files per commit, with no flag when it cuts the list: a commit
 # listing that many may list fewer than it changed, so it rebuilds every service.
 GITHUB_MAX_FILES = 3000
-_ZERO_SHA = "0" * 40
 _SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 
 
@@ -128,7 +127,7 @@ def decide(*, branch: str, secret: bytes, body: bytes, headers: dict[str, str],
     tracked = f"refs/heads/{branch}"
     if push.ref != tracked:
         return WebhookDecision(200, f"ignored: {shown(push.ref)} is not the tracked branch {tracked}")
-    if push.deleted or push.after == _ZERO_SHA:
+    if push.deleted or push.after == NULL_COMMIT:
         return WebhookDecision(200, "ignored: branch deleted")
     if not _SHA.match(push.after):
         return WebhookDecision(400, "malformed push payload: after is not a full commit SHA")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipeline.domain.naming import NULL_COMMIT
 from pipeline.domain.requests import BuildRequest
 from pipeline.events.envelope import EventBridgeModel, by_detail_type, parse_by_detail_type
 
@@ -18,6 +19,12 @@ class CodeCommitReferenceDetail(BaseModel):
     reference_name: Annotated[str, Field(alias="referenceName")]
     commit_id: Annotated[str, Field(alias="commitId", pattern=r"^[0-9a-f]{40}$")]
     old_commit_id: Annotated[str | None, Field(alias="oldCommitId", pattern=r"^[0-9a-f]{40}$")] = None
+
+    @field_validator("old_commit_id")
+    @classmethod
+    def _null_id_is_no_commit(cls, value: str | None) -> str | None:
+        # git's null object id (forty zeros) names no commit: no "before", as for a new branch
+        return None if value == NULL_COMMIT else value
 
 
 class CodeCommitPush(EventBridgeModel):
