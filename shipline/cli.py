@@ -26,6 +26,7 @@ from pipeline.domain.promotion import PromotionError
 from pipeline.domain.quoting import one_line
 from pipeline.settings import ConfigurationError
 from shipline import output
+from shipline.argtypes import non_empty
 from shipline.local.quotas import DEFAULT_QUOTA
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     environment(run)
     endpoint(run)
     findings(run)
-    run.add_argument("--webhook-secret", default=None, help="GitHub webhook secret (default: the documented one)")
+    run.add_argument("--webhook-secret", default=None, type=non_empty,
+                     help="GitHub webhook secret (default: the documented one)")
     run.add_argument("--github-token", default=None, metavar="TOKEN",
                      help="a GitHub stack's repository is private, read with this token (kept in a secret named by "
                           "GitHubTokenSecretArn); default: public, no token")
@@ -158,8 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="per service: latest revision, image, scan verdict and build")
     environment(status)
     endpoint(status)
-    status.add_argument("--table", help="ledger table (default: the LedgerTableName output of the stack)")
-    status.add_argument("--stack", help="stack name (default: shipline-<environment>, as in samconfig.toml)")
+    status.add_argument("--table", type=non_empty,
+                        help="ledger table (default: the LedgerTableName output of the stack)")
+    status.add_argument("--stack", type=non_empty,
+                        help="stack name (default: shipline-<environment>, as in samconfig.toml)")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=run_status)
 
@@ -489,8 +493,12 @@ def _repository_path(value: str) -> str:
     from pipeline.domain.changes import normalised_path
 
     given = Path(value)
-    if given.is_absolute() and (resolved := given.resolve()).is_relative_to(ROOT):
-        value = resolved.relative_to(ROOT).as_posix() + ("/" if value.endswith("/") else "")
+    if given.is_absolute():
+        resolved = given.resolve()
+        if resolved.is_relative_to(ROOT):
+            value = resolved.relative_to(ROOT).as_posix() + ("/" if value.endswith("/") else "")
+        elif given.is_relative_to(ROOT) or resolved.exists():  # $PWD/../x, /etc/hosts: outside this checkout
+            raise CommandError(f"'{one_line(value)}': not a file or folder inside the repository ({ROOT})")
     path = normalised_path(value)
     if not path or path == ".." or path.startswith("../"):
         raise CommandError(f"'{one_line(value)}': not a file or folder inside the repository")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.domain.manifest import ENVIRONMENTS
+from shipline.argtypes import non_empty
 
 HELP = "put a service back on an earlier revision: stop its deployment in progress (ROLLBACK), or deploy the " \
        "previous (or given) ACTIVE revision"
@@ -53,8 +54,10 @@ def add_command(sub: Any, environment: Any, endpoint: Any) -> None:
     endpoint(parser)
     parser.add_argument("--to", dest="to_revision", type=_revision, metavar="REVISION",
                         help="the revision to return to (default: the ACTIVE revision before the one that runs)")
-    parser.add_argument("--table", help="ledger table (default: the LedgerTableName output of the stack)")
-    parser.add_argument("--stack", help="stack name (default: shipline-<environment>, as in samconfig.toml)")
+    parser.add_argument("--table", type=non_empty,
+                        help="ledger table (default: the LedgerTableName output of the stack)")
+    parser.add_argument("--stack", type=non_empty,
+                        help="stack name (default: shipline-<environment>, as in samconfig.toml)")
     parser.set_defaults(run=run)
 
 

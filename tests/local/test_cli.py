@@ -430,6 +430,23 @@ def test_plan_of_a_path_that_leaves_the_repository_or_is_its_root_names_it(path,
     assert capsys.readouterr().err.strip() == f"shipline: error: '{path}': not a file or folder inside the repository"
 
 
+@pytest.mark.parametrize("path", [str(ROOT / ".." / "outside"), "/etc/hosts"])
+def test_plan_of_an_absolute_path_outside_this_checkout_names_it(path, capsys):
+    assert main(["plan", path]) == 2
+    assert capsys.readouterr().err.strip() == (f"shipline: error: '{path}': not a file or folder inside the "
+                                               f"repository ({ROOT})")
+
+
+@pytest.mark.parametrize("command", [
+    ["status", "--table", ""], ["status", "--stack", " "], ["rollback", "--service", "langgraph", "--table", ""],
+    ["local", "run", "--events", "events/ecr-image-push.json", "--webhook-secret", ""]])
+def test_an_empty_name_or_secret_is_refused_not_taken_for_the_default(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(command)
+    assert exited.value.code == 2
+    assert "must not be empty (leave the option out for its default)" in capsys.readouterr().err
+
+
 def test_plan_reads_a_path_into_this_checkout_as_its_repository_path(capsys):
     """What a shell's tab completion gives: was "(nothing to rebuild)" for a service's own Dockerfile."""
     assert main(["plan", str(ROOT / "docker/langgraph/Dockerfile")]) == 0

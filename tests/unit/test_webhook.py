@@ -182,9 +182,12 @@ def test_commit_without_file_lists_rebuilds_everything(manifest):
     assert decision.status == 202 and decision.services == manifest.names
 
 
-def test_form_encoded_delivery_is_read_from_its_payload_field(manifest):
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded",
+                                          "application/x-www-form-urlencoded; charset=utf-8"])
+def test_form_encoded_delivery_is_read_from_its_payload_field(manifest, content_type):
+    """Media types are case-insensitive (RFC 9110, 8.3.1)."""
     raw = urlencode({"payload": json.dumps(_push())}).encode()
-    decision = _decide(manifest, None, raw=raw, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    decision = _decide(manifest, None, raw=raw, headers={"Content-Type": content_type})
     assert decision.status == 202 and decision.services == ("langgraph",)
 
 

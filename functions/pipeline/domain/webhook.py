@@ -166,7 +166,7 @@ def _same_repository(url: str, repository: dict) -> bool:
 
 def _payload(body: bytes, content_type: str) -> object:
     text = body.decode("utf-8")
-    if content_type.startswith("application/x-www-form-urlencoded"):
+    if content_type.strip().lower().startswith("application/x-www-form-urlencoded"):  # media types: any case
         values = parse_qs(text).get("payload")
         if not values:
             raise ValueError("form body has no payload field")
