@@ -25,6 +25,7 @@ from pipeline.adapters.ecs import ServiceMissingError
 from pipeline.adapters.schedules import ScheduledTaskMissingError
 from pipeline.domain.manifest import EcsService, Manifest
 from pipeline.domain.notifications import (
+    Notification,
     deployment_notification,
     missing_service_notification,
     other_controller_notification,
@@ -114,33 +115,36 @@ def _update(settings: Settings, request: RolloutRequest, target: EcsService) -> 
 def _service_missing(settings: Settings, request: RolloutRequest, target: EcsService, problem: str) -> dict:
     """Reported once per ECS service (while the idempotency record lasts), recorded per revision,
     and not retried: the request is dropped."""
-    table, pk = _ledger(settings), settings.ledger_key(request.service)
-    ledger.rollout_refused(table, pk, request.revision, "service missing", problem)
     notice = missing_service_notification(environment=settings.environment, service=request.service,
                                           cluster=target.cluster, service_name=target.name, problem=problem)
-    topic = settings.notification_topic_arn or ""
-    once(f"missing-service-notice:{target.cluster}/{target.name}", partial(sns.publish, topic, notice))
-    logger.warning("rollout not possible: the ECS service is missing",
-                   extra={"service": request.service, "cluster": target.cluster, "serviceName": target.name,
-                          "problem": problem})
-    return _result("service missing", request, target, reason=problem)
+    return _refused(settings, request, target, "service missing", problem, (notice, "missing-service-notice"),
+                    "rollout not possible: the ECS service is missing")
 
 
 def _other_controller(settings: Settings, request: RolloutRequest, target: EcsService, controller: str) -> dict:
     """A service another deployment controller deploys: UpdateService would be refused
     (InvalidParameterException), so it is not called. Reported once per ECS service, recorded
     per revision, and not retried: the request is dropped."""
-    table, pk = _ledger(settings), settings.ledger_key(request.service)
-    problem = f"the service uses the {controller} deployment controller"
-    ledger.rollout_refused(table, pk, request.revision, "another controller", problem)
     notice = other_controller_notification(environment=settings.environment, service=request.service,
                                            cluster=target.cluster, service_name=target.name, controller=controller)
+    return _refused(settings, request, target, "another controller",
+                    f"the service uses the {controller} deployment controller", (notice, "other-controller-notice"),
+                    "rollout not possible: another deployment controller deploys the service")
+
+
+def _refused(settings: Settings, request: RolloutRequest, target: EcsService, outcome: RolloutOutcome,
+             problem: str, message: tuple[Notification, str], line: str) -> dict:
+    """A rollout the service cannot take: the revision's refusal in the ledger, one message per
+    ECS service and kind of refusal (`message`: the notification, its idempotency key's prefix),
+    one warning, and the request dropped."""
+    table, pk = _ledger(settings), settings.ledger_key(request.service)
+    ledger.rollout_refused(table, pk, request.revision, outcome, problem)
     topic = settings.notification_topic_arn or ""
-    once(f"other-controller-notice:{target.cluster}/{target.name}", partial(sns.publish, topic, notice))
-    logger.warning("rollout not possible: another deployment controller deploys the service",
-                   extra={"service": request.service, "cluster": target.cluster, "serviceName": target.name,
-                          "controller": controller})
-    return _result("another controller", request, target, reason=problem)
+    notice, key = message
+    once(f"{key}:{target.cluster}/{target.name}", partial(sns.publish, topic, notice))
+    logger.warning(line, extra={"service": request.service, "cluster": target.cluster, "serviceName": target.name,
+                                "problem": problem})
+    return _result(outcome, request, target, reason=problem)
 
 
 def _primary(service: dict) -> dict | None:
