@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.domain.manifest import ENVIRONMENTS, load_manifest
 from pipeline.domain.promotion import PromotionError, Route, parse_policy
+from shipline.argtypes import non_empty, role_arn
 
 HELP_PROMOTE = """Move the image an environment registered into another environment's repository, unchanged
 (same digest, no build): its commit tag comes along, and the target's own chain (scan, gate,
@@ -47,11 +48,11 @@ def add_commands(sub: Any, endpoint: Any) -> None:
 
 
 def _stacks(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--from-stack", help="the source environment's stack (default shipline-<from>)")
-    parser.add_argument("--to-stack", help="the target environment's stack (default shipline-<to>)")
-    parser.add_argument("--role-arn", help="role to assume for the source side (its stack, ledger and repository) "
-                                           "when it is another account (default: the target stack's "
-                                           "PromotionSourceRoleArn output, if set)")
+    parser.add_argument("--from-stack", type=non_empty, help="the source environment's stack (default shipline-<from>)")
+    parser.add_argument("--to-stack", type=non_empty, help="the target environment's stack (default shipline-<to>)")
+    parser.add_argument("--role-arn", type=role_arn,
+                        help="role to assume for the source side (its stack, ledger and repository) when it is another "
+                             "account (default: the target stack's PromotionSourceRoleArn output, if set)")
 
 
 def run_promote(args: argparse.Namespace) -> int:

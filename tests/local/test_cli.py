@@ -439,12 +439,23 @@ def test_plan_of_an_absolute_path_outside_this_checkout_names_it(path, capsys):
 
 @pytest.mark.parametrize("command", [
     ["status", "--table", ""], ["status", "--stack", " "], ["rollback", "--service", "langgraph", "--table", ""],
-    ["local", "run", "--events", "events/ecr-image-push.json", "--webhook-secret", ""]])
+    ["local", "run", "--events", "events/ecr-image-push.json", "--webhook-secret", ""],
+    ["promote", "--service", "langgraph", "--from", "dev", "--to", "staging", "--from-stack", ""],
+    ["approve", "--service", "langgraph", "--environment", "prod", "--to-stack", ""]])
 def test_an_empty_name_or_secret_is_refused_not_taken_for_the_default(command, capsys):
     with pytest.raises(SystemExit) as exited:
         main(command)
     assert exited.value.code == 2
     assert "must not be empty (leave the option out for its default)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("role", ["nope", "arn:aws:iam::123456789012:user/alice", "arn:aws:iam::1234:role/x"])
+def test_promote_refuses_a_role_arn_that_is_not_a_roles_before_any_call(role, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["promote", "--service", "langgraph", "--from", "dev", "--to", "staging", "--role-arn", role,
+              "--endpoint-url", "http://127.0.0.1:9"])
+    assert exited.value.code == 2
+    assert f"argument --role-arn: '{role}' is not an IAM role ARN" in capsys.readouterr().err
 
 
 def test_plan_reads_a_path_into_this_checkout_as_its_repository_path(capsys):
