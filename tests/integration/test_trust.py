@@ -211,13 +211,36 @@ def test_an_undocumented_inspector_status_holds_the_image(images, push, stack):
     assert _revisions() == []
 
 
-def test_inspector_total_beyond_the_listed_severities_counts_as_low(images, push, stack, monkeypatch):
-    monkeypatch.setenv("SCAN_THRESHOLD", "LOW")
+@pytest.mark.parametrize(("found", "counts", "outcome"), [
+    ({"LOW": 3, "INFORMATIONAL": 1}, {"LOW": 3, "INFORMATIONAL": 1}, "registered"),  # told apart: below MEDIUM
+    ({"UNTRIAGED": 1, "LOW": 3}, {"UNTRIAGED": 1, "LOW": 3}, "held"),  # unrated ranks with MEDIUM
+    (None, {"UNLISTED": 4}, "held"),  # the findings cannot be read: not known to be harmless
+])
+def test_inspector_total_beyond_the_listed_severities_is_told_apart_by_the_images_findings(
+        images, push, stack, emulation, monkeypatch, found, counts, outcome):
+    """Inspector's scan event lists CRITICAL, HIGH and MEDIUM and a TOTAL of every severity: what
+    TOTAL counts beyond them may be LOW, INFORMATIONAL or UNTRIAGED (which ranks with MEDIUM). The
+    image's findings say which; what they cannot is UNLISTED and holds a MEDIUM gate (fails closed)."""
+    monkeypatch.setenv("SCAN_THRESHOLD", "MEDIUM")
+    from pipeline.settings import get_settings
+    get_settings.cache_clear()
+    push()
+    if found is not None:
+        emulation.ecr.report(REPO, SAMPLE_DIGEST, found)
+    result = images(_inspector({"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "TOTAL": 4}))
+    assert result["counts"] == counts and result["outcome"] == outcome
+    (note,) = stack.notifications()
+    assert ", ".join(f"{name} {n}" for name, n in counts.items()) in note["message"]
+
+
+def test_an_unlisted_count_does_not_hold_a_high_gate(images, push, stack, monkeypatch):
+    """Whatever the unlisted findings are, none ranks at HIGH: unread, they stay UNLISTED and pass."""
+    monkeypatch.setenv("SCAN_THRESHOLD", "HIGH")
     from pipeline.settings import get_settings
     get_settings.cache_clear()
     push()
     result = images(_inspector({"CRITICAL": 0, "HIGH": 0, "MEDIUM": 0, "TOTAL": 4}))
-    assert result["counts"] == {"LOW": 4} and result["outcome"] == "held"
+    assert result["counts"] == {"UNLISTED": 4} and result["outcome"] == "registered"
 
 
 def test_untriaged_findings_are_counted_and_shown(images, push, stack):

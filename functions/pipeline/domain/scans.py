@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
 # Most to least severe. UNDEFINED (ECR basic) ranks with INFORMATIONAL. UNTRIAGED (Amazon
 # Inspector: the vendor has not rated it yet) ranks with MEDIUM: not known to be harmless.
+# UNLISTED: findings Inspector's scan event counts in its TOTAL but under no severity it lists
+# (LOW, INFORMATIONAL or UNTRIAGED: the event "will only return a value for a severity level if
+# one exists", ECR User Guide, enhanced scanning events), until the image's findings say which;
+# it may be UNTRIAGED, so it ranks with MEDIUM too.
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED")
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED"]
+UNLISTED = "UNLISTED"  # a count, never a finding's severity: listed after MEDIUM and UNTRIAGED
 _RANK = {name: index for index, name in enumerate(SEVERITIES)}
-_RANK["UNTRIAGED"] = _RANK["MEDIUM"]
+_RANK["UNTRIAGED"] = _RANK[UNLISTED] = _RANK["MEDIUM"]
 _RANK["UNDEFINED"] = _RANK["INFORMATIONAL"]
 # The scan statuses that mean "completed" (ECR basic: COMPLETE; Amazon Inspector's "Inspector2
 # Scan": INITIAL_SCAN_COMPLETE). Anything else holds the image: the gate fails closed.
@@ -42,13 +47,37 @@ def severity_counts(raw: Mapping[str, int]) -> dict[str, int]:
 
 def inspector_counts(raw: Mapping[str, int]) -> dict[str, int]:
     """Amazon Inspector's counts: its TOTAL may exceed the severities it lists (it lists only
-    CRITICAL, HIGH and MEDIUM, say); what is left over counts as LOW, so it is not lost."""
+    CRITICAL, HIGH and MEDIUM, say); what is left over is UNLISTED, so it is not lost (see
+    resolve_unlisted)."""
     counts = severity_counts(raw)
     total = next((int(v) for k, v in raw.items() if k.upper() == TOTAL), 0)
     rest = total - sum(counts.values())
     if rest > 0:
-        counts = severity_counts({**counts, "LOW": counts.get("LOW", 0) + rest})
+        counts = severity_counts({**counts, UNLISTED: rest})
     return counts
+
+
+def listed_severities(raw: Mapping[str, int]) -> frozenset[str]:
+    """The severities a scan event's counts name (zeros included), TOTAL aside."""
+    return frozenset(key.upper() for key in raw if key.upper() != TOTAL)
+
+
+def resolve_unlisted(counts: Mapping[str, int], listed: Collection[str], findings: Iterable[Finding]) -> dict[str, int]:
+    """The counts with UNLISTED told apart by the image's findings: each finding of a severity
+    the event did not list (`listed`) takes one of the UNLISTED count under its own severity.
+    What the findings do not account for (more findings than were read) stays UNLISTED."""
+    left = int(counts.get(UNLISTED, 0))
+    resolved = {name: n for name, n in counts.items() if name != UNLISTED}
+    for finding in findings:
+        severity = finding.severity.upper()
+        if left <= 0:
+            break
+        if severity not in listed and severity not in (TOTAL, UNLISTED):
+            resolved[severity] = resolved.get(severity, 0) + 1
+            left -= 1
+    if left > 0:
+        resolved[UNLISTED] = left
+    return severity_counts(resolved)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,15 @@ from pipeline.domain.records import (
     Scanner,
     ScanRecord,
 )
-from pipeline.domain.scans import Finding, ScanVerdict, judge, top_findings, worst_verdict
+from pipeline.domain.scans import (
+    UNLISTED,
+    Finding,
+    ScanVerdict,
+    judge,
+    resolve_unlisted,
+    top_findings,
+    worst_verdict,
+)
 from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
@@ -52,6 +60,7 @@ from pipeline.settings import ImageEventsSettings
 logger = Logger(child=True)
 
 BUILD_CACHE_TAG = "buildcache"
+FINDINGS_READ = 1000  # DescribeImageScanFindings' largest page (maxResults 1 to 1000)
 PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
                       "not a commit image", "waiting for scan", "held"]
 # Registrations whose revision is the service's to run: a retry of an event whose first try
@@ -143,21 +152,30 @@ def _reused_by(settings: ImageEventsSettings, service: str, digest: str, tag: st
 
 
 def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
-            counts: dict[str, int], status: str, scanner: Scanner) -> dict:
+            counts: dict[str, int], status: str, scanner: Scanner, listed: Collection[str] = ()) -> dict:
+    """A scan's end. `listed`: the severities the event's counts name; findings counted beyond
+    them (UNLISTED, Inspector's TOTAL) are told apart by the image's findings before the gate."""
     if tags and all(t == BUILD_CACHE_TAG for t in tags):
         raise NotOursError("a scan of the build cache registers nothing")
     service = service_of(settings, manifest, repository)
     name = settings.target.repository(service)
     table, pk = settings.ledger_table, settings.ledger_key(service)
+    told = judge(counts, settings.scan_threshold, status=status, scanner=scanner)  # as the event tells it
+    found: list[Finding] | None = None
+    if UNLISTED in told.counts and told.completed:
+        found = ecr.scan_findings(name, digest, limit=FINDINGS_READ)
+        counts = resolve_unlisted(told.counts, listed, found)
     this = judge(counts, settings.scan_threshold, status=status, scanner=scanner)
     # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
     # whose result differs (a rescan, a failed scan redone) sends a new one. The scan's ledger
-    # write claims it (the image's item is its idempotency record).
-    key, claim = f"scan:{scanner}:{_result_key(this)}", MessageClaim(uuid.uuid4().hex, deadline().isoformat())
-    image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, counts, ledger.now()),
+    # write claims it (the image's item is its idempotency record). The result is the event's,
+    # so a retry that reads the findings again claims the same message.
+    key, claim = f"scan:{scanner}:{_result_key(told)}", MessageClaim(uuid.uuid4().hex, deadline().isoformat())
+    image = ledger.image_scanned(table, pk, digest, tags, ScanRecord(scanner, status, this.counts, ledger.now()),
                                  message=(key, claim))
     try:
-        return _judged(settings, manifest, service, name, digest, tags, this, scanner, image, (key, claim))
+        return _judged(settings, manifest, service, name, digest, tags, this, scanner, image, (key, claim),
+                       found=found)
     except BaseException:
         # Unsent: the event's retry claims and sends it (a claim not this invocation's stays).
         ledger.release_message(table, pk, digest, key, claim)
@@ -166,8 +184,9 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
 
 def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, name: str, digest: str,
             tags: list[str], this: ScanVerdict, scanner: Scanner, image: ImageRecord,
-            message: tuple[str, MessageClaim]) -> dict:
-    """A scan recorded: the gate's decision (registration under the scan gate), then its message."""
+            message: tuple[str, MessageClaim], *, found: list[Finding] | None = None) -> dict:
+    """A scan recorded: the gate's decision (registration under the scan gate), then its message
+    (its top findings from `found`, when the image's findings were read already)."""
     verdict = verdict_of(settings, image) or this
 
     outcome = "recorded"
@@ -199,7 +218,8 @@ def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, nam
         registration_text = _registration_text(registration.outcome, registration.revision,
                                                "gate none: its push event had not registered it", registration.reason)
 
-    findings = top_findings(ecr.scan_findings(name, digest)) if this.completed and this.counts else []
+    findings = (top_findings(found if found is not None else ecr.scan_findings(name, digest))
+                if this.completed and this.counts else [])
     tag = next((t for t in tags if is_sha_tag(t)), tags[0] if tags else None)
     notification = scan_notification(
         target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=this,

@@ -15,7 +15,7 @@ with coldstart.imports():
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from pipeline.domain.fixes import has_fix
-    from pipeline.domain.scans import Finding, inspector_counts, severity_counts
+    from pipeline.domain.scans import Finding, inspector_counts, listed_severities, severity_counts
     from pipeline.events.images import (
         DigestScheduled,
         EcrImagePushed,
@@ -49,7 +49,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         result = on_scan(settings, manifest, repository=d2.repository_name, digest=d2.image_digest,
                          tags=d2.image_tags, status=d2.scan_status, scanner="basic" if basic else "inspector",
                          counts=severity_counts(d2.finding_severity_counts) if basic
-                         else inspector_counts(d2.finding_severity_counts))
+                         else inspector_counts(d2.finding_severity_counts),
+                         listed=listed_severities(d2.finding_severity_counts))
         if result["notified"]:  # once per scanned image, not per delivery
             for severity, count in result.get("counts", {}).items():
                 metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
