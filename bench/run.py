@@ -246,7 +246,9 @@ CALL_REASONS: dict[tuple[str, str], str] = {
         "the schedule: the GitHub token, to read the branch's head (GitHubTokenSecretArn)",
     ("ImageEventsFunction", "dynamodb:UpdateItem"):
         "ledger: the commit tag's push (also claims the registration; latest and inputs-<hash> pushes cost no "
-        "call), the scan result (also claims the scan message) / the scan message noted sent",
+        "call), the service's registration lease (one registration of a service at a time: an older image's "
+        "cannot interleave with a newer one's), the scan result (also claims the scan message) / the scan "
+        "message noted sent",
     ("ImageEventsFunction", "ecr:BatchGetImage"):
         "the image's manifest: proves it exists, and the live tag's PutImage needs it",
     ("ImageEventsFunction", "ecr:DescribeImages"): "a push without a commit tag: ECR's tags for the image",
@@ -255,7 +257,7 @@ CALL_REASONS: dict[tuple[str, str], str] = {
     ("ImageEventsFunction", "ecs:DescribeTaskDefinition"): "the family's latest revision, to clone",
     ("ImageEventsFunction", "ecs:RegisterTaskDefinition"): "the new revision",
     ("ImageEventsFunction", "dynamodb:TransactWriteItems"):
-        "ledger: the image's revision (ending its registration claim) and the current one",
+        "ledger: the image's revision (ending its registration claim), the current one, and the lease given up",
     ("ImageEventsFunction", "ecr:PutImage"): "tag the registered digest live-<environment>",
     ("ImageEventsFunction", "ecs:ListTaskDefinitions"):
         "retention: the family's ACTIVE revisions (only once its newest revision is beyond RevisionsToKeep)",

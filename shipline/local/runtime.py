@@ -6,7 +6,9 @@ What Lambda does, and this follows (Lambda Developer Guide, "Asynchronous invoca
   (here: a worker thread, with its own environment variables, stdout and metrics), and "your
   function may receive the same event multiple times, even if no error occurs".
 - A function error is retried twice (MaximumRetryAttempts), then the event goes to the
-  on-failure destination as a record carrying the request and the error.
+  on-failure destination as a record carrying the request and the error. Lambda waits between
+  attempts ("one minute ... then two minutes"): here a retry waits until every invocation that
+  was running when its attempt failed has ended, so it never races the work it failed against.
 - An invocation that runs past the function's timeout fails ("Task timed out").
 - Reserved concurrency caps a function's concurrent invocations; a synchronous invocation
   over it gets 429 (TooManyRequestsException), an asynchronous one waits and is retried.
@@ -67,6 +69,7 @@ class Invocation:
     result: Any = None
     error: BaseException | None = None
     settle: Callable[[Invocation], None] | None = None  # a queue batch: the mapping settles its messages
+    after: frozenset[Future] = frozenset()  # a retry: the invocations it waits for (Lambda's delay)
     output: list[str] = field(default_factory=list)
     metrics: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0  # how long the handler ran
@@ -223,11 +226,14 @@ class LambdaRuntime:
             if self.seed is None and self.running:
                 return 0
             ready, self.waiting = self.waiting, []
+            due = [all(f.done() for f in i.after) for i in ready]  # a retry's minute is up
+            self.waiting.extend(i for i, up in zip(ready, due, strict=True) if not up)
+            ready = [i for i, up in zip(ready, due, strict=True) if up]
             if self.seed is not None:
                 ready.sort(key=lambda i: _draw(self.seed or 0, f"order {i.attempt} {i.duplicate}", i.function,
                                                i.event))
             elif ready:
-                ready, self.waiting = ready[:1], ready[1:]
+                ready, self.waiting = ready[:1], ready[1:] + self.waiting
             started = 0
             for invocation in ready:
                 if not self._admit(invocation.function):
@@ -262,8 +268,10 @@ class LambdaRuntime:
         if invocation.error is None:
             return
         if invocation.attempt <= invocation.function.max_retries:
-            retry = Invocation(invocation.function, invocation.event, invocation.attempt + 1, invocation.duplicate)
             with self._lock:
+                running = frozenset(f for f in self.running if not f.done())
+                retry = Invocation(invocation.function, invocation.event, invocation.attempt + 1, invocation.duplicate,
+                                   after=running)
                 self.waiting.append(retry)
             return
         self.dead_letter(invocation)

@@ -438,10 +438,15 @@ def read_rebuild(table: str, pk: str, digest: str, hour: str) -> RebuildRecord |
 
 
 # ---------------------------------------------------------------------------- registration
-def registered(table: str, pk: str, current: CurrentRecord) -> None:
+_LEASE = "lease"  # the service's registration lease (see lease_registration)
+_LEASE_FIELDS = ("leaseToken", "leaseUntil", "leaseDigest")
+
+
+def registered(table: str, pk: str, current: CurrentRecord, lease: RegistrationClaim | None = None) -> None:
     """A new revision: on its image (whose registration claim it ends), and as the service's
-    current one (one TransactWriteItems)."""
-    _transact(table, [
+    current one; with `lease`, the service's registration lease is given up in the same
+    request (one TransactWriteItems; cancelled as a whole when the lease is no longer ours)."""
+    updates = [
         _update_request(table, pk, f"image#{current.digest}", {
             "revision": current.revision, "revisionArn": current.revision_arn, "registeredAt": current.registered_at},
             remove=("registering", "registeringUntil")),
@@ -449,7 +454,40 @@ def registered(table: str, pk: str, current: CurrentRecord) -> None:
             "digest": current.digest, "tag": current.tag, "revision": current.revision,
             "revisionArn": current.revision_arn, "registeredAt": current.registered_at,
             "pushedAt": current.pushed_at, "commit": current.commit, "plannedAt": current.planned_at}),
-    ])
+    ]
+    if lease is not None:
+        updates.append(_update_request(table, pk, _LEASE, {}, remove=_LEASE_FIELDS,
+                                       condition=("leaseToken = :me", {":me": {"S": lease.token}})))
+    _transact(table, updates)
+
+
+def lease_registration(table: str, pk: str, digest: str, lease: RegistrationClaim) -> bool:
+    """Take the service's registration lease: one registration of the service at a time, so that
+    an older image's registration (read the current revision, register, record it) cannot
+    interleave with a newer one's. Taken unless another invocation holds it, for another digest,
+    until a time not yet past; a registration of the same digest (the retry of one that failed
+    after registering) takes it over. False when it is held."""
+    try:
+        _apply(_update_request(table, pk, _LEASE, {"leaseToken": lease.token, "leaseUntil": lease.until,
+                                                   "leaseDigest": digest},
+                               condition=("attribute_not_exists(leaseToken) OR leaseUntil < :now OR "
+                                          "leaseDigest = :digest", {":now": {"S": now()}, ":digest": {"S": digest}})))
+    except _ConditionFailed:
+        return False
+    return True
+
+
+def release_lease(table: str, pk: str, lease: RegistrationClaim, *, hold_until: str | None = None) -> None:
+    """Give the lease up; nothing when it is not ours. `hold_until`: keep it instead, for its
+    digest only, until then (a registration that failed after ECS registered its revision: no
+    other image is registered before its retry records that revision)."""
+    condition = ("leaseToken = :me", {":me": {"S": lease.token}})
+    request = (_update_request(table, pk, _LEASE, {"leaseUntil": hold_until}, condition=condition) if hold_until
+               else _update_request(table, pk, _LEASE, {}, remove=_LEASE_FIELDS, condition=condition))
+    try:
+        _apply(request)
+    except _ConditionFailed:
+        pass  # taken over (it had expired), or given up already
 
 
 def read_current(table: str, pk: str) -> CurrentRecord | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Literal
 
@@ -41,6 +41,16 @@ class Registration:
     revision: int | None = None
     arn: str | None = None
     reason: str = ""
+
+
+class RegistrationBusyError(RuntimeError):
+    """Another image of the service is being registered: this event fails and is retried."""
+
+
+# How long a registration that failed after ECS registered its revision keeps the service's
+# lease: past Lambda's retries of the event (one minute, then two), so its retry records that
+# revision before any other image of the service is registered.
+LEASE_HELD_AFTER_FAILURE = timedelta(minutes=10)
 
 
 def new_claim() -> RegistrationClaim:
@@ -96,7 +106,7 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
 def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
               known_tags: tuple[str, ...] = (), known_pushed_at: str = "", prefer: str | None = None) -> dict:
     target = settings.target
-    spec = manifest.service(service)
+    manifest.service(service)  # UnknownServiceError before anything
     repository = target.repository(service)
     family = target.family(service)
     table = settings.ledger_table
@@ -121,6 +131,44 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
         return asdict(Registration("not a commit image", family, digest, reason=reason))
     image = Image(target.repository_uri(service), digest, sha)
 
+    # One registration of the service at a time (the ledger's lease): what follows reads the
+    # current revision, registers and records it, and an older image's registration must not
+    # interleave with a newer one's. Held by another: this event fails, and Lambda retries it
+    # (a minute later, then two).
+    lease = new_claim()
+    if not ledger.lease_registration(table, pk, digest, lease):
+        raise RegistrationBusyError(f"another image of {service} is being registered now; this event is retried")
+    progress = _Progress()
+    try:
+        result = _register_leased(settings, manifest, service, digest, image, tags, pushed_at, stored_manifest,
+                                  lease, progress)
+    except BaseException:
+        # Failed after ECS registered the revision: the lease stays (for this digest) past the
+        # event's retries, so that no other image is registered before the retry records it.
+        hold = (datetime.now(UTC) + LEASE_HELD_AFTER_FAILURE).isoformat() if progress.registered else None
+        ledger.release_lease(table, pk, lease, hold_until=hold)
+        raise
+    if not progress.released:
+        ledger.release_lease(table, pk, lease)
+    return result
+
+
+@dataclass
+class _Progress:
+    registered: bool = False  # ECS registered the revision (RegisterTaskDefinition returned)
+    released: bool = False  # the ledger's record of the revision gave the lease up
+
+
+def _register_leased(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, image: Image,
+                     tags: tuple[str, ...], pushed_at: str, stored_manifest: ecr.StoredManifest | None,
+                     lease: RegistrationClaim, progress: _Progress) -> dict:
+    target = settings.target
+    spec = manifest.service(service)
+    family = target.family(service)
+    table = settings.ledger_table
+    pk = settings.ledger_key(service)
+    sha = image.sha_tag
+
     # a rebuild's tag: its commit
     current, commit, retired = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None,
                                                               retired=settings.delete_inactive_after_days > 0)
@@ -142,7 +190,8 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
         mark_live(settings, service, digest, tags, manifest=stored_manifest)
         request_rollout(settings, service, family, revision, arn)
         if current is None or current.digest != digest or current.revision != revision:
-            ledger.registered(table, pk, record(revision, arn))  # registered, but the ledger never heard
+            ledger.registered(table, pk, record(revision, arn), lease)  # registered, but the ledger never heard
+            progress.released = True
         return _already_current(family, digest, definition)
 
     latest = ecs.latest_task_definition(family)
@@ -155,13 +204,15 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
             return already_current(latest[0])
         arguments = revised
     arn, revision = ecs.register_task_definition(arguments)
+    progress.registered = True
     # What follows a registration (the live tag, the rollout request) comes before the ledger's
     # record of it: once the ledger has the revision, an event's retry stops at "already
     # registered", so a step after that write that failed would never be done.
     mark_live(settings, service, digest, tags, manifest=stored_manifest)
     request_rollout(settings, service, family, revision, arn)
     registered = record(revision, arn)
-    ledger.registered(table, pk, registered)
+    ledger.registered(table, pk, registered, lease)
+    progress.released = True
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
     retire_revisions(settings, service, revision, current=registered, retired=retired, manifest=manifest)
     return asdict(Registration("registered", family, digest, revision, arn))
