@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.handlers import build_starter
 from tests.integration.conftest import AFTER
+from tests.support.events import load_event
 
 REPO_PK = "multi-agent-orchestrator#dev#langgraph"
 
@@ -84,7 +85,8 @@ def test_a_late_duplicate_starts_nothing_and_answers_the_first_build(start, call
     calls.made.clear()
     again, same = start()
     assert (state, again, same) == ("started", "already started", build)
-    assert _effects(calls) == ["dynamodb:UpdateItem"]  # the commit's item holds the plan's build
+    # the commit's item holds the plan's build; its build's item says it has not ended
+    assert _effects(calls) == ["dynamodb:UpdateItem", "dynamodb:GetItem"]
     assert len(emulation.codebuild.builds) == 1 and _builds(stack) == [build]
 
 
@@ -237,3 +239,29 @@ def test_a_build_start_whose_source_version_no_git_ref_could_be_starts_no_build(
     that fails fetching its source. It fails here instead, and goes to the dead-letter queue."""
     assert start(sourceVersion=version) == ("failed", "")
     assert calls.of("codebuild", "StartBuild") == []
+
+
+def test_a_build_that_ended_before_its_start_was_noted_is_not_taken_for_running(start, stack, emulation, faults,
+                                                                                monkeypatch, lambda_context):
+    """StartBuild went through, the starter's ledger write failed (the message comes back later);
+    the build failed fast and its end was recorded, on its own item, before the start's retry
+    noted the start. The retry keeps the build FAILED, and a new request for the commit builds it
+    again (one new build per failure) instead of answering "already started" for good."""
+    from pipeline.handlers import build_events
+
+    faults.inject("dynamodb", "TransactWriteItems", "access-denied", times=1)
+    assert start() == ("failed", "")
+    (arn,) = [b.arn for b in emulation.codebuild.builds.values()]
+    ended = load_event("codebuild-build-failed")
+    ended["id"] = "end-" + arn[-6:]
+    ended["detail"]["build-id"] = arn
+    ended["detail"]["additional-information"]["source-version"] = AFTER
+    stack.use_function("BuildEventsFunction", monkeypatch)
+    assert build_events.handler(ended, lambda_context)["outcome"] == "notified"
+    stack.use_function("BuildStarterFunction", monkeypatch)
+    assert start()[1] == arn  # the message's retry: the same build (StartBuild's token), noted now
+    item = boto3.client("dynamodb").get_item(TableName=stack.refs["LedgerTable"], ConsistentRead=True, Key={
+        "pk": {"S": REPO_PK}, "sk": {"S": f"build#{arn}"}})["Item"]
+    assert item["status"]["S"] == "FAILED"
+    state, build = start(event="a later push of the same commit")
+    assert state == "started" and build != arn

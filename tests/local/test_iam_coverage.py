@@ -90,6 +90,14 @@ def _exercise_basic(account) -> None:
     digest_run["id"] = "digest-with-no-topic"
     account.put_event(digest_run)
     account.run()
+    # A build start delivered twice (SQS delivers at least once): the second finds the commit's
+    # build running, and reads its build's item to see whether it has ended (GetItem).
+    body = json.dumps({"service": "snowflake-cortex", "sourceVersion": push["detail"]["oldCommitId"],
+                       "trigger": "request", "event": "delivered-twice"})
+    queue = account.stack.refs["BuildStartsQueue"]
+    account.client("sqs").send_message_batch(QueueUrl=queue, Entries=[{"Id": "a", "MessageBody": body},
+                                                                      {"Id": "b", "MessageBody": body}])
+    account.run()
     _delete_a_retired_revision(account)
     account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
     request = load_event("build-requested")

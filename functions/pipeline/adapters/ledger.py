@@ -108,11 +108,13 @@ def build_started(table: str, pk: str, record: BuildRecord, attempt: int, *, key
     attempt and build) and has no build for `key` yet. Of two starts racing, one writes; the
     other learns from the cancellation which build holds its plan or its attempt. Plans' builds
     older than `forget_before` are forgotten in the same write (the idempotency window)."""
+    # The build's status is kept where its end was recorded first (a start noted late, after a
+    # failed write, must not turn an ended build back into a running one).
     build = _update_request(table, pk, f"build#{record.build_id}", {
-        "buildId": record.build_id, "status": record.status, "commit": record.commit, "trigger": record.trigger,
-        "at": record.at})
+        "buildId": record.build_id, "commit": record.commit, "trigger": record.trigger, "at": record.at},
+        keep={"status": record.status})
     if not is_commit(record.commit):  # a branch (the schedule with GitHub): the build resolves it; no commit item
-        _update(table, pk, f"build#{record.build_id}", build.attributes)
+        _apply(build)
         return BuildNoted("noted", record.build_id)
     read = read or CommitRecord(commit=record.commit, planned_at=record.at)
     sk = f"commit#{short_sha(record.commit)}"
@@ -183,6 +185,12 @@ def build_ended(table: str, pk: str, record: BuildRecord) -> None:
     except _ConditionFailed:
         # a later attempt is the commit's latest (or it was never planned): nothing to change there
         _update(table, pk, f"build#{record.build_id}", build)
+
+
+def build_status(table: str, pk: str, build_id: str) -> str:
+    """The status the ledger has for a build ("" when it has none)."""
+    item = _read(table, pk, f"build#{build_id}")
+    return str(item.get("status", "")) if item else ""
 
 
 def commit_planned(table: str, pk: str, commit: str, at: str) -> CommitRecord:

@@ -13,6 +13,7 @@ from pipeline.domain.inputs import inputs_of_tag
 from pipeline.domain.rollout import RunningRecord
 from pipeline.domain.scans import Finding
 
+STARTED = "STARTED"  # a build's status from its start until its end is recorded
 BUILD_FAILED = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
 BUILT = frozenset({"SUCCEEDED", "REUSED"})  # REUSED: an image with the same inputs was retagged
 Scanner = Literal["basic", "inspector"]

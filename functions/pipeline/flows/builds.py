@@ -57,7 +57,7 @@ from pipeline.domain.builds import BuildPlan
 from pipeline.domain.inputs import inputs_tag
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import LATEST, commit_of_tag, commit_tag, is_commit, is_sha_tag, short_sha
-from pipeline.domain.records import BuildRecord, CommitRecord, ReuseRecord
+from pipeline.domain.records import BUILD_FAILED, BUILT, STARTED, BuildRecord, CommitRecord, ReuseRecord
 from pipeline.flows.idempotency import once
 from pipeline.flows.inputs import known_inputs, source_of
 from pipeline.flows.repositories import ensure_repositories
@@ -77,7 +77,7 @@ def _start_branch(settings: BuildStarterSettings, project: str, plan: BuildPlan)
     it again nor writes "STARTED" over the build's later status."""
     build_id = codebuild.start_build(project, plan, token=_token(settings, project, plan))
     ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
-        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=ledger.now()), 1)
+        build_id=build_id, status=STARTED, commit=plan.source_version, trigger=plan.trigger, at=ledger.now()), 1)
     logger.info("build started", extra={"service": plan.service, "build_id": build_id})
     return build_id
 
@@ -93,7 +93,7 @@ def _start_commit(settings: BuildStarterSettings, plan: BuildPlan, attempt: int,
     at = ledger.now()
     window = (datetime.now(UTC) - timedelta(days=settings.idempotency_days)).isoformat()
     noted = ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
-        build_id=build_id, status="STARTED", commit=plan.source_version, trigger=plan.trigger, at=at),
+        build_id=build_id, status=STARTED, commit=plan.source_version, trigger=plan.trigger, at=at),
         attempt, key=plan.idempotency_key, read=planned, forget_before=window)
     if noted.state == "noted before":  # a duplicate start, concurrent with this one, wrote first
         if noted.build != build_id:  # its StartBuild more than five minutes before: the token had expired
@@ -118,6 +118,14 @@ def _attempt(settings: BuildStarterSettings, plan: BuildPlan,
                                    plan.source_version, ledger.now())
     if plan.occasion:  # the schedule, or a forced request: a build of its own
         return plan, planned.attempt + 1, planned
+    if planned.last_status == STARTED and planned.last_build:
+        # The latest attempt runs, as far as the commit's item says; its end may have been
+        # recorded on its build's item alone (it ended before its start was noted on the commit,
+        # whose write failed and was retried): the build's item says. One read, only while the
+        # commit's item says a build runs (a late duplicate, a request during the build).
+        ended = ledger.build_status(settings.ledger_table, settings.ledger_key(plan.service), planned.last_build)
+        if ended in BUILD_FAILED | BUILT:
+            planned = replace(planned, last_status=ended)
     if plan.inputs and (planned.built or tagged):  # built, but no image has these inputs (a base tag moved)
         return plan, planned.attempt + 1, planned
     if planned.built:
@@ -168,7 +176,7 @@ def start_one(settings: BuildStarterSettings, planned: BuildPlan, manifest: Mani
         return StartResult(planned.service, "already built")
     if attempt > 1 and plan.tags:  # a rebuild gets tags of its own: the first image keeps its tag
         plan = replace(plan, tags=(commit_tag(plan.source_version, attempt), LATEST))
-    if (commit is not None and commit.last_status == "STARTED" and not tagged and not plan.occasion
+    if (commit is not None and commit.last_status == STARTED and not tagged and not plan.occasion
             and not plan.after and plan.idempotency_key not in commit.starts):
         # A build of this commit runs already (started, and no image has the commit's tag yet),
         # from another plan of it (one started before its inputs could be read, say): its image
