@@ -125,3 +125,52 @@ def test_the_lease_is_given_up_whatever_the_registration_came_to(images, push_im
     newest = push_image("3333333", digest_of("newest"))
     assert images(push_event("3333333", newest))["outcome"] == "registered"
     assert _current() == (newest, 2)
+
+
+def test_a_scan_whose_push_is_registering_under_the_scan_gate_says_so(images, push_image, monkeypatch, stack):
+    """Gate scan: the scan's ledger write lands first, the push reads it and registers; the scan
+    then finds the push's claim. Its one message says the image is being registered, not that it
+    was not."""
+    from tests.support.events import load_event
+
+    _gate(monkeypatch, "scan")
+    push_image("3b6258b")
+    pause_scan = Pause(monkeypatch, ledger, "claim_registration")  # the scan, after its ledger write
+    scan = Run(lambda: images(load_event("ecr-image-scan-clean")))
+    scan.start()
+    pause_scan.wait()
+    pause_push = Pause(monkeypatch, ecs, "register_task_definition")
+    push = Run(lambda: images(push_event("3b6258b")))
+    push.start()
+    pause_push.wait()
+    pause_scan.go.set()
+    assert scan.outcome()["outcome"] == "in flight"
+    pause_push.go.set()
+    assert push.outcome()["outcome"] == "registered" and len(revisions()) == 1
+    (note,) = stack.notifications()
+    assert "Registration: being registered now by another invocation (its push event)" in note["message"]
+    assert "not registered" not in note["message"]
+
+
+def test_a_scan_during_its_push_under_gate_none_does_not_claim_the_push_registered(images, push_image, monkeypatch,
+                                                                                   stack):
+    """The push holds the registration and may yet find the image older than the current one (as
+    here): the scan's message says the push is registering it, not that it was registered."""
+    from tests.support.events import load_event
+
+    _gate(monkeypatch, "none")
+    older = push_image("1111111", digest_of("older"), seconds_ago=60)
+    newer = push_image("2222222", digest_of("newer"))
+    images(push_event("2222222", newer))
+    pause = Pause(monkeypatch, ledger, "read_current_and_commit")  # the push, holding its claim
+    push = Run(lambda: images(push_event("1111111", older, seconds_ago=60)))
+    push.start()
+    pause.wait()
+    scan = load_event("ecr-image-scan-clean")
+    scan["detail"].update({"image-digest": older, "image-tags": ["1111111"]})
+    images(scan)
+    pause.go.set()
+    assert push.outcome()["outcome"] == "older than current"
+    (note,) = stack.notifications()
+    assert "gate none: its push is registering it now" in note["message"]
+    assert "registered on push" not in note["message"]

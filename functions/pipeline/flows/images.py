@@ -208,7 +208,10 @@ def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, nam
                                  else f"held back: the {SCANNER_NAMES[verdict.scanner]} scan ended {verdict.status}, "
                                       "so nothing vouches for this image; scan it again")
     elif image.registering and image.registering_until > datetime.now(UTC).isoformat():
-        registration_text = "gate none: registered on push, not gated by the scan"
+        # Its push holds the registration now: it may yet find the image older than the current
+        # one, so the message does not say it was registered.
+        registration_text = ("gate none: its push is registering it now, not gated by the scan (`shipline status` "
+                             "shows the revision)")
     else:
         # Gate none registers on push, but ECR sends its events on a best-effort basis (ECR User
         # Guide, "Amazon ECR events and EventBridge"): with no revision and no push registering it
@@ -334,4 +337,7 @@ def _registration_text(outcome: str, revision: int | None, reason: str, detail: 
         return f"registered as revision {revision} ({reason})"
     if outcome in ("already current", "already registered"):
         return f"already the latest revision ({revision})"
+    if outcome == "in flight":  # another invocation (its push, a duplicate) registers it now
+        return ("being registered now by another invocation (its push event), which decides; `shipline status` "
+                "shows the revision")
     return f"not registered: {outcome}" + (f" ({detail})" if detail else "")
