@@ -219,6 +219,13 @@ SAMPLES = {
         "finding-severity-counts": {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "TOTAL": 3}, "image-digest": DIGEST,
         "image-tags": [SHORT]}, "739c0d3c-4f02-85c7-5a88-94a9a8c1f2e0", [REPOSITORY_ARN],
         time="2026-11-20T10:33:16Z"),
+    # Amazon Inspector cannot scan the image (the Inspector User Guide's coverage sample, for an EC2
+    # instance there; the resource here is the image, as a finding's is): no Inspector2 Scan follows.
+    "inspector2-coverage": envelope("Inspector2 Coverage", "aws.inspector2", {
+        "scanStatus": {"reason": "UNSUPPORTED_OS", "statusCodeValue": "INACTIVE"}, "scanType": "PACKAGE",
+        "provider": "AWS", "providerAccountId": ACCOUNT, "providerRegion": REGION,
+        "eventTimestamp": "2026-11-20T10:33:14.665501Z", "version": "1.0"}, "000adda5-0fbf-913e-bc0e-10f0376412aa",
+        [f"{REPOSITORY_ARN}/{DIGEST}"], time="2026-11-20T10:33:16Z"),
     # Continuous scanning, a day after the initial scan: a finding reported after the image's scan message.
     "inspector2-finding": inspector_finding(
         finding="be674aaddd0f75ac632055e4a1b2c3d4", observed="Nov 21, 2026, 6:02:30 AM", time="2026-11-21T06:02:30Z",

@@ -677,12 +677,18 @@ def _reset_process_caches() -> None:
 
 def prepare_for(account: LocalAccount, envelope: dict) -> None:
     """Make the emulated account agree with an injected AWS event before it is put on the bus:
-    a pushed or scanned image exists in ECR; a scanned digest reports the event's counts."""
+    a pushed, scanned or (Inspector coverage) unscanned image exists in ECR; a scanned digest
+    reports the event's counts."""
     detail = envelope.get("detail", {})
     repository = str(detail.get("repository-name", "")).split(":repository/", 1)[-1]
     digest = detail.get("image-digest")
     kind = envelope.get("detail-type")
-    if not repository or not digest or kind not in ("ECR Image Action", "ECR Image Scan", "Inspector2 Scan"):
+    if kind == "Inspector2 Coverage":  # the image is the resource: <repository ARN>/<digest>
+        resource = str((envelope.get("resources") or [""])[0])
+        named, _, digest = resource.split(":repository/", 1)[-1].rpartition("/")
+        repository, detail = named, {"image-tags": []}
+    if not repository or not digest or kind not in ("ECR Image Action", "ECR Image Scan", "Inspector2 Scan",
+                                                    "Inspector2 Coverage"):
         return
     if kind == "ECR Image Action" and detail.get("action-type") != "PUSH":
         return
@@ -694,7 +700,7 @@ def prepare_for(account: LocalAccount, envelope: dict) -> None:
     tags = [detail["image-tag"]] if detail.get("image-tag") else list(detail.get("image-tags") or [None])
     for tag in tags:
         account.emulation.ecr.seed_image(repository, digest, tag)
-    if kind != "ECR Image Action":
+    if kind in ("ECR Image Scan", "Inspector2 Scan"):
         counts = {k: v for k, v in (detail.get("finding-severity-counts") or {}).items() if k != "TOTAL"}
         account.emulation.ecr.report(repository, digest, counts)
 

@@ -450,6 +450,15 @@ class EcrEmulation:
     def _inspector_scan(self, repository: str, image: Any) -> None:
         digest = image.get_image_digest()
         arn = f"arn:aws:ecr:{self.region}:{self.account}:repository/{repository}"
+        if self._failing(repository):
+            # What Amazon Inspector sends for an image it cannot scan (Inspector User Guide, the
+            # coverage event; its reasons: API Reference, ScanStatus): INACTIVE, and no scan event.
+            self.emit(_event("Inspector2 Coverage", "aws.inspector2", self.account, self.region, [f"{arn}/{digest}"], {
+                "scanStatus": {"reason": "UNSUPPORTED_OS", "statusCodeValue": "INACTIVE"}, "scanType": "PACKAGE",
+                "provider": "AWS", "providerAccountId": self.account, "providerRegion": self.region,
+                "eventTimestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "version": "1.0"}),
+                SCAN_DELAY)
+            return
         counts = self._scanned(repository, digest)
         for finding in self.findings_for(repository, digest):
             self.emit(_event("Inspector2 Finding", "aws.inspector2", self.account, self.region,

@@ -205,6 +205,49 @@ def test_a_scan_count_too_large_to_record_is_rejected_in_one_line(images, push, 
     assert calls.made == [] and _revisions() == []
 
 
+def _coverage(reason="UNSUPPORTED_OS", status="INACTIVE", digest=SAMPLE_DIGEST) -> dict:
+    event = load_event("inspector2-coverage")
+    repository = event["resources"][0].rpartition("/")[0]
+    event["resources"] = [f"{repository}/{digest}"]
+    event["detail"]["scanStatus"] = {"reason": reason, "statusCodeValue": status}
+    event["id"] = f"coverage-{reason}-{status}"
+    return event
+
+
+def test_an_image_inspector_cannot_scan_is_held_and_said_not_left_waiting(images, push, stack):
+    """No Inspector2 Scan comes for an image Amazon Inspector does not scan (its coverage event says
+    INACTIVE, UNSUPPORTED_OS): it is a scan that will not complete, held with one message naming the
+    reason, not an image waiting for a scan for ever in silence."""
+    push()
+    result = images(_coverage())
+    assert result["outcome"] == "held" and not result["completed"] and result["notified"]
+    assert _revisions() == []
+    (note,) = stack.notifications()
+    assert "Amazon Inspector does not scan this image (UNSUPPORTED_OS" in note["message"]
+    images(_coverage())  # the same event again: no second message
+    assert stack.notifications() == []
+
+
+def test_coverage_that_ends_after_the_images_inspector_scan_changes_nothing(images, push, stack):
+    """Its scan eligibility lapsed (continuous scanning's duration), or the image went: its scan
+    result stands and no message is sent."""
+    push()
+    assert images(_inspector({"TOTAL": 0}))["outcome"] == "registered"
+    stack.notifications()
+    result = images(_coverage("SCAN_ELIGIBILITY_EXPIRED"))
+    assert result["outcome"] == "ignored" and "after its Amazon Inspector scan" in result["reason"]
+    assert stack.notifications() == [] and len(_revisions()) == 1
+
+
+def test_a_coverage_event_with_a_resource_that_is_not_an_image_is_rejected_in_one_line(images, stack, calls):
+    event = _coverage()
+    event["resources"] = ["i-087d63509b8c97098"]
+    calls.made.clear()
+    result = images(event)
+    assert result["outcome"] == "rejected" and result["reason"].startswith("Inspector2 Coverage.resources.0:")
+    assert calls.made == []
+
+
 def test_an_undocumented_inspector_status_holds_the_image(images, push, stack):
     push()
     assert images(_inspector({"TOTAL": 0}, status="SCAN_FAILED"))["outcome"] == "held"

@@ -92,3 +92,28 @@ def test_a_build_state_change_has_the_documented_fields():
     assert set(documented["detail"]["additional-information"]) <= set(event["detail"]["additional-information"])
     assert event["resources"] == [build.arn] and event["detail"]["build-id"] == build.arn
 
+
+
+
+def test_an_image_inspector_cannot_scan_sends_the_documented_coverage_event_and_no_scan():
+    """A failing scan under enhanced scanning: Amazon Inspector's coverage event, INACTIVE with a
+    reason, as the Inspector User Guide's sample has it, and no Inspector2 Scan (none comes)."""
+    sent: list[dict] = []
+    emulation = EcrEmulation(lambda event, _delay: sent.append(event), ACCOUNT, REGION, failing_scans={"svc"})
+    try:
+        with patched(emulation.install):
+            ecr = boto3.client("ecr", region_name=REGION)
+            ecr.create_repository(repositoryName=REPOSITORY, imageScanningConfiguration={"scanOnPush": True})
+            ecr.put_registry_scanning_configuration(scanType="ENHANCED", rules=[])
+            ecr.put_image(repositoryName=REPOSITORY, imageManifest=image_manifest("sha256:" + "e" * 64),
+                          imageTag="1279bbb")
+    finally:
+        emulation.close()
+    kinds = [event["detail-type"] for event in sent]
+    assert "Inspector2 Scan" not in kinds and kinds.count("Inspector2 Coverage") == 1
+    (coverage,) = [event for event in sent if event["detail-type"] == "Inspector2 Coverage"]
+    documented = load_event("inspector2-coverage")
+    assert set(coverage["detail"]) == set(documented["detail"])
+    assert coverage["detail"]["scanStatus"] == {"reason": "UNSUPPORTED_OS", "statusCodeValue": "INACTIVE"}
+    (resource,) = coverage["resources"]
+    assert resource.endswith(f":repository/{REPOSITORY}/" + coverage["resources"][0].rsplit("/", 1)[1])

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from pipeline.domain.naming import Target
 from pipeline.domain.notifications import SUBJECT_LIMIT, build_failure_notification, scan_notification
 from pipeline.domain.records import RunningRevision
@@ -105,3 +107,11 @@ def test_findings_digest_says_no_fix_yet_when_no_version_fixes_it():
     note = _digest([Finding("CVE-2026-0003", "CRITICAL", "zlib1g", "1:1.2.13.dfsg-1")])
     assert "CVE-2026-0003        zlib1g 1:1.2.13.dfsg-1, no fix yet" in note.text
     assert "fixed in" not in note.text
+
+
+
+@pytest.mark.parametrize("status", ["FAILED", "INACTIVE UNSUPPORTED_OS"])
+def test_a_scan_that_did_not_complete_is_not_called_clean_in_the_subject(status):
+    note = _scan(tag=None, verdict=judge({}, status=status))
+    assert note.subject == f"[shipline] langgraph:aaaaaaaaaaaa scanned: scan not completed ({status})"
+    assert "no findings" not in note.subject

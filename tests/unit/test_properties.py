@@ -118,7 +118,7 @@ def test_manifest_loader_takes_any_document(document):
 
 @pytest.mark.parametrize(("parse", "kinds"), [
     (parse_image_event, "'ECR Image Action', 'ECR Image Scan', 'Inspector2 Scan', 'Inspector2 Finding', "
-                        "'Scheduled Event'"),
+                        "'Inspector2 Coverage', 'Scheduled Event'"),
     (parse_build_trigger, "'CodeCommit Repository State Change', 'Scheduled Event', 'Build Requested'"),
 ])
 @pytest.mark.parametrize("event", [{}, {"detail-type": "ECS Task State Change"}, {"detail-type": ["x"]}, [], None])
@@ -132,4 +132,4 @@ def test_an_event_of_a_kind_the_function_does_not_take_is_named_with_the_kinds_i
 def test_a_long_detail_type_is_cut_and_the_kinds_taken_are_still_named():
     with pytest.raises(InvalidEventError) as raised:
         parse_image_event({"detail-type": "x" * 10_000})
-    assert str(raised.value).endswith("'Inspector2 Finding', 'Scheduled Event')")
+    assert str(raised.value).endswith("'Inspector2 Finding', 'Inspector2 Coverage', 'Scheduled Event')")

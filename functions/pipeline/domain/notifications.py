@@ -77,7 +77,8 @@ def scan_notification(
     scanner: str,
 ) -> Notification:
     label = tag or digest.removeprefix("sha256:")[:12]
-    worst = verdict.worst or "no findings"
+    # A scan that did not complete found nothing because it did not look: not "no findings".
+    worst = verdict.worst or ("no findings" if verdict.completed else f"scan not completed ({verdict.status})")
     link = image_console_link(target, repository, digest)
     lines = [
         f"Service:      {service} ({target.project}, {target.environment})",

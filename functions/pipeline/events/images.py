@@ -113,6 +113,38 @@ class InspectorFindingReported(EventBridgeModel):
     detail: InspectorFindingDetail  # type: ignore[assignment]
 
 
+class _CoverageStatus(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+    reason: Annotated[str, Field(min_length=1)]  # UNSUPPORTED_OS, ... (Inspector API Reference, ScanStatus)
+    status_code_value: Annotated[str, Field(alias="statusCodeValue", min_length=1)]  # ACTIVE or INACTIVE
+
+
+class InspectorCoverageDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+    scan_status: Annotated[_CoverageStatus, Field(alias="scanStatus")]
+
+
+# An image's resource ID, as Inspector's events name it: its repository's ARN, then its digest.
+_IMAGE_RESOURCE = r"^(arn:aws[a-z-]*:ecr:[a-z0-9-]+:\d{12}:repository/[^\s]+)/(sha256:[0-9a-f]{64})$"
+
+
+class InspectorCoverageChanged(EventBridgeModel):
+    """Amazon Inspector's scan coverage of a resource changed (Inspector User Guide, "Amazon
+    EventBridge event schema for Amazon Inspector events", coverage): INACTIVE with a reason such
+    as UNSUPPORTED_OS means it does not scan the image, and no "Inspector2 Scan" follows."""
+
+    source: Literal["aws.inspector2"]
+    detail_type: Annotated[Literal["Inspector2 Coverage"], Field(alias="detail-type")]
+    resources: Annotated[list[Annotated[str, Field(pattern=_IMAGE_RESOURCE)]], Field(min_length=1, max_length=1)]
+    detail: InspectorCoverageDetail  # type: ignore[assignment]
+
+    @property
+    def image(self) -> tuple[str, str]:
+        """(the repository's ARN, the image's digest)."""
+        repository, _, digest = self.resources[0].rpartition("/")
+        return repository, digest
+
+
 class DigestScheduled(EventBridgeModel):
     """The hourly schedule: send the findings digests that are due."""
 
@@ -120,9 +152,11 @@ class DigestScheduled(EventBridgeModel):
     detail_type: Annotated[Literal["Scheduled Event"], Field(alias="detail-type")]
 
 
-ImageEvent = EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported | DigestScheduled
+ImageEvent = (EcrImagePushed | EcrImageScanned | InspectorImageScanned | InspectorFindingReported
+              | InspectorCoverageChanged | DigestScheduled)
 _IMAGE_EVENTS: dict[str, type[ImageEvent]] = by_detail_type(
-    EcrImagePushed, EcrImageScanned, InspectorImageScanned, InspectorFindingReported, DigestScheduled)
+    EcrImagePushed, EcrImageScanned, InspectorImageScanned, InspectorFindingReported, InspectorCoverageChanged,
+    DigestScheduled)
 
 
 def parse_image_event(event: object) -> ImageEvent:

@@ -41,6 +41,7 @@ from pipeline.domain.records import (
     ScanRecord,
 )
 from pipeline.domain.scans import (
+    COMPLETED,
     UNLISTED,
     Finding,
     ScanVerdict,
@@ -60,6 +61,7 @@ from pipeline.settings import ImageEventsSettings
 logger = Logger(child=True)
 
 BUILD_CACHE_TAG = "buildcache"
+COVERAGE_INACTIVE = "INACTIVE"  # Amazon Inspector does not scan the resource (its reason says why)
 FINDINGS_READ = 1000  # DescribeImageScanFindings' largest page (maxResults 1 to 1000)
 PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
                       "not a commit image", "waiting for scan", "held"]
@@ -182,6 +184,24 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
         raise
 
 
+def on_coverage(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, status: str,
+                reason: str) -> dict:
+    """Amazon Inspector's coverage of an image changed. INACTIVE before the image's Inspector scan
+    completed (UNSUPPORTED_OS, ACCESS_DENIED, ...): no scan will come, so it is a scan that did not
+    complete, held under the scan gate and said in one message, as a FAILED basic scan is (else
+    the image would wait for a scan forever, in silence). After a completed scan (its scan
+    eligibility lapsed, the image deleted) there is nothing to hold: ignored."""
+    if status != COVERAGE_INACTIVE:
+        raise NotOursError(f"coverage {status} ({reason}): Amazon Inspector scans the image")
+    service = service_of(settings, manifest, repository)
+    image = ledger.read_image(settings.ledger_table, settings.ledger_key(service), digest)
+    scanned = image.scans.get("inspector") if image else None
+    if scanned is not None and scanned.status in COMPLETED:
+        raise NotOursError(f"coverage of {digest} ended ({reason}) after its Amazon Inspector scan")
+    return on_scan(settings, manifest, repository=repository, digest=digest, tags=list(image.tags) if image else [],
+                   counts={}, status=f"{COVERAGE_INACTIVE} {reason}", scanner="inspector")
+
+
 def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, name: str, digest: str,
             tags: list[str], this: ScanVerdict, scanner: Scanner, image: ImageRecord,
             message: tuple[str, MessageClaim], *, found: list[Finding] | None = None) -> dict:
@@ -205,6 +225,11 @@ def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, nam
         else:
             outcome = "held"
             registration_text = (f"held back: {decision.reason}" if verdict.completed
+                                 else f"held back: {SCANNER_NAMES[verdict.scanner]} does not scan this image "
+                                      f"({verdict.status.removeprefix(COVERAGE_INACTIVE).strip()}: Amazon Inspector "
+                                      "User Guide, scan status reasons), so nothing vouches for it; fix what the "
+                                      "reason names, or scan it with basic scanning"
+                                 if verdict.status.startswith(COVERAGE_INACTIVE)
                                  else f"held back: the {SCANNER_NAMES[verdict.scanner]} scan ended {verdict.status}, "
                                       "so nothing vouches for this image; scan it again")
     elif image.registering and image.registering_until > datetime.now(UTC).isoformat():

@@ -20,11 +20,12 @@ with coldstart.imports():
         DigestScheduled,
         EcrImagePushed,
         EcrImageScanned,
+        InspectorCoverageChanged,
         InspectorImageScanned,
         parse_image_event,
     )
     from pipeline.flows.idempotency import register_lambda_context
-    from pipeline.flows.images import on_digest_schedule, on_finding, on_push, on_scan
+    from pipeline.flows.images import on_coverage, on_digest_schedule, on_finding, on_push, on_scan
     from pipeline.handlers.observability import logger, metrics, traced
     from pipeline.handlers.outcomes import event_outcomes
     from pipeline.settings import ImageEventsSettings, get_settings
@@ -51,11 +52,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
                          counts=severity_counts(d2.finding_severity_counts) if basic
                          else inspector_counts(d2.finding_severity_counts),
                          listed=listed_severities(d2.finding_severity_counts))
-        if result["notified"]:  # once per scanned image, not per delivery
-            for severity, count in result.get("counts", {}).items():
-                metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
-            if result["outcome"] == "held":
-                metrics.add_metric(name="ImagesHeld", unit=MetricUnit.Count, value=1)
+        _count_scan(result)
+    elif isinstance(parsed, InspectorCoverageChanged):
+        repository, digest = parsed.image
+        status = parsed.detail.scan_status
+        result = on_coverage(settings, manifest, repository=repository, digest=digest,
+                             status=status.status_code_value, reason=status.reason)
+        _count_scan(result)
     elif isinstance(parsed, DigestScheduled):
         result = on_digest_schedule(settings, at=parsed.time)
         if result["sent"]:
@@ -85,3 +88,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
 def _count(result: dict) -> None:
     if result.get("outcome") == "registered":  # registered by this invocation (a replay says "already")
         metrics.add_metric(name="RevisionsRegistered", unit=MetricUnit.Count, value=1)
+
+
+def _count_scan(result: dict) -> None:
+    if result["notified"]:  # once per scanned image, not per delivery
+        for severity, count in result.get("counts", {}).items():
+            metrics.add_metric(name=f"Findings{severity.title()}", unit=MetricUnit.Count, value=count)
+        if result["outcome"] == "held":
+            metrics.add_metric(name="ImagesHeld", unit=MetricUnit.Count, value=1)
