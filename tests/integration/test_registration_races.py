@@ -174,3 +174,57 @@ def test_a_scan_during_its_push_under_gate_none_does_not_claim_the_push_register
     (note,) = stack.notifications()
     assert "gate none: its push is registering it now" in note["message"]
     assert "registered on push" not in note["message"]
+
+
+def test_the_hold_survives_a_retry_that_fails_again(images, push_image, monkeypatch, faults):
+    """The newer image's revision is registered and its record fails (the lease is held for it);
+    its first retry finds the revision in ECS and its record fails again: the lease is still held
+    for it, so an older image's late push in between is not registered over it."""
+    _gate(monkeypatch, "none")
+    newer = push_image("2222222", digest_of("newer"))
+    older = push_image("1111111", digest_of("older"), seconds_ago=60)
+    faults.inject("dynamodb", "TransactWriteItems", "access-denied", times=2)
+    for _ in range(2):  # the first attempt, then Lambda's first retry
+        with pytest.raises(Exception, match="AccessDenied"):
+            images(push_event("2222222", newer))
+    with pytest.raises(RegistrationBusyError):
+        images(push_event("1111111", older, seconds_ago=60))
+    assert images(push_event("2222222", newer))["outcome"] == "already current"  # the last retry
+    assert images(push_event("1111111", older, seconds_ago=60))["outcome"] == "older than current"
+    assert [_image_of(r) for r in revisions()] == [f"{URI}@{newer}"]
+
+
+def test_a_hold_left_by_an_event_with_no_retry_left_ends_within_a_later_events_retries(images, push_image,
+                                                                                        monkeypatch, faults):
+    """The first push's event fails twice before RegisterTaskDefinition, and its last attempt
+    registers and then fails to record: Lambda dead-letters it, and its hold has no retry to take
+    it over. The hold lasts LEASE_HELD_AFTER_FAILURE (4 minutes), so a newer image pushed two
+    minutes later is registered by its own last retry instead of being dead-lettered too."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.flows.registration import LEASE_HELD_AFTER_FAILURE
+
+    def at(minutes: float) -> None:  # the ledger's clock, which leases are compared with
+        monkeypatch.setattr(ledger, "now", lambda: (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat())
+
+    def attempt(event) -> str:
+        try:
+            return images(event)["outcome"]
+        except RegistrationBusyError:
+            return "busy"
+
+    assert LEASE_HELD_AFTER_FAILURE == timedelta(minutes=4)
+    _gate(monkeypatch, "none")
+    first = push_image("1111111", digest_of("first"), seconds_ago=600)
+    faults.inject("ecs", "RegisterTaskDefinition", "access-denied", times=2)
+    faults.inject("dynamodb", "TransactWriteItems", "access-denied", times=1)
+    for _ in range(3):  # Lambda's three attempts of the first push's event; the last one's failure is "now"
+        with pytest.raises(Exception, match="AccessDenied"):
+            images(push_event("1111111", first, seconds_ago=600))
+    newer = push_image("2222222", digest_of("newer"))
+    outcomes = []
+    for minute in (2, 3, 5):  # the newer push's three attempts (a minute, then two, apart)
+        at(minute)
+        outcomes.append(attempt(push_event("2222222", newer)))
+    assert outcomes == ["busy", "busy", "registered"]
+    assert _current()[0] == newer

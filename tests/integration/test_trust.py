@@ -229,14 +229,42 @@ def test_an_image_inspector_cannot_scan_is_held_and_said_not_left_waiting(images
 
 
 def test_coverage_that_ends_after_the_images_inspector_scan_changes_nothing(images, push, stack):
-    """Its scan eligibility lapsed (continuous scanning's duration), or the image went: its scan
+    """Inspector stops covering an image it has scanned (access to it denied since, say): its scan
     result stands and no message is sent."""
     push()
     assert images(_inspector({"TOTAL": 0}))["outcome"] == "registered"
     stack.notifications()
-    result = images(_coverage("SCAN_ELIGIBILITY_EXPIRED"))
+    result = images(_coverage("ACCESS_DENIED"))
     assert result["outcome"] == "ignored" and "after its Amazon Inspector scan" in result["reason"]
     assert stack.notifications() == [] and len(_revisions()) == 1
+
+
+def test_coverage_of_the_build_cache_sends_nothing_and_never_registers_it(images, push, stack, monkeypatch):
+    """The build cache (tag buildcache: a cache manifest, which Inspector does not scan either) is
+    not an image to gate or register, even with RegisterManualPushes: its coverage is ignored, as
+    its scan is."""
+    stack.use_function("ImageEventsFunction", monkeypatch, REGISTRATION_GATE="none", REGISTER_MANUAL_PUSHES="true")
+    push(tags=("buildcache",))
+    assert images(_coverage())["outcome"] == "ignored"
+    assert stack.notifications() == [] and _revisions() == []
+
+
+@pytest.mark.parametrize("reason", ["RESOURCE_TERMINATED", "SCAN_ELIGIBILITY_EXPIRED"])
+def test_coverage_that_ends_for_a_held_image_is_not_a_second_message(images, push, stack, reason):
+    """Held once (Inspector does not scan it); when the image is deleted or its scanning lapses,
+    Inspector says INACTIVE again with that reason: nothing more to say about it."""
+    push()
+    assert images(_coverage())["outcome"] == "held"
+    stack.notifications()
+    assert images(_coverage(reason))["outcome"] == "ignored"
+    assert stack.notifications() == []
+
+
+def test_coverage_of_an_image_deleted_since_is_ignored(images, stack):
+    """The image is not in ECR (deleted before the event was handled): nothing to hold or say."""
+    result = images(_coverage())
+    assert result["outcome"] == "ignored" and "no longer exists" in result["reason"]
+    assert stack.notifications() == []
 
 
 def test_a_coverage_event_with_a_resource_that_is_not_an_image_is_rejected_in_one_line(images, stack, calls):

@@ -62,6 +62,9 @@ logger = Logger(child=True)
 
 BUILD_CACHE_TAG = "buildcache"
 COVERAGE_INACTIVE = "INACTIVE"  # Amazon Inspector does not scan the resource (its reason says why)
+# Reasons that end coverage rather than refuse a scan (Inspector API Reference, ScanStatus):
+# the image was deleted, or continuous scanning's duration for it lapsed.
+COVERAGE_ENDED = frozenset({"RESOURCE_TERMINATED", "SCAN_ELIGIBILITY_EXPIRED"})
 FINDINGS_READ = 1000  # DescribeImageScanFindings' largest page (maxResults 1 to 1000)
 PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
                       "not a commit image", "waiting for scan", "held"]
@@ -193,13 +196,21 @@ def on_coverage(settings: ImageEventsSettings, manifest: Manifest, *, repository
     eligibility lapsed, the image deleted) there is nothing to hold: ignored."""
     if status != COVERAGE_INACTIVE:
         raise NotOursError(f"coverage {status} ({reason}): Amazon Inspector scans the image")
+    if reason in COVERAGE_ENDED:
+        raise NotOursError(f"coverage of {digest} ended ({reason}): the image is gone or its scanning is over")
     service = service_of(settings, manifest, repository)
     image = ledger.read_image(settings.ledger_table, settings.ledger_key(service), digest)
     scanned = image.scans.get("inspector") if image else None
     if scanned is not None and scanned.status in COMPLETED:
         raise NotOursError(f"coverage of {digest} ended ({reason}) after its Amazon Inspector scan")
-    return on_scan(settings, manifest, repository=repository, digest=digest, tags=list(image.tags) if image else [],
-                   counts={}, status=f"{COVERAGE_INACTIVE} {reason}", scanner="inspector")
+    # The event names no tags: ECR's are the image's (the build cache's, which Inspector cannot
+    # scan either, are `buildcache`: on_scan ignores it). An image gone since: nothing to hold.
+    try:
+        tags = list(ecr.describe_image(settings.target.repository(service), digest).tags)
+    except ecr.ImageGoneError:
+        raise NotOursError(f"coverage of {digest} ended ({reason}) and the image no longer exists") from None
+    return on_scan(settings, manifest, repository=repository, digest=digest, tags=tags, counts={},
+                   status=f"{COVERAGE_INACTIVE} {reason}", scanner="inspector")
 
 
 def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, name: str, digest: str,

@@ -49,8 +49,10 @@ class RegistrationBusyError(RuntimeError):
 
 # How long a registration that failed after ECS registered its revision keeps the service's
 # lease: past Lambda's retries of the event (one minute, then two), so its retry records that
-# revision before any other image of the service is registered.
-LEASE_HELD_AFTER_FAILURE = timedelta(minutes=10)
+# revision before any other image of the service is registered. No longer: if that failure was
+# the event's last attempt, the other images of the service wait this out (their own retries
+# may run out meanwhile: then they are dead-lettered, to be replayed).
+LEASE_HELD_AFTER_FAILURE = timedelta(minutes=4)
 
 
 def new_claim() -> RegistrationClaim:
@@ -187,6 +189,7 @@ def _register_leased(settings: ImageEventsSettings, manifest: Manifest, service:
         """The family's latest revision runs this digest: a retry after the revision was registered
         and something after it failed. What follows the registration is done again (each once)."""
         revision, arn = int(definition["revision"]), str(definition["taskDefinitionArn"])
+        progress.registered = True  # ECS has this digest's revision: a failure below keeps the lease for it
         mark_live(settings, service, digest, tags, manifest=stored_manifest)
         request_rollout(settings, service, family, revision, arn)
         if current is None or current.digest != digest or current.revision != revision:
