@@ -68,7 +68,7 @@ class _RolloutRequestMessage(BaseModel):
     @field_validator("revision_arn")
     @classmethod
     def _is_a_task_definition_arn(cls, value: str) -> str:
-        if not re.match(_TASK_DEFINITION_ARN, value):
+        if not re.fullmatch(_TASK_DEFINITION_ARN, value):
             raise ValueError("not a task-definition ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:"
                              "<revision>)")
         return value
