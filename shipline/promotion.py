@@ -108,7 +108,7 @@ def _target(args: argparse.Namespace, target: str) -> tuple[Any, dict[str, str]]
     _use_endpoint(args.endpoint_url)
     manifest = load_manifest(args.manifest)
     manifest.service(args.service)  # UnknownServiceError names it, before any call
-    return manifest, _outputs(client("cloudformation"), args.to_stack or f"shipline-{target}")
+    return manifest, _outputs(client("cloudformation"), args.to_stack or f"shipline-{target}", target)
 
 
 def _ends(args: argparse.Namespace, manifest: Any, outputs: dict[str, str], source: str,
@@ -121,7 +121,7 @@ def _ends(args: argparse.Namespace, manifest: Any, outputs: dict[str, str], sour
     policy = parse_policy(outputs.get("PromotionApproval", ""), args.to_stack or f"shipline-{target}")
     role = args.role_arn or outputs.get("PromotionSourceRoleArn", "")
     source_client, registry = _assumed(client("sts"), role) if role else (client, "")
-    source_outputs = _outputs(source_client("cloudformation"), args.from_stack or f"shipline-{source}")
+    source_outputs = _outputs(source_client("cloudformation"), args.from_stack or f"shipline-{source}", source)
     ends = Ends(route=route, source_table=source_outputs["LedgerTableName"], target_table=outputs["LedgerTableName"],
                 policy=policy, self_approval=outputs.get("PromotionSelfApproval", "false") == "true",
                 source_ecr=source_client("ecr"), source_dynamodb=source_client("dynamodb"),
@@ -145,7 +145,9 @@ def _assumed(sts: Any, role: str) -> tuple[Any, str]:
     return (lambda service: session.client(service, config=RETRIES)), account
 
 
-def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:
+def _outputs(cloudformation: Any, stack: str, environment: str) -> dict[str, str]:
+    """The stack's outputs, once it is known to be `environment`'s (its Environment output): a
+    stack of another environment would lend its approval policy and ledger to this one's."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -156,4 +158,9 @@ def _outputs(cloudformation: Any, stack: str) -> dict[str, str]:
     outputs = {item["OutputKey"]: str(item.get("OutputValue", "")) for item in found}
     if "LedgerTableName" not in outputs:
         raise PromotionError(f"stack {stack} has no output LedgerTableName: is it a shipline stack?")
+    named = outputs.get("Environment", "")
+    if named != environment:
+        which = f"{named}'s" if named else "of no named environment (no Environment output: deploy it again)"
+        raise PromotionError(f"stack {stack} is {which}, not {environment}'s: name {environment}'s stack with "
+                             "--from-stack/--to-stack")
     return outputs

@@ -381,6 +381,23 @@ def test_promote_again_after_an_interrupted_copy_into_an_immutable_repository_fi
     assert [i["imageDigest"] for i in _copies_in_staging()] == [digest]
 
 
+@pytest.mark.parametrize("staging_parameters", [{"PromotionApproval": "required"}])
+@pytest.mark.parametrize(("flag", "other", "named"), [("--to-stack", "shipline-dev", "dev's, not staging's"),
+                                                      ("--from-stack", "shipline-staging", "staging's, not dev's")])
+def test_a_stack_of_another_environment_is_refused_before_anything_is_copied(chain, calls, capsys, flag, other,
+                                                                             named):
+    """--to-stack naming dev's stack would lend staging dev's approval policy (none) and ledger:
+    the copy would go into staging's repository unapproved and unrecorded there. The stack's
+    Environment output must be the environment the command names."""
+    registered_in_dev(chain)
+    calls.made.clear()
+    assert main(["promote", "--service", SERVICE, "--from", "dev", "--to", "staging", flag, other]) == 2
+    err = capsys.readouterr().err
+    assert f"stack {other} is {named}" in err and err.count("\n") == 1
+    assert _copies_in_staging() == []
+    _nothing_done(calls)
+
+
 def test_a_multi_platform_index_is_copied_with_its_image_first(chain, calls, capsys):
     """An index names images, not blobs: its image goes in first (untagged), then the index
     under the commit tag; each keeps its digest (ECR's PutImage refuses an index whose images the
