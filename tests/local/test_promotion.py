@@ -23,7 +23,7 @@ def _staging_side(account) -> None:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                               {"AttributeName": "sk", "AttributeType": "S"}])
     outputs = {"LedgerTableName": "shipline-staging-ledger", "PromotionApproval": "none",
-               "PromotionSelfApproval": "false"}
+               "PromotionSelfApproval": "false", "Environment": "staging"}
     account.client("cloudformation").create_stack(StackName="shipline-staging", TemplateBody=json.dumps({
         "Resources": {"Stack": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
         "Outputs": {key: {"Value": value} for key, value in outputs.items()}}))
