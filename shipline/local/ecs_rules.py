@@ -36,7 +36,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+from moto.ecs.exceptions import (
+    ClusterNotFoundException,
+    EcsClientException,
+    InvalidParameterException,
+    ServiceNotFoundException,
+)
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from pipeline.domain.manifest import FARGATE_TASK_SIZES
@@ -147,6 +152,6 @@ def _controller(response: EC2ContainerServiceResponse) -> str | None:
     name = str(response._get_param("service") or "").split("/")[-1]
     try:
         service = response.ecs_backend._get_service(cluster, name)
-    except Exception:  # noqa: BLE001 - no cluster or service: moto's update raises ECS's error for it
+    except (ClusterNotFoundException, ServiceNotFoundException):  # moto's update raises ECS's error for it
         return None
     return str((service.deployment_controller or {}).get("type") or "ECS")

@@ -133,15 +133,21 @@ def test_the_strategy_and_alarms_come_from_the_template(stack, emulation, calls,
         "alarms": {"alarmNames": ["p99-latency", "errors"], "enable": True, "rollback": True}}
 
 
-@pytest.mark.parametrize("stack_parameters", [ROLLING])
-def test_a_missing_service_is_reported_once_and_not_retried(stack, emulation, calls, monkeypatch, lambda_context):
-    stack.use_function("RolloutFunction", monkeypatch)
-    first = rollouts.handler(_request(1), lambda_context)
-    second = rollouts.handler(_request(2), lambda_context)
-    assert [r["outcome"] for r in first["rollouts"] + second["rollouts"]] == ["service missing"] * 2
+def _refused_twice(stack, calls, lambda_context, revisions: tuple[int, int], outcome: str) -> dict:
+    """Two revisions' requests, each refused with `outcome` and dropped (not retried), no
+    UpdateService made, and one message for both: that message."""
+    first, second = (rollouts.handler(_request(revision), lambda_context) for revision in revisions)
+    assert [r["outcome"] for r in first["rollouts"] + second["rollouts"]] == [outcome] * 2
     assert first["batchItemFailures"] == second["batchItemFailures"] == []  # dropped, not retried
     assert calls.of("ecs", "UpdateService") == []
     (notice,) = stack.notifications()
+    return notice
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_missing_service_is_reported_once_and_not_retried(stack, emulation, calls, monkeypatch, lambda_context):
+    stack.use_function("RolloutFunction", monkeypatch)
+    notice = _refused_twice(stack, calls, lambda_context, (1, 2), "service missing")
     assert f"no ECS service {SERVICE}" in notice["subject"]
     assert "ClusterNotFoundException" in notice["message"] or "MISSING" in notice["message"]
 
@@ -162,12 +168,7 @@ def test_a_service_another_controller_deploys_is_reported_once_and_not_updated(s
                        deploymentController={"type": controller})
     stack.use_function("RolloutFunction", monkeypatch)
     calls.made.clear()
-    first_try = rollouts.handler(_request(2), lambda_context)
-    second_try = rollouts.handler(_request(3), lambda_context)
-    assert [r["outcome"] for r in first_try["rollouts"] + second_try["rollouts"]] == ["another controller"] * 2
-    assert first_try["batchItemFailures"] == second_try["batchItemFailures"] == []  # dropped, not retried
-    assert calls.of("ecs", "UpdateService") == []
-    (notice,) = stack.notifications()
+    notice = _refused_twice(stack, calls, lambda_context, (2, 3), "another controller")
     assert notice["subject"] == f"[shipline] langgraph in dev: not rolled out, {controller} deploys its ECS service"
     assert f"uses the {controller} deployment controller" in notice["message"]
     table, pk = stack.refs["LedgerTable"], "multi-agent-orchestrator#dev#langgraph"

@@ -15,7 +15,8 @@ from typing import Literal
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED")
 Severity = Literal["CRITICAL", "HIGH", "MEDIUM", "UNTRIAGED", "LOW", "INFORMATIONAL", "UNDEFINED"]
 UNLISTED = "UNLISTED"  # a count, never a finding's severity: listed after MEDIUM and UNTRIAGED
-_RANK = {name: index for index, name in enumerate(SEVERITIES)}
+_ORDER = {name: index for index, name in enumerate(SEVERITIES)}
+_RANK = dict(_ORDER)
 _RANK["UNTRIAGED"] = _RANK[UNLISTED] = _RANK["MEDIUM"]
 _RANK["UNDEFINED"] = _RANK["INFORMATIONAL"]
 # The scan statuses that mean "completed" (ECR basic: COMPLETE; Amazon Inspector's "Inspector2
@@ -41,8 +42,7 @@ def severity_counts(raw: Mapping[str, int]) -> dict[str, int]:
         name = key.upper()
         if name != TOTAL and int(value) > 0:
             counts[name] = counts.get(name, 0) + int(value)
-    order = {name: index for index, name in enumerate(SEVERITIES)}
-    return dict(sorted(counts.items(), key=lambda item: (rank(item[0]), order.get(item[0], -1) < 0, item[0])))
+    return dict(sorted(counts.items(), key=lambda item: (rank(item[0]), _ORDER.get(item[0], len(_ORDER)), item[0])))
 
 
 def inspector_counts(raw: Mapping[str, int]) -> dict[str, int]:

@@ -167,10 +167,11 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
     table, pk = settings.ledger_table, settings.ledger_key(service)
     told = judge(counts, settings.scan_threshold, status=status, scanner=scanner)  # as the event tells it
     found: list[Finding] | None = None
+    this = told
     if UNLISTED in told.counts and told.completed:
         found = ecr.scan_findings(name, digest, limit=FINDINGS_READ)
-        counts = resolve_unlisted(told.counts, listed, found)
-    this = judge(counts, settings.scan_threshold, status=status, scanner=scanner)
+        this = judge(resolve_unlisted(told.counts, listed, found), settings.scan_threshold, status=status,
+                     scanner=scanner)
     # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
     # whose result differs (a rescan, a failed scan redone) sends a new one. The scan's ledger
     # write claims it (the image's item is its idempotency record). The result is the event's,
@@ -235,14 +236,7 @@ def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, nam
                                                    registration.reason)
         else:
             outcome = "held"
-            registration_text = (f"held back: {decision.reason}" if verdict.completed
-                                 else f"held back: {SCANNER_NAMES[verdict.scanner]} does not scan this image "
-                                      f"({verdict.status.removeprefix(COVERAGE_INACTIVE).strip()}: Amazon Inspector "
-                                      "User Guide, scan status reasons), so nothing vouches for it; fix what the "
-                                      "reason names, or scan it with basic scanning"
-                                 if verdict.status.startswith(COVERAGE_INACTIVE)
-                                 else f"held back: the {SCANNER_NAMES[verdict.scanner]} scan ended {verdict.status}, "
-                                      "so nothing vouches for this image; scan it again")
+            registration_text = _held_text(verdict, decision.reason)
     elif image.registering and image.registering_until > datetime.now(UTC).isoformat():
         # Its push holds the registration now: it may yet find the image older than the current
         # one, so the message does not say it was registered.
@@ -366,6 +360,19 @@ def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
 def _result_key(verdict: ScanVerdict) -> str:
     text = json.dumps({"status": verdict.status, "counts": verdict.counts}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _held_text(verdict: ScanVerdict, reason: str) -> str:
+    """Why the scan gate holds the image: a finding, a scanner that does not scan it (Inspector's
+    coverage), or a scan that did not complete."""
+    scanner = SCANNER_NAMES[verdict.scanner]
+    if verdict.completed:
+        return f"held back: {reason}"
+    if verdict.status.startswith(COVERAGE_INACTIVE):
+        why = verdict.status.removeprefix(COVERAGE_INACTIVE).strip()
+        return (f"held back: {scanner} does not scan this image ({why}: Amazon Inspector User Guide, scan status "
+                "reasons), so nothing vouches for it; fix what the reason names, or scan it with basic scanning")
+    return f"held back: the {scanner} scan ended {verdict.status}, so nothing vouches for this image; scan it again"
 
 
 def _registration_text(outcome: str, revision: int | None, reason: str, detail: str) -> str:

@@ -13,7 +13,7 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ecs, ledger
-from pipeline.domain.manifest import Manifest
+from pipeline.domain.manifest import Manifest, ServiceSpec
 from pipeline.domain.naming import commit_of_tag, is_sha_tag
 from pipeline.domain.records import CommitRecord, CurrentRecord, ImageRecord, RegistrationClaim
 from pipeline.domain.task_definitions import (
@@ -108,7 +108,7 @@ def register_image(settings: ImageEventsSettings, manifest: Manifest, service: s
 def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str,
               known_tags: tuple[str, ...] = (), known_pushed_at: str = "", prefer: str | None = None) -> dict:
     target = settings.target
-    manifest.service(service)  # UnknownServiceError before anything
+    spec = manifest.service(service)  # UnknownServiceError before anything
     repository = target.repository(service)
     family = target.family(service)
     table = settings.ledger_table
@@ -142,7 +142,7 @@ def _register(settings: ImageEventsSettings, manifest: Manifest, service: str, d
         raise RegistrationBusyError(f"another image of {service} is being registered now; this event is retried")
     progress = _Progress()
     try:
-        result = _register_leased(settings, manifest, service, digest, image, tags, pushed_at, stored_manifest,
+        result = _register_leased(settings, manifest, spec, digest, image, tags, pushed_at, stored_manifest,
                                   lease, progress)
     except BaseException:
         # Failed after ECS registered the revision: the lease stays (for this digest) past the
@@ -161,11 +161,11 @@ class _Progress:
     released: bool = False  # the ledger's record of the revision gave the lease up
 
 
-def _register_leased(settings: ImageEventsSettings, manifest: Manifest, service: str, digest: str, image: Image,
-                     tags: tuple[str, ...], pushed_at: str, stored_manifest: ecr.StoredManifest | None,
+def _register_leased(settings: ImageEventsSettings, manifest: Manifest, spec: ServiceSpec, digest: str,
+                     image: Image, tags: tuple[str, ...], pushed_at: str, stored_manifest: ecr.StoredManifest | None,
                      lease: RegistrationClaim, progress: _Progress) -> dict:
     target = settings.target
-    spec = manifest.service(service)
+    service = spec.name
     family = target.family(service)
     table = settings.ledger_table
     pk = settings.ledger_key(service)
