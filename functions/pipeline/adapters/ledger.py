@@ -720,7 +720,7 @@ def rollback_recorded(table: str, pk: str, record: RollbackRecord) -> None:
     _update(table, pk, f"rollback#{record.at}", {
         "requestedBy": record.requested_by, "how": record.how, "cluster": record.cluster,
         "serviceName": record.service_name, "fromRevision": record.from_revision, "toRevision": record.to_revision,
-        "deployment": record.deployment, "at": record.at})
+        "deployment": record.deployment, "at": record.at, "state": record.state})
 
 
 def rollbacks(table: str, pk: str) -> list[RollbackRecord]:
@@ -736,7 +736,7 @@ def rollbacks(table: str, pk: str) -> list[RollbackRecord]:
                                             how=item.get("how", "updated"), cluster=item.get("cluster", ""),
                                             service_name=item.get("serviceName", ""),
                                             from_revision=item.get("fromRevision"), to_revision=item.get("toRevision"),
-                                            deployment=item.get("deployment", "")))
+                                            deployment=item.get("deployment", ""), state=item.get("state", "done")))
     except ClientError as exc:
         raise wrap(exc, "read the rollbacks") from exc
     return found

@@ -152,3 +152,6 @@ class RollbackRecord:
     from_revision: int | None = None
     to_revision: int | None = None
     deployment: str = ""  # the stopped deployment's ARN, or the new deployment's id
+    # Written "requested" before ECS is asked, "done" after; "failed" when ECS refused. A record
+    # left "requested" (the command's last write failed) is finished by running it again.
+    state: Literal["requested", "done", "failed"] = "done"

@@ -270,11 +270,14 @@ def retarget_scheduled_tasks(target: EcsService, family: str, task_definition_ar
 def _unknown(table: str, pk: str, target: EcsService, deployment_id: str, at: str) -> DeploymentRecord:
     """A deployment shipline did not start. When it deploys the revision a person's `shipline
     rollback` stopped a deployment for (StopServiceDeployment's rollback has a deployment of its
-    own), it is that person's rollback; otherwise it is recorded only."""
+    own), or the revision of a rollback whose UpdateService has not been recorded yet (its
+    events can come first), it is that person's rollback; otherwise it is recorded only."""
     revision = _deployment_revision(target, deployment_id)
-    stopped = [r for r in ledger.rollbacks(table, pk)
-               if r.how == "stopped" and revision is not None and r.to_revision == revision]
-    person = max(stopped, key=lambda r: r.at) if stopped else None
+    theirs = [r for r in ledger.rollbacks(table, pk)
+              if revision is not None and r.to_revision == revision and r.state != "failed"
+              and (r.how == "stopped" or r.deployment == deployment_id
+                   or (r.state == "requested" and not r.deployment))]
+    person = max(theirs, key=lambda r: r.at) if theirs else None
     return DeploymentRecord(deployment_id=deployment_id, cluster=target.cluster, service_name=target.name,
                             kind="rollback" if person else "other", revision=revision, state="IN_PROGRESS",
                             started_at=at, requested_by=person.requested_by if person else "")
