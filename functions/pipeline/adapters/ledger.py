@@ -318,16 +318,27 @@ def read_image(table: str, pk: str, digest: str) -> ImageRecord | None:
     return _image(item) if item else None
 
 
-def finding_seen(table: str, pk: str, record: FindingRecord) -> FindingRecord:
-    """An Amazon Inspector finding as last seen; returns what the ledger holds of it (when it
-    was queued for a digest, if it was)."""
+def finding_seen(table: str, pk: str, record: FindingRecord) -> tuple[FindingRecord, bool]:
+    """An Amazon Inspector finding's state, unless the ledger holds a newer one (by the events'
+    updatedAt: an older state delivered late changes nothing). Returns what the ledger holds of
+    it (when it was queued for a digest, if it was) and whether this state is that one."""
     f = record.finding
-    item = _update(table, pk, f"finding#{record.finding_arn}", {
-        "digest": record.digest, "severity": f.severity, "id": f.id, "package": f.package, "version": f.version,
-        "fixedIn": f.fixed_in, "status": record.status, "firstObservedAt": record.first_observed_at, "at": now()})
-    return FindingRecord(finding_arn=record.finding_arn, digest=item.get("digest", ""), finding=_finding(item),
+    sk = f"finding#{record.finding_arn}"
+    try:
+        item = _update(table, pk, sk, {
+            "digest": record.digest, "severity": f.severity, "id": f.id, "package": f.package, "version": f.version,
+            "fixedIn": f.fixed_in, "status": record.status, "firstObservedAt": record.first_observed_at,
+            "updatedAt": record.updated_at, "at": now()},
+            condition=("attribute_not_exists(updatedAt) OR updatedAt <= :mine", {":mine": {"S": record.updated_at}}))
+    except _ConditionFailed:
+        return _finding_record(record.finding_arn, _read(table, pk, sk) or {}), False
+    return _finding_record(record.finding_arn, item), True
+
+
+def _finding_record(finding_arn: str, item: dict[str, Any]) -> FindingRecord:
+    return FindingRecord(finding_arn=finding_arn, digest=item.get("digest", ""), finding=_finding(item),
                          status=item.get("status", ""), first_observed_at=item.get("firstObservedAt", ""),
-                         queued_at=item.get("queuedAt", ""))
+                         queued_at=item.get("queuedAt", ""), updated_at=item.get("updatedAt", ""))
 
 
 # ---------------------------------------------------------------------------- findings digests
@@ -335,15 +346,32 @@ def pending_partition(project: str, environment: str) -> str:
     return f"{project}#{environment}#~pending-findings"
 
 
-def finding_queued(table: str, pk: str, outbox: str, pending: PendingFinding) -> None:
+def finding_queued(table: str, pk: str, outbox: str, pending: PendingFinding, updated_at: str) -> bool:
     """Queue a finding for its image's digest: its pending item (written again, the same, by a
-    replay), then the finding's own `queuedAt` (kept from the first time)."""
+    replay) and the finding's own `queuedAt` (kept from the first time), in one transaction, on
+    condition that the finding is still ACTIVE in the state of `updated_at` (a newer state,
+    SUPPRESSED or CLOSED, recorded meanwhile: nothing is queued). False when it was not."""
     f = pending.finding
-    _update(table, outbox, _pending_sk(pending), {
-        "service": pending.service, "digest": pending.digest, "tags": sorted(pending.tags),
-        "findingArn": pending.finding_arn, "severity": f.severity, "id": f.id, "package": f.package,
-        "version": f.version, "fixedIn": f.fixed_in, "hour": pending.hour})
-    _update(table, pk, f"finding#{pending.finding_arn}", {}, keep={"queuedAt": now()})
+    try:
+        _transact(table, [
+            _update_request(table, outbox, _pending_sk(pending), {
+                "service": pending.service, "digest": pending.digest, "tags": sorted(pending.tags),
+                "findingArn": pending.finding_arn, "severity": f.severity, "id": f.id, "package": f.package,
+                "version": f.version, "fixedIn": f.fixed_in, "hour": pending.hour}),
+            _update_request(table, pk, f"finding#{pending.finding_arn}", {}, keep={"queuedAt": now()},
+                            condition=("#status = :active AND updatedAt = :mine",
+                                       {":active": {"S": "ACTIVE"}, ":mine": {"S": updated_at}}),
+                            condition_names={"#status": "status"}),
+        ])
+    except _ConditionFailed:
+        return False
+    return True
+
+
+def finding_unqueued(table: str, outbox: str, pending: PendingFinding) -> None:
+    """A queued finding is no longer ACTIVE (SUPPRESSED by a rule, CLOSED by a fix): it stops
+    waiting for its digest (nothing when it was sent, or taken out, already)."""
+    _leave_outbox(table, outbox, pending)
 
 
 def pending_findings(table: str, outbox: str) -> list[PendingFinding]:
@@ -519,6 +547,19 @@ def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bo
     current, commit = items.get("current"), items.get(f"commit#{short_sha(sha)}") if sha else None
     return ((_current(current) if current else None), (_commit(commit) if commit else None),
             _retired(items.get("retired")))
+
+
+def read_current_and_running(table: str, pk: str) -> tuple[CurrentRecord | None, RunningRecord | None]:
+    """The service's current revision and what its ECS service runs (as its deployments' events
+    last said), in one strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
+    keys = ["current", "running"]
+    try:
+        response = client("dynamodb").transact_get_items(TransactItems=[
+            {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
+    except ClientError as exc:
+        raise wrap(exc, "read the current and the running revision from the ledger") from exc
+    current, running = (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", []))
+    return (_current(current) if current else None), (_running(running) if running else None)
 
 
 # ---------------------------------------------------------------------------- retired revisions

@@ -63,14 +63,20 @@ def route_finding(*, status: str, severity: str, threshold: str, scanned_at: str
     return "queued for the digest" if running else "not running"
 
 
-def running_revisions(current: CurrentRecord | None, *, service: str, environment: str,
-                      digest: str) -> tuple[RunningRevision, ...]:
-    """Where the image runs, from the service's current revision in this environment's ledger
-    partition: there, when the current revision is this digest; nowhere otherwise. (One stack
-    sees one environment; an image runs in another only if it was promoted there.)"""
-    if current is None or current.digest != digest:
-        return ()
-    return (RunningRevision(service=service, environment=environment, revision=current.revision),)
+def running_revisions(current: CurrentRecord | None, *, service: str, environment: str, digest: str,
+                      running: int | None = None, image_revision: int | None = None) -> tuple[RunningRevision, ...]:
+    """Where the image runs, in this environment's ledger partition: as the service's current
+    revision, when that is this digest; and as the revision the ECS service runs (`running`, the
+    ledger's record of its deployments' events), when that is the image's revision
+    (`image_revision`) and not the current one (ECS rolled the service back to it). Nowhere
+    otherwise. (One stack sees one environment; an image runs in another only if it was
+    promoted there.)"""
+    found: list[RunningRevision] = []
+    if current is not None and current.digest == digest:
+        found.append(RunningRevision(service=service, environment=environment, revision=current.revision))
+    if running is not None and running == image_revision and not any(r.revision == running for r in found):
+        found.append(RunningRevision(service=service, environment=environment, revision=running, on_ecs=True))
+    return tuple(found)
 
 
 @dataclass(frozen=True)

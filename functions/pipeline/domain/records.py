@@ -146,14 +146,17 @@ class CurrentRecord:
 @dataclass(frozen=True)
 class RunningRevision:
     """Where an image runs: it is the digest of the service's current registered revision in
-    that environment's ledger partition."""
+    that environment's ledger partition, or (`on_ecs`) of the revision the ECS service runs as
+    its deployments' events last said (after a rollback, an older one)."""
 
     service: str
     environment: str
     revision: int
+    on_ecs: bool = False
 
     def describe(self) -> str:
-        return f"{self.service} in {self.environment}, revision {self.revision}"
+        return (f"{self.service} in {self.environment}, revision {self.revision}"
+                + (" (the ECS service runs it)" if self.on_ecs else ""))
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,10 @@ class FindingRecord:
     status: str  # ACTIVE, SUPPRESSED or CLOSED
     first_observed_at: str = ""  # ISO 8601, UTC; "" when the event did not say
     queued_at: str = ""
+    # The event's updatedAt (ISO 8601, UTC; "" when it did not say): Inspector sends a finding
+    # again, same ARN, whenever its state changes, and EventBridge does not keep order, so the
+    # ledger keeps the newest state, not the last delivered.
+    updated_at: str = ""
 
 
 @dataclass(frozen=True)

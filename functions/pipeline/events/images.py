@@ -97,6 +97,7 @@ class InspectorFindingDetail(BaseModel):
     severity: str
     status: str  # ACTIVE, SUPPRESSED or CLOSED
     first_observed_at: Annotated[str, Field(alias="firstObservedAt")] = ""
+    updated_at: Annotated[str, Field(alias="updatedAt")] = ""  # when its state last changed
     # YES, NO or PARTIAL (some of the finding's packages have a fixed version): Amazon Inspector
     # API Reference, "Finding"; ECR API Reference, "EnhancedImageScanFinding".
     fix_available: Annotated[str, Field(alias="fixAvailable")] = ""

@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 
 from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
-from pipeline.domain.digests import due_digests, hour_of, route_finding, running_revisions
+from pipeline.domain.digests import due_digests, hour_of, inspector_time, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import commit_of_tag, is_live_tag, is_sha_tag
 from pipeline.domain.notifications import (
@@ -32,11 +32,13 @@ from pipeline.domain.notifications import (
     scan_notification,
 )
 from pipeline.domain.records import (
+    CurrentRecord,
     FindingRecord,
     ImageRecord,
     MessageClaim,
     PendingFinding,
     RegistrationClaim,
+    RunningRevision,
     Scanner,
     ScanRecord,
 )
@@ -285,19 +287,29 @@ def _send_once(settings: ImageEventsSettings, service: str, digest: str, image: 
 
 def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository: str, digest: str, tags: list[str],
                finding_arn: str, finding: Finding, status: str, first_observed_at: str = "",
-               fixable: bool = False) -> dict:
+               fixable: bool = False, updated_at: str = "") -> dict:
     """An Amazon Inspector finding: recorded, never sent on its own. Until the image's scan
     message (and for what its scan found) that message carries it; one found later waits for
     the image's hourly digest if the image runs (its digest is the service's current revision
     here), and is only recorded if it runs nowhere. With RebuildOnFixAvailable, one that waits
-    and has a fix (`fixable`) asks for a rebuild of the service first (once per image and hour)."""
+    and has a fix (`fixable`) asks for a rebuild of the service first (once per image and hour).
+    Inspector sends the finding again when its state changes (`updated_at`): a queued finding
+    that is SUPPRESSED or CLOSED stops waiting; an older state delivered late changes nothing."""
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
-    record = ledger.finding_seen(table, pk, FindingRecord(finding_arn, digest, finding, status, first_observed_at))
+    outbox = ledger.pending_partition(settings.project, settings.environment)
+    when = inspector_time(updated_at)  # sortable; "" (an event that does not say) never overrides a dated state
+    record, newest = ledger.finding_seen(table, pk, FindingRecord(
+        finding_arn, digest, finding, status, first_observed_at, updated_at=when.isoformat() if when else ""))
+    if record.status != "ACTIVE" and record.queued_at:
+        ledger.finding_unqueued(table, outbox, PendingFinding(service=service, digest=digest, tags=tuple(tags),
+                                                              finding_arn=finding_arn, finding=finding, hour=""))
+    if not newest:
+        return {"outcome": "superseded", "service": service, "running": [], "rebuild": None,
+                "reason": f"the ledger holds a newer state of the finding ({record.status} at {record.updated_at})"}
     image = ledger.read_image(table, pk, digest)
     scan = image.scans.get("inspector") if image else None
-    running = running_revisions(ledger.read_current(table, pk), service=service, environment=settings.environment,
-                                digest=digest)
+    _, running = _where_it_runs(settings, service, digest, image)
     route = route_finding(status=status, severity=finding.severity, threshold=settings.scan_threshold,
                           scanned_at=scan.at if scan else None, first_observed_at=first_observed_at,
                           queued=bool(record.queued_at), running=bool(running))
@@ -310,8 +322,20 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
             rebuild = request_rebuild(settings, service, digest, hour, finding.id)
         pending = PendingFinding(service=service, digest=digest, tags=tuple(tags), finding_arn=finding_arn,
                                  finding=finding, hour=hour)
-        ledger.finding_queued(table, pk, ledger.pending_partition(settings.project, settings.environment), pending)
+        if not ledger.finding_queued(table, pk, outbox, pending, record.updated_at):
+            return {"outcome": "superseded", "service": service, "running": [r.describe() for r in running],
+                    "rebuild": rebuild, "reason": "a newer state of the finding was recorded meanwhile"}
     return {"outcome": route, "service": service, "running": [r.describe() for r in running], "rebuild": rebuild}
+
+
+def _where_it_runs(settings: ImageEventsSettings, service: str, digest: str,
+                   image: ImageRecord | None) -> tuple[CurrentRecord | None, tuple[RunningRevision, ...]]:
+    """The service's current revision, and where the image runs: as that revision, or as the
+    revision ECS runs (after a rollback, an older one) when that is the image's."""
+    current, on_ecs = ledger.read_current_and_running(settings.ledger_table, settings.ledger_key(service))
+    return current, running_revisions(current, service=service, environment=settings.environment, digest=digest,
+                                      running=on_ecs.revision if on_ecs else None,
+                                      image_revision=image.revision if image else None)
 
 
 DigestOutcome = Literal["sent", "sent before", "in flight", "no longer running"]
@@ -328,9 +352,8 @@ def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
     outcomes: dict[str, DigestOutcome] = {}
     for image in due_digests(ledger.pending_findings(table, outbox), hour):
         pk = settings.ledger_key(image.service)
-        current = ledger.read_current(table, pk)
-        running = running_revisions(current, service=image.service, environment=settings.environment,
-                                    digest=image.digest)
+        current, running = _where_it_runs(settings, image.service, image.digest,
+                                          ledger.read_image(table, pk, image.digest))
         rebuild = (rebuild_text(settings, image.service, image.digest, {p.hour for p in image.pending})
                    if settings.rebuild_on_fix_available else "")
         if not running and not rebuild:  # replaced since its findings were queued: recorded, not sent

@@ -80,7 +80,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict:
         )
         result = on_finding(settings, manifest, repository=image.repository_name, digest=image.image_hash,
                             tags=image.image_tags, finding_arn=f.finding_arn, finding=finding, status=f.status,
-                            first_observed_at=f.first_observed_at, fixable=fixable)
+                            first_observed_at=f.first_observed_at, fixable=fixable, updated_at=f.updated_at)
     _count(result)
     return result
 
