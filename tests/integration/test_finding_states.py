@@ -4,7 +4,8 @@ same ARN, whenever its state changes (Inspector User Guide, "Creating custom res
 Inspector findings with Amazon EventBridge"), and EventBridge neither keeps order nor delivers
 once. A queued finding that is SUPPRESSED or CLOSED before its hour is not sent; an older state
 delivered late changes nothing; a finding in the image the service runs after a rollback is
-told."""
+told; a revert that runs an image again with findings recorded since its scan is judged by them
+(held under the scan gate) and, registered, tells them in its digest."""
 
 from __future__ import annotations
 
@@ -141,3 +142,73 @@ def test_a_finding_whose_newer_state_was_recorded_meanwhile_is_not_queued(stack)
     # the older state delivered again changes nothing
     (stored, newest) = ledger.finding_seen(table, pk, active)
     assert (stored.status, newest) == ("CLOSED", False)
+
+
+def _revert_to_the_sample_image(images, push_image, stack, gate: str) -> dict:
+    """The sample image A is registered (revision 1) and scanned by Inspector (HIGH at worst: it
+    passes a CRITICAL threshold); B replaces it (revision 2); a new CRITICAL CVE is then found in
+    A, which runs nowhere, so it is recorded, not sent; then a commit reverting to A's inputs is
+    served by build avoidance (the ledger's REUSED record, then A retagged with the commit's tag,
+    as the build starter does). Returns the result of the retag's push event."""
+    from pipeline.adapters import ledger
+    from pipeline.domain.records import ReuseRecord
+    from tests.integration.test_image_events import SAMPLE_DIGEST, digest_of, load_event
+    from tests.integration.test_image_events import push_event as ecr_push
+
+    scan = load_event("inspector2-scan")
+    (tag,) = scan["detail"]["image-tags"]
+    push_image(tag, seconds_ago=60)
+    images(ecr_push(tag, seconds_ago=60), gate=gate)
+    images(scan)
+    newer = push_image("2c4e6a8", digest_of("B"))
+    images(ecr_push("2c4e6a8", newer))
+    if gate == "scan":
+        scan_b = load_event("inspector2-scan")
+        scan_b["id"] = "scan-b"
+        scan_b["detail"].update({"image-digest": newer, "image-tags": ["2c4e6a8"]})
+        images(scan_b)
+    table, pk = stack.refs["LedgerTable"], "multi-agent-orchestrator#dev#langgraph"
+    assert ledger.read_current(table, pk).digest == newer
+    stack.notifications()
+    cve = images(inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2)))
+    assert cve["outcome"] == "not running"  # recorded, not sent: A runs nowhere now
+    revert = "d" * 40
+    ledger.commit_planned(table, pk, revert, ledger.now())
+    ledger.commit_reused(table, pk, ReuseRecord(commit=revert, digest=SAMPLE_DIGEST, inputs="e" * 64,
+                                                tag=revert[:7], attempt=1, at=ledger.now()))
+    push_image(revert[:7], SAMPLE_DIGEST)
+    result = images(ecr_push(revert[:7], SAMPLE_DIGEST))
+    return result
+
+
+def test_a_revert_that_runs_an_image_with_a_known_critical_cve_again_tells_someone(images, push_image, stack):
+    """Gate none. After the revert, A is the current revision again: it runs with an ACTIVE
+    CRITICAL finding recorded while A ran nowhere. Inspector does not send the finding again (its
+    state did not change), so the registration queues it for A's next digest."""
+    result = _revert_to_the_sample_image(images, push_image, stack, gate="none")
+    assert result["outcome"] == "registered"
+    assert stack.notifications() == []  # not on its own: in the digest
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+    (digest,) = stack.notifications()
+    assert "CVE-2026-0001" in digest["message"] and "revision 3" in digest["message"], digest["message"]
+
+
+def test_under_the_scan_gate_a_revert_does_not_register_an_image_with_a_known_critical_cve(images, push_image,
+                                                                                            stack):
+    """Gate scan, threshold CRITICAL: "registers only when it has no finding at or above
+    ScanThreshold". The revert's push registers A straight away (flows/images.on_push, the
+    _reused_by branch), without the gate, though the ledger holds an ACTIVE CRITICAL finding for
+    A; and no message says so."""
+    from pipeline.adapters import ledger
+    from tests.integration.test_image_events import SAMPLE_DIGEST
+    from tests.integration.test_image_events import push_event as ecr_push
+
+    result = _revert_to_the_sample_image(images, push_image, stack, gate="scan")
+    assert result["outcome"] == "held", result
+    (held,) = stack.notifications()
+    assert "CVE-2026-0001" in held["message"] and "held back: commit ddddddd reuses this image" in held["message"]
+    assert ledger.read_current(stack.refs["LedgerTable"], "multi-agent-orchestrator#dev#langgraph").digest != (
+        SAMPLE_DIGEST)
+    # the push delivered again: held again, no second message
+    assert images(ecr_push("ddddddd", SAMPLE_DIGEST))["outcome"] == "held"
+    assert stack.notifications() == []

@@ -338,7 +338,25 @@ def finding_seen(table: str, pk: str, record: FindingRecord) -> tuple[FindingRec
 def _finding_record(finding_arn: str, item: dict[str, Any]) -> FindingRecord:
     return FindingRecord(finding_arn=finding_arn, digest=item.get("digest", ""), finding=_finding(item),
                          status=item.get("status", ""), first_observed_at=item.get("firstObservedAt", ""),
-                         queued_at=item.get("queuedAt", ""), updated_at=item.get("updatedAt", ""))
+                         queued_at=item.get("queuedAt", ""), updated_at=item.get("updatedAt", ""),
+                         sent_in=item.get("digestSentIn", ""))
+
+
+def findings_of(table: str, pk: str, digest: str) -> list[FindingRecord]:
+    """Every Inspector finding the ledger holds of one image (a Query of the service's findings,
+    filtered by digest, every page)."""
+    found: list[FindingRecord] = []
+    try:
+        paginator = client("dynamodb").get_paginator("query")
+        for page in paginator.paginate(TableName=table, KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+                                       FilterExpression="digest = :digest", ConsistentRead=True,
+                                       ExpressionAttributeValues={":pk": {"S": pk}, ":sk": {"S": "finding#"},
+                                                                  ":digest": {"S": digest}}):
+            found.extend(_finding_record(item["sk"].removeprefix("finding#"), item)
+                         for item in map(_python, page.get("Items", [])))
+    except ClientError as exc:
+        raise wrap(exc, f"read the findings of {digest}") from exc
+    return found
 
 
 # ---------------------------------------------------------------------------- findings digests

@@ -184,6 +184,7 @@ class FindingRecord:
     # again, same ARN, whenever its state changes, and EventBridge does not keep order, so the
     # ledger keeps the newest state, not the last delivered.
     updated_at: str = ""
+    sent_in: str = ""  # the hour of the digest that carried it ("" when none did)
 
 
 @dataclass(frozen=True)

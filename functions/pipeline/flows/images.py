@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from functools import partial
@@ -129,12 +130,7 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
     claim = new_claim() if settings.gate == "none" else None
     image = ledger.image_pushed(table, pk, digest, tag, claim)
     if image.revision and tag and is_sha_tag(tag) and _reused_by(settings, service, digest, tag):
-        # Build avoidance retagged an image registered before as a newer commit's (a revert):
-        # that commit registers it again, as the build it stood in for would have.
-        registration = register_image(settings, manifest, service, digest, tags=(tag,), pushed_at=pushed_at,
-                                      reused_tag=tag)
-        return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
-                "reason": registration.reason}
+        return _register_reused(settings, manifest, service, image, tag, pushed_at)
     if image.revision:  # the same digest under another tag: one revision per digest
         return {"outcome": "already registered", "service": service, "revision": image.revision}
     decision = gate.decide(settings.gate, verdict_of(settings, image))
@@ -144,6 +140,43 @@ def on_push(settings: ImageEventsSettings, manifest: Manifest, repository: str, 
         return {"outcome": outcome, "service": service, "reason": decision.reason}
     registration = register_image(settings, manifest, service, digest, tags=image.tags, pushed_at=pushed_at,
                                   claimed=(claim, image) if claim else None)
+    return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
+            "reason": registration.reason}
+
+
+def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service: str, image: ImageRecord, tag: str,
+                     pushed_at: str) -> dict:
+    """Build avoidance retagged an image registered before as a newer commit's (a revert): that
+    commit registers it again, as the build it stood in for would have, judged as that build
+    would be. Its scans passed when it was first registered, but Inspector may have found more
+    in it since, while it ran nowhere (recorded, not sent): under the scan gate those findings
+    hold it (one message); registered, those never told go in its next hourly digest."""
+    table, pk, digest = settings.ledger_table, settings.ledger_key(service), image.digest
+    scan = image.scans.get("inspector")
+    since = [f for f in ledger.findings_of(table, pk, digest) if not f.sent_in and route_finding(
+        status=f.status, severity=f.finding.severity, threshold=settings.scan_threshold,
+        scanned_at=scan.at if scan else None, first_observed_at=f.first_observed_at, running=True,
+        ) == "queued for the digest"]
+    found_since = judge(Counter(f.finding.severity for f in since), settings.scan_threshold, scanner="inspector")
+    scanned = verdict_of(settings, image)
+    decision = gate.decide(settings.gate, worst_verdict([found_since, *([scanned] if scanned else [])]))
+    if decision.decision != "register":
+        name = settings.target.repository(service)
+        notification = scan_notification(
+            target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=found_since,
+            findings=top_findings([f.finding for f in since]), scanner=SCANNER_NAMES["inspector"],
+            registration=f"held back: commit {tag} reuses this image (the same build inputs), in which Amazon "
+                         f"Inspector found more since its scan, while it ran nowhere ({decision.reason})")
+        once(f"reuse-held:{name}@{digest}#{tag}", partial(sns.publish, settings.notification_topic_arn, notification))
+        return {"outcome": "held", "service": service, "reason": decision.reason}
+    registration = register_image(settings, manifest, service, digest, tags=(tag,), pushed_at=pushed_at,
+                                  reused_tag=tag)
+    if registration.outcome == "registered" and since:
+        outbox, hour = ledger.pending_partition(settings.project, settings.environment), hour_of(datetime.now(UTC))
+        for f in since:  # it runs again: what was found in it meanwhile goes in its next digest
+            ledger.finding_queued(table, pk, outbox, PendingFinding(
+                service=service, digest=digest, tags=tuple(sorted({*image.tags, tag})), finding_arn=f.finding_arn,
+                finding=f.finding, hour=hour), f.updated_at)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
 
