@@ -253,7 +253,8 @@ CALL_REASONS: dict[tuple[str, str], str] = {
         "the image's manifest: proves it exists, and the live tag's PutImage needs it",
     ("ImageEventsFunction", "ecr:DescribeImages"): "a push without a commit tag: ECR's tags for the image",
     ("ImageEventsFunction", "dynamodb:TransactGetItems"):
-        "ledger: the current revision and the image's commit (never register older over newer)",
+        "ledger: the current revision and the image's commit (never register older over newer), and the in-use "
+        "tags retention put (same request)",
     ("ImageEventsFunction", "ecs:DescribeTaskDefinition"): "the family's latest revision, to clone",
     ("ImageEventsFunction", "ecs:RegisterTaskDefinition"): "the new revision",
     ("ImageEventsFunction", "dynamodb:TransactWriteItems"):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.domain.naming import live_tag
+from pipeline.domain.naming import in_use_tag, live_tag
 from pipeline.domain.repositories import RepositorySpec
 from tests.support.lifecycle import InvalidPolicyError, StoredImage, expired, first_matching_rule, matches, validate
 
@@ -29,11 +29,24 @@ def test_the_policy_is_one_ecr_accepts():
 
 
 @pytest.mark.parametrize("tags", [{"live-dev"}, {"live-dev", "abc1234"}, {"live-dev", "abc1234-b2", "latest"},
-                                  {"live-dev", "buildcache"}, {"live-staging", "abc1234"}])
+                                  {"live-dev", "buildcache"}, {"live-staging", "abc1234"}, {"live-dev-r7", "abc1234"},
+                                  {"live-dev-r7", "live-dev-r9", "abc1234"}, {"live-dev-r7"}])
 def test_an_image_with_a_live_tag_is_claimed_by_the_keep_rule(tags):
     rule = first_matching_rule(POLICY, frozenset(tags))
     assert rule is not None and rule["selection"].get("tagPrefixList") == ["live-"]
-    assert rule["selection"]["countNumber"] > 1  # a repository has one live image: never beyond the count
+    # a repository has one live image and one per revision in use: never beyond the count
+    assert rule["selection"]["countNumber"] > 100
+
+
+def test_the_images_of_revisions_in_use_are_kept_whatever_their_age():
+    """Images tagged in use (the service runs revision 3, a scheduled task names revision 5) and
+    the live image are never expired, among any number of newer commit images."""
+    in_use = [image("r3", "0000003", in_use_tag("dev", 3), days_ago=500),
+              image("r5", "0000005", in_use_tag("dev", 5), days_ago=400)]
+    live = image("live", "0000009", live_tag("dev"), days_ago=300)
+    gone = expired(POLICY, [*in_use, live, *commits(200)], NOW)
+    assert gone and not gone & {"r3", "r5", "live"}
+    assert len(gone) == 200 - 30
 
 
 def test_the_oldest_image_is_kept_while_it_is_live():

@@ -99,6 +99,7 @@ def _exercise_basic(account) -> None:
                                                                       {"Id": "b", "MessageBody": body}])
     account.run()
     _delete_a_retired_revision(account)
+    _tag_and_untag_a_revision_in_use(account)
     account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
     request = load_event("build-requested")
     request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
@@ -151,6 +152,39 @@ def _delete_a_retired_revision(account) -> None:
     account.run()
     deleted = ecs.list_task_definitions(familyPrefix=family, status="DELETE_IN_PROGRESS")["taskDefinitionArns"]
     assert deleted == [inactive[0]]
+
+
+def _push_agent_core(account, n: str) -> None:
+    """A new commit's image of aws-agent-core, registered as its next revision."""
+    push = load_event("ecr-image-push")
+    push["id"] = f"agent-core-push-{n}"
+    push["detail"].update({"repository-name": "multi-agent-orchestrator-dev-aws-agent-core",
+                           "image-digest": "sha256:" + n * 64, "image-tag": n * 7})
+    push["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    prepare_for(account, push)
+    account.put_event(push)
+    account.run()
+
+
+def _tag_and_untag_a_revision_in_use(account) -> None:
+    """aws-agent-core's scheduled rule names its latest revision: the next registration keeps it
+    (RevisionsToKeep=1) and tags its image live-dev-r<revision> (DescribeTaskDefinition,
+    BatchGetImage, PutImage); once the rule names the family alone again, the registration after
+    takes the tag off (DescribeImages, BatchDeleteImage)."""
+    ecs, ecr = account.client("ecs"), account.client("ecr")
+    family = "multi-agent-orchestrator-dev-aws-agent-core"
+    rule = f"{family}-report"
+    (target,) = account.client("events").list_targets_by_rule(Rule=rule)["Targets"]
+    latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    pinned = {**target, "EcsParameters": {**target["EcsParameters"], "TaskDefinitionArn": latest["taskDefinitionArn"]}}
+    account.client("events").put_targets(Rule=rule, Targets=[pinned])
+    _push_agent_core(account, "7")
+    tag = f"live-dev-r{latest['revision']}"
+    assert ecr.describe_images(repositoryName=family, imageIds=[{"imageTag": tag}])["imageDetails"]
+    account.client("events").put_targets(Rule=rule, Targets=[target])
+    _push_agent_core(account, "8")
+    with pytest.raises(ecr.exceptions.ImageNotFoundException):
+        ecr.describe_images(repositoryName=family, imageIds=[{"imageTag": tag}])
 
 
 def _exercise_github(account) -> None:

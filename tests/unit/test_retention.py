@@ -4,9 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from pipeline.domain.naming import in_use_tag, is_live_tag
 from pipeline.domain.retention import (
     MAX_DELETIONS,
     InUse,
+    in_use_tag_changes,
+    may_remove_tag,
     revisions_named,
     revisions_to_delete,
     revisions_to_deregister,
@@ -95,3 +98,28 @@ def test_in_use_collects_each_revision_with_every_user():
     used = InUse().add("ECS service c/s", {3, 4}).add("rule r", {3}).add("schedule default/s", set())
     assert used.revisions == {3, 4}
     assert used.users == {3: ("ECS service c/s", "rule r"), 4: ("ECS service c/s",)}
+
+
+def test_each_revision_in_use_has_its_own_tag_under_the_live_prefix():
+    assert in_use_tag("dev", 12) == "live-dev-r12" and is_live_tag(in_use_tag("prod", 3))
+
+
+def test_revisions_newly_in_use_are_tagged_and_those_no_longer_in_use_untagged():
+    assert in_use_tag_changes({3, 5, 8}, {3: "sha256:a", 4: "sha256:b", 6: ""}) == ((5, 8), (4, 6))
+
+
+def test_nothing_changes_when_the_tags_are_as_the_use():
+    assert in_use_tag_changes({3, 5}, {5: "sha256:a", 3: "sha256:b"}) == ((), ())
+    assert in_use_tag_changes(set(), {}) == ((), ())
+
+
+@pytest.mark.parametrize("tags, removable", [
+    ({"live-dev-r3", "abc1234"}, True),
+    ({"live-dev-r3", "abc1234-b2", "latest"}, True),
+    ({"live-dev-r3"}, False),  # its last tag: removing it deletes the image
+    ({"live-dev-r3", "latest"}, False),  # `latest` may move away meanwhile
+    ({"live-dev-r3", "live-dev"}, False),  # so may live-dev
+    ({"live-dev-r3", "live-dev-r5", "v1.2"}, False),
+])
+def test_an_in_use_tag_is_removed_only_from_an_image_that_keeps_a_commit_tag(tags, removable):
+    assert may_remove_tag(tags, "live-dev-r3") is removable

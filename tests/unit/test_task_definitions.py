@@ -17,6 +17,7 @@ from pipeline.domain.task_definitions import (
     NoContainerForRepositoryError,
     TaskSizeConflictError,
     image_digest_of,
+    image_reference_of,
     render_task_definition,
     revise_task_definition,
 )
@@ -342,3 +343,14 @@ def test_a_tag_reference_counts_as_the_repository():
     assert container(revise(latest))["image"] == f"{URI}@{NEW}"
     assert image_digest_of(latest[0], URI) is None
     assert image_digest_of(registered()[0], URI) == OLD
+
+
+@pytest.mark.parametrize("image, reference", [
+    (f"{URI}@{OLD}", ("digest", OLD)),
+    (f"{URI}:abc1234", ("tag", "abc1234")),
+    (URI, ("tag", "latest")),  # no tag: Docker's default
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/p-dev-langfuse:abc1234", None),  # another repository
+])
+def test_the_image_a_revision_runs_from_the_services_repository(image, reference):
+    definition = {"containerDefinitions": [SIDECAR, {"name": "langgraph", "image": image}]}
+    assert image_reference_of(definition, URI) == reference

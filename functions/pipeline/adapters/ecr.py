@@ -227,6 +227,23 @@ def tag_image(repository: str, digest: str, tag: str, *, manifest: StoredManifes
     return "tagged"
 
 
+def delete_tag(repository: str, tag: str, *, ecr: Any | None = None) -> bool:
+    """Remove `tag` from the image that has it (BatchDeleteImage naming the tag alone); False when
+    no image has it. CAUTION: when it is the image's last tag, ECR deletes the image (ECR API
+    Reference, BatchDeleteImage: "When you remove the last tag from an image, the image is deleted
+    from your repository"), so the caller makes sure another tag stays. The tag alone names it, as
+    the API Reference says to remove a tag (a digest names the whole image)."""
+    try:
+        answer = _ecr(ecr).batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as exc:
+        raise wrap(exc, f"remove tag {tag} from {repository}") from exc
+    failures = [f for f in answer.get("failures", []) if f.get("failureCode") != "ImageNotFound"]
+    if failures:  # answered 200, yet not removed
+        raise AwsCallError(f"remove tag {tag} from {repository}: {failures[0].get('failureCode')} "
+                           f"({failures[0].get('failureReason', '')})")
+    return bool(answer.get("imageIds"))
+
+
 # ---------------------------------------------------------------------------- copying an image (promotion)
 # Another repository is another set of blobs: PutImage of a manifest whose layers the target
 # repository does not hold fails with LayersNotFoundException ("the specified layers could not

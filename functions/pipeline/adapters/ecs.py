@@ -25,6 +25,17 @@ def latest_task_definition(family: str, *, ecs: Any | None = None) -> tuple[dict
     return response["taskDefinition"], response.get("tags", [])
 
 
+def task_definition(family: str, revision: int, *, ecs: Any | None = None) -> dict | None:
+    """One revision of `family`, whatever its status, or None when ECS no longer has it."""
+    ecs = ecs or client("ecs")
+    try:
+        return dict(ecs.describe_task_definition(taskDefinition=f"{family}:{revision}")["taskDefinition"])
+    except ClientError as exc:
+        if error_code(exc) == "ClientException":  # "Unable to describe task definition."
+            return None
+        raise wrap(exc, f"describe task definition {family}:{revision}") from exc
+
+
 # ECS throttles by token bucket: a ThrottlingException ("Rate exceeded") is refused before the
 # request is processed, so repeating it cannot make a second revision. A 5xx or a lost response
 # may have registered one: those are not repeated here (the invocation's retry checks first).

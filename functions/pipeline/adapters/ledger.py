@@ -16,6 +16,9 @@ One partition per service and environment (`<project>#<environment>#<service>`),
   approved, copied; who and when).
 - `retired`: the revisions retention deregistered and not yet deleted, `r<revision>` = when
   (written only when `DeleteInactiveAfterDays` is set).
+- `in-use-tags`: the revisions whose images retention tagged `live-<environment>-r<revision>`
+  because they were in use, and has not untagged since, `r<revision>` = the image's digest ("" when
+  the revision has no image of the service's repository to tag);
 - `deployment#<deploymentId>`: an ECS service deployment shipline started or watched (Rollout on);
 - `running`: what the ECS service runs, as its deployments' events last said;
 - `rollout#<revision>`: a rollout that did not start a deployment, and why (the service is missing);
@@ -31,6 +34,7 @@ digest that carries it is sent (or withdrawn, when its image no longer runs by t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -549,12 +553,23 @@ def read_current(table: str, pk: str) -> CurrentRecord | None:
     return _current(item) if item else None
 
 
-def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bool = False
-                            ) -> tuple[CurrentRecord | None, CommitRecord | None, dict[int, str]]:
-    """The service's current revision, (when `sha` is given) that commit's record and (when
-    `retired`) the revisions retention deregistered, in one strongly consistent request
-    (TransactGetItems; IAM: dynamodb:GetItem)."""
-    keys = ["current"] + ([f"commit#{short_sha(sha)}"] if sha else []) + (["retired"] if retired else [])
+@dataclass(frozen=True)
+class RegistrationReads:
+    """What a registration reads from the ledger before it registers (read_current_and_commit)."""
+
+    current: CurrentRecord | None
+    commit: CommitRecord | None
+    retired: dict[int, str]  # asked for: revision -> when retention deregistered it
+    in_use_tags: dict[int, str]  # revision -> digest its in-use tag is on (see read_in_use_tags)
+
+
+def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bool = False,
+                            in_use_tags: bool = False) -> RegistrationReads:
+    """The service's current revision, (when `sha` is given) that commit's record, (when
+    `retired`) the revisions retention deregistered and (when `in_use_tags`) the in-use tags
+    retention put, in one strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
+    keys = (["current"] + ([f"commit#{short_sha(sha)}"] if sha else []) + (["retired"] if retired else [])
+            + ([_IN_USE_TAGS] if in_use_tags else []))
     try:
         response = client("dynamodb").transact_get_items(TransactItems=[
             {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
@@ -563,8 +578,8 @@ def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bo
     items = dict(zip(keys, (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])),
                      strict=False))
     current, commit = items.get("current"), items.get(f"commit#{short_sha(sha)}") if sha else None
-    return ((_current(current) if current else None), (_commit(commit) if commit else None),
-            _retired(items.get("retired")))
+    return RegistrationReads((_current(current) if current else None), (_commit(commit) if commit else None),
+                             _by_revision(items.get("retired")), _by_revision(items.get(_IN_USE_TAGS)))
 
 
 def read_current_and_running(table: str, pk: str) -> tuple[CurrentRecord | None, RunningRecord | None]:
@@ -583,7 +598,7 @@ def read_current_and_running(table: str, pk: str) -> tuple[CurrentRecord | None,
 # ---------------------------------------------------------------------------- retired revisions
 def read_retired(table: str, pk: str) -> dict[int, str]:
     """The revisions retention deregistered and not yet deleted: revision -> when."""
-    return _retired(_read(table, pk, "retired"))
+    return _by_revision(_read(table, pk, "retired"))
 
 
 def revisions_retired(table: str, pk: str, revisions: dict[int, str]) -> None:
@@ -605,8 +620,27 @@ def revisions_forgotten(table: str, pk: str, revisions: list[int]) -> None:
         raise wrap(exc, "record deleted revisions in the ledger") from exc
 
 
-def _retired(item: dict[str, Any] | None) -> dict[int, str]:
+def _by_revision(item: dict[str, Any] | None) -> dict[int, str]:
+    """An item of `r<revision>` attributes (`retired`, `in-use-tags`), by revision."""
     return {int(k[1:]): str(v) for k, v in (item or {}).items() if k[:1] == "r" and k[1:].isdigit()}
+
+
+# ---------------------------------------------------------------------------- in-use tags
+_IN_USE_TAGS = "in-use-tags"
+
+
+def read_in_use_tags(table: str, pk: str) -> dict[int, str]:
+    """The revisions whose images carry the in-use tag retention put: revision -> digest."""
+    return _by_revision(_read(table, pk, _IN_USE_TAGS))
+
+
+def in_use_tags_changed(table: str, pk: str, tagged: dict[int, str], untagged: Collection[int]) -> None:
+    """Retention tagged these revisions' images (revision -> digest) and untagged (or gave up)
+    those: one UpdateItem, nothing when neither has any."""
+    untagged = sorted(set(untagged) - set(tagged))
+    if tagged or untagged:
+        _apply(_update_request(table, pk, _IN_USE_TAGS, {f"r{r}": d for r, d in sorted(tagged.items())},
+                               remove=tuple(f"r{r}" for r in untagged)))
 
 
 def _current(item: dict[str, Any]) -> CurrentRecord:
@@ -871,7 +905,9 @@ class _UpdateRequest:
 
     def parameters(self) -> dict[str, Any]:
         found = {"TableName": self.table, "Key": self.key, "UpdateExpression": self.expression,
-                 "ExpressionAttributeNames": self.names, "ExpressionAttributeValues": self.values}
+                 "ExpressionAttributeNames": self.names}
+        if self.values:  # DynamoDB refuses an empty ExpressionAttributeValues (a REMOVE alone has none)
+            found["ExpressionAttributeValues"] = self.values
         if self.condition:
             found["ConditionExpression"] = self.condition
         return found

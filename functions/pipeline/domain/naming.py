@@ -61,7 +61,16 @@ def live_tag(environment: str) -> str:
     return f"{LIVE_TAG_PREFIX}{environment}"
 
 
+def in_use_tag(environment: str, revision: int) -> str:
+    """The tag on the image of a revision in use (the ECS service runs it or would roll back to it,
+    a scheduled task names it) that is not the registered one: `live-<environment>-r<revision>`.
+    Under the `live-` prefix, so the lifecycle policy never expires it either; one per revision,
+    since a revision's image never changes."""
+    return f"{live_tag(environment)}-r{revision}"
+
+
 def is_live_tag(tag: str) -> bool:
+    """`live-<environment>` or an in-use tag: shipline's own, under the lifecycle policy's kept prefix."""
     return tag.startswith(LIVE_TAG_PREFIX)
 
 

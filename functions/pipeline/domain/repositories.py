@@ -9,7 +9,8 @@ from typing import Literal
 from pipeline.domain.naming import LIVE_TAG_PREFIX
 
 Encryption = Literal["AES256", "KMS"]
-# Rule 1 keeps this many `live-` images; a repository has one (see lifecycle_policy).
+# Rule 1 keeps this many `live-` images; a repository has one, plus one per revision in use
+# (see lifecycle_policy).
 LIVE_IMAGES_KEPT = 9999
 
 
@@ -54,9 +55,12 @@ class RepositorySpec:
         ECR expires an image by the first rule, in priority order, whose tags it matches: an
         image that matches a higher-priority rule's tags cannot be expired by a lower one
         (ECR User Guide, "Lifecycle policy evaluation rules"). Rule 1 claims every image with a
-        `live-` tag and keeps up to LIVE_IMAGES_KEPT of them, far more than the one a repository
-        has (a repository is one environment's, and `live-<environment>` names one digest), so
-        the count rule can count the live image but never expire it.
+        `live-` tag and keeps up to LIVE_IMAGES_KEPT of them, far more than a repository has (a
+        repository is one environment's: `live-<environment>` names one digest, and retention's
+        `live-<environment>-r<revision>` the image of each revision in use), so the count rule
+        can count those images but never expire them. The rule's description (part of the
+        policy's text) still names only `live-<environment>`: another text would be drift on
+        every existing repository, put again at its next checked build start.
 
         ECR tag patterns have only `*`, so the count covers every tagged image: `latest` and
         the build cache are re-pushed by every build, so they are always among the newest.

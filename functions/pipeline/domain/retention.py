@@ -10,6 +10,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pipeline.domain.naming import is_sha_tag
+
 MAX_DEREGISTRATIONS = 50  # a run's share; the rest wait for the next registration
 # DeleteTaskDefinitions takes at most 10 revisions (ECS API Reference, "DeleteTaskDefinitions");
 # one request a run, the rest wait for the next registration.
@@ -68,3 +70,19 @@ class InUse:
         for revision in revisions:
             users[revision] = (*users.get(revision, ()), user)
         return InUse(users)
+
+
+def in_use_tag_changes(used: Collection[int], tagged: Mapping[int, str]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The revisions whose images to tag as in use, and those whose in-use tags to remove, oldest
+    first: each revision in use carries its tag (naming.in_use_tag); `tagged` holds the revisions
+    whose tags shipline put and has not removed (revision -> digest)."""
+    wanted = set(used)
+    return tuple(sorted(wanted - set(tagged))), tuple(sorted(set(tagged) - wanted))
+
+
+def may_remove_tag(tags: Collection[str], tag: str) -> bool:
+    """Whether `tag` may be removed from an image with these tags: only when the image keeps a
+    commit tag. Removing an image's last tag deletes the image (ECR API Reference,
+    BatchDeleteImage), and its other tags may move away meanwhile (`latest`, `live-<environment>`,
+    a manual push's tag); a commit tag never moves (a commit's rebuild is `<sha>-b<N>`)."""
+    return any(is_sha_tag(t) for t in tags if t != tag)

@@ -179,6 +179,19 @@ def revise_task_definition(
     return revised
 
 
+def image_reference_of(task_definition: dict[str, Any], repository_uri: str) -> tuple[str, str] | None:
+    """How the revision names its image from this repository: ("digest", "sha256:...") or
+    ("tag", "<tag>"); None when no container's image is from it."""
+    for container in task_definition.get("containerDefinitions", []):
+        image = container.get("image", "")
+        if _repository_of(image) != repository_uri:
+            continue
+        if "@" in image:
+            return "digest", image.split("@", 1)[1]
+        return "tag", image.rpartition("/")[2].partition(":")[2] or "latest"
+    return None
+
+
 def image_digest_of(task_definition: dict[str, Any], repository_uri: str) -> str | None:
     for container in task_definition.get("containerDefinitions", []):
         image = container.get("image", "")

@@ -184,8 +184,8 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
 def _reused_by(settings: ImageEventsSettings, service: str, digest: str, tag: str) -> bool:
     """Whether the ledger says the tag's commit reused this digest (build avoidance), while
     another digest is the service's current one."""
-    current, commit, _ = ledger.read_current_and_commit(settings.ledger_table, settings.ledger_key(service),
-                                                        commit_of_tag(tag))
+    reads = ledger.read_current_and_commit(settings.ledger_table, settings.ledger_key(service), commit_of_tag(tag))
+    current, commit = reads.current, reads.commit
     if commit is None or commit.last_status != "REUSED" or commit.reused_digest != digest:
         return False
     return current is not None and current.digest != digest

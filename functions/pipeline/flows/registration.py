@@ -172,8 +172,10 @@ def _register_leased(settings: ImageEventsSettings, manifest: Manifest, spec: Se
     sha = image.sha_tag
 
     # a rebuild's tag: its commit
-    current, commit, retired = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None,
-                                                              retired=settings.delete_inactive_after_days > 0)
+    # (and, for retention, in the same request: what it deregistered and the in-use tags it put)
+    reads = ledger.read_current_and_commit(table, pk, commit_of_tag(sha) if sha else None,
+                                           retired=settings.delete_inactive_after_days > 0, in_use_tags=True)
+    current, commit = reads.current, reads.commit
     if current and current.digest != digest:
         reason = _older(commit, current, pushed_at)
         if reason:
@@ -217,7 +219,8 @@ def _register_leased(settings: ImageEventsSettings, manifest: Manifest, spec: Se
     ledger.registered(table, pk, registered, lease)
     progress.released = True
     logger.info("revision registered", extra={"family": family, "revision": revision, "digest": digest})
-    retire_revisions(settings, service, revision, current=registered, retired=retired, manifest=manifest)
+    retire_revisions(settings, service, revision, current=registered, retired=reads.retired,
+                     in_use_tags=reads.in_use_tags, manifest=manifest)
     return asdict(Registration("registered", family, digest, revision, arn))
 
 

@@ -2,6 +2,9 @@
 ACTIVE revisions beyond the newest `RevisionsToKeep` are deregistered unless in use (by the ECS
 service, its scheduled tasks, the ledger's current or running revision), and (with
 `DeleteInactiveAfterDays`) the revisions retention deregistered that many days ago are deleted.
+When it read what is in use, the image of each revision in use carries
+`live-<environment>-r<revision>`, which the lifecycle policy never expires, and an image no
+revision in use runs any more loses it.
 
 Retention is housekeeping: a deregistration that fails (throttled, or anything else) is one
 warning and the registration stands; what is left is retried by the next registration. When
@@ -24,9 +27,17 @@ from pipeline.adapters.ecs import ServiceMissingError
 from pipeline.adapters.errors import AwsCallError
 from pipeline.adapters.schedules import ScheduledTaskMissingError
 from pipeline.domain.manifest import Manifest
-from pipeline.domain.naming import live_tag
+from pipeline.domain.naming import in_use_tag, live_tag
 from pipeline.domain.records import CurrentRecord
-from pipeline.domain.retention import InUse, revisions_named, revisions_to_delete, revisions_to_deregister
+from pipeline.domain.retention import (
+    InUse,
+    in_use_tag_changes,
+    may_remove_tag,
+    revisions_named,
+    revisions_to_delete,
+    revisions_to_deregister,
+)
+from pipeline.domain.task_definitions import image_reference_of
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -58,6 +69,8 @@ class Retention:
     deleted: tuple[int, ...] = ()
     kept_in_use: tuple[int, ...] = ()  # beyond the newest N, kept because something uses them
     skipped: RetentionSkip | None = None  # nothing deregistered or deleted this time, and why
+    tagged_in_use: tuple[int, ...] = ()  # revisions whose images got their in-use tag now
+    untagged: tuple[int, ...] = ()  # revisions no longer in use whose images lost their in-use tag now
 
 
 class UseUnknownError(RuntimeError):
@@ -67,14 +80,15 @@ class UseUnknownError(RuntimeError):
 
 def retire_revisions(settings: ImageEventsSettings, service: str, registered: int, *,
                      current: CurrentRecord | None = None, retired: Mapping[int, str] | None = None,
-                     manifest: Manifest | None = None) -> Retention:
+                     in_use_tags: Mapping[int, str] | None = None, manifest: Manifest | None = None) -> Retention:
     """Deregister the family's ACTIVE revisions beyond the newest `RevisionsToKeep`, except the
     one just `registered`, the one the ledger records as the service's current revision
     (another invocation may have registered a newer image since; `current`, when the caller
     has just written it, is not read again), and those in use (see revisions_in_use: read only
     when something would be deregistered or deleted; when it cannot be read, nothing is).
     Stops at the first failure (a throttled ECS is not pressed further). Then delete what is
-    due (see delete_retired).
+    due (see delete_retired). When what is in use was read, its images carry their in-use tags
+    (see tag_in_use; `in_use_tags`, the ledger's record of them, when the caller read it already).
 
     Revision numbers start at 1 and only grow, so a family whose newest revision is at most
     `RevisionsToKeep` cannot hold more ACTIVE revisions than that: then nothing is listed. (A
@@ -121,7 +135,108 @@ def retire_revisions(settings: ImageEventsSettings, service: str, registered: in
     if done:
         logger.info("old revisions deregistered", extra={"family": family, "revisions": done})
     deleted = delete_retired(settings, service, protected, done, retired, in_use=in_use)
-    return Retention(tuple(done), failed, deleted, kept)
+    tagged: tuple[int, ...] = ()
+    untagged: tuple[int, ...] = ()
+    if in_use.cache_info().currsize:  # read above (a failed read is not cached): no new reads
+        tagged, untagged = tag_in_use(settings, service, in_use(), in_use_tags)
+    return Retention(tuple(done), failed, deleted, kept, tagged_in_use=tagged, untagged=untagged)
+
+
+def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
+               known: Mapping[int, str] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Make the image of each revision in use carry `live-<environment>-r<revision>`, so that the
+    lifecycle policy never expires it (its first rule keeps every `live-` image; ECR User Guide,
+    "Lifecycle policy evaluation rules": an image a higher-priority rule's tags match is not
+    expired by a lower one), and take that tag off the image of a revision no longer in use.
+    The ledger's `in-use-tags` (`known`, when the caller read it) says which revisions have one:
+    when nothing changed, nothing is asked. Tagging a revision's image: DescribeTaskDefinition
+    (its image from this service's repository, by digest or by tag), BatchGetImage of its
+    manifest, PutImage under the tag. Untagging: DescribeImages of its digest, then
+    BatchDeleteImage of the tag, only when the image keeps a commit tag (may_remove_tag: removing
+    an image's last tag deletes it); otherwise the tag stays, with a warning, and is forgotten.
+    Housekeeping: a failure is a warning, and the next retention that reads what is in use tries
+    again. Returns the revisions tagged and untagged now."""
+    table, pk = settings.ledger_table, settings.ledger_key(service)
+    try:
+        tagged = dict(known) if known is not None else ledger.read_in_use_tags(table, pk)
+    except AwsCallError as exc:
+        logger.warning("in-use tags not checked: the ledger could not be read", extra={"error": str(exc)})
+        return (), ()
+    to_tag, to_untag = in_use_tag_changes(used.revisions, tagged)
+    if not to_tag and not to_untag:
+        return (), ()
+    family, repository = settings.target.family(service), settings.target.repository(service)
+    added: dict[int, str] = {}
+    gone: list[int] = []
+    for revision in to_tag:
+        try:
+            added[revision] = _tag_revision_image(settings, service, revision)
+        except AwsCallError as exc:
+            logger.warning("image of a revision in use not tagged; the next retention tries again", extra={
+                "family": family, "revision": revision, "error": str(exc)})
+    for revision in to_untag:
+        tag, digest = in_use_tag(settings.environment, revision), tagged[revision]
+        try:
+            if digest and not _untag(repository, digest, tag):
+                logger.warning("in-use tag left on an image with no commit tag: removing an image's last tag "
+                               "deletes it; remove the tag by hand once nothing runs the image", extra={
+                                   "repository": repository, "digest": digest, "tag": tag})
+        except AwsCallError as exc:
+            logger.warning("in-use tag not removed; the next retention tries again", extra={
+                "repository": repository, "tag": tag, "error": str(exc)})
+            continue
+        gone.append(revision)
+    try:
+        ledger.in_use_tags_changed(table, pk, added, gone)
+    except AwsCallError as exc:  # the next retention finds the tags as they are, and records them
+        logger.warning("in-use tags not recorded in the ledger", extra={"family": family, "error": str(exc)})
+    if added or gone:
+        logger.info("in-use tags changed", extra={"family": family, "tagged": sorted(added), "untagged": gone})
+    return tuple(sorted(r for r, d in added.items() if d)), tuple(gone)
+
+
+def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: int) -> str:
+    """Tag the image the revision runs from the service's repository; its digest, or "" when the
+    revision is gone or runs no image of that repository (nothing to keep)."""
+    family, repository = settings.target.family(service), settings.target.repository(service)
+    definition = ecs.task_definition(family, revision)
+    reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
+    if reference is None:
+        return ""
+    tag = in_use_tag(settings.environment, revision)
+    kind, name = reference
+    try:
+        if kind == "digest":
+            outcome = ecr.tag_image(repository, name, tag, manifest=ecr.image_manifest(repository, name))
+            digest = name
+        else:
+            image = ecr.images_by_tag(repository, [name]).get(name)
+            if image is None:
+                raise ecr.ImageGoneError(f"{repository}:{name} names no image")
+            outcome, digest = ecr.put_tag(repository, image, tag), image.digest
+    except ecr.ImageGoneError as exc:  # expired or deleted before: nothing left to keep (not asked again)
+        logger.warning("the image of a revision in use no longer exists: ECS cannot start tasks of it", extra={
+            "family": family, "revision": revision, "error": str(exc)})
+        return ""
+    if outcome == "tags immutable":  # held by another digest: put there by hand
+        logger.warning("in-use tag not put: the repository's tags are immutable and another image has it", extra={
+            "repository": repository, "digest": digest, "tag": tag})
+    return digest
+
+
+def _untag(repository: str, digest: str, tag: str) -> bool:
+    """Remove `tag` from the image `digest` when it keeps a commit tag; False when it would not
+    (the tag stays). An image or tag already gone is done."""
+    try:
+        tags = ecr.describe_image(repository, digest).tags
+    except ecr.ImageGoneError:
+        return True
+    if tag not in tags:
+        return True
+    if not may_remove_tag(tags, tag):
+        return False
+    ecr.delete_tag(repository, tag)
+    return True
 
 
 def revisions_in_use(settings: ImageEventsSettings, manifest: Manifest, service: str) -> InUse:
