@@ -119,7 +119,7 @@ def test_the_start_build_token_names_the_stack(trigger, calls):
     (build,) = _started(calls)
     plain = hashlib.sha256(f"langgraph@{AFTER}".encode()).hexdigest()
     ours = hashlib.sha256(f"multi-agent-orchestrator/dev/multi-agent-orchestrator-dev-images/langgraph@{AFTER}"
-                          .encode()).hexdigest()
+                          "#attempt:1".encode()).hexdigest()  # a commit's: its plan's key less the inputs, its attempt
     assert build["idempotencyToken"] == ours != plain
 
 

@@ -10,10 +10,10 @@ holds is "already started"; the transaction holds only while the commit is as re
 no build for the key, so of two starts racing one writes, and the other finds in the
 cancellation (ReturnValuesOnConditionCheckFailure) the build that holds its key. A duplicate
 start of the same plan gets the same build from StartBuild anyway: its idempotencyToken is
-derived from the key, and CodeBuild answers a repeated token with the build it started for
-five minutes ("idempotencyToken ... is valid for 5 minutes. If you repeat the StartBuild
-request with the same token, but change a parameter, CodeBuild returns a parameter mismatch
-error", StartBuild in the CodeBuild API Reference,
+derived from the key (less the inputs) and the attempt, and CodeBuild answers a repeated token
+with the build it started for five minutes ("idempotencyToken ... is valid for 5 minutes. If
+you repeat the StartBuild request with the same token, but change a parameter, CodeBuild
+returns a parameter mismatch error", StartBuild in the CodeBuild API Reference,
 https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html).
 A plan of a branch (GitHub's schedule when its API does not name the head) has no commit item:
 it keeps a Powertools idempotency record (`once`).
@@ -39,6 +39,15 @@ Powertools record it replaces is compared ("before"):
   builds run, as before (each has its own token), and both computed the same attempt; the
   first write takes the attempt, and the other build is noted for its plan only
   ("superseded": its duplicates start nothing, but it is not the commit's latest attempt).
+- two deliveries of one start racing, one able to read the commit's inputs and one not (a
+  transient failure: GitHub's rate limit, the token's secret throttled, a registry out of
+  reach): two plan keys (one with the inputs), one token (the key less the inputs, and the
+  attempt both read), so CodeBuild answers the second StartBuild with its parameter mismatch
+  error (INPUTS_HASH differs) and starts nothing; that start fails and comes back after the
+  starter's backoff, when the commit's item names the first's build ("already started", the
+  running build of the commit). Before, each had its own token and both builds ran. The build
+  that runs is the one that started first, with or without the inputs, as when the two came
+  one after the other.
 A plan's entry is kept for the idempotency window (IDEMPOTENCY_DAYS, as the Powertools
 record's expiry was) and dropped by a later start of the commit after it.
 """
@@ -66,10 +75,14 @@ from pipeline.settings import BuildStarterSettings
 logger = Logger(child=True)
 
 
-def _token(settings: BuildStarterSettings, project: str, plan: BuildPlan) -> str:
-    """StartBuild's idempotency token, before hashing: the plan's key, and the stack's names (two
-    stacks in one account never share one)."""
-    return f"{settings.project}/{settings.environment}/{project}/{plan.idempotency_key}"
+def _token(settings: BuildStarterSettings, project: str, plan: BuildPlan, attempt: int = 0) -> str:
+    """StartBuild's idempotency token, before hashing: the stack's names (two stacks in one account
+    never share one) and the plan's key; for a commit, its key less the inputs, and the attempt.
+    Two starts of one attempt of a commit that differ only in whether they could read the inputs
+    then share a token: CodeBuild refuses the second one's other parameters (INPUTS_HASH) instead
+    of starting a second build (a plan with other inputs that builds again has another attempt)."""
+    key = f"{replace(plan, inputs='').idempotency_key}#attempt:{attempt}" if attempt else plan.idempotency_key
+    return f"{settings.project}/{settings.environment}/{project}/{key}"
 
 
 def _start_branch(settings: BuildStarterSettings, project: str, plan: BuildPlan) -> str:
@@ -89,7 +102,7 @@ def _start_commit(settings: BuildStarterSettings, plan: BuildPlan, attempt: int,
         logger.info("already started", extra={"service": plan.service, "build_id": earlier.build})
         return StartResult(plan.service, "already started", earlier.build)
     project = settings.build_project
-    build_id = codebuild.start_build(project, plan, token=_token(settings, project, plan))
+    build_id = codebuild.start_build(project, plan, token=_token(settings, project, plan, attempt))
     at = ledger.now()
     window = (datetime.now(UTC) - timedelta(days=settings.idempotency_days)).isoformat()
     noted = ledger.build_started(settings.ledger_table, settings.ledger_key(plan.service), BuildRecord(
