@@ -195,8 +195,8 @@ class _Rollback:
         record = self._requested("stopped", source, arn)
         try:
             ecs.stop_service_deployment(arn)
-        except Exception:
-            self._failed(record)
+        except Exception as exc:
+            self._failed(record, exc)
             raise
         if self.primary.get("id"):  # the deployment in progress is the service's PRIMARY one: it ends here
             ledger.deployment_changed(self.table, self.pk, str(self.primary["id"]), state="STOPPED", at=record.at,
@@ -213,8 +213,8 @@ class _Rollback:
         record = self._requested("updated", to_revision, "")
         try:
             updated = ecs.update_service(self.cluster, self.service_name, f"{self.family}:{to_revision}")
-        except Exception:
-            self._failed(record)
+        except Exception as exc:
+            self._failed(record, exc)
             raise
         new: dict = next((d for d in updated.get("deployments", []) if d.get("status") == "PRIMARY"), {})
         deployment_id = str(new.get("id", ""))
@@ -256,10 +256,15 @@ class _Rollback:
         ledger.rollback_recorded(self.table, self.pk, record)
         return record
 
-    def _failed(self, record: Any) -> None:
-        """ECS refused: the record says so (best effort; the refusal is what the person sees)."""
-        from pipeline.adapters import ledger
+    def _failed(self, record: Any, error: BaseException) -> None:
+        """ECS refused (a 4xx, or the service missing): the record says so (best effort; the
+        refusal is what the person sees). When the outcome is unknown (a 5xx, a timeout: ECS may
+        have done it), the record stays `requested`, so that a rerun can recognise what ECS did."""
+        from pipeline.adapters import ecs, ledger
+        from pipeline.adapters.errors import AwsCallError
 
+        if not (isinstance(error, ecs.ServiceMissingError) or (isinstance(error, AwsCallError) and error.refused)):
+            return
         try:
             ledger.rollback_recorded(self.table, self.pk, replace(record, state="failed"))
         except Exception:  # noqa: BLE001 - the refusal, not this write, is the story

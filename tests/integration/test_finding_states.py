@@ -9,15 +9,24 @@ told; a revert that runs an image again with findings recorded since its scan is
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+
+import boto3
+import pytest
 
 from tests.integration.test_image_events import (  # noqa: F401 - fixtures
+    SAMPLE_DIGEST,
+    digest_of,
     digest_run,
     images,
     inspector_finding,
+    load_event,
+    push_event,
     push_image,
     scanned_by_inspector,
 )
+
+PK = "multi-agent-orchestrator#dev#langgraph"
 
 
 def _stamp(at: datetime) -> str:
@@ -142,6 +151,12 @@ def test_a_finding_whose_newer_state_was_recorded_meanwhile_is_not_queued(stack)
     # the older state delivered again changes nothing
     (stored, newest) = ledger.finding_seen(table, pk, active)
     assert (stored.status, newest) == ("CLOSED", False)
+    # reopened (newer) and queued; the CLOSED state's late unqueueing does not take the reopened one out
+    reopened = FindingRecord("arn:f", active.digest, finding, "ACTIVE", updated_at="2026-11-27T10:09:00+00:00")
+    assert ledger.finding_seen(table, pk, reopened)[1] is True
+    assert ledger.finding_queued(table, pk, outbox, pending, reopened.updated_at) is True
+    ledger.finding_unqueued(table, outbox, pending, closed.updated_at)
+    assert [p.finding_arn for p in ledger.pending_findings(table, outbox)] == ["arn:f"]
 
 
 def _revert_to_the_sample_image(images, push_image, stack, gate: str) -> dict:
@@ -212,3 +227,136 @@ def test_under_the_scan_gate_a_revert_does_not_register_an_image_with_a_known_cr
     # the push delivered again: held again, no second message
     assert images(ecr_push("ddddddd", SAMPLE_DIGEST))["outcome"] == "held"
     assert stack.notifications() == []
+
+
+def test_a_closed_finding_that_inspector_reopens_is_queued_again(images, push_image, stack):
+    """Inspector User Guide, "Understanding Amazon Inspector findings": "Amazon Inspector will
+    reopen a remediated finding within seven days of closing the finding if the issue that caused
+    the vulnerability reoccurs" (same findingArn, status ACTIVE again, newer updatedAt). The
+    finding was queued, then CLOSED (taken out of the queue, never sent); reopened, it is ACTIVE
+    in an image that runs, so it must reach the image's digest. The finding's item keeps its
+    `queuedAt`, so route_finding says "already reported" and nothing is ever sent."""
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    observed = datetime.now(UTC) + timedelta(seconds=2)
+    assert images(inspector_finding(1, observed=observed))["outcome"] == "queued for the digest"
+    closed = inspector_finding(1, observed=observed)
+    closed["id"] = "finding-1-closed"
+    closed["detail"].update(status="CLOSED", updatedAt=_stamp(observed + timedelta(minutes=5)))
+    images(closed)
+    reopened = inspector_finding(1, observed=observed)
+    reopened["id"] = "finding-1-reopened"
+    reopened["detail"].update(status="ACTIVE", updatedAt=_stamp(observed + timedelta(minutes=10)))
+    result = images(reopened)
+    assert result["outcome"] == "queued for the digest", result
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+    (digest,) = stack.notifications()
+    assert "CVE-2026-0001" in digest["message"]
+
+
+def _revert_setup(images, push_image, stack) -> str:
+    """A (the sample) registered as revision 1 and scanned; B replaces it (revision 2); a new
+    CRITICAL CVE is found in A, which runs nowhere (recorded, not sent); a commit reverting to A's
+    inputs is reused by build avoidance (the ledger's REUSED record, A retagged). Returns the
+    revert's tag; its push event is left to the test."""
+    from pipeline.adapters import ledger
+    from pipeline.domain.records import ReuseRecord
+
+    scan = load_event("inspector2-scan")
+    (tag,) = scan["detail"]["image-tags"]
+    push_image(tag, seconds_ago=60)
+    images(push_event(tag, seconds_ago=60), gate="none")
+    images(scan)
+    newer = push_image("2c4e6a8", digest_of("B"))
+    images(push_event("2c4e6a8", newer))
+    table = stack.refs["LedgerTable"]
+    assert ledger.read_current(table, PK).digest == newer
+    stack.notifications()
+    cve = images(inspector_finding(1, observed=datetime.now(UTC) + timedelta(seconds=2)))
+    assert cve["outcome"] == "not running"
+    revert = "d" * 40
+    ledger.commit_planned(table, PK, revert, ledger.now())
+    ledger.commit_reused(table, PK, ReuseRecord(commit=revert, digest=SAMPLE_DIGEST, inputs="e" * 64,
+                                                tag=revert[:7], attempt=1, at=ledger.now()))
+    push_image(revert[:7], SAMPLE_DIGEST)
+    return revert[:7]
+
+
+def test_a_revert_whose_queueing_fails_after_it_registered_still_tells_its_findings(images, push_image, stack,
+                                                                                     faults):
+    """What was found in A since its scan is queued before A registers again: had it been queued
+    after, a failed queueing (DynamoDB throttling past botocore's retries) would fail the push
+    event, whose retry (at-least-once) finds A current ("already registered") and queues nothing:
+    the CRITICAL finding recorded while A ran nowhere would never be told though A runs."""
+    from pipeline.adapters import ledger
+
+    tag = _revert_setup(images, push_image, stack)
+    faults.inject("dynamodb", "TransactWriteItems", "throttling", times=-1, containing="pending-findings")
+    with pytest.raises(Exception):  # noqa: B017 - the invocation fails; its event is retried
+        images(push_event(tag, SAMPLE_DIGEST))
+    faults.clear()
+    assert ledger.read_current(stack.refs["LedgerTable"], PK).digest != SAMPLE_DIGEST  # nothing registered yet
+    assert images(push_event(tag, SAMPLE_DIGEST))["outcome"] == "registered"  # the retry: all of it
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+    (digest,) = stack.notifications()
+    assert "CVE-2026-0001" in digest["message"], digest["message"]
+
+
+def test_a_revert_queues_a_finding_recorded_before_findings_had_an_updated_at(images, push_image, stack):
+    """A finding item written before this change has no `updatedAt` attribute (the upgrade does not
+    migrate items). _register_reused counts it in `since`, then queues it with finding_queued,
+    whose condition `updatedAt = :mine` (with :mine "") cannot hold on a missing attribute, and the
+    False it returns is ignored: the finding that the revert was judged by is silently not queued."""
+    tag = _revert_setup(images, push_image, stack)
+    table = stack.refs["LedgerTable"]
+    arn = inspector_finding(1, observed=datetime.now(UTC))["detail"]["findingArn"]
+    boto3.client("dynamodb").update_item(TableName=table, Key={"pk": {"S": PK}, "sk": {"S": f"finding#{arn}"}},
+                                         UpdateExpression="REMOVE updatedAt")  # as written before the upgrade
+    assert images(push_event(tag, SAMPLE_DIGEST))["outcome"] == "registered"
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1
+
+
+def test_a_finding_in_an_image_ecs_runs_under_an_older_revision_of_the_same_digest_is_told(images, push_image,
+                                                                                           stack):
+    """A revert registers A again (revision 3, the same digest as revision 1); C replaces it
+    (revision 4). ECS runs revision 1 (the ledger's `running` record: its circuit breaker rolled
+    back to the last deployment that completed, or a person ran `shipline rollback --to 1`).
+    Revision 1's image is A, so a new CVE in A is in the image the service runs; running_revisions
+    compares the running revision with the image's *one* revision in the ledger (3) and says A runs
+    nowhere: recorded, never sent."""
+    from pipeline.adapters import ledger
+    from pipeline.domain.records import RunningRecord
+
+    tag = _revert_setup(images, push_image, stack)
+    assert images(push_event(tag, SAMPLE_DIGEST))["outcome"] == "registered"  # revision 3 = A
+    images(digest_run(datetime.now(UTC) + timedelta(hours=1)))  # the revert's own digest, sent
+    c = push_image("3c3c3c3", digest_of("C"))
+    assert images(push_event("3c3c3c3", c))["outcome"] == "registered"  # revision 4 = C
+    table = stack.refs["LedgerTable"]
+    cluster, name = "multi-agent-orchestrator-dev", "multi-agent-orchestrator-dev-langgraph"
+    ledger.running_changed(table, PK, RunningRecord(revision=1, deployment_id="ecs-svc/rollback", state="ROLLED_BACK",
+                                                    at=datetime.now(UTC).isoformat(), cluster=cluster,
+                                                    service_name=name))
+    stack.notifications()
+    result = images(inspector_finding(2, observed=datetime.now(UTC) + timedelta(seconds=2)))
+    assert result["outcome"] == "queued for the digest", result
+
+
+def test_iso_updated_at_with_an_offset_is_ordered_by_time_not_by_text(images, push_image, stack):
+    """on_finding accepts an ISO 8601 updatedAt (inspector_time's fallback) but stores
+    `when.isoformat()` in the event's own offset, and DynamoDB compares strings: 12:00+02:00
+    (10:00 UTC) sorts after 10:30+00:00, so the later CLOSED state is refused as older and the
+    finding stays queued and is sent."""
+    scanned_by_inspector(images, push_image)
+    stack.notifications()
+    observed = datetime.now(UTC) + timedelta(seconds=2)
+    active = inspector_finding(1, observed=observed)
+    local = (observed + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=2)))
+    active["detail"]["updatedAt"] = local.isoformat()
+    assert images(active)["outcome"] == "queued for the digest"
+    closed = inspector_finding(1, observed=observed)
+    closed["id"] = "finding-1-closed"
+    closed["detail"].update(status="CLOSED", updatedAt=(observed + timedelta(minutes=30)).isoformat())
+    result = images(closed)
+    assert result["outcome"] != "superseded", result
+    assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["digests"] == {}

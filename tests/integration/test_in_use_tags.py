@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the image events tests' fixtures (images, push_image) are imported, then requested by name
 """The ECR lifecycle policy against the revisions retention keeps because they are in use (found by
 a probe): retention keeps an in-use revision ACTIVE (README, "Revision retention"), and its image
 carries `live-<environment>-r<revision>`, which the policy's first rule keeps, until no revision in
@@ -144,3 +145,34 @@ def test_an_image_whose_in_use_tag_is_its_last_lasting_tag_keeps_it(images, push
     assert not [c for c in calls.made if c[0] == "ecr" and c[1] == "DescribeImages"
                 and c[2]["imageIds"] == [{"imageDigest": first}]]  # forgotten
     assert tags_of(first) == {"live-dev-r1"}
+
+
+def test_a_revision_in_use_that_names_its_image_by_tag_puts_its_tag_on_no_image_it_does_not_run(images, push_image,
+                                                                                        stack):
+    """A revision made outside shipline names `<repository>:latest`. When the service deployed it,
+    ECS resolved the tag to the digest X and runs X from then on (ECS API Reference,
+    "ContainerImage": ECS "resolves container image names and any image tags specified in the
+    task definition to container image digests ... and uses the digest to start any other desired
+    tasks"); every build moves `latest` on. Which digest ECS resolved is not known here, so the
+    in-use tag goes on no image (it went on whichever image had `latest` then, which the service
+    does not run, leaving X unprotected while claiming otherwise); X is kept by the count alone."""
+    ecr, ecs = boto3.client("ecr"), boto3.client("ecs")
+    first = register(images, push_image, 1)  # revision 1, digest-pinned by shipline
+    push_image("latest", first)  # the build pushed `latest` with it
+    uri = ecr.describe_repositories(repositoryNames=[REPO])["repositories"][0]["repositoryUri"]
+    definition = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]
+    containers = [dict(c, image=f"{uri}:latest") if c["image"].startswith(uri) else c
+                  for c in definition["containerDefinitions"]]
+    by_tag = ecs.register_task_definition(family=FAMILY, containerDefinitions=containers,
+                                          **{k: definition[k] for k in ("cpu", "memory", "networkMode",
+                                                                        "requiresCompatibilities")
+                                             if k in definition})["taskDefinition"]["revision"]
+    run_service_on(by_tag)  # ECS resolved :latest to `first`; the service runs `first`
+    for n in range(2, 7):  # later builds: each pushes its commit tag and `latest` (moved), then registers
+        tag = f"{n:07d}"
+        digest = push_image(tag, digest_of(f"image {n}"), seconds_ago=100 - n * 5)
+        ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageTag": "latest"}])  # a moved tag
+        push_image("latest", digest)
+        assert images(push_event(tag, digest, seconds_ago=100 - n * 5))["outcome"] == "registered"
+    tag = f"live-dev-r{by_tag}"
+    assert all(tag not in (tags_of(d) or set()) for d in [first, *(digest_of(f"image {n}") for n in range(2, 7))])

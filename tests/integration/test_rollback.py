@@ -11,7 +11,8 @@ from dataclasses import replace
 import boto3
 import pytest
 
-from pipeline.adapters import ledger
+from pipeline.adapters import ecs, ledger
+from pipeline.adapters.errors import AwsCallError
 from pipeline.handlers import rollouts
 from shipline.cli import main
 from tests.integration.test_rollouts import CLUSTER, FAMILY, ROLLING, SERVICE, _end_deployments, _event, _stand_in
@@ -178,3 +179,70 @@ def test_a_service_on_another_family_is_refused_without_to(stack, emulation, cap
     assert _primary() == f"{FAMILY}:3"
     (record,) = ledger.rollbacks(table, PK)
     assert (record.from_revision, record.to_revision) == (None, 3)
+
+
+def _applied_then_lost(monkeypatch, name: str) -> None:
+    """ECS carries the request out, but the answer never reaches the command: a 5xx on every one
+    of botocore's attempts after the first applied, or a read timeout (botocore's ReadTimeoutError).
+    The outcome is unknown to the caller, not a refusal."""
+    original = getattr(ecs, name)
+
+    def call(*args, **kwargs):
+        original(*args, **kwargs)
+        raise AwsCallError(f"{name}: InternalFailure: We encountered an internal error. Please try again.")
+
+    monkeypatch.setattr(ecs, name, call)
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_rollback_whose_update_answer_was_lost_is_not_rolled_back_further_by_the_rerun(stack, emulation,
+                                                                                          monkeypatch, capsys):
+    """A 5xx or a timeout says nothing about whether ECS applied the UpdateService (ECS API
+    Reference, "Common Errors": InternalFailure / ServiceUnavailable are 500/503): the record
+    stays `requested`, not `failed`, and the rerun finishes it instead of rolling the service
+    back one revision further."""
+    table = _steady_on_3(emulation, stack)
+    with monkeypatch.context() as patched:
+        _applied_then_lost(patched, "update_service")
+        assert _rollback(table) != 0
+    _end_deployments(emulation)
+    assert _primary() == f"{FAMILY}:2"  # ECS did roll back
+    (record,) = ledger.rollbacks(table, PK)
+    lost_answer_recorded_as = record.state  # not "failed": ECS may have carried it out
+    capsys.readouterr()
+    assert _rollback(table) == 0  # the person runs it again, as the README advises for a half-done rollback
+    _end_deployments(emulation)
+    assert lost_answer_recorded_as == "requested"
+    assert _primary() == f"{FAMILY}:2", "the rerun rolled back one revision further"
+    (record,) = ledger.rollbacks(table, PK)
+    assert record.state == "done"
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_stop_whose_answer_was_lost_is_recognised_as_the_persons_own_on_rerun(stack, emulation, monkeypatch,
+                                                                               capsys):
+    """The same for StopServiceDeployment: the stop took effect (ROLLBACK_REQUESTED) and its answer
+    was lost; the rerun recognises the person's own stop instead of refusing it as ECS's."""
+    table = str(stack.refs["LedgerTable"])
+    _stand_in(emulation, stack)
+    _register(1)
+    emulation.deployments.unending.add(SERVICE)
+    boto3.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:2")
+    with monkeypatch.context() as patched:
+        _applied_then_lost(patched, "stop_service_deployment")
+        assert _rollback(table) != 0
+    capsys.readouterr()
+    assert _rollback(table) == 0, capsys.readouterr().err
+    assert "already stopped deployment" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_a_rollback_ecs_refused_is_recorded_failed(stack, emulation, faults):
+    """A 4xx is a refusal: the record says `failed`, and nothing of it is taken for the person's."""
+    table = _steady_on_3(emulation, stack)
+    faults.inject("ecs", "UpdateService", "throttling", times=-1)
+    assert _rollback(table) != 0
+    faults.clear()
+    assert _primary() == f"{FAMILY}:3"
+    (record,) = ledger.rollbacks(table, PK)
+    assert record.state == "failed"

@@ -59,16 +59,16 @@ def test_an_image_runs_nowhere_when_another_revision_is_current_or_none_is():
 def test_an_image_runs_where_ecs_runs_its_revision_after_a_rollback():
     current = CurrentRecord(digest="sha256:b", revision=8, revision_arn="arn", registered_at="")
     assert running_revisions(current, service="langgraph", environment="dev", digest="sha256:a", running=7,
-                             image_revision=7) == (RunningRevision("langgraph", "dev", 7, on_ecs=True),)
+                             running_digest="sha256:a") == (RunningRevision("langgraph", "dev", 7, on_ecs=True),)
     assert RunningRevision("langgraph", "dev", 7, on_ecs=True).describe() == (
         "langgraph in dev, revision 7 (the ECS service runs it)")
     # ECS runs another revision than the image's: not there
     assert running_revisions(current, service="langgraph", environment="dev", digest="sha256:a", running=6,
-                             image_revision=7) == ()
+                             running_digest="sha256:c") == ()
     # current and run by ECS: said once
     same = CurrentRecord(digest="sha256:a", revision=7, revision_arn="arn", registered_at="")
     assert running_revisions(same, service="langgraph", environment="dev", digest="sha256:a", running=7,
-                             image_revision=7) == (RunningRevision("langgraph", "dev", 7),)
+                             running_digest="sha256:a") == (RunningRevision("langgraph", "dev", 7),)
 
 
 @pytest.mark.parametrize("status", ["CLOSED", "SUPPRESSED"])

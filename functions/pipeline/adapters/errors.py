@@ -7,7 +7,13 @@ from botocore.exceptions import ClientError
 
 class AwsCallError(RuntimeError):
     """An AWS call failed in a way retrying this invocation may fix (it is re-raised so the
-    event is retried or dead-lettered)."""
+    event is retried or dead-lettered). `refused`: AWS answered that it did not do it (a 4xx:
+    invalid, denied, missing, throttled); False when the outcome is unknown (a 5xx: the request
+    may have been carried out; AWS General Reference, "API retries")."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 class AccessDeniedError(AwsCallError):
@@ -26,8 +32,10 @@ def error_code(exc: ClientError) -> str:
 def wrap(exc: ClientError, doing: str) -> AwsCallError:
     code = error_code(exc)
     message = f"{doing}: {code}: {exc.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    refused = 400 <= status < 500
     if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
-        return AccessDeniedError(message)
+        return AccessDeniedError(message, refused=True)
     if code == "AccountLimitExceededException":
-        return CapacityError(message)
-    return AwsCallError(message)
+        return CapacityError(message, refused=True)
+    return AwsCallError(message, refused=refused)

@@ -325,15 +325,19 @@ def read_image(table: str, pk: str, digest: str) -> ImageRecord | None:
 def finding_seen(table: str, pk: str, record: FindingRecord) -> tuple[FindingRecord, bool]:
     """An Amazon Inspector finding's state, unless the ledger holds a newer one (by the events'
     updatedAt: an older state delivered late changes nothing). Returns what the ledger holds of
-    it (when it was queued for a digest, if it was) and whether this state is that one."""
+    it (when it was queued for a digest, if it was) and whether this state is that one.
+    A state that is not ACTIVE (SUPPRESSED, CLOSED) ends the finding's telling in the same
+    write: were Inspector to reopen it (ACTIVE again, within seven days of closing it: Inspector
+    User Guide, "Understanding findings"), it is news, queued and told again."""
     f = record.finding
     sk = f"finding#{record.finding_arn}"
     try:
-        item = _update(table, pk, sk, {
+        item = _apply(_update_request(table, pk, sk, {
             "digest": record.digest, "severity": f.severity, "id": f.id, "package": f.package, "version": f.version,
             "fixedIn": f.fixed_in, "status": record.status, "firstObservedAt": record.first_observed_at,
             "updatedAt": record.updated_at, "at": now()},
-            condition=("attribute_not_exists(updatedAt) OR updatedAt <= :mine", {":mine": {"S": record.updated_at}}))
+            remove=() if record.status == "ACTIVE" else ("queuedAt", "digestSentIn", "digestWithdrawnIn"),
+            condition=("attribute_not_exists(updatedAt) OR updatedAt <= :mine", {":mine": {"S": record.updated_at}})))
     except _ConditionFailed:
         return _finding_record(record.finding_arn, _read(table, pk, sk) or {}), False
     return _finding_record(record.finding_arn, item), True
@@ -379,9 +383,12 @@ def finding_queued(table: str, pk: str, outbox: str, pending: PendingFinding, up
             _update_request(table, outbox, _pending_sk(pending), {
                 "service": pending.service, "digest": pending.digest, "tags": sorted(pending.tags),
                 "findingArn": pending.finding_arn, "severity": f.severity, "id": f.id, "package": f.package,
-                "version": f.version, "fixedIn": f.fixed_in, "hour": pending.hour}),
+                "version": f.version, "fixedIn": f.fixed_in, "hour": pending.hour, "queuedFor": updated_at}),
             _update_request(table, pk, f"finding#{pending.finding_arn}", {}, keep={"queuedAt": now()},
-                            condition=("#status = :active AND updatedAt = :mine",
+                            # a finding recorded before states were dated has no updatedAt
+                            condition=("#status = :active AND " + ("(updatedAt = :mine OR attribute_not_exists("
+                                                                   "updatedAt))" if not updated_at else
+                                                                   "updatedAt = :mine"),
                                        {":active": {"S": "ACTIVE"}, ":mine": {"S": updated_at}}),
                             condition_names={"#status": "status"}),
         ])
@@ -390,10 +397,11 @@ def finding_queued(table: str, pk: str, outbox: str, pending: PendingFinding, up
     return True
 
 
-def finding_unqueued(table: str, outbox: str, pending: PendingFinding) -> None:
-    """A queued finding is no longer ACTIVE (SUPPRESSED by a rule, CLOSED by a fix): it stops
-    waiting for its digest (nothing when it was sent, or taken out, already)."""
-    _leave_outbox(table, outbox, pending)
+def finding_unqueued(table: str, outbox: str, pending: PendingFinding, updated_at: str) -> None:
+    """A queued finding is no longer ACTIVE (SUPPRESSED by a rule, CLOSED by a fix) as of
+    `updated_at`: it stops waiting for its digest (nothing when it was sent, or taken out,
+    already; nor when it waits for a newer, reopened state)."""
+    _leave_outbox(table, outbox, pending, older_than=updated_at)
 
 
 def pending_findings(table: str, outbox: str) -> list[PendingFinding]:
@@ -427,10 +435,17 @@ def digest_withdrawn(table: str, pk: str, outbox: str, pending: PendingFinding, 
     _leave_outbox(table, outbox, pending)
 
 
-def _leave_outbox(table: str, outbox: str, pending: PendingFinding) -> None:
+def _leave_outbox(table: str, outbox: str, pending: PendingFinding, *, older_than: str | None = None) -> None:
+    """Remove the finding's pending item, if any; with `older_than`, only one queued for a state
+    of the finding not newer than that."""
+    condition, values = "attribute_exists(sk)", {}
+    if older_than is not None:
+        condition += " AND (attribute_not_exists(queuedFor) OR queuedFor <= :state)"
+        values = {":state": {"S": older_than}}
     try:
         client("dynamodb").delete_item(TableName=table, Key={"pk": {"S": outbox}, "sk": {"S": _pending_sk(pending)}},
-                                       ConditionExpression="attribute_exists(sk)")
+                                       ConditionExpression=condition, **(
+                                           {"ExpressionAttributeValues": values} if values else {}))
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise wrap(exc, f"remove {_pending_sk(pending)} from the ledger") from exc

@@ -64,17 +64,17 @@ def route_finding(*, status: str, severity: str, threshold: str, scanned_at: str
 
 
 def running_revisions(current: CurrentRecord | None, *, service: str, environment: str, digest: str,
-                      running: int | None = None, image_revision: int | None = None) -> tuple[RunningRevision, ...]:
+                      running: int | None = None, running_digest: str | None = None) -> tuple[RunningRevision, ...]:
     """Where the image runs, in this environment's ledger partition: as the service's current
     revision, when that is this digest; and as the revision the ECS service runs (`running`, the
-    ledger's record of its deployments' events), when that is the image's revision
-    (`image_revision`) and not the current one (ECS rolled the service back to it). Nowhere
+    ledger's record of its deployments' events), when that revision's image (`running_digest`)
+    is this digest and it is not the current one (ECS rolled the service back to it). Nowhere
     otherwise. (One stack sees one environment; an image runs in another only if it was
     promoted there.)"""
     found: list[RunningRevision] = []
     if current is not None and current.digest == digest:
         found.append(RunningRevision(service=service, environment=environment, revision=current.revision))
-    if running is not None and running == image_revision and not any(r.revision == running for r in found):
+    if running is not None and running_digest == digest and not any(r.revision == running for r in found):
         found.append(RunningRevision(service=service, environment=environment, revision=running, on_ecs=True))
     return tuple(found)
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import ecr, ledger, sns
+from pipeline.adapters import ecr, ecs, ledger, sns
 from pipeline.domain import gate
 from pipeline.domain.digests import due_digests, hour_of, inspector_time, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
@@ -53,7 +53,11 @@ from pipeline.domain.scans import (
     top_findings,
     worst_verdict,
 )
-from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
+from pipeline.domain.task_definitions import (
+    NoContainerForRepositoryError,
+    TaskSizeConflictError,
+    image_reference_of,
+)
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
 from pipeline.flows.idempotency import deadline, once
@@ -160,6 +164,17 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
     found_since = judge(Counter(f.finding.severity for f in since), settings.scan_threshold, scanner="inspector")
     scanned = verdict_of(settings, image)
     decision = gate.decide(settings.gate, worst_verdict([found_since, *([scanned] if scanned else [])]))
+    if decision.decision == "register" and since:
+        # Queued before it registers: should the registration or a later step fail, the event's
+        # retry finds the image current ("already registered") and would not queue them. Queued
+        # for an image that then does not run, the digest withdraws them.
+        outbox, hour = ledger.pending_partition(settings.project, settings.environment), hour_of(datetime.now(UTC))
+        for f in since:  # it runs again: what was found in it meanwhile goes in its next digest
+            if not ledger.finding_queued(table, pk, outbox, PendingFinding(
+                    service=service, digest=digest, tags=tuple(sorted({*image.tags, tag})), finding_arn=f.finding_arn,
+                    finding=f.finding, hour=hour), f.updated_at):
+                logger.info("a finding's newer state was recorded meanwhile: not queued",
+                            extra={"service": service, "finding": f.finding_arn})
     if decision.decision != "register":
         name = settings.target.repository(service)
         notification = scan_notification(
@@ -171,12 +186,6 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
         return {"outcome": "held", "service": service, "reason": decision.reason}
     registration = register_image(settings, manifest, service, digest, tags=(tag,), pushed_at=pushed_at,
                                   reused_tag=tag)
-    if registration.outcome == "registered" and since:
-        outbox, hour = ledger.pending_partition(settings.project, settings.environment), hour_of(datetime.now(UTC))
-        for f in since:  # it runs again: what was found in it meanwhile goes in its next digest
-            ledger.finding_queued(table, pk, outbox, PendingFinding(
-                service=service, digest=digest, tags=tuple(sorted({*image.tags, tag})), finding_arn=f.finding_arn,
-                finding=f.finding, hour=hour), f.updated_at)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
 
@@ -331,12 +340,16 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
     service = service_of(settings, manifest, repository)
     table, pk = settings.ledger_table, settings.ledger_key(service)
     outbox = ledger.pending_partition(settings.project, settings.environment)
-    when = inspector_time(updated_at)  # sortable; "" (an event that does not say) never overrides a dated state
+    # In UTC, to the microsecond, so that the ledger's text comparison is a comparison of times; ""
+    # (an event that does not say) never overrides a dated state.
+    when = inspector_time(updated_at)
     record, newest = ledger.finding_seen(table, pk, FindingRecord(
-        finding_arn, digest, finding, status, first_observed_at, updated_at=when.isoformat() if when else ""))
-    if record.status != "ACTIVE" and record.queued_at:
+        finding_arn, digest, finding, status, first_observed_at,
+        updated_at=when.astimezone(UTC).isoformat(timespec="microseconds") if when else ""))
+    if newest and record.status != "ACTIVE":  # no longer waits for a digest (if it did)
         ledger.finding_unqueued(table, outbox, PendingFinding(service=service, digest=digest, tags=tuple(tags),
-                                                              finding_arn=finding_arn, finding=finding, hour=""))
+                                                              finding_arn=finding_arn, finding=finding, hour=""),
+                                record.updated_at)
     if not newest:
         return {"outcome": "superseded", "service": service, "running": [], "rebuild": None,
                 "reason": f"the ledger holds a newer state of the finding ({record.status} at {record.updated_at})"}
@@ -366,9 +379,27 @@ def _where_it_runs(settings: ImageEventsSettings, service: str, digest: str,
     """The service's current revision, and where the image runs: as that revision, or as the
     revision ECS runs (after a rollback, an older one) when that is the image's."""
     current, on_ecs = ledger.read_current_and_running(settings.ledger_table, settings.ledger_key(service))
+    running = on_ecs.revision if on_ecs else None
     return current, running_revisions(current, service=service, environment=settings.environment, digest=digest,
-                                      running=on_ecs.revision if on_ecs else None,
-                                      image_revision=image.revision if image else None)
+                                      running=running, running_digest=_digest_of_revision(
+                                          settings, service, running, current, image))
+
+
+def _digest_of_revision(settings: ImageEventsSettings, service: str, revision: int | None,
+                        current: CurrentRecord | None, image: ImageRecord | None) -> str | None:
+    """The digest of the service's image in one revision of its family: the ledger's, when that
+    revision is the current one or the image's own; otherwise ECS's task definition, when it names
+    the image by digest (one DescribeTaskDefinition, only when ECS runs neither: after a rollback
+    to a revision whose image has been registered again since, under a newer revision). None when
+    not known (a revision gone, or naming its image by tag)."""
+    if revision is None:
+        return None
+    for record in (current, image):
+        if record is not None and record.revision == revision:
+            return record.digest
+    definition = ecs.task_definition(settings.target.family(service), revision)
+    reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
+    return reference[1] if reference and reference[0] == "digest" else None
 
 
 DigestOutcome = Literal["sent", "sent before", "in flight", "no longer running"]

@@ -197,7 +197,7 @@ def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
 
 def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: int) -> str:
     """Tag the image the revision runs from the service's repository; its digest, or "" when the
-    revision is gone or runs no image of that repository (nothing to keep)."""
+    revision is gone, runs no image of that repository, or names it by tag (nothing it can keep)."""
     family, repository = settings.target.family(service), settings.target.repository(service)
     definition = ecs.task_definition(family, revision)
     reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
@@ -205,15 +205,19 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
         return ""
     tag = in_use_tag(settings.environment, revision)
     kind, name = reference
+    if kind != "digest":
+        # ECS resolved the tag to a digest when it deployed the revision and runs that digest
+        # since (ECS API Reference, "ContainerImage"); the tag has likely moved on (every build
+        # moves `latest`). The image the tag names now is not the one that runs: tag nothing
+        # rather than protect the wrong image (shipline registers by digest; this revision was
+        # made elsewhere).
+        logger.warning("a revision in use names its image by tag: the image ECS runs for it (the digest it "
+                       "resolved at deployment) is not known here and is not tagged; it is kept by ImagesToKeep's "
+                       "count alone", extra={"family": family, "revision": revision, "tag": name})
+        return ""
     try:
-        if kind == "digest":
-            outcome = ecr.tag_image(repository, name, tag, manifest=ecr.image_manifest(repository, name))
-            digest = name
-        else:
-            image = ecr.images_by_tag(repository, [name]).get(name)
-            if image is None:
-                raise ecr.ImageGoneError(f"{repository}:{name} names no image")
-            outcome, digest = ecr.put_tag(repository, image, tag), image.digest
+        outcome = ecr.tag_image(repository, name, tag, manifest=ecr.image_manifest(repository, name))
+        digest = name
     except ecr.ImageGoneError as exc:  # expired or deleted before: nothing left to keep (not asked again)
         logger.warning("the image of a revision in use no longer exists: ECS cannot start tasks of it", extra={
             "family": family, "revision": revision, "error": str(exc)})
