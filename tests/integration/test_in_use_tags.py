@@ -176,3 +176,8 @@ def test_a_revision_in_use_that_names_its_image_by_tag_puts_its_tag_on_no_image_
         assert images(push_event(tag, digest, seconds_ago=100 - n * 5))["outcome"] == "registered"
     tag = f"live-dev-r{by_tag}"
     assert all(tag not in (tags_of(d) or set()) for d in [first, *(digest_of(f"image {n}") for n in range(2, 7))])
+    # a person is told, once, that the image this revision runs cannot be kept
+    told = [n for n in stack.notifications() if "names its image by tag" in n["subject"]]
+    assert [n["subject"] for n in told] == [
+        f"[shipline] langgraph in dev: revision {by_tag} in use names its image by tag"]
+    assert f"{REPO}:latest" in told[0]["message"] and "ImagesToKeep" in told[0]["message"]

@@ -284,6 +284,28 @@ def missing_service_notification(*, environment: str, service: str, cluster: str
                         event_type="RolloutServiceMissing", context={"service": service, "environment": environment})
 
 
+def untagged_in_use_notification(*, target: Target, service: str, revision: int, image: str) -> Notification:
+    """A revision in use names its image by tag: the image it runs cannot be kept from expiring."""
+    family = target.family(service)
+    subject = f"[shipline] {service} in {target.environment}: revision {revision} in use names its image by tag"
+    text = "\n".join([
+        f"Service:  {service} ({target.project}, {target.environment})",
+        f"Revision: {family}:{revision}, in use (its ECS service or a scheduled task runs it)",
+        f"Image:    {image}",
+        "",
+        "ECS runs the digest it resolved this tag to when it deployed the revision, not the image the tag names "
+        "now (every build moves `latest`), and shipline cannot tell which digest that was. So it cannot tag that "
+        "image live-" + target.environment + f"-r{revision}, and the repository's lifecycle policy may expire it "
+        "once ImagesToKeep newer images are pushed: ECS could then no longer start, replace or scale its tasks.",
+        "Deploy a revision shipline registered (it names its image by digest), or raise ImagesToKeep until then.",
+        "This message is sent once per revision.",
+    ])
+    return Notification(subject=_subject(subject), text=text, title=_subject(subject), description=text,
+                        event_type="InUseImageByTag",
+                        resources=(f"arn:aws:ecs:{target.region}:{target.account}:task-definition/{family}",),
+                        context={"service": service, "revision": str(revision), "image": image})
+
+
 _CONTROLLER_WAY = {"CODE_DEPLOY": "a CodeDeploy deployment (CreateDeployment) changes its task definition",
                    "EXTERNAL": "a new task set (CreateTaskSet) runs another task definition"}
 

@@ -22,12 +22,13 @@ from typing import Literal
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError
 
-from pipeline.adapters import ecr, ecs, ledger, schedules
+from pipeline.adapters import ecr, ecs, ledger, schedules, sns
 from pipeline.adapters.ecs import ServiceMissingError
 from pipeline.adapters.errors import AwsCallError
 from pipeline.adapters.schedules import ScheduledTaskMissingError
 from pipeline.domain.manifest import Manifest
 from pipeline.domain.naming import in_use_tag, live_tag
+from pipeline.domain.notifications import untagged_in_use_notification
 from pipeline.domain.records import CurrentRecord
 from pipeline.domain.retention import (
     InUse,
@@ -38,6 +39,7 @@ from pipeline.domain.retention import (
     revisions_to_deregister,
 )
 from pipeline.domain.task_definitions import image_reference_of
+from pipeline.flows.idempotency import once
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -214,6 +216,9 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
         logger.warning("a revision in use names its image by tag: the image ECS runs for it (the digest it "
                        "resolved at deployment) is not known here and is not tagged; it is kept by ImagesToKeep's "
                        "count alone", extra={"family": family, "revision": revision, "tag": name})
+        notice = untagged_in_use_notification(target=settings.target, service=service, revision=revision,
+                                              image=f"{settings.target.repository_uri(service)}:{name}")
+        once(f"in-use-by-tag:{family}:{revision}", partial(sns.publish, settings.notification_topic_arn, notice))
         return ""
     try:
         outcome = ecr.tag_image(repository, name, tag, manifest=ecr.image_manifest(repository, name))
