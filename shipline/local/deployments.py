@@ -8,6 +8,11 @@ moto's UpdateService only swaps the service's task definition. ECS starts a *dep
   IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS,
   ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED); StopServiceDeployment with stopType ROLLBACK rolls an
   unfinished one back to the previous revision ("Stopping Amazon ECS service deployments");
+- its target *service revision* is described by DescribeServiceRevisions, with the digest each
+  image resolved to when the deployment started (`containerImages`: ECS API Reference,
+  "ContainerImage"; a tag is resolved through moto's ECR at that moment, so the revision keeps
+  running that digest when the tag moves on). CreateService makes one too, completed at once
+  (no events: the service's creation is not what these emulations are for);
 - EventBridge gets "ECS Deployment State Change" events: SERVICE_DEPLOYMENT_IN_PROGRESS at the
   start (and when a rollback starts, its reason naming the deployment it rolls back to),
   SERVICE_DEPLOYMENT_COMPLETED at steady state, SERVICE_DEPLOYMENT_FAILED when the circuit
@@ -19,8 +24,10 @@ Here a deployment completes a moment after it starts, unless its service was nam
 (`shipline local run --fail-deployment SERVICE`): then the circuit breaker trips, and with
 rollback on the service returns to the revision of its last completed deployment, which a new
 deployment rolls out. No task runs: the counts are set as a steady service would show them.
-Not emulated: traffic shifting of the blue/green, canary and linear strategies (they finish as a
-rolling update does), lifecycle hooks, bake time, alarms.
+A service revision's ARN is one per task definition here (a later deployment of the same one
+resolves its tags again, as ECS's new service revision would). Not emulated: traffic shifting of
+the blue/green, canary and linear strategies (they finish as a rolling update does), lifecycle
+hooks, bake time, alarms.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.ecr.models import ecr_backends
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException, ServiceNotFoundException
 from moto.ecs.models import ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
@@ -122,6 +130,9 @@ class EcsDeploymentEmulation:
     # for a test to act on while it is in progress); a stop still rolls them back.
     unending: set[str] = field(default_factory=set)
     deployments: dict[str, ServiceDeployment] = field(default_factory=dict)
+    # CreateService's deployments, completed at once: listed and described, not reported or stopped
+    initial: dict[str, ServiceDeployment] = field(default_factory=dict)
+    revisions: dict[str, dict] = field(default_factory=dict)  # service revision ARN -> its description
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -139,6 +150,7 @@ class EcsDeploymentEmulation:
             deployment.update(rolloutState="COMPLETED", runningCount=1, pendingCount=0,
                               rolloutStateReason=f"ECS deployment {deployment['id']} completed.")
         service.running_count, service.pending_count = 1, 0
+        self.created(service)
 
     # ------------------------------------------------------------------ moto
     def install(self, patches: Patches) -> None:
@@ -157,13 +169,31 @@ class EcsDeploymentEmulation:
                     emulation.start(service, before, response._get_param("deploymentConfiguration") or {})
                 return answer
 
+        original_create = EC2ContainerServiceResponse.create_service
+
+        def create_service(response: EC2ContainerServiceResponse) -> Any:
+            with emulation._lock:
+                answer = original_create(response)
+                emulation.created(response.ecs_backend._get_service(response._get_param("cluster", "default"),
+                                                                    str(response._get_param("serviceName"))))
+                return answer
+
+        def describe_service_revisions(response: EC2ContainerServiceResponse) -> str:
+            arns = response._get_param("serviceRevisionArns") or []
+            if not 1 <= len(arns) <= 20:
+                raise InvalidParameterException("serviceRevisionArns must hold 1 to 20 ARNs")
+            with emulation._lock:
+                known = [dict(emulation.revisions[a]) for a in arns if a in emulation.revisions]
+            failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in emulation.revisions]
+            return json.dumps({"serviceRevisions": known, "failures": failures})
+
         def list_service_deployments(response: EC2ContainerServiceResponse) -> str:
             service = response.ecs_backend._get_service(response._get_param("cluster", "default"),
                                                         str(response._get_param("service")).split("/")[-1])
             wanted = response._get_param("status") or []
             with emulation._lock:
-                found = [d for d in emulation.deployments.values() if d.service_arn == service.arn
-                         and (not wanted or d.status in wanted)]
+                found = [d for d in [*emulation.deployments.values(), *emulation.initial.values()]
+                         if d.service_arn == service.arn and (not wanted or d.status in wanted)]
             found.sort(key=lambda d: d.created_at, reverse=True)
             return json.dumps({"serviceDeployments": [d.brief() for d in found]})
 
@@ -172,8 +202,9 @@ class EcsDeploymentEmulation:
             if not 1 <= len(arns) <= 20:
                 raise InvalidParameterException("serviceDeploymentArns must hold 1 to 20 ARNs")
             with emulation._lock:
-                known = [emulation.deployments[a].described() for a in arns if a in emulation.deployments]
-            failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in emulation.deployments]
+                every = {**emulation.initial, **emulation.deployments}
+                known = [every[a].described() for a in arns if a in every]
+            failures = [{"arn": a, "reason": "MISSING"} for a in arns if a not in every]
             return json.dumps({"serviceDeployments": known, "failures": failures})
 
         def stop_service_deployment(response: EC2ContainerServiceResponse) -> str:
@@ -182,7 +213,7 @@ class EcsDeploymentEmulation:
             if stop_type not in ("ROLLBACK", "ABORT"):
                 raise InvalidParameterException(f"Invalid stopType: {stop_type}")
             with emulation._lock:
-                deployment = emulation.deployments.get(arn)
+                deployment = emulation.deployments.get(arn) or emulation.initial.get(arn)
                 if deployment is None:
                     raise ServiceNotFoundException()
                 if deployment.status not in STOPPABLE:
@@ -202,7 +233,9 @@ class EcsDeploymentEmulation:
 
         patches.set(Rule, "send_to_targets", send_to_targets)
         patches.set(EC2ContainerServiceResponse, "update_service", update_service)
+        patches.set(EC2ContainerServiceResponse, "create_service", create_service)
         patches.set(EC2ContainerServiceResponse, "list_service_deployments", list_service_deployments)
+        patches.set(EC2ContainerServiceResponse, "describe_service_revisions", describe_service_revisions)
         patches.set(EC2ContainerServiceResponse, "describe_service_deployments", describe_service_deployments)
         patches.set(EC2ContainerServiceResponse, "stop_service_deployment", stop_service_deployment)
 
@@ -218,6 +251,7 @@ class EcsDeploymentEmulation:
             service_arn=service.arn, cluster_arn=service.cluster_arn, target=service.task_definition,
             source=source, configuration=configuration)
         self.deployments[deployment.arn] = deployment
+        self._resolve(deployment)
         self._state_event(deployment, deployment_id, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO",
                           f"ECS deployment {deployment_id} in progress.")
         fails = service.name in self.failing
@@ -226,6 +260,56 @@ class EcsDeploymentEmulation:
             self.emit(lambda: self._fail(deployment) if fails else self._complete(deployment, deployment_id),
                       DEPLOY_DELAY)
         return deployment
+
+    def created(self, service: Any) -> ServiceDeployment:
+        """CreateService's deployment: its service revision resolved now, completed at once, no events."""
+        deployment_id = next((d["id"] for d in service.deployments if d.get("status") == "PRIMARY"), "")
+        number = next(self._ids)
+        deployment = ServiceDeployment(
+            arn=(f"arn:aws:ecs:{self.region}:{self.account}:service-deployment/{service.cluster_name}/"
+                 f"{service.name}/{number:04d}{uuid.uuid4().hex[:16]}"),
+            deployment_id=deployment_id, cluster=service.cluster_name, service=service.name,
+            service_arn=service.arn, cluster_arn=service.cluster_arn, target=service.task_definition,
+            source=None, configuration={}, status="SUCCESSFUL")
+        deployment.finished_at = deployment.created_at
+        self.initial[deployment.arn] = deployment
+        self._resolve(deployment)
+        return deployment
+
+    def _resolve(self, deployment: ServiceDeployment) -> None:
+        """Its target service revision, each image resolved to a digest now (a tag through moto's
+        ECR; an image elsewhere, or one ECR does not hold, is left without a digest)."""
+        try:
+            definition = self.backend().describe_task_definition(deployment.target)
+        except Exception:  # noqa: BLE001 - gone: nothing to resolve
+            return
+        images = []
+        for container in definition.container_definitions:
+            image = str(container.get("image", ""))
+            entry = {"containerName": container.get("name", ""), "image": image}
+            digest = self._digest_of(image)
+            if digest:
+                entry["imageDigest"] = digest
+            images.append(entry)
+        arn = deployment._revision_arn(deployment.target)
+        self.revisions[arn] = {
+            "serviceRevisionArn": arn, "serviceArn": deployment.service_arn, "clusterArn": deployment.cluster_arn,
+            "taskDefinition": definition.arn, "containerImages": images, "createdAt": _now().timestamp()}
+
+    def _digest_of(self, image: str) -> str | None:
+        if "@" in image:
+            return image.split("@", 1)[1]
+        host, _, path = image.partition("/")
+        parts = host.split(".")  # <account>.dkr.ecr.<region>.amazonaws.com
+        if len(parts) < 6 or parts[1:3] != ["dkr", "ecr"]:
+            return None
+        name, _, tag = path.partition(":")
+        try:
+            repository = ecr_backends[parts[0]][parts[3]].repositories.get(name)
+            found = [i for i in (repository.images if repository else []) if (tag or "latest") in i.image_tags]
+        except Exception:  # noqa: BLE001 - no such account or region here
+            return None
+        return str(found[0].get_image_digest()) if found else None
 
     def stop(self, deployment: ServiceDeployment) -> None:
         """StopServiceDeployment ROLLBACK: back to the revision the deployment replaced."""

@@ -147,17 +147,11 @@ def test_an_image_whose_in_use_tag_is_its_last_lasting_tag_keeps_it(images, push
     assert tags_of(first) == {"live-dev-r1"}
 
 
-def test_a_revision_in_use_that_names_its_image_by_tag_puts_its_tag_on_no_image_it_does_not_run(images, push_image,
-                                                                                        stack):
-    """A revision made outside shipline names `<repository>:latest`. When the service deployed it,
-    ECS resolved the tag to the digest X and runs X from then on (ECS API Reference,
-    "ContainerImage": ECS "resolves container image names and any image tags specified in the
-    task definition to container image digests ... and uses the digest to start any other desired
-    tasks"); every build moves `latest` on. Which digest ECS resolved is not known here, so the
-    in-use tag goes on no image (it went on whichever image had `latest` then, which the service
-    does not run, leaving X unprotected while claiming otherwise); X is kept by the count alone."""
+def _run_a_revision_naming_latest(images, push_image) -> tuple[str, int]:  # noqa: F811
+    """Revision 1 (digest-pinned by shipline, its image also pushed as `latest`), then a revision
+    registered by hand naming `<repository>:latest`, which the ECS service is created on."""
     ecr, ecs = boto3.client("ecr"), boto3.client("ecs")
-    first = register(images, push_image, 1)  # revision 1, digest-pinned by shipline
+    first = register(images, push_image, 1)
     push_image("latest", first)  # the build pushed `latest` with it
     uri = ecr.describe_repositories(repositoryNames=[REPO])["repositories"][0]["repositoryUri"]
     definition = ecs.describe_task_definition(taskDefinition=f"{FAMILY}:1")["taskDefinition"]
@@ -168,12 +162,48 @@ def test_a_revision_in_use_that_names_its_image_by_tag_puts_its_tag_on_no_image_
                                                                         "requiresCompatibilities")
                                              if k in definition})["taskDefinition"]["revision"]
     run_service_on(by_tag)  # ECS resolved :latest to `first`; the service runs `first`
-    for n in range(2, 7):  # later builds: each pushes its commit tag and `latest` (moved), then registers
+    return first, by_tag
+
+
+def _later_builds(images, push_image) -> None:  # noqa: F811
+    """Later builds: each pushes its commit tag and `latest` (moved), then registers."""
+    ecr = boto3.client("ecr")
+    for n in range(2, 7):
         tag = f"{n:07d}"
         digest = push_image(tag, digest_of(f"image {n}"), seconds_ago=100 - n * 5)
         ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageTag": "latest"}])  # a moved tag
         push_image("latest", digest)
         assert images(push_event(tag, digest, seconds_ago=100 - n * 5))["outcome"] == "registered"
+
+
+def test_a_revision_in_use_that_names_its_image_by_tag_gets_its_tag_on_the_digest_ecs_resolved(images, push_image,
+                                                                                              stack):  # noqa: F811
+    """A revision made outside shipline names `<repository>:latest`. When the service deployed it,
+    ECS resolved the tag to the digest X and runs X from then on (ECS API Reference,
+    "ContainerImage": ECS "resolves container image names and any image tags specified in the
+    task definition to container image digests ... and uses the digest to start any other desired
+    tasks"); every build moves `latest` on. ECS says which digest it resolved (the service
+    revision's containerImages, found through ListServiceDeployments and DescribeServiceRevisions):
+    X carries the in-use tag, not the image `latest` names now, and the lifecycle policy keeps X."""
+    first, by_tag = _run_a_revision_naming_latest(images, push_image)
+    _later_builds(images, push_image)
+    tag = f"live-dev-r{by_tag}"
+    assert tag in (tags_of(first) or set())
+    assert all(tag not in (tags_of(digest_of(f"image {n}")) or set()) for n in range(2, 7))
+    assert first not in expired_now()
+    assert not [n for n in stack.notifications() if "names its image by tag" in n["subject"]]
+
+
+def test_a_revision_in_use_that_names_its_image_by_tag_puts_its_tag_on_no_image_it_does_not_run(images, push_image,
+                                                                                        stack, emulation):
+    """When ECS has no service revision of it to describe (one created before October 25, 2024
+    cannot be: DescribeServiceRevisions answers a failure), which digest ECS resolved is not known
+    here, so the in-use tag goes on no image (on whichever image has `latest` now it would protect
+    an image the service does not run, leaving X unprotected while claiming otherwise); X is kept
+    by the count alone, and a person is told once."""
+    first, by_tag = _run_a_revision_naming_latest(images, push_image)
+    emulation.deployments.revisions.clear()  # ECS cannot describe the service's revisions
+    _later_builds(images, push_image)
     tag = f"live-dev-r{by_tag}"
     assert all(tag not in (tags_of(d) or set()) for d in [first, *(digest_of(f"image {n}") for n in range(2, 7))])
     # a person is told, once, that the image this revision runs cannot be kept

@@ -100,6 +100,7 @@ def _exercise_basic(account) -> None:
     account.run()
     _delete_a_retired_revision(account)
     _tag_and_untag_a_revision_in_use(account)
+    _tag_the_digest_a_service_resolved(account)
     account.client("codebuild").delete_project(name=account.stack.refs["BuildProject"])
     request = load_event("build-requested")
     request["detail"]["commit"] = push["detail"]["oldCommitId"]  # a commit not built yet
@@ -185,6 +186,34 @@ def _tag_and_untag_a_revision_in_use(account) -> None:
     _push_agent_core(account, "8")
     with pytest.raises(ecr.exceptions.ImageNotFoundException):
         ecr.describe_images(repositoryName=family, imageIds=[{"imageTag": tag}])
+
+
+def _tag_the_digest_a_service_resolved(account) -> None:
+    """An ECS service created on a revision registered by hand that names `<repository>:latest`:
+    the next registration keeps that revision and tags the digest ECS resolved for it
+    (ListServiceDeployments, DescribeServiceRevisions), though `latest` has moved on."""
+    ecs, ecr = account.client("ecs"), account.client("ecr")
+    family = "multi-agent-orchestrator-dev-aws-agent-core"
+    latest = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    repository_uri, _, digest = next(c["image"] for c in latest["containerDefinitions"]
+                                     if f"/{family}@" in c["image"]).partition("@")
+    (image,) = ecr.batch_get_image(repositoryName=family, imageIds=[{"imageDigest": digest}])["images"]
+    ecr.put_image(repositoryName=family, imageManifest=image["imageManifest"], imageTag="latest")
+    containers = [dict(c, image=f"{repository_uri}:latest") if c["image"].startswith(repository_uri) else c
+                  for c in latest["containerDefinitions"]]
+    by_tag = ecs.register_task_definition(
+        family=family, containerDefinitions=containers,
+        **{k: latest[k] for k in ("cpu", "memory", "networkMode", "requiresCompatibilities") if k in latest},
+    )["taskDefinition"]["revision"]
+    if not ecs.describe_clusters(clusters=["multi-agent-orchestrator-dev"])["clusters"]:
+        ecs.create_cluster(clusterName="multi-agent-orchestrator-dev")
+    ecs.create_service(cluster="multi-agent-orchestrator-dev", serviceName=family,
+                       taskDefinition=f"{family}:{by_tag}", desiredCount=1)
+    ecr.batch_delete_image(repositoryName=family, imageIds=[{"imageTag": "latest"}])  # the tag moved on
+    _push_agent_core(account, "9")
+    tag = f"live-dev-r{by_tag}"
+    (detail,) = ecr.describe_images(repositoryName=family, imageIds=[{"imageTag": tag}])["imageDetails"]
+    assert detail["imageDigest"] == digest
 
 
 def _exercise_github(account) -> None:

@@ -98,6 +98,8 @@ def needs(service: str, operation: str, params: dict, facts: Facts) -> list[Need
         names = params.get("services") or [params["service"]]
         return [Need(call, _arn("ecs", f"service/{params.get('cluster', 'default')}/{name.rsplit('/', 1)[-1]}"), call)
                 for name in names]
+    if service == "ecs" and operation == "DescribeServiceRevisions":  # authorised on each service revision
+        return [Need(call, arn, call) for arn in params["serviceRevisionArns"]]
     if service == "ecs" and operation == "StopServiceDeployment":
         return [Need(call, params["serviceDeploymentArn"], call)]
     if service == "ecs":

@@ -188,6 +188,37 @@ def list_service_deployments(cluster: str, name: str, statuses: list[str] | None
     return sorted(found, key=lambda d: str(d.get("createdAt", "")), reverse=True)
 
 
+SERVICE_REVISIONS_PER_CALL = 20  # DescribeServiceRevisions: "You can specify a maximum of 20 ARNs."
+
+
+def resolved_images(cluster: str, name: str, task_definition: str, *, ecs: Any | None = None) -> list[dict] | None:
+    """The images ECS resolved for the service's newest service revision of `task_definition`
+    ("family:revision"): its `containerImages` ({containerName, image, imageDigest}; ECS API
+    Reference, "ContainerImage": ECS resolves each image tag to a digest when it deploys, and runs
+    that digest since). ListServiceDeployments (newest first) gives each deployment's
+    targetServiceRevisionArn; DescribeServiceRevisions (at most 20 a call, asked newest first, no
+    further than the first match) gives each one's taskDefinition. None when no service revision
+    of it is found (ECS cannot describe a service revision created before October 25, 2024: a
+    `failures` entry). ServiceMissingError when the service or its cluster does not exist."""
+    ecs = ecs or client("ecs")
+    arns = list(dict.fromkeys(str(d.get("targetServiceRevisionArn") or "")
+                              for d in list_service_deployments(cluster, name, ecs=ecs)))
+    arns = [a for a in arns if a]
+    wanted = task_definition.rsplit("/", 1)[-1]
+    for start in range(0, len(arns), SERVICE_REVISIONS_PER_CALL):
+        chunk = arns[start:start + SERVICE_REVISIONS_PER_CALL]
+        try:
+            response = ecs.describe_service_revisions(serviceRevisionArns=chunk)
+        except ClientError as exc:
+            raise wrap(exc, f"describe the service revisions of {cluster}/{name}") from exc
+        described = {str(r.get("serviceRevisionArn")): r for r in response.get("serviceRevisions", [])}
+        for arn in chunk:  # newest first
+            revision = described.get(arn)
+            if revision and str(revision.get("taskDefinition") or "").rsplit("/", 1)[-1] == wanted:
+                return [dict(c) for c in revision.get("containerImages", [])]
+    return None
+
+
 def stop_service_deployment(arn: str, *, ecs: Any | None = None) -> str:
     """Stop a deployment in progress and roll it back to the previous service revision."""
     try:

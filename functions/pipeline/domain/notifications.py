@@ -294,7 +294,9 @@ def untagged_in_use_notification(*, target: Target, service: str, revision: int,
         f"Image:    {image}",
         "",
         "ECS runs the digest it resolved this tag to when it deployed the revision, not the image the tag names "
-        "now (every build moves `latest`), and shipline cannot tell which digest that was. So it cannot tag that "
+        "now (every build moves `latest`), and ECS did not say which digest that was (it has no service revision "
+        "of it to describe: one created before October 25, 2024 cannot be; a scheduled task resolves the tag at "
+        "each run). So shipline cannot tag that "
         "image live-" + target.environment + f"-r{revision}, and the repository's lifecycle policy may expire it "
         "once ImagesToKeep newer images are pushed: ECS could then no longer start, replace or scale its tasks.",
         "Deploy a revision shipline registered (it names its image by digest), or raise ImagesToKeep until then.",

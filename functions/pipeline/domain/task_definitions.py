@@ -5,7 +5,7 @@ everything else (sidecars, roles, volumes, variables the manifest does not name)
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,6 +189,17 @@ def image_reference_of(task_definition: dict[str, Any], repository_uri: str) -> 
         if "@" in image:
             return "digest", image.split("@", 1)[1]
         return "tag", image.rpartition("/")[2].partition(":")[2] or "latest"
+    return None
+
+
+def resolved_digest_of(container_images: Iterable[Mapping[str, Any]], repository_uri: str) -> str | None:
+    """The digest ECS resolved for the image from this repository, from a service revision's
+    `containerImages` ({containerName, image, imageDigest}: ECS API Reference, "ContainerImage");
+    None when no entry names an image from it with a digest."""
+    for entry in container_images:
+        digest = str(entry.get("imageDigest") or "")
+        if _repository_of(str(entry.get("image") or "")) == repository_uri and digest.startswith("sha256:"):
+            return digest
     return None
 
 

@@ -38,7 +38,7 @@ from pipeline.domain.retention import (
     revisions_to_delete,
     revisions_to_deregister,
 )
-from pipeline.domain.task_definitions import image_reference_of
+from pipeline.domain.task_definitions import image_reference_of, resolved_digest_of
 from pipeline.flows.idempotency import once
 from pipeline.settings import ImageEventsSettings
 
@@ -140,12 +140,13 @@ def retire_revisions(settings: ImageEventsSettings, service: str, registered: in
     tagged: tuple[int, ...] = ()
     untagged: tuple[int, ...] = ()
     if in_use.cache_info().currsize:  # read above (a failed read is not cached): no new reads
-        tagged, untagged = tag_in_use(settings, service, in_use(), in_use_tags)
+        tagged, untagged = tag_in_use(settings, service, in_use(), in_use_tags, manifest=manifest)
     return Retention(tuple(done), failed, deleted, kept, tagged_in_use=tagged, untagged=untagged)
 
 
 def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
-               known: Mapping[int, str] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+               known: Mapping[int, str] | None = None, *,
+               manifest: Manifest | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Make the image of each revision in use carry `live-<environment>-r<revision>`, so that the
     lifecycle policy never expires it (its first rule keeps every `live-` image; ECR User Guide,
     "Lifecycle policy evaluation rules": an image a higher-priority rule's tags match is not
@@ -153,7 +154,10 @@ def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
     The ledger's `in-use-tags` (`known`, when the caller read it) says which revisions have one:
     when nothing changed, nothing is asked. Tagging a revision's image: DescribeTaskDefinition
     (its image from this service's repository, by digest or by tag), BatchGetImage of its
-    manifest, PutImage under the tag. Untagging: DescribeImages of its digest, then
+    manifest, PutImage under the tag. A revision that names its image by tag gets the tag on the
+    digest ECS resolved for it when the ECS service deployed it (ListServiceDeployments and
+    DescribeServiceRevisions: see _resolved_digest); when ECS does not say, on no image, and a
+    person is told once (untagged_in_use_notification). Untagging: DescribeImages of its digest, then
     BatchDeleteImage of the tag, only when the image keeps a commit tag (may_remove_tag: removing
     an image's last tag deletes it); otherwise the tag stays, with a warning, and is forgotten.
     Housekeeping: a failure is a warning, and the next retention that reads what is in use tries
@@ -172,7 +176,7 @@ def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
     gone: list[int] = []
     for revision in to_tag:
         try:
-            added[revision] = _tag_revision_image(settings, service, revision)
+            added[revision] = _tag_revision_image(settings, service, revision, used, manifest)
         except AwsCallError as exc:
             logger.warning("image of a revision in use not tagged; the next retention tries again", extra={
                 "family": family, "revision": revision, "error": str(exc)})
@@ -197,9 +201,11 @@ def tag_in_use(settings: ImageEventsSettings, service: str, used: InUse,
     return tuple(sorted(r for r, d in added.items() if d)), tuple(gone)
 
 
-def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: int) -> str:
+def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: int, used: InUse,
+                        manifest: Manifest | None = None) -> str:
     """Tag the image the revision runs from the service's repository; its digest, or "" when the
-    revision is gone, runs no image of that repository, or names it by tag (nothing it can keep)."""
+    revision is gone, runs no image of that repository, or names it by tag and ECS does not say
+    which digest it resolved (nothing it can keep)."""
     family, repository = settings.target.family(service), settings.target.repository(service)
     definition = ecs.task_definition(family, revision)
     reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
@@ -210,16 +216,21 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
     if kind != "digest":
         # ECS resolved the tag to a digest when it deployed the revision and runs that digest
         # since (ECS API Reference, "ContainerImage"); the tag has likely moved on (every build
-        # moves `latest`). The image the tag names now is not the one that runs: tag nothing
-        # rather than protect the wrong image (shipline registers by digest; this revision was
-        # made elsewhere).
-        logger.warning("a revision in use names its image by tag: the image ECS runs for it (the digest it "
-                       "resolved at deployment) is not known here and is not tagged; it is kept by ImagesToKeep's "
-                       "count alone", extra={"family": family, "revision": revision, "tag": name})
-        notice = untagged_in_use_notification(target=settings.target, service=service, revision=revision,
-                                              image=f"{settings.target.repository_uri(service)}:{name}")
-        once(f"in-use-by-tag:{family}:{revision}", partial(sns.publish, settings.notification_topic_arn, notice))
-        return ""
+        # moves `latest`). The image the tag names now is not the one that runs: ask ECS which
+        # digest it resolved (the service's service revision of it), or tag nothing rather than
+        # protect the wrong image (shipline registers by digest; this revision was made elsewhere).
+        resolved = _resolved_digest(settings, manifest or settings.manifest(), service, revision, used)
+        if resolved is None:
+            logger.warning("a revision in use names its image by tag: the image ECS runs for it (the digest it "
+                           "resolved at deployment) is not known here and is not tagged; it is kept by "
+                           "ImagesToKeep's count alone", extra={"family": family, "revision": revision, "tag": name})
+            notice = untagged_in_use_notification(target=settings.target, service=service, revision=revision,
+                                                  image=f"{settings.target.repository_uri(service)}:{name}")
+            once(f"in-use-by-tag:{family}:{revision}", partial(sns.publish, settings.notification_topic_arn, notice))
+            return ""
+        logger.info("a revision in use names its image by tag: tagging the digest ECS resolved for it", extra={
+            "family": family, "revision": revision, "tag": name, "digest": resolved})
+        name = resolved
     try:
         outcome = ecr.tag_image(repository, name, tag, manifest=ecr.image_manifest(repository, name))
         digest = name
@@ -231,6 +242,25 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
         logger.warning("in-use tag not put: the repository's tags are immutable and another image has it", extra={
             "repository": repository, "digest": digest, "tag": tag})
     return digest
+
+
+def _resolved_digest(settings: ImageEventsSettings, manifest: Manifest, service: str, revision: int,
+                     used: InUse) -> str | None:
+    """The digest of the service's repository that ECS resolved when the ECS service services.toml
+    names deployed `revision` (its newest service revision of it: ListServiceDeployments, then
+    DescribeServiceRevisions); None when that service does not use the revision (only scheduled
+    tasks do: they resolve the tag at each run), does not exist, or has no service revision of it
+    (one created before October 25, 2024 cannot be described)."""
+    where = manifest.service(service).ecs_service(settings.project, settings.environment)
+    by_service = (f"ECS service {where.cluster}/{where.name}", "the ledger's running record")
+    if not any(user in by_service for user in used.users.get(revision, ())):
+        return None
+    family = settings.target.family(service)
+    try:
+        images = ecs.resolved_images(where.cluster, where.name, f"{family}:{revision}")
+    except ServiceMissingError:
+        return None
+    return resolved_digest_of(images, settings.target.repository_uri(service)) if images else None
 
 
 def _untag(repository: str, digest: str, tag: str) -> bool:
