@@ -52,6 +52,7 @@ from shipline.local.patches import Patches
 
 DEPLOY_DELAY = 0.3  # seconds from a deployment's start to its end; AWS takes minutes
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: task failed to start."
+LIST_PAGE = 20  # ListServiceDeployments' page when maxResults is not given
 STOPPABLE = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 
 
@@ -195,7 +196,16 @@ class EcsDeploymentEmulation:
                 found = [d for d in [*emulation.deployments.values(), *emulation.initial.values()]
                          if d.service_arn == service.arn and (not wanted or d.status in wanted)]
             found.sort(key=lambda d: d.created_at, reverse=True)
-            return json.dumps({"serviceDeployments": [d.brief() for d in found]})
+            # Paged as ECS pages it: maxResults 1 to 100, 20 when not given, then a nextToken
+            # (ECS API Reference, "ListServiceDeployments").
+            size = int(response._get_param("maxResults") or LIST_PAGE)
+            if not 1 <= size <= 100:
+                raise InvalidParameterException("maxResults must be between 1 and 100")
+            start = int(response._get_param("nextToken") or 0)
+            page: dict[str, Any] = {"serviceDeployments": [d.brief() for d in found[start:start + size]]}
+            if start + size < len(found):
+                page["nextToken"] = str(start + size)
+            return json.dumps(page)
 
         def describe_service_deployments(response: EC2ContainerServiceResponse) -> str:
             arns = response._get_param("serviceDeploymentArns") or []
@@ -243,13 +253,7 @@ class EcsDeploymentEmulation:
     def start(self, service: Any, source: str | None, configuration: dict) -> ServiceDeployment:
         """A new PRIMARY deployment of the service's task definition; the old ones stay ACTIVE."""
         deployment_id = self._new_primary(service, service.task_definition)
-        number = next(self._ids)
-        deployment = ServiceDeployment(
-            arn=(f"arn:aws:ecs:{self.region}:{self.account}:service-deployment/{service.cluster_name}/"
-                 f"{service.name}/{number:04d}{uuid.uuid4().hex[:16]}"),
-            deployment_id=deployment_id, cluster=service.cluster_name, service=service.name,
-            service_arn=service.arn, cluster_arn=service.cluster_arn, target=service.task_definition,
-            source=source, configuration=configuration)
+        deployment = self._deployment(service, deployment_id, source=source, configuration=configuration)
         self.deployments[deployment.arn] = deployment
         self._resolve(deployment)
         self._state_event(deployment, deployment_id, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO",
@@ -264,17 +268,20 @@ class EcsDeploymentEmulation:
     def created(self, service: Any) -> ServiceDeployment:
         """CreateService's deployment: its service revision resolved now, completed at once, no events."""
         deployment_id = next((d["id"] for d in service.deployments if d.get("status") == "PRIMARY"), "")
-        number = next(self._ids)
-        deployment = ServiceDeployment(
-            arn=(f"arn:aws:ecs:{self.region}:{self.account}:service-deployment/{service.cluster_name}/"
-                 f"{service.name}/{number:04d}{uuid.uuid4().hex[:16]}"),
-            deployment_id=deployment_id, cluster=service.cluster_name, service=service.name,
-            service_arn=service.arn, cluster_arn=service.cluster_arn, target=service.task_definition,
-            source=None, configuration={}, status="SUCCESSFUL")
+        deployment = self._deployment(service, deployment_id, source=None, configuration={}, status="SUCCESSFUL")
         deployment.finished_at = deployment.created_at
         self.initial[deployment.arn] = deployment
         self._resolve(deployment)
         return deployment
+
+    def _deployment(self, service: Any, deployment_id: str, **fields: Any) -> ServiceDeployment:
+        """A service deployment of the service's task definition, with an ARN of its own."""
+        number = next(self._ids)
+        return ServiceDeployment(
+            arn=(f"arn:aws:ecs:{self.region}:{self.account}:service-deployment/{service.cluster_name}/"
+                 f"{service.name}/{number:04d}{uuid.uuid4().hex[:16]}"),
+            deployment_id=deployment_id, cluster=service.cluster_name, service=service.name,
+            service_arn=service.arn, cluster_arn=service.cluster_arn, target=service.task_definition, **fields)
 
     def _resolve(self, deployment: ServiceDeployment) -> None:
         """Its target service revision, each image resolved to a digest now (a tag through moto's

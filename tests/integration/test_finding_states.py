@@ -33,6 +33,15 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%b %d, %Y, %I:%M:%S %p")
 
 
+def _restated(observed: datetime, status: str, *, minutes: int) -> dict:
+    """Finding 1 (first observed then) sent again by Inspector: its state `status`, that many
+    minutes later (same findingArn, a newer updatedAt, an event of its own)."""
+    event = inspector_finding(1, observed=observed)
+    event["id"] = f"finding-1-{status.lower()}-{minutes}"
+    event["detail"].update(status=status, updatedAt=_stamp(observed + timedelta(minutes=minutes)))
+    return event
+
+
 def test_a_queued_finding_suppressed_before_the_hour_is_not_sent(images, push_image, stack):
     """Amazon Inspector sends the same finding (same findingArn) again when its state changes
     (Inspector User Guide, "Creating custom responses to Amazon Inspector findings with Amazon
@@ -43,9 +52,7 @@ def test_a_queued_finding_suppressed_before_the_hour_is_not_sent(images, push_im
     observed = datetime.now(UTC) + timedelta(seconds=2)
     active = inspector_finding(1, observed=observed)
     assert images(active)["outcome"] == "queued for the digest"
-    suppressed = inspector_finding(1, observed=observed)
-    suppressed["id"] = "finding-1-suppressed"
-    suppressed["detail"].update(status="SUPPRESSED", updatedAt=_stamp(observed + timedelta(minutes=5)))
+    suppressed = _restated(observed, "SUPPRESSED", minutes=5)
     assert images(suppressed)["outcome"] == "not reported"
     result = images(digest_run(datetime.now(UTC) + timedelta(hours=1)))
     assert result["digests"] == {}, result
@@ -58,9 +65,7 @@ def test_a_queued_finding_closed_before_the_hour_is_not_sent(images, push_image,
     stack.notifications()
     observed = datetime.now(UTC) + timedelta(seconds=2)
     assert images(inspector_finding(1, observed=observed))["outcome"] == "queued for the digest"
-    closed = inspector_finding(1, observed=observed)
-    closed["id"] = "finding-1-closed"
-    closed["detail"].update(status="CLOSED", updatedAt=_stamp(observed + timedelta(minutes=5)))
+    closed = _restated(observed, "CLOSED", minutes=5)
     images(closed)
     result = images(digest_run(datetime.now(UTC) + timedelta(hours=1)))
     assert result["digests"] == {}, result
@@ -75,9 +80,7 @@ def test_an_old_active_event_delivered_after_its_closed_update_neither_reopens_n
     scanned_by_inspector(images, push_image)
     stack.notifications()
     observed = datetime.now(UTC) + timedelta(seconds=2)
-    closed = inspector_finding(1, observed=observed)
-    closed["id"] = "finding-1-closed"
-    closed["detail"].update(status="CLOSED", updatedAt=_stamp(observed + timedelta(minutes=5)))
+    closed = _restated(observed, "CLOSED", minutes=5)
     images(closed)
     late_active = inspector_finding(1, observed=observed)  # updatedAt == firstObservedAt: older
     images(late_active)
@@ -234,19 +237,15 @@ def test_a_closed_finding_that_inspector_reopens_is_queued_again(images, push_im
     reopen a remediated finding within seven days of closing the finding if the issue that caused
     the vulnerability reoccurs" (same findingArn, status ACTIVE again, newer updatedAt). The
     finding was queued, then CLOSED (taken out of the queue, never sent); reopened, it is ACTIVE
-    in an image that runs, so it must reach the image's digest. The finding's item keeps its
-    `queuedAt`, so route_finding says "already reported" and nothing is ever sent."""
+    in an image that runs, so it must reach the image's digest (the CLOSED state ended its telling:
+    not "already reported")."""
     scanned_by_inspector(images, push_image)
     stack.notifications()
     observed = datetime.now(UTC) + timedelta(seconds=2)
     assert images(inspector_finding(1, observed=observed))["outcome"] == "queued for the digest"
-    closed = inspector_finding(1, observed=observed)
-    closed["id"] = "finding-1-closed"
-    closed["detail"].update(status="CLOSED", updatedAt=_stamp(observed + timedelta(minutes=5)))
+    closed = _restated(observed, "CLOSED", minutes=5)
     images(closed)
-    reopened = inspector_finding(1, observed=observed)
-    reopened["id"] = "finding-1-reopened"
-    reopened["detail"].update(status="ACTIVE", updatedAt=_stamp(observed + timedelta(minutes=10)))
+    reopened = _restated(observed, "ACTIVE", minutes=10)
     result = images(reopened)
     assert result["outcome"] == "queued for the digest", result
     assert images(digest_run(datetime.now(UTC) + timedelta(hours=1)))["sent"] == 1

@@ -44,6 +44,15 @@ def _steady_on_3(emulation, stack) -> str:
     return str(stack.refs["LedgerTable"])
 
 
+def _deploying(emulation, stack, *, registered: int) -> None:
+    """The service steady on the stand-in's revision 1, `registered` more revisions registered, and
+    the newest of them deploying, a deployment that does not end by itself."""
+    _stand_in(emulation, stack)
+    _register(registered)
+    emulation.deployments.unending.add(SERVICE)
+    boto3.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:{registered + 1}")
+
+
 def _rollback(table: str, *extra: str) -> int:
     return main(["rollback", "--service", "langgraph", "--table", table, *extra])
 
@@ -127,10 +136,7 @@ def test_a_stop_names_and_records_the_revision_ecs_returns_to(stack, emulation, 
     """Steady on 1; revision 2 registered and never deployed; 3 deploying. A stop with ROLLBACK
     returns the service to 1, the revision the deployment replaces, not to 2."""
     table = str(stack.refs["LedgerTable"])
-    _stand_in(emulation, stack)
-    _register(2)
-    emulation.deployments.unending.add(SERVICE)
-    boto3.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:3")
+    _deploying(emulation, stack, registered=2)
     assert _rollback(table) == 0
     out = capsys.readouterr().out
     emulation.deployments.unending.discard(SERVICE)
@@ -144,10 +150,7 @@ def test_a_stop_names_and_records_the_revision_ecs_returns_to(stack, emulation, 
 @pytest.mark.parametrize("stack_parameters", [ROLLING])
 def test_a_rerun_of_a_stop_does_not_stop_again_and_ecs_own_rollback_is_refused(stack, emulation, capsys):
     table = str(stack.refs["LedgerTable"])
-    _stand_in(emulation, stack)
-    _register(1)
-    emulation.deployments.unending.add(SERVICE)
-    boto3.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:2")
+    _deploying(emulation, stack, registered=1)
     assert _rollback(table) == 0
     # ECS rolls back (ROLLBACK_REQUESTED until the emulation's loop runs): the same command again
     assert _rollback(table) == 0
@@ -224,10 +227,7 @@ def test_a_stop_whose_answer_was_lost_is_recognised_as_the_persons_own_on_rerun(
     """The same for StopServiceDeployment: the stop took effect (ROLLBACK_REQUESTED) and its answer
     was lost; the rerun recognises the person's own stop instead of refusing it as ECS's."""
     table = str(stack.refs["LedgerTable"])
-    _stand_in(emulation, stack)
-    _register(1)
-    emulation.deployments.unending.add(SERVICE)
-    boto3.client("ecs").update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:2")
+    _deploying(emulation, stack, registered=1)
     with monkeypatch.context() as patched:
         _applied_then_lost(patched, "stop_service_deployment")
         assert _rollback(table) != 0
@@ -246,3 +246,19 @@ def test_a_rollback_ecs_refused_is_recorded_failed(stack, emulation, faults):
     assert _primary() == f"{FAMILY}:3"
     (record,) = ledger.rollbacks(table, PK)
     assert record.state == "failed"
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_the_emulated_list_of_service_deployments_is_paged_as_ecs_pages_it(stack, emulation):
+    """ListServiceDeployments answers 20 a page unless maxResults (1 to 100) says otherwise, with a
+    nextToken (ECS API Reference): the adapter reads every page."""
+    _stand_in(emulation, stack)
+    client = boto3.client("ecs")
+    for revision in _register(22):
+        client.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=f"{FAMILY}:{revision}")
+    first = client.list_service_deployments(cluster=CLUSTER, service=SERVICE)
+    assert len(first["serviceDeployments"]) == 20 and first["nextToken"]
+    five = client.list_service_deployments(cluster=CLUSTER, service=SERVICE, maxResults=5)
+    assert len(five["serviceDeployments"]) == 5
+    every = ecs.list_service_deployments(CLUSTER, SERVICE)
+    assert len(every) == len({d["serviceDeploymentArn"] for d in every}) >= 22

@@ -585,13 +585,7 @@ def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bo
     retention put, in one strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
     keys = (["current"] + ([f"commit#{short_sha(sha)}"] if sha else []) + (["retired"] if retired else [])
             + ([_IN_USE_TAGS] if in_use_tags else []))
-    try:
-        response = client("dynamodb").transact_get_items(TransactItems=[
-            {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
-    except ClientError as exc:
-        raise wrap(exc, "read the current revision and its commit from the ledger") from exc
-    items = dict(zip(keys, (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])),
-                     strict=False))
+    items = _read_together(table, pk, keys, "read the current revision and its commit from the ledger")
     current, commit = items.get("current"), items.get(f"commit#{short_sha(sha)}") if sha else None
     return RegistrationReads((_current(current) if current else None), (_commit(commit) if commit else None),
                              _by_revision(items.get("retired")), _by_revision(items.get(_IN_USE_TAGS)))
@@ -600,14 +594,22 @@ def read_current_and_commit(table: str, pk: str, sha: str | None, *, retired: bo
 def read_current_and_running(table: str, pk: str) -> tuple[CurrentRecord | None, RunningRecord | None]:
     """The service's current revision and what its ECS service runs (as its deployments' events
     last said), in one strongly consistent request (TransactGetItems; IAM: dynamodb:GetItem)."""
-    keys = ["current", "running"]
+    items = _read_together(table, pk, ["current", "running"],
+                           "read the current and the running revision from the ledger")
+    current, running = items.get("current"), items.get("running")
+    return (_current(current) if current else None), (_running(running) if running else None)
+
+
+def _read_together(table: str, pk: str, keys: list[str], doing: str) -> dict[str, dict[str, Any] | None]:
+    """Items of one partition in one strongly consistent request (TransactGetItems): sk -> item,
+    None for one that does not exist."""
     try:
         response = client("dynamodb").transact_get_items(TransactItems=[
             {"Get": {"TableName": table, "Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for sk in keys])
     except ClientError as exc:
-        raise wrap(exc, "read the current and the running revision from the ledger") from exc
-    current, running = (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", []))
-    return (_current(current) if current else None), (_running(running) if running else None)
+        raise wrap(exc, doing) from exc
+    return dict(zip(keys, (_python(r["Item"]) if r.get("Item") else None for r in response.get("Responses", [])),
+                    strict=False))
 
 
 # ---------------------------------------------------------------------------- retired revisions

@@ -20,7 +20,7 @@ from typing import Literal
 
 from aws_lambda_powertools import Logger
 
-from pipeline.adapters import ecr, ecs, ledger, sns
+from pipeline.adapters import ecr, ledger, sns
 from pipeline.domain import gate
 from pipeline.domain.digests import due_digests, hour_of, inspector_time, route_finding, running_revisions
 from pipeline.domain.manifest import Manifest
@@ -53,16 +53,13 @@ from pipeline.domain.scans import (
     top_findings,
     worst_verdict,
 )
-from pipeline.domain.task_definitions import (
-    NoContainerForRepositoryError,
-    TaskSizeConflictError,
-    image_reference_of,
-)
+from pipeline.domain.task_definitions import NoContainerForRepositoryError, TaskSizeConflictError
 from pipeline.events.envelope import NotOursError
 from pipeline.flows.fixes import RebuildAsked, rebuild_text, request_rebuild
 from pipeline.flows.idempotency import deadline, once
 from pipeline.flows.registration import Registration, new_claim
 from pipeline.flows.registration import register_image as _register_image
+from pipeline.flows.retention import revision_image
 from pipeline.settings import ImageEventsSettings
 
 logger = Logger(child=True)
@@ -164,17 +161,6 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
     found_since = judge(Counter(f.finding.severity for f in since), settings.scan_threshold, scanner="inspector")
     scanned = verdict_of(settings, image)
     decision = gate.decide(settings.gate, worst_verdict([found_since, *([scanned] if scanned else [])]))
-    if decision.decision == "register" and since:
-        # Queued before it registers: should the registration or a later step fail, the event's
-        # retry finds the image current ("already registered") and would not queue them. Queued
-        # for an image that then does not run, the digest withdraws them.
-        outbox, hour = ledger.pending_partition(settings.project, settings.environment), hour_of(datetime.now(UTC))
-        for f in since:  # it runs again: what was found in it meanwhile goes in its next digest
-            if not ledger.finding_queued(table, pk, outbox, PendingFinding(
-                    service=service, digest=digest, tags=tuple(sorted({*image.tags, tag})), finding_arn=f.finding_arn,
-                    finding=f.finding, hour=hour), f.updated_at):
-                logger.info("a finding's newer state was recorded meanwhile: not queued",
-                            extra={"service": service, "finding": f.finding_arn})
     if decision.decision != "register":
         name = settings.target.repository(service)
         notification = scan_notification(
@@ -184,6 +170,16 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
                          f"Inspector found more since its scan, while it ran nowhere ({decision.reason})")
         once(f"reuse-held:{name}@{digest}#{tag}", partial(sns.publish, settings.notification_topic_arn, notification))
         return {"outcome": "held", "service": service, "reason": decision.reason}
+    # Queued before it registers: should the registration or a later step fail, the event's retry
+    # finds the image current ("already registered") and would not queue them. Queued for an image
+    # that then does not run, the digest withdraws them.
+    outbox, hour = ledger.pending_partition(settings.project, settings.environment), hour_of(datetime.now(UTC))
+    for f in since:  # it runs again: what was found in it meanwhile goes in its next digest
+        if not ledger.finding_queued(table, pk, outbox, PendingFinding(
+                service=service, digest=digest, tags=tuple(sorted({*image.tags, tag})), finding_arn=f.finding_arn,
+                finding=f.finding, hour=hour), f.updated_at):
+            logger.info("a finding's newer state was recorded meanwhile: not queued",
+                        extra={"service": service, "finding": f.finding_arn})
     registration = register_image(settings, manifest, service, digest, tags=(tag,), pushed_at=pushed_at,
                                   reused_tag=tag)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
@@ -346,16 +342,16 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
     record, newest = ledger.finding_seen(table, pk, FindingRecord(
         finding_arn, digest, finding, status, first_observed_at,
         updated_at=when.astimezone(UTC).isoformat(timespec="microseconds") if when else ""))
-    if newest and record.status != "ACTIVE":  # no longer waits for a digest (if it did)
-        ledger.finding_unqueued(table, outbox, PendingFinding(service=service, digest=digest, tags=tuple(tags),
-                                                              finding_arn=finding_arn, finding=finding, hour=""),
-                                record.updated_at)
     if not newest:
         return {"outcome": "superseded", "service": service, "running": [], "rebuild": None,
                 "reason": f"the ledger holds a newer state of the finding ({record.status} at {record.updated_at})"}
+    if record.status != "ACTIVE":  # no longer waits for a digest (if it did)
+        ledger.finding_unqueued(table, outbox, PendingFinding(service=service, digest=digest, tags=tuple(tags),
+                                                              finding_arn=finding_arn, finding=finding, hour=""),
+                                record.updated_at)
     image = ledger.read_image(table, pk, digest)
     scan = image.scans.get("inspector") if image else None
-    _, running = _where_it_runs(settings, service, digest, image)
+    _, running = _where_it_runs(settings, service, digest, lambda: image)
     route = route_finding(status=status, severity=finding.severity, threshold=settings.scan_threshold,
                           scanned_at=scan.at if scan else None, first_observed_at=first_observed_at,
                           queued=bool(record.queued_at), running=bool(running))
@@ -375,30 +371,29 @@ def on_finding(settings: ImageEventsSettings, manifest: Manifest, *, repository:
 
 
 def _where_it_runs(settings: ImageEventsSettings, service: str, digest: str,
-                   image: ImageRecord | None) -> tuple[CurrentRecord | None, tuple[RunningRevision, ...]]:
+                   image: Callable[[], ImageRecord | None]) -> tuple[CurrentRecord | None, tuple[RunningRevision, ...]]:
     """The service's current revision, and where the image runs: as that revision, or as the
-    revision ECS runs (after a rollback, an older one) when that is the image's."""
+    revision ECS runs (after a rollback, an older one) when that is the image's. `image` is read
+    only when ECS runs another revision than the current one."""
     current, on_ecs = ledger.read_current_and_running(settings.ledger_table, settings.ledger_key(service))
     running = on_ecs.revision if on_ecs else None
+    running_digest = (current.digest if current is not None and current.revision == running
+                      else _digest_of_revision(settings, service, running, image) if running is not None else None)
     return current, running_revisions(current, service=service, environment=settings.environment, digest=digest,
-                                      running=running, running_digest=_digest_of_revision(
-                                          settings, service, running, current, image))
+                                      running=running, running_digest=running_digest)
 
 
-def _digest_of_revision(settings: ImageEventsSettings, service: str, revision: int | None,
-                        current: CurrentRecord | None, image: ImageRecord | None) -> str | None:
-    """The digest of the service's image in one revision of its family: the ledger's, when that
-    revision is the current one or the image's own; otherwise ECS's task definition, when it names
-    the image by digest (one DescribeTaskDefinition, only when ECS runs neither: after a rollback
-    to a revision whose image has been registered again since, under a newer revision). None when
-    not known (a revision gone, or naming its image by tag)."""
-    if revision is None:
-        return None
-    for record in (current, image):
-        if record is not None and record.revision == revision:
-            return record.digest
-    definition = ecs.task_definition(settings.target.family(service), revision)
-    reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
+def _digest_of_revision(settings: ImageEventsSettings, service: str, revision: int,
+                        image: Callable[[], ImageRecord | None]) -> str | None:
+    """The digest of the service's image in a revision that is not the current one: the image's
+    own, when that is its revision; otherwise ECS's task definition, when it names the image by
+    digest (one DescribeTaskDefinition, only after a rollback to a revision whose image has been
+    registered again since, under a newer revision). None when not known (a revision gone, or
+    naming its image by tag)."""
+    record = image()
+    if record is not None and record.revision == revision:
+        return record.digest
+    reference = revision_image(settings, service, revision)
     return reference[1] if reference and reference[0] == "digest" else None
 
 
@@ -417,7 +412,7 @@ def on_digest_schedule(settings: ImageEventsSettings, *, at: datetime) -> dict:
     for image in due_digests(ledger.pending_findings(table, outbox), hour):
         pk = settings.ledger_key(image.service)
         current, running = _where_it_runs(settings, image.service, image.digest,
-                                          ledger.read_image(table, pk, image.digest))
+                                          partial(ledger.read_image, table, pk, image.digest))
         rebuild = (rebuild_text(settings, image.service, image.digest, {p.hour for p in image.pending})
                    if settings.rebuild_on_fix_available else "")
         if not running and not rebuild:  # replaced since its findings were queued: recorded, not sent

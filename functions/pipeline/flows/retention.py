@@ -207,8 +207,7 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
     revision is gone, runs no image of that repository, or names it by tag and ECS does not say
     which digest it resolved (nothing it can keep)."""
     family, repository = settings.target.family(service), settings.target.repository(service)
-    definition = ecs.task_definition(family, revision)
-    reference = image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
+    reference = revision_image(settings, service, revision)
     if reference is None:
         return ""
     tag = in_use_tag(settings.environment, revision)
@@ -242,6 +241,14 @@ def _tag_revision_image(settings: ImageEventsSettings, service: str, revision: i
         logger.warning("in-use tag not put: the repository's tags are immutable and another image has it", extra={
             "repository": repository, "digest": digest, "tag": tag})
     return digest
+
+
+def revision_image(settings: ImageEventsSettings, service: str, revision: int) -> tuple[str, str] | None:
+    """How one revision of the service's family names its image from the service's repository
+    (DescribeTaskDefinition): ("digest", ...) or ("tag", ...); None when the revision is gone or
+    runs no image of that repository."""
+    definition = ecs.task_definition(settings.target.family(service), revision)
+    return image_reference_of(definition, settings.target.repository_uri(service)) if definition else None
 
 
 def _resolved_digest(settings: ImageEventsSettings, manifest: Manifest, service: str, revision: int,
