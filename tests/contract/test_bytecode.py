@@ -142,6 +142,23 @@ def test_a_failing_runtime_measurement_is_a_skipped_row_not_a_lost_bench(monkeyp
     assert set(result) == {"skipped"} and "DO NOT MATCH THE HASHES" in result["skipped"]
 
 
+def test_the_libraries_floor_imports_what_the_handler_imports_except_shiplines_own_code(monkeypatch):
+    """The bench's floor (`_libraries`): a handler's init less shipline's modules. Run, it loads
+    boto3, Powertools and pydantic as the handler does, and no `pipeline` module."""
+    spec = importlib.util.spec_from_file_location("runtime_init", ROOT / "bench" / "runtime_init.py")
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    runtime_init = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runtime_init)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT / "functions"), "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    code = runtime_init._libraries(Path(sys.executable), environment, "build_events", ("dynamodb", "sns"))
+    assert "pipeline" not in code
+    loaded = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+                            env=environment, capture_output=True, text=True, check=True).stdout.split()
+    assert {"boto3", "aws_lambda_powertools", "pydantic"} <= set(loaded)
+    assert not any(name.startswith("pipeline") for name in loaded)
+
+
 def test_a_directory_that_is_not_the_functions_code_is_refused_and_left_alone(tmp_path):
     cache = tmp_path / "elsewhere" / "__pycache__"
     cache.mkdir(parents=True)
