@@ -5,7 +5,8 @@ Inspector findings with Amazon EventBridge"), and EventBridge neither keeps orde
 once. A queued finding that is SUPPRESSED or CLOSED before its hour is not sent; an older state
 delivered late changes nothing; a finding in the image the service runs after a rollback is
 told; a revert that runs an image again with findings recorded since its scan is judged by them
-(held under the scan gate) and, registered, tells them in its digest."""
+(held under the scan gate) and, registered, tells them in its digest; under the scan gate, a
+revert to an image no completed scan vouches for is held too."""
 
 from __future__ import annotations
 
@@ -229,6 +230,81 @@ def test_under_the_scan_gate_a_revert_does_not_register_an_image_with_a_known_cr
         SAMPLE_DIGEST)
     # the push delivered again: held again, no second message
     assert images(ecr_push("ddddddd", SAMPLE_DIGEST))["outcome"] == "held"
+    assert stack.notifications() == []
+
+
+def _revert_to_an_unvouched_image(images, push_image, stack, scan: str | None) -> str:
+    """A (the sample) registered under gate none (revision 1) with no completed scan in the ledger:
+    none at all (scan on push off then, or its scan event lost), or a basic scan ending `scan`; B
+    replaces it (revision 2); a commit reverting to A's inputs is reused by build avoidance (the
+    ledger's REUSED record, A retagged). Returns B's digest; the revert's push is left to the test."""
+    from pipeline.adapters import ledger
+    from pipeline.domain.records import ReuseRecord
+
+    table = stack.refs["LedgerTable"]
+    push_image("3b6258b", seconds_ago=60)
+    images(push_event("3b6258b", seconds_ago=60), gate="none")
+    if scan is not None:
+        ended = load_event("ecr-image-scan")
+        ended["detail"].update({"scan-status": scan, "finding-severity-counts": {}, "image-tags": ["3b6258b"]})
+        images(ended)
+    newer = push_image("2c4e6a8", digest_of("B"))
+    images(push_event("2c4e6a8", newer))
+    assert ledger.read_current(table, PK).digest == newer
+    stack.notifications()
+    revert = "d" * 40
+    ledger.commit_planned(table, PK, revert, ledger.now())
+    ledger.commit_reused(table, PK, ReuseRecord(commit=revert, digest=SAMPLE_DIGEST, inputs="e" * 64,
+                                                tag=revert[:7], attempt=1, at=ledger.now()))
+    push_image(revert[:7], SAMPLE_DIGEST)
+    return newer
+
+
+@pytest.mark.parametrize("scan", [None, "FAILED"], ids=["never scanned", "scan failed"])
+def test_under_the_scan_gate_a_revert_to_an_image_no_completed_scan_vouches_for_is_held(images, push_image, stack,
+                                                                                     scan):
+    """The gate is now scan. A revert reusing A, which no completed scan vouches for: A's verdict
+    was None (no scan) and no finding was recorded since, so the scan gate registered A unscanned
+    (it failed open); a FAILED scan held it, but its message said Inspector had found more. It
+    holds A, in one message that says why and what to do; the push delivered again sends no
+    second one."""
+    from pipeline.adapters import ledger
+    from tests.integration.test_image_events import revisions
+
+    table = stack.refs["LedgerTable"]
+    newer = _revert_to_an_unvouched_image(images, push_image, stack, scan)
+
+    result = images(push_event("ddddddd", SAMPLE_DIGEST), gate="scan")
+    why = "did not complete (it ended FAILED)" if scan else "no completed scan"
+    assert result["outcome"] == "held" and why in result["reason"], result
+    assert ledger.read_current(table, PK).digest == newer and len(revisions()) == 2  # nothing registered
+    (held,) = stack.notifications()
+    assert "held back: commit ddddddd reuses this image" in held["message"], held["message"]
+    assert why in held["message"] and "scan gate holds it" in held["message"]
+    assert "shipline trigger --service langgraph --ref ddddddd --force" in held["message"]
+    assert (scan or "NOT SCANNED") in held["subject"], held["subject"]
+    # the push delivered again: held again, no second message
+    assert images(push_event("ddddddd", SAMPLE_DIGEST))["outcome"] == "held"
+    assert stack.notifications() == []
+    assert ledger.read_current(table, PK).digest == newer
+    # A's scan arriving late registers nothing for the commit, as the message says (A has its
+    # revision from its first registration): its own message, and B stays current
+    late = load_event("ecr-image-scan-clean")
+    late["detail"].update({"image-digest": SAMPLE_DIGEST, "image-tags": ["3b6258b", "ddddddd"]})
+    assert images(late)["outcome"] == "recorded"
+    (scanned,) = stack.notifications()
+    assert "registered revision 1" in scanned["message"], scanned["message"]
+    assert ledger.read_current(table, PK).digest == newer and len(revisions()) == 2
+
+
+def test_under_gate_none_a_revert_to_a_never_scanned_image_registers_it(images, push_image, stack):
+    """Gate none registers on push, scanned or not: the revert registers A again (revision 3)."""
+    from pipeline.adapters import ledger
+
+    _revert_to_an_unvouched_image(images, push_image, stack, None)
+    result = images(push_event("ddddddd", SAMPLE_DIGEST))
+    assert result["outcome"] == "registered" and result["revision"] == 3, result
+    assert ledger.read_current(stack.refs["LedgerTable"], PK).digest == SAMPLE_DIGEST
     assert stack.notifications() == []
 
 

@@ -75,6 +75,7 @@ PushOutcome = Literal["registered", "already registered", "already current", "ol
 # Registrations whose revision is the service's to run: a retry of an event whose first try
 # registered the revision but failed before queueing its rollout queues it then.
 SCANNER_NAMES: dict[str, str] = {"basic": "ECR basic scanning", "inspector": "Amazon Inspector"}
+NOT_SCANNED = "NOT SCANNED"  # no scan in the ledger: a verdict's status for the message, never a scanner's
 
 
 def service_of(settings: ImageEventsSettings, manifest: Manifest, repository: str) -> str:
@@ -151,15 +152,19 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
     commit registers it again, as the build it stood in for would have, judged as that build
     would be. Its scans passed when it was first registered, but Inspector may have found more
     in it since, while it ran nowhere (recorded, not sent): under the scan gate those findings
-    hold it (one message); registered, those never told go in its next hourly digest."""
+    hold it (one message); registered, those never told go in its next hourly digest. Under the
+    scan gate an image with no completed scan in the ledger (registered before under gate none,
+    unscanned, or its scan did not complete) is held too: nothing vouches for it (one message)."""
     table, pk, digest = settings.ledger_table, settings.ledger_key(service), image.digest
+    scanned = verdict_of(settings, image)
+    if settings.gate == "scan" and (scanned is None or not scanned.completed):
+        return _hold_unscanned(settings, service, image, tag, scanned)
     scan = image.scans.get("inspector")
     since = [f for f in ledger.findings_of(table, pk, digest) if not f.sent_in and route_finding(
         status=f.status, severity=f.finding.severity, threshold=settings.scan_threshold,
         scanned_at=scan.at if scan else None, first_observed_at=f.first_observed_at, running=True,
         ) == "queued for the digest"]
     found_since = judge(Counter(f.finding.severity for f in since), settings.scan_threshold, scanner="inspector")
-    scanned = verdict_of(settings, image)
     decision = gate.decide(settings.gate, worst_verdict([found_since, *([scanned] if scanned else [])]))
     if decision.decision != "register":
         name = settings.target.repository(service)
@@ -184,6 +189,33 @@ def _register_reused(settings: ImageEventsSettings, manifest: Manifest, service:
                                   reused_tag=tag)
     return {"outcome": registration.outcome, "service": service, "revision": registration.revision,
             "reason": registration.reason}
+
+
+def _hold_unscanned(settings: ImageEventsSettings, service: str, image: ImageRecord, tag: str,
+                    scanned: ScanVerdict | None) -> dict:
+    """The scan gate holds a reused image that no completed scan vouches for (the gate fails
+    closed), and says so once per image and tag. Its scan arriving later registers nothing for the
+    commit (the image has its revision from its first registration): a build of the commit does."""
+    name, digest, commit = settings.target.repository(service), image.digest, commit_of_tag(tag)
+    if scanned is None:
+        verdict, scanner = judge({}, settings.scan_threshold, status=NOT_SCANNED), "none recorded"
+        what = "which has no completed scan (the ledger holds no scan of it: registered before, under gate none)"
+    else:
+        verdict, scanner = scanned, SCANNER_NAMES.get(scanned.scanner, scanned.scanner)
+        what = f"whose scan by {scanner} did not complete (it ended {scanned.status})"
+    reason = f"gate scan: commit {tag} reuses an image {what}"
+    notification = scan_notification(
+        target=settings.target, service=service, repository=name, digest=digest, tag=tag, verdict=verdict,
+        findings=[], scanner=scanner,
+        registration=f"held back: commit {tag} reuses this image (the same build inputs), {what}, so nothing "
+                     "vouches for it and the scan gate holds it; the service stays on its current revision. "
+                     f"`shipline trigger --service {service} --ref {commit} --force` builds the commit (a new image, "
+                     "scanned and judged by the gate). A scan of this image (basic scanning: `aws ecr "
+                     "start-image-scan`) tells its findings but registers nothing for this commit: the image has its "
+                     "revision from its first registration")
+    once(f"reuse-unscanned:{name}@{digest}#{tag}", partial(sns.publish, settings.notification_topic_arn, notification))
+    logger.info(f"not registered: {reason}", extra={"service": service, "digest": digest})
+    return {"outcome": "held", "service": service, "reason": reason}
 
 
 def _reused_by(settings: ImageEventsSettings, service: str, digest: str, tag: str) -> bool:
