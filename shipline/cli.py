@@ -345,7 +345,8 @@ def _checkout_manifest(args: argparse.Namespace, command: str) -> Any:
     if Path(args.manifest).resolve() != DEFAULT_MANIFEST_PATH.resolve():
         raise CommandError(f"--manifest {args.manifest}: {command} runs the checkout's own services.toml "
                            f"({DEFAULT_MANIFEST_PATH.resolve()}), which its functions deploy with; edit that file "
-                           "instead (--manifest applies to manifest, plan, trigger, status, rollback, promote and approve)")
+                           "instead (--manifest applies to manifest, plan, trigger, status, rollback, promote and "
+                           "approve)")
     return load_manifest(args.manifest)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.adapters import github_api, registry
-from shipline.local import dynamodb, dynamodb_rules, ecr_rules, ecs, ecs_rules, kms, limits
+from shipline.local import dynamodb, dynamodb_rules, ecr_rules, ecs, ecs_rules, kms, limits, scheduler_rules
 from shipline.local.codebuild import CodeBuildEmulation
 from shipline.local.codecommit import CodeCommitEmulation
 from shipline.local.deployments import EcsDeploymentEmulation
@@ -102,6 +102,7 @@ class Emulation:
             kms.install(patches)
             ecs.install(patches)
             ecs_rules.install(patches)
+            scheduler_rules.install(patches)
             self.registry.start()
             patches.set(registry, "REGISTRY_URL", f"{self.registry.url}/{{host}}")
             self.github.start()

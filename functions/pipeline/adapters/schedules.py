@@ -11,6 +11,7 @@ pointed at a new task-definition revision, and read for the revisions they run (
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -67,8 +68,23 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
     try:
         scheduler.update_schedule(Name=name, Target=target, **arguments)
     except ClientError as exc:
-        raise wrap(exc, f"retarget schedule {group}/{name}") from exc
+        if not _start_date_refused(exc, arguments.get("StartDate")):
+            raise wrap(exc, f"retarget schedule {group}/{name}") from exc
+        # Scheduler refuses a StartDate earlier than five minutes ago ("The StartDate you specify
+        # cannot be earlier than 5 minutes ago."), and a schedule made with one reads it back: a
+        # date already past changes nothing for a started schedule, so it is left out.
+        del arguments["StartDate"]
+        try:
+            scheduler.update_schedule(Name=name, Target=target, **arguments)
+        except ClientError as again:
+            raise wrap(again, f"retarget schedule {group}/{name}") from again
     return True
+
+
+def _start_date_refused(exc: ClientError, start_date: Any) -> bool:
+    """Whether UpdateSchedule refused the StartDate GetSchedule gave, because it is past."""
+    return (error_code(exc) == "ValidationException" and "StartDate" in str(exc)
+            and isinstance(start_date, datetime) and start_date < datetime.now(UTC))
 
 
 def rule_task_definitions(rule: str, *, events: Any | None = None) -> tuple[str, ...]:
