@@ -525,11 +525,13 @@ class EcrEmulation:
 
             raise ScanNotFoundException(image_id=json.dumps(image_id), repository_name=name,
                                         registry_id=response.current_account)
-        found = self.findings_for(name, digest)
+        enhanced = self.enhanced_for(name)
+        found, token = _findings_page(self.findings_for(name, digest), response._get_param("maxResults"),
+                                      response._get_param("nextToken"), enhanced=enhanced)
         now = datetime.now(UTC).timestamp()
         result: dict[str, Any] = {"imageScanCompletedAt": now, "vulnerabilitySourceUpdatedAt": now,
                                   "findingSeverityCounts": counts}
-        if self.enhanced_for(name):
+        if enhanced:
             image = list(images)[0]
             result["enhancedFindings"] = [self._inspector_finding(name, image, f, event=False) for f in found]
         else:
@@ -538,7 +540,24 @@ class EcrEmulation:
                                                   {"key": "package_version", "value": f.version}]} for f in found]
         return {"registryId": response.current_account, "repositoryName": name, "imageId": {"imageDigest": digest},
                 "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
-                "imageScanFindings": result}
+                "imageScanFindings": result, **({"nextToken": token} if token else {})}
+
+
+def _findings_page(found: list[Finding], max_results: Any, token: Any, *, enhanced: bool) -> tuple[list[Finding], str]:
+    """One page of DescribeImageScanFindings, as ECR pages it (ECR API Reference): up to
+    `maxResults` (1 to 1000; 100 when not given) findings, then a `nextToken` while more remain.
+    Enhanced findings come 100 a page whatever `maxResults` says (boto/boto3#3449). The findings
+    are in the order the scan made them, not by severity (ECR documents no order)."""
+    if max_results is not None and not 1 <= int(max_results) <= 1000:
+        raise InvalidParameterException("maxResults must be between 1 and 1000")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise InvalidParameterException("Invalid parameter at 'nextToken' failed to satisfy constraint: "
+                                        "'Invalid NextToken'") from None
+    size = 100 if enhanced or max_results is None else int(max_results)
+    more = start + size < len(found)
+    return found[start:start + size], str(start + size) if more else ""
 
 
 def _blobs_of(manifest: dict) -> list[tuple[str, int]]:

@@ -117,16 +117,35 @@ def describe_image(repository: str, digest: str, *, ecr: Any | None = None) -> S
     )
 
 
-def scan_findings(repository: str, digest: str, *, limit: int = 100, ecr: Any | None = None) -> list[Finding]:
-    """Findings of the image's last scan: basic (`findings`) and enhanced (`enhancedFindings`)."""
-    try:
-        result = _ecr(ecr).describe_image_scan_findings(
-            repositoryName=repository, imageId={"imageDigest": digest}, maxResults=limit
-        )["imageScanFindings"]
-    except ClientError as exc:
-        if error_code(exc) in {"ScanNotFoundException", "ImageNotFoundException"}:
-            return []
-        raise wrap(exc, f"describe scan findings of {repository}@{digest}") from exc
+# DescribeImageScanFindings: at most maxResults (1 to 1000) findings a page, then a nextToken
+# (ECR API Reference); enhanced (Inspector) findings come 100 a page whatever maxResults says
+# (boto/boto3#3449). ECR documents no order, so the worst finding may be on any page.
+FINDINGS_PAGE = 1000
+FINDINGS_CAP = 2000  # read at most this many: 2 pages of basic findings, 20 of enhanced ones
+
+
+def scan_findings(repository: str, digest: str, *, limit: int = FINDINGS_CAP, ecr: Any | None = None) -> list[Finding]:
+    """Findings of the image's last scan, basic (`findings`) and enhanced (`enhancedFindings`),
+    every page up to `limit` findings."""
+    client = _ecr(ecr)
+    findings: list[Finding] = []
+    token: str | None = None
+    while True:
+        paging: dict[str, Any] = {"maxResults": min(limit, FINDINGS_PAGE)} | ({"nextToken": token} if token else {})
+        try:
+            page = client.describe_image_scan_findings(repositoryName=repository, imageId={"imageDigest": digest},
+                                                       **paging)
+        except ClientError as exc:
+            if error_code(exc) in {"ScanNotFoundException", "ImageNotFoundException"}:
+                return findings
+            raise wrap(exc, f"describe scan findings of {repository}@{digest}") from exc
+        findings += _findings(page.get("imageScanFindings", {}))
+        token = page.get("nextToken")
+        if not token or len(findings) >= limit:
+            return findings[:limit]
+
+
+def _findings(result: dict) -> list[Finding]:
     findings = [
         Finding(
             id=f.get("name", ""),

@@ -69,7 +69,6 @@ COVERAGE_INACTIVE = "INACTIVE"  # Amazon Inspector does not scan the resource (i
 # Reasons that end coverage rather than refuse a scan (Inspector API Reference, ScanStatus):
 # the image was deleted, or continuous scanning's duration for it lapsed.
 COVERAGE_ENDED = frozenset({"RESOURCE_TERMINATED", "SCAN_ELIGIBILITY_EXPIRED"})
-FINDINGS_READ = 1000  # DescribeImageScanFindings' largest page (maxResults 1 to 1000)
 PushOutcome = Literal["registered", "already registered", "already current", "older than current", "in flight",
                       "not a commit image", "waiting for scan", "held"]
 # Registrations whose revision is the service's to run: a retry of an event whose first try
@@ -241,7 +240,7 @@ def on_scan(settings: ImageEventsSettings, manifest: Manifest, *, repository: st
     found: list[Finding] | None = None
     this = told
     if UNLISTED in told.counts and told.completed:
-        found = ecr.scan_findings(name, digest, limit=FINDINGS_READ)
+        found = ecr.scan_findings(name, digest)
         this = judge(resolve_unlisted(told.counts, listed, found), settings.scan_threshold, status=status,
                      scanner=scanner)
     # One message per scanned image and result: a duplicate delivery sends nothing, a later scan
