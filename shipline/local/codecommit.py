@@ -57,6 +57,9 @@ class MemoryHistory:
     heads: dict[str, str] = field(default_factory=dict)
     ancestors: dict[str, set[str]] = field(default_factory=dict)
     files: dict[str, dict[str, str]] = field(default_factory=dict)  # commit -> path -> content
+    # Commits CodeCommit will not compare with another (TipsDivergenceExceededException): too far
+    # from it, at a distance the API Reference does not give, so a test names them.
+    diverged: set[str] = field(default_factory=set)
 
     def folder(self, commit: str, path: str) -> tuple[str, list[Entry]]:
         tree = _tree(self._files(commit))
@@ -253,6 +256,9 @@ class CodeCommitEmulation:
             found = history(response)
             source, destination = (_specifier(found, response._get_param(name))
                                    for name in ("sourceCommitSpecifier", "destinationCommitSpecifier"))
+            if {source, destination} & getattr(found, "diverged", set()):
+                raise JsonRESTError("TipsDivergenceExceededException",
+                                    f"The divergence between {source} and {destination} is too great to compare")
             base = found.merge_base(source, destination)
             if base is None:
                 raise JsonRESTError("InvalidMergeOptionException", f"{source} and {destination} share no history")

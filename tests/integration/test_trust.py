@@ -54,6 +54,14 @@ def test_a_request_for_a_commit_the_branch_does_not_hold_is_refused(trigger, cal
     assert _started(calls) == [] and calls.of("ecr", "CreateRepository") == []
 
 
+def test_a_request_for_a_commit_too_far_behind_to_compare_is_refused_and_says_why(trigger, calls, codecommit_history):
+    codecommit_history.diverged.add(BEFORE)  # on the branch, but CodeCommit will not compare it with the head
+    result = trigger(_request(commit=BEFORE))
+    assert result["outcome"] == "refused"
+    assert "too far behind the head of main" in result["reason"] and "shipline rollback --to" in result["reason"]
+    assert _started(calls) == [] and calls.of("ecr", "CreateRepository") == []
+
+
 def test_a_request_for_a_commit_of_the_tracked_branch_builds_it(trigger, calls):
     assert trigger(_request(commit=BEFORE))["started"] == ["langgraph"]
     (build,) = _started(calls)

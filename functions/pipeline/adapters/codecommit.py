@@ -40,17 +40,25 @@ def branch_head(repository: str, branch: str, *, codecommit: Any | None = None) 
         raise wrap(exc, f"read head of {branch} in {repository}") from exc
 
 
+class TooFarBehindError(LookupError):
+    """CodeCommit will not compare the commit with the branch's head: they diverge by more than
+    it compares (TipsDivergenceExceededException; the CodeCommit API Reference gives no number)."""
+
+
 def contains(repository: str, branch: str, commit: str, *, codecommit: Any | None = None) -> bool:
     """Whether the branch's head has `commit` in its history: their merge base is the commit
-    itself (GetMergeOptions gives the merge base of two commit specifiers)."""
+    itself (GetMergeOptions gives the merge base of two commit specifiers). TooFarBehindError
+    when CodeCommit will not say."""
     codecommit = codecommit or client("codecommit")
     try:
         response = codecommit.get_merge_options(repositoryName=repository, sourceCommitSpecifier=commit,
                                                 destinationCommitSpecifier=branch)
     except ClientError as exc:
-        if error_code(exc) in {"CommitDoesNotExistException", "InvalidCommitException", "InvalidMergeOptionException",
-                               "TipsDivergenceExceededException"}:
+        if error_code(exc) in {"CommitDoesNotExistException", "InvalidCommitException", "InvalidMergeOptionException"}:
             return False
+        if error_code(exc) == "TipsDivergenceExceededException":
+            raise TooFarBehindError(f"commit {commit} and the head of {branch} diverge by more than CodeCommit "
+                                    "compares") from None
         raise wrap(exc, f"check that {branch} in {repository} holds {commit}") from exc
     return str(response.get("baseCommitId")) == commit
 

@@ -70,7 +70,15 @@ def _tracked_commit(settings: BuildTriggerSettings, commit: str | None, branch: 
     repository = settings.repository
     if commit is None:
         return codecommit.branch_head(repository, settings.branch)
-    if not codecommit.contains(repository, settings.branch, commit):
+    try:
+        held = codecommit.contains(repository, settings.branch, commit)
+    except codecommit.TooFarBehindError:
+        # Not shown to be on the branch, so not built (the gate fails closed), and said as it is.
+        raise UntrackedSourceError(
+            f"commit {commit} is too far behind the head of {settings.branch} for CodeCommit to compare them "
+            "(TipsDivergenceExceededException), so it cannot be shown to be on the tracked branch and is not "
+            "built; to run that commit's image again, use `shipline rollback --to REVISION`") from None
+    if not held:
         raise UntrackedSourceError(f"commit {commit} is not in the history of {settings.branch}: only the tracked "
                                    "branch's commits are built")
     return commit
