@@ -42,10 +42,15 @@ def test_an_image_without_a_tag_is_named_by_its_digest():
     assert _scan(tag=None, verdict=judge({})).subject == "[shipline] langgraph:aaaaaaaaaaaa scanned: no findings"
 
 
+def test_a_subject_is_ascii_whatever_the_names_in_it_carry():
+    subject = _scan(service="lang…graph-é").subject
+    assert subject.isascii() and "lang...graph-?" in subject
+
+
 def test_a_subject_is_one_line_under_snss_limit_whatever_it_carries():
     note = _scan(service="x" * 150 + "\n\x1b[2J")
     assert len(note.subject) <= SUBJECT_LIMIT < 100
-    assert note.subject.isprintable() and note.subject.endswith("…")
+    assert note.subject.isprintable() and note.subject.isascii() and note.subject.endswith("...")
 
 
 def test_build_failure_names_commit_phase_reason_and_logs():

@@ -46,8 +46,14 @@ class Notification:
 
 
 def _subject(text: str) -> str:
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 1] + "…"
+    """One printable line within SNS's limit, cut with an ASCII "...": the SNS API Reference
+    takes UTF-8 subjects, but its older text and Amazon Managed Prometheus' SNS receiver page
+    say SNS changes a subject with non-ASCII characters, so a subject has none (an elision
+    shortened elsewhere becomes "...", any other character "?"; the message itself keeps them)."""
+    text = text.replace("…", "...")
+    text = " ".join("".join(c if c.isprintable() and c.isascii() else " " if not c.isprintable() else "?"
+                            for c in text).split())
+    return text if len(text) <= SUBJECT_LIMIT else text[: SUBJECT_LIMIT - 3] + "..."
 
 
 def image_console_link(target: Target, repository: str, digest: str) -> str:
