@@ -293,7 +293,7 @@ def test_under_the_scan_gate_a_revert_to_an_image_no_completed_scan_vouches_for_
     late["detail"].update({"image-digest": SAMPLE_DIGEST, "image-tags": ["3b6258b", "ddddddd"]})
     assert images(late)["outcome"] == "recorded"
     (scanned,) = stack.notifications()
-    assert "registered revision 1" in scanned["message"], scanned["message"]
+    assert "was registered as revision 1" in scanned["message"], scanned["message"]
     assert ledger.read_current(table, PK).digest == newer and len(revisions()) == 2
 
 

@@ -343,7 +343,7 @@ def test_a_worse_rescan_of_the_registered_digest_sends_a_new_message_saying_so(i
     assert images(_scan(counts={"CRITICAL": 2}))["outcome"] == "recorded"
     first, second = stack.notifications()
     assert "no findings" in first["subject"] and "CRITICAL" in second["subject"]
-    assert "this digest is the registered revision 1" in second["message"]
+    assert "this digest was registered as revision 1" in second["message"]
     images(_scan(counts={"CRITICAL": 2}))  # the same result again: no new message
     assert stack.notifications() == []
 

@@ -294,7 +294,7 @@ def _judged(settings: ImageEventsSettings, manifest: Manifest, service: str, nam
 
     outcome = "recorded"
     if image.revision:
-        registration_text = f"this digest is the registered revision {image.revision}"
+        registration_text = f"this digest was registered as revision {image.revision}"
         if not verdict.passed:
             registration_text += (" (it stays registered: roll it back, or build a fixed image)"
                                   if verdict.completed else " (its scan did not complete)")
