@@ -359,31 +359,39 @@ class EcsDeploymentEmulation:
                               CIRCUIT_BREAKER_REASON)
             if deployment.configuration.get("deploymentCircuitBreaker", {}).get("rollback"):
                 self._roll_back(deployment, "Service deployment rolled back because the circuit breaker threshold "
-                                            "was exceeded.")
+                                            "was exceeded.", to_completed=True)
             else:
                 deployment.status, deployment.finished_at = "STOPPED", _now()
                 deployment.status_reason = CIRCUIT_BREAKER_REASON
 
-    def _roll_back(self, deployment: ServiceDeployment, why: str) -> None:
+    def _roll_back(self, deployment: ServiceDeployment, why: str, *, to_completed: bool = False) -> None:
+        """Back to the previous service revision (StopServiceDeployment's ROLLBACK: "to the previous
+        service revision"), or, for the circuit breaker and alarms (`to_completed`), to "the last
+        deployment that completed successfully" (DeploymentCircuitBreaker, ECS API Reference),
+        which "requires a previous deployment in COMPLETED state" (Developer Guide, "Amazon ECS
+        deployment failure detection"): a deployment that replaced one still in progress goes back
+        past it."""
         with self._lock:
             service = self._service(deployment)
-            if service is None or not deployment.source:
+            completed = next((d for d in (service.deployments if service is not None else [])
+                              if d.get("rolloutState") == "COMPLETED" and d["id"] != deployment.deployment_id), None)
+            to = (completed or {}).get("taskDefinition") if to_completed else deployment.source
+            if service is None or not to:
                 deployment.status, deployment.finished_at = "ROLLBACK_FAILED", _now()
                 return
-            completed = next((d["id"] for d in service.deployments if d.get("rolloutState") == "COMPLETED"),
-                             deployment.deployment_id)
-            service.task_definition = deployment.source
-            rollback_id = self._new_primary(service, deployment.source)
+            completed_id = completed["id"] if completed else deployment.deployment_id
+            service.task_definition = to
+            rollback_id = self._new_primary(service, to)
             deployment.status = "ROLLBACK_IN_PROGRESS"
             deployment.status_reason = why
             deployment.rollback = {"reason": why, "startedAt": _now().timestamp(),
-                                   "serviceRevisionArn": deployment.described()["sourceServiceRevisions"][0]["arn"]}
+                                   "serviceRevisionArn": deployment._revision_arn(to)}
             # The documented reason of a circuit breaker's rollback; a stopped deployment's rollback is
             # not documented, and says so in its own words here.
-            reason = (f"ECS deployment circuit breaker: rolling back to deploymentId {completed}."
+            reason = (f"ECS deployment circuit breaker: rolling back to deploymentId {completed_id}."
                       if deployment.status_reason.startswith("Service deployment rolled back because the circuit")
                       else f"ECS deployment {deployment.deployment_id} stopped: rolling back to deploymentId "
-                           f"{completed}.")
+                           f"{completed_id}.")
             self._state_event(deployment, rollback_id, "SERVICE_DEPLOYMENT_IN_PROGRESS", "INFO", reason)
             self.emit(lambda: self._complete(deployment, rollback_id), DEPLOY_DELAY)
 

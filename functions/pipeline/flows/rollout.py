@@ -206,15 +206,26 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
         except ServiceMissingError:
             service_now = {}
         primary = _primary(service_now) or {}
-        now_revision = revision_of(str(primary.get("taskDefinition", "")))
-        if record.revision is not None and now_revision and now_revision[1] != record.revision:
-            rolled_back, running, state = True, now_revision[1], "ROLLED_BACK"
+        parsed = revision_of(str(primary.get("taskDefinition", "")))
+        now_revision = parsed[1] if parsed else None
+        primary_id = str(primary.get("id", ""))
+        if record.revision is None or now_revision in (None, record.revision):
+            running = now_revision if now_revision is not None else record.revision
+        elif _ecs_rollback(table, pk, record, primary_id, now_revision):
+            rolled_back, running, state = True, now_revision, "ROLLED_BACK"
             ledger.deployment_recorded(table, pk, DeploymentRecord(
-                deployment_id=str(primary.get("id", "")), cluster=target.cluster, service_name=target.name,
+                deployment_id=primary_id, cluster=target.cluster, service_name=target.name,
                 kind="automatic rollback", revision=running, started_at=updated_at,
                 requested_by="ECS (circuit breaker or alarm rollback)"))
         else:
-            running = now_revision[1] if now_revision else record.revision
+            # This event came late (ECS sends its events at least once and not in order; the rule
+            # retries for an hour): PRIMARY is a deployment started since (by shipline, a person,
+            # or of another revision than ECS's rollback goes to), and its record is left as it
+            # is. The rollback went to the last completed revision, which this rollout read when
+            # it started.
+            running = record.previous_revision
+            if running is not None and running != record.revision:
+                rolled_back, state = True, "ROLLED_BACK"
     changed = ledger.deployment_changed(table, pk, deployment_id, state=state, reason=reason, at=updated_at,
                                         rolled_back=rolled_back, running=running)
     if changed is None:  # it had ended already: a late IN_PROGRESS changes nothing
@@ -281,6 +292,15 @@ def _unknown(table: str, pk: str, target: EcsService, deployment_id: str, at: st
     return DeploymentRecord(deployment_id=deployment_id, cluster=target.cluster, service_name=target.name,
                             kind="rollback" if person else "other", revision=revision, state="IN_PROGRESS",
                             started_at=at, requested_by=person.requested_by if person else "")
+
+
+def _ecs_rollback(table: str, pk: str, failed: DeploymentRecord, primary_id: str, primary_revision: int) -> bool:
+    """Whether the service's PRIMARY deployment, of another revision than the failed one's, is
+    ECS's rollback of it: not a deployment shipline or a person started (whose record says so),
+    and of the revision the rollback goes to (the last completed one, as the rollout read it)."""
+    later = ledger.read_deployment(table, pk, primary_id) if primary_id and primary_id != failed.deployment_id else None
+    return ((later is None or later.kind not in ("rollout", "rollback"))
+            and failed.previous_revision in (None, primary_revision))
 
 
 def _tells_a_person(record: DeploymentRecord, state: DeploymentState) -> bool:
