@@ -5,6 +5,7 @@ action events"). `resources[0]` is the service's ARN; a deployment is named by `
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,17 @@ class DeploymentStateDetail(BaseModel):
     deployment_id: Annotated[str, Field(alias="deploymentId", min_length=1)]
     updated_at: Annotated[str, Field(alias="updatedAt")] = ""
     reason: str = ""
+
+    def instant(self, sent: datetime) -> str:
+        """`updatedAt` in one form, UTC to the microsecond, so that the ledger's text comparison
+        of two events' times compares times (ECS's documented sample has no fraction of a second,
+        "2020-05-23T11:11:11Z"; others carry milliseconds); the event's own time, `sent`, when it
+        has none or it cannot be read."""
+        try:
+            when = datetime.fromisoformat(self.updated_at.strip()) if self.updated_at.strip() else sent
+        except ValueError:
+            when = sent
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class ServiceActionDetail(BaseModel):

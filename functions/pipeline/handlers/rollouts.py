@@ -73,7 +73,7 @@ def _service_event(event: dict[str, Any], context: LambdaContext) -> dict:
         d = parsed.detail
         result = on_deployment_event(settings, manifest, service_arn=parsed.service_arn, deployment_id=d.deployment_id,
                                      event_name=d.event_name, reason=d.reason,
-                                     updated_at=d.updated_at or parsed.time.isoformat())
+                                     updated_at=d.instant(parsed.time))
         if result.get("notified"):
             name = {"COMPLETED": "DeploymentsCompleted", "ROLLED_BACK": "DeploymentsRolledBack"}.get(
                 str(result.get("state")), "DeploymentsFailed")
