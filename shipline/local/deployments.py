@@ -42,8 +42,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.ecr.models import ecr_backends
-from moto.ecs.exceptions import EcsClientException, InvalidParameterException, ServiceNotFoundException
+from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.events.models import Rule
@@ -224,10 +225,15 @@ class EcsDeploymentEmulation:
                 raise InvalidParameterException(f"Invalid stopType: {stop_type}")
             with emulation._lock:
                 deployment = emulation.deployments.get(arn) or emulation.initial.get(arn)
+                # The errors the ECS API Reference lists for StopServiceDeployment: an ARN it does
+                # not know, and a deployment whose state does not allow a stop (the texts are the
+                # local account's own).
                 if deployment is None:
-                    raise ServiceNotFoundException()
+                    raise JsonRESTError("ServiceDeploymentNotFoundException",
+                                        f"The service deployment {arn} does not exist.")
                 if deployment.status not in STOPPABLE:
-                    raise EcsClientException(f"The service deployment is {deployment.status} and cannot be stopped.")
+                    raise JsonRESTError("ConflictException",
+                                        f"The service deployment is {deployment.status} and cannot be stopped.")
                 emulation.stop(deployment)
             return json.dumps({"serviceDeploymentArn": arn})
 

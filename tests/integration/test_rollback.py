@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from pipeline.adapters import ecs, ledger
 from pipeline.adapters.errors import AwsCallError
@@ -262,3 +263,19 @@ def test_the_emulated_list_of_service_deployments_is_paged_as_ecs_pages_it(stack
     assert len(five["serviceDeployments"]) == 5
     every = ecs.list_service_deployments(CLUSTER, SERVICE)
     assert len(every) == len({d["serviceDeploymentArn"] for d in every}) >= 22
+
+
+@pytest.mark.parametrize("stack_parameters", [ROLLING])
+def test_the_emulated_stop_answers_the_errors_ecs_lists(stack, emulation):
+    """StopServiceDeployment's errors (ECS API Reference): ServiceDeploymentNotFoundException for
+    an ARN ECS does not know, ConflictException for a deployment whose state allows no stop."""
+    _stand_in(emulation, stack)
+    client = boto3.client("ecs")
+    unknown = f"arn:aws:ecs:us-east-1:123456789012:service-deployment/{CLUSTER}/{SERVICE}/nosuchdeployment"
+    with pytest.raises(ClientError) as missing:
+        client.stop_service_deployment(serviceDeploymentArn=unknown, stopType="ROLLBACK")
+    assert missing.value.response["Error"]["Code"] == "ServiceDeploymentNotFoundException"
+    ended = client.list_service_deployments(cluster=CLUSTER, service=SERVICE)["serviceDeployments"][0]
+    with pytest.raises(ClientError) as conflict:
+        client.stop_service_deployment(serviceDeploymentArn=ended["serviceDeploymentArn"], stopType="ROLLBACK")
+    assert conflict.value.response["Error"]["Code"] == "ConflictException"
