@@ -37,7 +37,7 @@ from shipline.local.emulation import Emulation
 from shipline.local.limits import FUNCTION_URL_REQUEST_LIMIT
 from shipline.local.model import ACCOUNT, REGION, STACK_NAME, QueueSource, Stack, TemplateError, TemplateModel
 from shipline.local.quotas import DEFAULT_QUOTA
-from shipline.local.resources import Provisioner
+from shipline.local.resources import DEFAULT_LAMBDA_CONCURRENCY, Provisioner
 from shipline.local.runtime import Invocation, LambdaRuntime
 from shipline.local.standins.aws import AwsCli
 from shipline.local.standins.docker import DockerCli, Registry
@@ -85,6 +85,7 @@ class LocalAccount:
         codebuild_quota: int = DEFAULT_QUOTA,
         failing_deployments: set[str] | None = None,
         github_token: str | None = None,
+        lambda_concurrency: int = DEFAULT_LAMBDA_CONCURRENCY,
     ):
         self.environment = environment
         self.parameters = {"Environment": environment, **(parameters or {})}
@@ -110,6 +111,7 @@ class LocalAccount:
         # A GitHub stack's repository is private, readable with this token, which the account keeps
         # in a secret of its own and names in GitHubTokenSecretArn; None: public, no token.
         self.github_token = github_token
+        self.lambda_concurrency = lambda_concurrency  # the account's Lambda quota (a new account's is far lower)
         self._log = _function_log()
         self.log_path = Path(self._log.name)
         self._session = _session()
@@ -188,7 +190,8 @@ class LocalAccount:
                                                                  SecretString=self.github_token)
             self.parameters["GitHubTokenSecretArn"] = secret["ARN"]
         model = self.model = TemplateModel(self.template, self.parameters, self.endpoint)
-        stack = self.stack = Provisioner(self.client, self.webhook_secret).create_all(model)
+        stack = self.stack = Provisioner(self.client, self.webhook_secret,
+                                         self.lambda_concurrency).create_all(model)
         self._register_stack(model)
         self._subscribe_notifications()
         if self.scanning == "enhanced":

@@ -29,10 +29,19 @@ NO_BEHAVIOUR = {
 }
 
 
+# Lambda keeps at least this much of an account's concurrency unreserved (or all of it, in an
+# account whose quota is smaller, such as a new account's): "You can reserve up to the Unreserved
+# account concurrency value that is shown, minus 100 for functions that don't have reserved
+# concurrency" (Lambda Developer Guide, "Configuring reserved concurrency").
+UNRESERVED_MINIMUM = 100
+DEFAULT_LAMBDA_CONCURRENCY = 1000  # an account's default quota of concurrent executions per Region
+
+
 @dataclass
 class Provisioner:
     make_client: Callable[[str], Any]
     webhook_secret: str
+    lambda_concurrency: int = DEFAULT_LAMBDA_CONCURRENCY  # the account's quota
 
     def __post_init__(self) -> None:
         self._clients: dict[str, Any] = {}
@@ -181,6 +190,14 @@ class Provisioner:
         if not functions:  # everything a function's environment names exists by now
             functions.update(model.functions())
         function = functions[logical]
+        if function.reserved_concurrency is not None:
+            reserved = function.reserved_concurrency + sum(f.reserved_concurrency or 0
+                                                           for f in stack.functions.values())
+            minimum = min(UNRESERVED_MINIMUM, self.lambda_concurrency)
+            if self.lambda_concurrency - reserved < minimum:  # Lambda's InvalidParameterValueException
+                raise TemplateError(
+                    f"{logical}: Specified ReservedConcurrentExecutions for function decreases account's "
+                    f"UnreservedConcurrentExecution below its minimum value of [{minimum}].")
         function.inbox_url = self.client("sqs").create_queue(QueueName=f"{STACK_NAME}-{logical}-inbox")["QueueUrl"]
         stack.functions[logical] = function
         model.resolve.values[f"{logical}.Arn"] = function.arn

@@ -53,3 +53,20 @@ def test_a_burst_over_the_quota_queues_and_loses_no_build(local_account):
 
 def test_the_template_sets_no_project_build_limit():
     assert "ConcurrentBuildLimit" not in raw()["Resources"]["BuildProject"]["Properties"]
+
+
+def test_a_reservation_that_leaves_too_little_unreserved_concurrency_is_refused(local_account):
+    """Lambda keeps 100 of an account's concurrency unreserved (all of it in a smaller account,
+    such as a new one's): the GitHub webhook's reservation cannot be made there, and the stack's
+    creation fails saying so; WebhookReservedConcurrency=0 reserves nothing, and it is made."""
+    from shipline.local.model import TemplateError
+    from tests.support.stacks import GITHUB
+
+    with pytest.raises(TemplateError, match=r"GitHubWebhookFunction: Specified ReservedConcurrentExecutions for "
+                                            r"function decreases account's UnreservedConcurrentExecution below its "
+                                            r"minimum value of \[10\]"):
+        local_account(parameters=GITHUB, lambda_concurrency=10)
+    account = local_account(parameters={**GITHUB, "WebhookReservedConcurrency": "0"}, lambda_concurrency=10)
+    assert account.stack.functions["GitHubWebhookFunction"].reserved_concurrency is None
+    account = local_account(parameters=GITHUB, lambda_concurrency=105)  # 100 left unreserved
+    assert account.stack.functions["GitHubWebhookFunction"].reserved_concurrency == 5
