@@ -7,7 +7,8 @@
 #                           the commit is in the tracked branch's history (defence in depth: the
 #                           build trigger checks this before it starts a build)
 #   build-image.sh tags     the tags to push: IMAGE_TAGS, or "<short sha> latest"
-#   build-image.sh login    docker login to the registry of REPOSITORY_URI; a buildx builder
+#   build-image.sh login    docker login to Docker Hub (when DOCKERHUB_USERNAME is set) and to the
+#                           registry of REPOSITORY_URI; a buildx builder
 #   build-image.sh build    buildx build and push under every tag (and inputs-<INPUTS_HASH>), with the registry cache
 #   build-image.sh digest   the pushed digest (from metadata.json)
 set -euo pipefail
@@ -61,6 +62,12 @@ tags() {
 
 login() {
   local registry="${REPOSITORY_URI%%/*}"
+  # Docker Hub (DockerHubSecretArn): the builder image, the Dockerfile frontend and base images
+  # are pulled as this user, not anonymously from CodeBuild's shared addresses.
+  if [ -n "${DOCKERHUB_USERNAME:-}" ]; then
+    printf '%s' "${DOCKERHUB_TOKEN:?DOCKERHUB_TOKEN is empty: the secret needs a token key}" |
+      docker login --username "$DOCKERHUB_USERNAME" --password-stdin
+  fi
   aws ecr get-login-password --region "$AWS_DEFAULT_REGION" |
     docker login --username AWS --password-stdin "$registry"
   docker buildx create --use --name shipline --driver docker-container >/dev/null

@@ -86,6 +86,7 @@ class LocalAccount:
         failing_deployments: set[str] | None = None,
         github_token: str | None = None,
         lambda_concurrency: int = DEFAULT_LAMBDA_CONCURRENCY,
+        docker_hub: tuple[str, str] | None = None,
     ):
         self.environment = environment
         self.parameters = {"Environment": environment, **(parameters or {})}
@@ -112,6 +113,9 @@ class LocalAccount:
         # in a secret of its own and names in GitHubTokenSecretArn; None: public, no token.
         self.github_token = github_token
         self.lambda_concurrency = lambda_concurrency  # the account's Lambda quota (a new account's is far lower)
+        # A Docker Hub user and token: kept in a secret the stack's DockerHubSecretArn names, and the
+        # only login the docker stand-in takes for Docker Hub. None: builds pull anonymously.
+        self.docker_hub = docker_hub
         self._log = _function_log()
         self.log_path = Path(self._log.name)
         self._session = _session()
@@ -160,7 +164,8 @@ class LocalAccount:
             os.environ.pop(name, None)
         _reset_process_caches()
         registry = Registry(f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com", self.client("ecr"))
-        self._tools = self._exit.enter_context(ToolServer({"docker": DockerCli(registry), "aws": AwsCli(registry)}))
+        self._tools = self._exit.enter_context(ToolServer({"docker": DockerCli(registry, docker_hub=self.docker_hub),
+                                                            "aws": AwsCli(registry)}))
         self._runtime = self._exit.enter_context(LambdaRuntime(
             log=self._log, chaos=self.chaos, dead_letter=self._dead_letter, done=self._record))
         self.provision()
@@ -189,6 +194,11 @@ class LocalAccount:
             secret = self.client("secretsmanager").create_secret(Name="shipline-local/github-token",
                                                                  SecretString=self.github_token)
             self.parameters["GitHubTokenSecretArn"] = secret["ARN"]
+        if self.docker_hub and not self.external_endpoint:
+            username, token = self.docker_hub
+            secret = self.client("secretsmanager").create_secret(
+                Name="shipline-local/docker-hub", SecretString=json.dumps({"username": username, "token": token}))
+            self.parameters["DockerHubSecretArn"] = secret["ARN"]
         model = self.model = TemplateModel(self.template, self.parameters, self.endpoint)
         stack = self.stack = Provisioner(self.client, self.webhook_secret,
                                          self.lambda_concurrency).create_all(model)

@@ -23,6 +23,7 @@ What it does not do: build logs in CloudWatch, artifacts, caches, VPC, batch bui
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,7 @@ class Project:
     variables: dict[str, str]
     timeout_minutes: int
     concurrent_limit: int | None
+    secrets: dict[str, str] = field(default_factory=dict)  # SECRETS_MANAGER variables: name -> reference
 
 
 @dataclass
@@ -147,7 +149,10 @@ class CodeBuildEmulation:
             source_type=source.get("type", ""), location=source.get("location", ""),
             buildspec=source.get("buildspec", "") or "buildspec.yml", clone_depth=int(source.get("gitCloneDepth") or 0),
             image=environment.get("image", ""), compute_type=environment.get("computeType", ""),
-            variables={v["name"]: v.get("value", "") for v in environment.get("environmentVariables", [])},
+            variables={v["name"]: v.get("value", "") for v in environment.get("environmentVariables", [])
+                       if v.get("type", "PLAINTEXT") == "PLAINTEXT"},
+            secrets={v["name"]: v.get("value", "") for v in environment.get("environmentVariables", [])
+                     if v.get("type") == "SECRETS_MANAGER"},
             timeout_minutes=int(response._get_param("timeoutInMinutes") or 60),
             concurrent_limit=int(limit) if limit not in (None, -1) else None,
         )
@@ -250,6 +255,32 @@ class CodeBuildEmulation:
         self.emit(self._state_event(build, build.status), 0)
         return build
 
+    def _secret(self, reference: str) -> str:
+        """A SECRETS_MANAGER variable's value: `secret-id:json-key:version-stage:version-id`, the
+        secret named by name or ARN (CodeBuild User Guide, "env/secrets-manager"). LookupError
+        when the secret, the key or the version is not there: the phase's context is then
+        "Secrets Manager Error: ResourceNotFoundException: Secrets Manager can't find the specified
+        secret." as CodeBuild's (aws/aws-codebuild-docker-images#475); a missing key's text is the
+        local account's own."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        parts = reference.split(":")
+        head, rest = (":".join(parts[:7]), parts[7:]) if reference.startswith("arn:") else (parts[0], parts[1:])
+        key, stage, version = (rest + ["", "", ""])[:3]
+        try:
+            found = secretsmanager_backends[self.account][self.region].get_secret_value(
+                secret_id=head, version_id=version or None, version_stage=stage or None)  # type: ignore[arg-type]
+        except Exception:
+            raise LookupError("ResourceNotFoundException: Secrets Manager can't find the specified secret.") from None
+        text = str(found.get("SecretString", ""))
+        if not key:
+            return text
+        try:
+            value = json.loads(text)[key]
+        except (ValueError, KeyError, TypeError):
+            raise LookupError(f"the secret {head} holds no JSON key {key}") from None  # the local account's words
+        return value if isinstance(value, str) else json.dumps(value)
+
     def _run(self, build: Build, workspace: Path) -> None:
         project = build.project
         now = time.time()
@@ -275,6 +306,13 @@ class CodeBuildEmulation:
             build.phases.append(PhaseResult("DOWNLOAD_SOURCE", "FAILED", message, started, time.time()))
             build.status = "FAILED"
             return
+        try:  # CodeBuild resolves them in DOWNLOAD_SOURCE, and fails that phase when it cannot
+            secrets = {name: self._secret(reference) for name, reference in project.secrets.items()}
+        except LookupError as exc:
+            build.phases.append(PhaseResult("DOWNLOAD_SOURCE", "FAILED", f"Secrets Manager Error: {exc}", started,
+                                            time.time()))
+            build.status = "FAILED"
+            return
         build.phases.append(PhaseResult("DOWNLOAD_SOURCE", "SUCCEEDED", "", started, time.time()))
         if spec.git_credential_helper:  # CodeBuild lets git reach the source repository; here, this checkout
             _git(source, "config", f"url.file://{self.source_root}.insteadOf", project.location)
@@ -286,7 +324,7 @@ class CodeBuildEmulation:
         interpreter.mkdir()
         (interpreter / "python3").symlink_to(os.path.realpath(sys.executable))
         environment = base_environment({
-            **spec.variables, **project.variables, **build.overrides,
+            **spec.variables, **project.variables, **secrets, **build.overrides,
             "PATH": f"{BIN}:{interpreter}:{base_environment({})['PATH']}", "HOME": str(home),
             "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region,
             "CODEBUILD_BUILD_ID": build.id, "CODEBUILD_BUILD_ARN": build.arn,

@@ -55,9 +55,14 @@ class Registry:
         return str(base64.b64decode(token).decode().partition(":")[2])
 
 
+DOCKER_HUB_HOSTS = frozenset({"index.docker.io/v1", "index.docker.io", "docker.io", "registry-1.docker.io"})
+
+
 class DockerCli:
-    def __init__(self, registry: Registry, on_push: Callable[[str], None] | None = None):
+    def __init__(self, registry: Registry, on_push: Callable[[str], None] | None = None,
+                 docker_hub: tuple[str, str] | None = None):
         self.registry = registry
+        self.docker_hub = docker_hub  # the Docker Hub user and token a login there must give; None: no account
         self.on_push = on_push or (lambda _ref: None)
 
     def __call__(self, call: Call) -> Answer:
@@ -105,10 +110,14 @@ class DockerCli:
             return Answer().fail("Error: Cannot perform an interactive login from a non TTY device")
         server = options.positional[0] if options.positional else "https://index.docker.io/v1/"
         host = server.removeprefix("https://").rstrip("/")
-        if host != self.registry.host:
+        if host in DOCKER_HUB_HOSTS:  # Docker Hub: the user and token the local account was given
+            if self.docker_hub is None or (username, password) != self.docker_hub:
+                return Answer().fail('Error response from daemon: Get "https://registry-1.docker.io/v2/": '
+                                     "unauthorized: incorrect username or password")
+        elif host != self.registry.host:
             return Answer().fail(f'Error response from daemon: Get "https://{host}/v2/": dial tcp: lookup {host}: '
                                  "no such host")
-        if username != "AWS" or password != self.registry.password():
+        elif username != "AWS" or password != self.registry.password():
             return Answer().fail(f"Error response from daemon: login attempt to https://{host}/v2/ failed with "
                                  "status: 400 Bad Request")
         config = self._config(call)
