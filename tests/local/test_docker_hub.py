@@ -42,8 +42,8 @@ def test_a_wrong_token_fails_the_build_before_it_builds(local_account):
         SecretId=account.parameters["DockerHubSecretArn"],
         SecretString='{"username": "shipline-builds", "token": "revoked"}')
     build = _build(account)
-    assert build["status"] == "FAILED"
-    assert "unauthorized: incorrect username or password" in build["reason"]
+    assert build["status"] == "FAILED" and "build-image.sh login" in build["reason"]
+    assert "unauthorized: incorrect username or password" in "\n".join(build["logTail"])
 
 
 def test_a_secret_without_a_token_key_fails_the_build_in_download_source(local_account):
@@ -58,3 +58,16 @@ def test_without_the_secret_builds_pull_anonymously_and_the_project_names_no_cre
     account = local_account()
     assert not {"DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"} & set(_variables(account))
     assert _build(account)["status"] == "SUCCEEDED"
+
+
+def _secret_grants(account) -> list[dict]:
+    policies = account.model.properties("BuildRole").get("Policies", [])
+    return [statement for policy in policies for statement in policy["PolicyDocument"]["Statement"]
+            if "secretsmanager:GetSecretValue" in str(statement.get("Action"))]
+
+
+def test_the_build_role_may_read_the_docker_hub_secret_and_no_other(local_account):
+    account = local_account(docker_hub=HUB)
+    (grant,) = _secret_grants(account)
+    assert grant["Resource"] == account.parameters["DockerHubSecretArn"]
+    assert _secret_grants(local_account()) == []
