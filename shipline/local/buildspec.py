@@ -33,7 +33,7 @@ from typing import Literal
 import yaml
 
 PHASES = ("install", "pre_build", "build", "post_build")
-PhaseStatus = Literal["SUCCEEDED", "FAILED"]
+PhaseStatus = Literal["SUCCEEDED", "FAILED", "TIMED_OUT"]
 
 # Set by the shell itself; never carried from one command to the next.
 _SHELL_OWN = {
@@ -178,6 +178,10 @@ class PhasesRun:
     def succeeded(self) -> bool:
         return all(p.status == "SUCCEEDED" for p in self.phases)
 
+    @property
+    def timed_out(self) -> bool:
+        return any(p.status == "TIMED_OUT" for p in self.phases)
+
 
 def run_phases(spec: Buildspec, shell: Shell, log: Callable[[str], None], *, deadline: float) -> PhasesRun:
     """Run the buildspec's phases with CodeBuild's transitions."""
@@ -190,6 +194,8 @@ def run_phases(spec: Buildspec, shell: Shell, log: Callable[[str], None], *, dea
         results.append(result)
         if result.status == "SUCCEEDED":
             continue
+        if result.status == "TIMED_OUT":
+            break  # the build's timeout ends it: no later phase runs (BuildPhase: "TIMED_OUT")
         failing = True
         if phase.on_failure == "CONTINUE":
             continue
@@ -207,6 +213,11 @@ def _run_phase(spec: Buildspec, phase: Phase, shell: Shell, log: Callable[[str],
     context = ""
     for command in phase.commands:
         code = run_command(spec.shell, command, shell, log, deadline)
+        if code and time.monotonic() >= deadline:
+            # The build's timeout ended the command: the phase and the build are TIMED_OUT (CodeBuild
+            # API Reference, BuildPhase and Build); the context's text is the local account's own.
+            log(f"Phase complete: {label} State: TIMED_OUT")
+            return PhaseResult(label, "TIMED_OUT", "BUILD_TIMEOUT: Build has timed out.", started, time.time())
         if code:
             context = f"COMMAND_EXECUTION_ERROR: Error while executing command: {command}. Reason: exit status {code}"
             log(f"Command did not exit successfully {command} exit status {code}")

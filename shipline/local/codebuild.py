@@ -344,7 +344,7 @@ class CodeBuildEmulation:
         if ran_build:
             build.phases.append(PhaseResult("UPLOAD_ARTIFACTS", "SUCCEEDED", "", end, end))
         build.phases.append(PhaseResult("FINALIZING", "SUCCEEDED", "", end, end))
-        build.status = "SUCCEEDED" if result.succeeded else "FAILED"
+        build.status = "SUCCEEDED" if result.succeeded else "TIMED_OUT" if result.timed_out else "FAILED"
 
     def _download(self, build: Build, into: Path) -> tuple[str, str]:
         """Fetch the source version into `into` (a shallow clone at the project's depth)."""

@@ -119,3 +119,19 @@ def test_the_buildspec_refuses_a_commit_the_tracked_branch_does_not_hold(local_a
     assert build["status"] == "FAILED" and build["reason"].startswith("PRE_BUILD: COMMAND_EXECUTION_ERROR")
     assert f"shipline: commit {side} is not in the last 1000 commits of main: only the tracked branch is built" \
         in build["logTail"]
+
+
+def test_a_phase_past_the_build_timeout_is_timed_out_and_ends_the_build(tmp_path: Path):
+    """CodeBuild ends a build at its timeout: the running phase and the build are TIMED_OUT
+    (CodeBuild API Reference, BuildPhase and Build), and no later phase runs. (The local account
+    made it FAILED and still ran post_build.)"""
+    import time
+
+    from shipline.local.buildspec import Shell, base_environment, parse_buildspec, run_phases
+
+    spec = parse_buildspec("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 5\n"
+                           "  post_build:\n    commands:\n      - touch post_build_ran\n")
+    run = run_phases(spec, Shell(tmp_path, base_environment({})), lambda _line: None, deadline=time.monotonic() + 1)
+    statuses = {p.phase: p.status for p in run.phases}
+    assert statuses.get("BUILD") == "TIMED_OUT" and run.timed_out and not run.succeeded, statuses
+    assert "POST_BUILD" not in statuses and not (tmp_path / "post_build_ran").exists(), statuses
