@@ -52,13 +52,13 @@ def test_update_schedule_takes_a_recent_start_date_and_a_one_time_schedule_any(s
                               Target=_target(2))
 
 
-def test_a_schedule_made_with_a_start_date_a_month_ago_is_retargeted_without_it(scheduler):
+def test_a_rate_schedule_made_a_month_ago_is_retargeted_from_its_next_run(scheduler):
     _made(scheduler, "rate(1 day)", datetime.now(UTC) - timedelta(days=30))
     sent: list[dict] = []
     scheduler.meta.events.register("provide-client-params.scheduler.UpdateSchedule",
                                    lambda params, **_: sent.append(dict(params)))
     assert schedules.retarget_schedule("cleanup", FAMILY, f"{DEFINITION}:2", scheduler=scheduler)
-    assert "StartDate" in sent[0] and "StartDate" not in sent[1]  # as read, refused; then without it
+    assert sent[0]["StartDate"] < datetime.now(UTC) < sent[1]["StartDate"]  # as read, refused; then its next run
     schedule = scheduler.get_schedule(Name="cleanup")
     assert schedule["Target"]["EcsParameters"]["TaskDefinitionArn"] == f"{DEFINITION}:2"
     assert schedule["Description"] == "nightly cleanup" and schedule["ScheduleExpression"] == "rate(1 day)"
@@ -83,3 +83,15 @@ def test_another_refusal_of_the_update_is_not_retried_without_the_start_date(sch
     with pytest.raises(schedules.AwsCallError, match="Invalid RoleArn"):
         schedules.retarget_schedule("cleanup", FAMILY, f"{DEFINITION}:2", scheduler=scheduler)
     assert len(calls) == 1
+
+
+def test_a_cron_schedule_made_with_a_past_start_date_is_retargeted_without_it(scheduler):
+    """A cron schedule's runs do not depend on its StartDate: the update leaves it out."""
+    scheduler.create_schedule(Name="cleanup", ScheduleExpression="cron(0 3 1 1 ? 2030)",
+                              StartDate=datetime.now(UTC) - timedelta(days=30), FlexibleTimeWindow={"Mode": "OFF"},
+                              Target=_target(1))
+    sent: list[dict] = []
+    scheduler.meta.events.register("provide-client-params.scheduler.UpdateSchedule",
+                                   lambda params, **_: sent.append(dict(params)))
+    assert schedules.retarget_schedule("cleanup", FAMILY, f"{DEFINITION}:2", scheduler=scheduler)
+    assert "StartDate" in sent[0] and "StartDate" not in sent[1]

@@ -130,6 +130,7 @@ def scan_findings(repository: str, digest: str, *, limit: int = FINDINGS_CAP, ec
     client = _ecr(ecr)
     findings: list[Finding] = []
     token: str | None = None
+    seen: set[str] = set()  # a token given again ends the reading, as boto3's paginators end it
     while True:
         paging: dict[str, Any] = {"maxResults": min(limit, FINDINGS_PAGE)} | ({"nextToken": token} if token else {})
         try:
@@ -141,8 +142,9 @@ def scan_findings(repository: str, digest: str, *, limit: int = FINDINGS_CAP, ec
             raise wrap(exc, f"describe scan findings of {repository}@{digest}") from exc
         findings += _findings(page.get("imageScanFindings", {}))
         token = page.get("nextToken")
-        if not token or len(findings) >= limit:
+        if not token or token in seen or len(findings) >= limit:
             return findings[:limit]
+        seen.add(token)
 
 
 def _findings(result: dict) -> list[Finding]:

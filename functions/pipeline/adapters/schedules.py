@@ -11,7 +11,8 @@ pointed at a new task-definition revision, and read for the revisions they run (
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -71,14 +72,35 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
         if not _start_date_refused(exc, arguments.get("StartDate")):
             raise wrap(exc, f"retarget schedule {group}/{name}") from exc
         # Scheduler refuses a StartDate earlier than five minutes ago ("The StartDate you specify
-        # cannot be earlier than 5 minutes ago."), and a schedule made with one reads it back: a
-        # date already past changes nothing for a started schedule, so it is left out.
-        del arguments["StartDate"]
+        # cannot be earlier than 5 minutes ago."), and a schedule made with one reads it back.
+        # A rate schedule's StartDate is its phase (without one it runs at once, then from then
+        # on): it moves forward by whole periods to its next run. A cron schedule's runs do not
+        # depend on it: it is left out.
+        start_date = arguments.pop("StartDate")
+        following = _next_run(str(arguments.get("ScheduleExpression", "")), start_date)
+        if following is not None:
+            arguments["StartDate"] = following
         try:
             scheduler.update_schedule(Name=name, Target=target, **arguments)
         except ClientError as again:
             raise wrap(again, f"retarget schedule {group}/{name}") from again
     return True
+
+
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)")
+_UNIT = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def _next_run(expression: str, start: Any) -> datetime | None:
+    """A rate schedule's next run after now, in its phase (`start` plus whole periods); None
+    for any other expression."""
+    found = _RATE.fullmatch(expression.strip())
+    if found is None or not isinstance(start, datetime):
+        return None
+    period = int(found.group(1)) * _UNIT[found.group(2).rstrip("s")]
+    if period <= timedelta(0):
+        return None
+    return start + ((datetime.now(UTC) - start) // period + 1) * period
 
 
 def _start_date_refused(exc: ClientError, start_date: Any) -> bool:

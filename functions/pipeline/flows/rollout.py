@@ -296,11 +296,12 @@ def _unknown(table: str, pk: str, target: EcsService, deployment_id: str, at: st
 
 def _ecs_rollback(table: str, pk: str, failed: DeploymentRecord, primary_id: str, primary_revision: int) -> bool:
     """Whether the service's PRIMARY deployment, of another revision than the failed one's, is
-    ECS's rollback of it: not a deployment shipline or a person started (whose record says so),
-    and of the revision the rollback goes to (the last completed one, as the rollout read it)."""
+    ECS's rollback of it: not a newer rollout shipline started (whose record says so), and of the
+    revision the rollback goes to (the last completed one, as the rollout read it). A deployment
+    recorded as a person's rollback of that revision may be ECS's own, matched to an earlier stop
+    of the same revision when its events came first: it is taken for ECS's, as it always was."""
     later = ledger.read_deployment(table, pk, primary_id) if primary_id and primary_id != failed.deployment_id else None
-    return ((later is None or later.kind not in ("rollout", "rollback"))
-            and failed.previous_revision in (None, primary_revision))
+    return (later is None or later.kind != "rollout") and failed.previous_revision in (None, primary_revision)
 
 
 def _tells_a_person(record: DeploymentRecord, state: DeploymentState) -> bool:
