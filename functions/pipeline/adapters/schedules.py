@@ -66,11 +66,12 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
     if not _retarget(target["EcsParameters"], family, task_definition_arn):
         return False
     arguments = {key: schedule[key] for key in _SCHEDULE_FIELDS if schedule.get(key) is not None}
+    doing = f"retarget schedule {group}/{name}"
     try:
         scheduler.update_schedule(Name=name, Target=target, **arguments)
     except ClientError as exc:
         if not _start_date_refused(exc, arguments.get("StartDate")):
-            raise wrap(exc, f"retarget schedule {group}/{name}") from exc
+            raise wrap(exc, doing) from exc
         # Scheduler refuses a StartDate earlier than five minutes ago ("The StartDate you specify
         # cannot be earlier than 5 minutes ago."), and a schedule made with one reads it back.
         # A rate schedule's StartDate is its phase (without one it runs at once, then from then
@@ -83,7 +84,7 @@ def retarget_schedule(name: str, family: str, task_definition_arn: str, *, group
         try:
             scheduler.update_schedule(Name=name, Target=target, **arguments)
         except ClientError as again:
-            raise wrap(again, f"retarget schedule {group}/{name}") from again
+            raise wrap(again, doing) from again
     return True
 
 

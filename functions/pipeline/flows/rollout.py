@@ -219,10 +219,10 @@ def on_deployment_event(settings: Settings, manifest: Manifest, *, service_arn: 
                 requested_by="ECS (circuit breaker or alarm rollback)"))
         else:
             # This event came late (ECS sends its events at least once and not in order; the rule
-            # retries for an hour): PRIMARY is a deployment started since (by shipline, a person,
-            # or of another revision than ECS's rollback goes to), and its record is left as it
-            # is. The rollback went to the last completed revision, which this rollout read when
-            # it started.
+            # retries for an hour): PRIMARY is a deployment started since (a newer rollout, or one
+            # of another revision than ECS's rollback goes to), and its record is left as it is.
+            # The rollback went to the last completed revision, which this rollout read when it
+            # started.
             running = record.previous_revision
             if running is not None and running != record.revision:
                 rolled_back, state = True, "ROLLED_BACK"
@@ -300,8 +300,10 @@ def _ecs_rollback(table: str, pk: str, failed: DeploymentRecord, primary_id: str
     revision the rollback goes to (the last completed one, as the rollout read it). A deployment
     recorded as a person's rollback of that revision may be ECS's own, matched to an earlier stop
     of the same revision when its events came first: it is taken for ECS's, as it always was."""
+    if failed.previous_revision not in (None, primary_revision):
+        return False  # not the revision ECS's rollback goes to: no read needed
     later = ledger.read_deployment(table, pk, primary_id) if primary_id and primary_id != failed.deployment_id else None
-    return (later is None or later.kind != "rollout") and failed.previous_revision in (None, primary_revision)
+    return later is None or later.kind != "rollout"
 
 
 def _tells_a_person(record: DeploymentRecord, state: DeploymentState) -> bool:
